@@ -1,0 +1,76 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { BarmanSpec, RoleResources } from "../config";
+import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
+import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_SERVER_DIR } from "../configs/layout";
+import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
+
+export interface BarmanServerArgs {
+    /** Stack name; the container is `<stack>-barman`. */
+    stack: string;
+    /** Barman image reference. */
+    image: pulumi.Input<string>;
+    /** Name of the stack's Docker network. */
+    networkName: pulumi.Input<string>;
+    /** Barman's fixed address on the stack network. */
+    address: string;
+    /** HAProxy's address: Barman reaches the leader through the write listener. */
+    haproxyAddress: string;
+    /** Retention, compression and schedule. */
+    spec: BarmanSpec;
+    /** Password of the `barman` role (base backups). */
+    barmanPassword: pulumi.Input<string>;
+    /** Password of the `streaming_barman` role (WAL streaming). */
+    streamingBarmanPassword: pulumi.Input<string>;
+    /** Optional container limits. */
+    resources: RoleResources;
+}
+
+/** Barman with its global and server configuration and two volumes: metadata and backups. */
+export class BarmanServer extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+    /** Docker name of the container, for operator commands. */
+    public readonly containerName: string;
+    /** The rendered global barman.conf and server section. */
+    public readonly globalConfig: string;
+    public readonly serverConfig: string;
+
+    constructor(name: string, args: BarmanServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("patroni-ha:index:BarmanServer", name, {}, opts);
+        this.globalConfig = renderBarmanConf(args.spec);
+        this.serverConfig = renderBarmanServer({ stack: args.stack, haproxyAddress: args.haproxyAddress });
+        this.containerName = dockerName(args.stack, "barman");
+        const volume = (suffix: string) => new docker.Volume(`barman-${suffix}`, {
+            name: dockerName(args.stack, `barman-${suffix}`),
+            labels: stackLabels(args.stack, "barman"),
+        }, { parent: this });
+        const home = volume("home");
+        const backups = volume("backups");
+        const envs = pulumi.secret(pulumi.all([args.barmanPassword, args.streamingBarmanPassword])
+            .apply(([barman, streaming]) => [
+                `BARMAN_PASSWORD=${barman}`,
+                `STREAMING_BARMAN_PASSWORD=${streaming}`,
+                `BARMAN_SERVER=${BARMAN_SERVER}`,
+                `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
+            ]));
+        this.container = new docker.Container("barman", {
+            ...commonContainerArgs(args.stack, "barman", args.resources),
+            name: this.containerName,
+            hostname: "barman",
+            image: args.image,
+            envs,
+            uploads: [
+                { file: BARMAN_CONFIG, content: this.globalConfig },
+                { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
+            ],
+            networksAdvanced: stackNetwork(args.networkName, args.address, "barman"),
+            volumes: [
+                { volumeName: home.name, containerPath: BARMAN_HOME },
+                { volumeName: backups.name, containerPath: BARMAN_BACKUPS },
+            ],
+            healthcheck: healthcheck(`barman-health ${BARMAN_SERVER}`, "120s"),
+            stopTimeout: 30,
+        }, { parent: this, deleteBeforeReplace: true });
+        this.registerOutputs({ containerName: this.containerName });
+    }
+}

@@ -1,0 +1,170 @@
+// Talks to etcd and the Patroni REST API from the machine running `pulumi up`, to seed and change the
+// cluster-wide (DCS) configuration. Self-contained (global fetch only): Pulumi serializes it into the
+// dynamic provider, and the e2e harness calls it directly.
+
+/** A Patroni member as reachable from the host. */
+export interface MemberEndpoint {
+    name: string;
+    apiUrl: string;
+}
+
+export interface DynamicConfigState {
+    /** Patroni scope and DCS namespace (with trailing slash). */
+    scope: string;
+    namespace: string;
+    /** etcd client URLs reachable from the host. */
+    etcdEndpoints: string[];
+    /** Members' REST API URLs reachable from the host. */
+    members: MemberEndpoint[];
+    apiUser: string;
+    apiPassword: string;
+    /** The desired dynamic configuration, as canonical JSON. */
+    config: string;
+    /** How long to wait for etcd/Patroni to answer, seconds. */
+    timeoutSeconds: number;
+}
+
+export interface ApplyReport {
+    /** "seeded": written to the DCS before bootstrap; "patched": sent to a running cluster. */
+    mode: "seeded" | "patched" | "unchanged";
+    /** Members restarted to apply restart-only parameters, in order. */
+    restarted: string[];
+}
+
+type Json = Record<string, unknown>;
+type Log = (msg: string) => void;
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+async function retry<T>(what: string, timeoutSeconds: number, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    let last = "";
+    for (;;) {
+        try { return await fn(); } catch (e) { last = e instanceof Error ? e.message : String(e); }
+        if (Date.now() > deadline) { throw new Error(`${what}: gave up after ${timeoutSeconds}s: ${last}`); }
+        await sleep(1000);
+    }
+}
+
+async function http(method: string, url: string, body?: unknown, auth?: [string, string], timeoutMs = 10000): Promise<{ status: number; json: Json }> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (auth) { headers.authorization = `Basic ${b64(`${auth[0]}:${auth[1]}`)}`; }
+    const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    let json: Json = {};
+    try { json = text ? JSON.parse(text) : {}; } catch { json = { text }; }
+    return { status: res.status, json };
+}
+
+/** etcd v3 JSON gateway: first endpoint that answers. */
+async function etcd(state: DynamicConfigState, path: string, body: Json): Promise<Json> {
+    const errors: string[] = [];
+    for (const endpoint of state.etcdEndpoints) {
+        try {
+            const r = await http("POST", `${endpoint}/v3/${path}`, body);
+            if (r.status === 200) { return r.json; }
+            errors.push(`${endpoint}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+        } catch (e) { errors.push(`${endpoint}: ${e instanceof Error ? e.message : e}`); }
+    }
+    throw new Error(`no etcd endpoint answered: ${errors.join("; ")}`);
+}
+
+function dcsKey(state: DynamicConfigState, leaf: string): string {
+    return `${state.namespace}${state.scope}/${leaf}`;
+}
+
+/** Nulls for keys present now but absent from desired (Patroni's PATCH merges; null deletes). */
+export function configPatch(current: unknown, desired: unknown): unknown {
+    if (!isPlain(desired) || !isPlain(current)) { return desired; }
+    const patch: Json = {};
+    for (const k of Object.keys(current)) { if (!(k in desired)) { patch[k] = null; } }
+    for (const [k, v] of Object.entries(desired)) {
+        patch[k] = isPlain(v) && isPlain(current[k]) ? configPatch(current[k], v) : v;
+    }
+    return patch;
+}
+function isPlain(v: unknown): v is Json {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+async function memberStatus(member: MemberEndpoint): Promise<Json> {
+    const r = await http("GET", `${member.apiUrl}/patroni`);
+    return r.json;
+}
+
+/** Restart members with pending_restart: replicas one by one, then the leader, each back to running first. */
+async function rollingRestart(state: DynamicConfigState, log: Log): Promise<string[]> {
+    const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
+    const pending = statuses.filter(x => x.s.pending_restart === true);
+    const order = [...pending.filter(x => x.s.role !== "master" && x.s.role !== "primary"), ...pending.filter(x => x.s.role === "master" || x.s.role === "primary")];
+    const restarted: string[] = [];
+    for (const { m } of order) {
+        log(`restarting ${m.name} to apply restart-only parameters`);
+        await retry(`restart ${m.name}`, state.timeoutSeconds, async () => {
+            const r = await http("POST", `${m.apiUrl}/restart`, { restart_pending: true }, [state.apiUser, state.apiPassword], 120000);
+            if (r.status !== 200) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
+        });
+        await retry(`${m.name} running after restart`, state.timeoutSeconds, async () => {
+            const s = await memberStatus(m);
+            if (s.state !== "running" || s.pending_restart === true) { throw new Error(`state ${s.state}, pending_restart ${s.pending_restart}`); }
+        });
+        restarted.push(m.name);
+    }
+    return restarted;
+}
+
+/**
+ * Make the DCS hold `state.config`. Before bootstrap (no initialize key) the config is written to etcd,
+ * where Patroni reads it at start instead of bootstrap.dcs. Afterwards it is PATCHed through the REST
+ * API, Patroni applies it on every node within a loop, and restart-only parameters are applied by a
+ * rolling restart, replicas first. No container is touched.
+ */
+export async function applyDynamicConfig(state: DynamicConfigState, log: Log = () => undefined): Promise<ApplyReport> {
+    const desired = JSON.parse(state.config) as Json;
+    const initialized = await retry("reading the cluster state from etcd", state.timeoutSeconds, async () => {
+        const r = await etcd(state, "kv/range", { key: b64(dcsKey(state, "initialize")) });
+        return Array.isArray(r.kvs) && r.kvs.length > 0;
+    });
+    if (!initialized) {
+        await retry("seeding the DCS configuration", state.timeoutSeconds, () =>
+            etcd(state, "kv/put", { key: b64(dcsKey(state, "config")), value: b64(state.config) }));
+        log("seeded the DCS configuration before bootstrap");
+        return { mode: "seeded", restarted: [] };
+    }
+    const { member, current } = await retry("reading /config from a Patroni member", state.timeoutSeconds, async () => {
+        for (const m of state.members) {
+            try {
+                const r = await http("GET", `${m.apiUrl}/config`);
+                if (r.status === 200) { return { member: m, current: r.json }; }
+            } catch { /* try the next member */ }
+        }
+        throw new Error("no member answered");
+    });
+    if (sameConfig(current, desired)) { return { mode: "unchanged", restarted: await rollingRestart(state, log) }; }
+    const patch = configPatch(current, desired);
+    await retry("PATCH /config", state.timeoutSeconds, async () => {
+        const r = await http("PATCH", `${member.apiUrl}/config`, patch, [state.apiUser, state.apiPassword]);
+        if (r.status !== 200) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
+    });
+    log(`patched the DCS configuration through ${member.name}`);
+    // Every member applies DCS changes on its next loop; wait two loops (old or new, whichever is longer).
+    const loop = Math.max(Number(current.loop_wait ?? 10), Number(desired.loop_wait ?? 10));
+    const settle = Date.now() + (2 * loop + 3) * 1000;
+    while (Date.now() < settle) {
+        const s = await Promise.all(state.members.map(m => memberStatus(m).catch(() => ({} as Json))));
+        if (s.every(x => x.pending_restart === true)) { break; }
+        await sleep(1000);
+    }
+    return { mode: "patched", restarted: await rollingRestart(state, log) };
+}
+
+/** Deep equality of JSON values regardless of key order. */
+export function sameConfig(a: unknown, b: unknown): boolean {
+    if (isPlain(a) && isPlain(b)) {
+        const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+        return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameConfig(a[k], b[k]));
+    }
+    if (Array.isArray(a) && Array.isArray(b)) { return a.length === b.length && a.every((v, i) => sameConfig(v, b[i])); }
+    return a === b;
+}

@@ -1,0 +1,45 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+
+/** The images the stack builds, one folder each under images/. */
+export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman"] as const;
+export type ImageRole = typeof IMAGE_ROLES[number];
+
+/** Where the Dockerfiles live, relative to this file so it works from any working directory. */
+export const IMAGES_DIR = path.resolve(__dirname, "..", "images");
+
+export interface StackImagesArgs {
+    /** Stack name: image tags carry it so destroying one stack never removes another's image. */
+    stack: string;
+    /** Debian bookworm base image every Dockerfile builds FROM (build arg BASE_IMAGE). */
+    baseImage: string;
+}
+
+/**
+ * Builds the four images locally (never pushed). Containers reference `repoDigest`, the local image
+ * ID, so a changed Dockerfile replaces the containers that use it and nothing else.
+ */
+export class StackImages extends pulumi.ComponentResource {
+    /** Image reference per role, for Container.image. */
+    public readonly refs: Record<ImageRole, pulumi.Output<string>>;
+
+    constructor(name: string, args: StackImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("patroni-ha:index:StackImages", name, {}, opts);
+        const refs = {} as Record<ImageRole, pulumi.Output<string>>;
+        for (const role of IMAGE_ROLES) {
+            const image = new docker.Image(`${name}-${role}`, {
+                imageName: `patroni-ha-${role}:${args.stack}`,
+                skipPush: true,
+                build: {
+                    context: path.join(IMAGES_DIR, role),
+                    dockerfile: path.join(IMAGES_DIR, role, "Dockerfile"),
+                    args: { BASE_IMAGE: args.baseImage },
+                },
+            }, { parent: this });
+            refs[role] = image.repoDigest;
+        }
+        this.refs = refs;
+        this.registerOutputs({ refs });
+    }
+}

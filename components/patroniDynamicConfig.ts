@@ -1,0 +1,52 @@
+import * as pulumi from "@pulumi/pulumi";
+import { applyDynamicConfig, DynamicConfigState, MemberEndpoint } from "./dcsClient";
+
+export interface PatroniDynamicConfigArgs {
+    /** Patroni scope. */
+    scope: string;
+    /** DCS namespace, with trailing slash. */
+    namespace: string;
+    /** etcd client URLs reachable from where `pulumi up` runs. */
+    etcdEndpoints: string[];
+    /** Members' REST API URLs reachable from where `pulumi up` runs, db1 first. */
+    members: MemberEndpoint[];
+    /** REST API user and password for PATCH /config and POST /restart. */
+    apiUser: pulumi.Input<string>;
+    apiPassword: pulumi.Input<string>;
+    /** Desired DCS configuration as canonical JSON (renderDynamicConfig). */
+    config: string;
+    /** Seconds to wait for etcd and Patroni to answer. */
+    timeoutSeconds?: number;
+}
+
+/** The dynamic provider: create seeds (or patches), update patches and rolls restarts, delete leaves the DCS alone. */
+export const dynamicConfigProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: DynamicConfigState) {
+        await applyDynamicConfig(inputs);
+        return { id: `${inputs.namespace}${inputs.scope}/config`, outs: inputs };
+    },
+    async diff(_id: string, olds: DynamicConfigState, news: DynamicConfigState) {
+        const changed = ["config", "etcdEndpoints", "members", "apiUser", "apiPassword", "scope", "namespace"]
+            .filter(k => JSON.stringify((olds as unknown as Record<string, unknown>)[k]) !== JSON.stringify((news as unknown as Record<string, unknown>)[k]));
+        // The scope names the cluster: a new scope is a new cluster, anything else is changed in place.
+        return { changes: changed.length > 0, replaces: changed.filter(k => k === "scope" || k === "namespace"), deleteBeforeReplace: false };
+    },
+    async update(_id: string, _olds: DynamicConfigState, news: DynamicConfigState) {
+        await applyDynamicConfig(news);
+        return { outs: news };
+    },
+    async delete() {
+        // The DCS goes away with the etcd containers; a lone delete must not wipe a running cluster's config.
+    },
+};
+
+/**
+ * Patroni's cluster-wide configuration as a resource of its own. It is seeded into the DCS before any
+ * node starts (nodes depend on it) and changed on a running cluster through the REST API, so a
+ * parameter or timing change never replaces a container.
+ */
+export class PatroniDynamicConfig extends pulumi.dynamic.Resource {
+    constructor(name: string, args: PatroniDynamicConfigArgs, opts?: pulumi.CustomResourceOptions) {
+        super(dynamicConfigProvider, name, { timeoutSeconds: 300, ...args }, { ...opts, additionalSecretOutputs: ["apiPassword"] });
+    }
+}

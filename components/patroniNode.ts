@@ -1,0 +1,110 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { RoleResources } from "../config";
+import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT } from "../configs/layout";
+import { renderPatroniYml } from "../configs/patroni";
+import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
+
+/** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
+export interface PatroniSecrets {
+    /** PostgreSQL superuser (`postgres`). */
+    superuserPassword: pulumi.Input<string>;
+    /** Streaming replication user (`replicator`). */
+    replicationPassword: pulumi.Input<string>;
+    /** pg_rewind user (`rewind_user`). */
+    rewindPassword: pulumi.Input<string>;
+    /** Patroni REST API user for unsafe endpoints (PATCH /config, POST /switchover ...). */
+    apiUser: pulumi.Input<string>;
+    /** Patroni REST API password. */
+    apiPassword: pulumi.Input<string>;
+    /** Application role password, used once by the post-bootstrap script. */
+    appPassword: pulumi.Input<string>;
+    /** Barman's superuser-like role for base backups. */
+    barmanPassword: pulumi.Input<string>;
+    /** Barman's replication role for WAL streaming. */
+    streamingBarmanPassword: pulumi.Input<string>;
+}
+
+export interface PatroniNodeArgs {
+    /** Stack name; the container is `<stack>-<name>`. */
+    stack: string;
+    /** Patroni scope shared by every node. */
+    scope: string;
+    /** Member name, `db<n>`. */
+    name: string;
+    /** Fixed address on the stack network. */
+    address: string;
+    /** Addresses of every etcd member. */
+    etcdAddresses: string[];
+    /** Patroni + PostgreSQL image reference. */
+    image: pulumi.Input<string>;
+    /** Name of the stack's Docker network. */
+    networkName: pulumi.Input<string>;
+    /** Host address the ports are published on. */
+    bindAddress: string;
+    /** Host port for PostgreSQL. */
+    hostPostgresPort: number;
+    /** Host port for the Patroni REST API. */
+    hostApiPort: number;
+    /** Application database and role created at bootstrap. */
+    app: { database: string; user: string };
+    /** Passwords (secret outputs). */
+    secrets: PatroniSecrets;
+    /** Optional container limits. */
+    resources: RoleResources;
+}
+
+/** One Patroni + PostgreSQL 15 member: a container, its data volume and its rendered patroni.yml. */
+export class PatroniNode extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+    /** The rendered node-local patroni.yml (no secrets in it). */
+    public readonly patroniYml: string;
+
+    constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("patroni-ha:index:PatroniNode", name, {}, opts);
+        this.patroniYml = renderPatroniYml({ scope: args.scope, name: args.name, address: args.address, etcdAddresses: args.etcdAddresses });
+        const volume = new docker.Volume(`${args.name}-data`, {
+            name: dockerName(args.stack, `${args.name}-data`),
+            labels: stackLabels(args.stack, "patroni"),
+        }, { parent: this });
+        const s = args.secrets;
+        const envs = pulumi.secret(pulumi.all([s.superuserPassword, s.replicationPassword, s.rewindPassword, s.apiUser, s.apiPassword,
+            s.appPassword, s.barmanPassword, s.streamingBarmanPassword])
+            .apply(([su, repl, rewind, apiUser, apiPassword, app, barman, streaming]) => [
+                `PATRONI_SUPERUSER_PASSWORD=${su}`,
+                `PATRONI_REPLICATION_PASSWORD=${repl}`,
+                `PATRONI_REWIND_PASSWORD=${rewind}`,
+                `PATRONI_RESTAPI_USERNAME=${apiUser}`,
+                `PATRONI_RESTAPI_PASSWORD=${apiPassword}`,
+                `PATRONICTL_CONFIG_FILE=${PATRONI_CONFIG}`,
+                `APP_DATABASE=${args.app.database}`,
+                `APP_USER=${args.app.user}`,
+                `APP_PASSWORD=${app}`,
+                `BARMAN_PASSWORD=${barman}`,
+                `STREAMING_BARMAN_PASSWORD=${streaming}`,
+            ]));
+        this.container = new docker.Container(args.name, {
+            ...commonContainerArgs(args.stack, "patroni", args.resources),
+            name: dockerName(args.stack, args.name),
+            hostname: args.name,
+            image: args.image,
+            user: "postgres",
+            command: ["patroni", PATRONI_CONFIG],
+            envs,
+            uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }],
+            networksAdvanced: stackNetwork(args.networkName, args.address, args.name),
+            ports: [
+                { internal: PG_PORT, external: args.hostPostgresPort, ip: args.bindAddress },
+                { internal: API_PORT, external: args.hostApiPort, ip: args.bindAddress },
+            ],
+            volumes: [{ volumeName: volume.name, containerPath: PG_HOME }],
+            healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
+            // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
+            // once instead of waiting for the TTL; give it the time to do so.
+            stopSignal: "SIGTERM",
+            stopTimeout: 60,
+            shmSize: 256,
+        }, { parent: this, deleteBeforeReplace: true });
+        this.registerOutputs({ container: this.container.name });
+    }
+}

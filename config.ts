@@ -1,0 +1,446 @@
+// Stack configuration: read every `patroni-ha:*` key once, validate all of them, resolve defaults,
+// and hand a plain, typed ClusterSpec to the components. Nothing below this module reads config.
+import * as net from "net";
+
+export const NAMESPACE = "patroni-ha";
+
+export type SynchronousMode = "off" | "on" | "strict";
+export type Profile = "seed" | "fast";
+export type PgValue = string | number | boolean;
+
+/** Optional container limits for one role. */
+export interface RoleResources {
+    /** Hard memory limit in MiB. */
+    memoryMb?: number;
+    /** CPU limit (Docker's --cpus, e.g. 1.5). */
+    cpus?: number;
+}
+
+export interface PortsSpec {
+    write: number;
+    read: number;
+    stats: number;
+    /** db<n> PostgreSQL is published on postgresBase + n. */
+    postgresBase: number;
+    /** db<n> Patroni REST API is published on apiBase + n. */
+    apiBase: number;
+    /** etcd<n> client API is published on etcdBase + n. */
+    etcdBase: number;
+}
+
+export interface PatroniSpec {
+    ttl: number;
+    loopWait: number;
+    retryTimeout: number;
+    maximumLagOnFailover: number;
+    primaryStartTimeout: number;
+    failsafeMode: boolean;
+    synchronousMode: SynchronousMode;
+    /** User PostgreSQL parameters (already checked against the stack-owned ones). */
+    postgresql: Record<string, PgValue>;
+}
+
+export interface HaproxySpec {
+    /** Health check interval while a server is stable, ms. */
+    inter: number;
+    /** Interval while a server is changing state, ms. */
+    fastinter: number;
+    /** Interval while a server is down, ms. */
+    downinter: number;
+    rise: number;
+    fall: number;
+    /** Max client connections per PostgreSQL server. */
+    maxconn: number;
+}
+
+export interface BarmanSpec {
+    retentionPolicy: string;
+    walRetentionPolicy: string;
+    minimumRedundancy: number;
+    /** Cron expression (5 fields, UTC) for scheduled base backups; "" disables. */
+    backupSchedule: string;
+    compression: "gzip" | "none";
+}
+
+/** Fixed addresses on the stack network, so parts refer to each other by address, never by DNS. */
+export interface Addresses {
+    gateway: string;
+    haproxy: string;
+    barman: string;
+    etcd: string[];
+    db: string[];
+}
+
+/** Everything the program needs, validated and with defaults resolved. Plain data. */
+export interface ClusterSpec {
+    stack: string;
+    profile: Profile;
+    baseImage: string;
+    bindAddress: string;
+    /** Address clients on the Docker host use to reach published ports. */
+    publicHost: string;
+    subnet: string;
+    patroniNodes: number;
+    etcdNodes: number;
+    ports: PortsSpec;
+    patroni: PatroniSpec;
+    haproxy: HaproxySpec;
+    barman: BarmanSpec;
+    app: { database: string; user: string };
+    resources: { etcd: RoleResources; patroni: RoleResources; haproxy: RoleResources; barman: RoleResources };
+    addresses: Addresses;
+}
+
+/** Timings per profile: "seed" is the seed's 30/10/10, "fast" trades nothing in safety for reaction time. */
+export const PROFILES: Record<Profile, { patroni: Pick<PatroniSpec, "ttl" | "loopWait" | "retryTimeout">; haproxy: HaproxySpec }> = {
+    seed: {
+        patroni: { ttl: 30, loopWait: 10, retryTimeout: 10 },
+        haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
+    },
+    fast: {
+        patroni: { ttl: 20, loopWait: 2, retryTimeout: 5 },
+        haproxy: { inter: 1000, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 },
+    },
+};
+
+/** Defaults of every key (object keys field by field). Pulumi.yaml declares the same values; a test keeps them equal. */
+export const DEFAULTS = {
+    profile: "seed" as Profile,
+    patroniNodes: 4,
+    etcdNodes: 3,
+    baseImage: "debian:bookworm-slim",
+    bindAddress: "127.0.0.1",
+    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790 } as PortsSpec,
+    patroni: {
+        maximumLagOnFailover: 1048576,
+        primaryStartTimeout: 300,
+        failsafeMode: false,
+        synchronousMode: "off" as SynchronousMode,
+    },
+    barman: {
+        retentionPolicy: "RECOVERY WINDOW OF 1 DAYS",
+        walRetentionPolicy: "main",
+        minimumRedundancy: 1,
+        backupSchedule: "0 3 * * *",
+        compression: "gzip" as const,
+    },
+    app: { database: "app", user: "app" },
+};
+
+export const LIMITS = { patroniNodes: [1, 9], etcdNodes: [1, 7] } as const;
+
+/** PostgreSQL parameters the stack sets itself; a user value would break replication, archiving or routing. */
+export const OWNED_PARAMETERS = [
+    "archive_command", "archive_mode", "archive_timeout", "cluster_name", "config_file", "data_directory",
+    "hba_file", "hot_standby", "ident_file", "listen_addresses", "logging_collector", "port", "primary_conninfo",
+    "primary_slot_name", "promote_trigger_file", "recovery_target", "recovery_target_action",
+    "recovery_target_inclusive", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
+    "recovery_target_timeline", "recovery_target_xid", "restore_command", "synchronous_standby_names",
+    "unix_socket_directories", "wal_level",
+];
+
+/** Role names the stack creates itself; the application role must differ. */
+export const RESERVED_ROLES = ["postgres", "replicator", "rewind_user", "barman", "streaming_barman"];
+
+/** Address offsets inside the stack subnet. Blocks stay put when counts change. */
+export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, etcd: 10, db: 20 };
+
+export class ConfigError extends Error {
+    constructor(public readonly problems: string[]) {
+        super(`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+            problems.map(p => `  - ${p}`).join("\n"));
+        this.name = "ConfigError";
+    }
+}
+
+/** Parse a raw config value as Pulumi hands it over (always a string) into JSON where it is JSON. */
+function decode(value: string): unknown {
+    try { return JSON.parse(value); } catch { return value; }
+}
+
+type Problems = string[];
+const show = (v: unknown) => JSON.stringify(v);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(key: string, value: Record<string, unknown>, allowed: string[], problems: Problems) {
+    for (const k of Object.keys(value)) {
+        if (!allowed.includes(k)) {
+            problems.push(`${key}.${k}: unknown key (given ${show(value[k])}); allowed keys: ${allowed.join(", ")}`);
+        }
+    }
+}
+
+function objectAt(key: string, raw: unknown, allowed: string[], problems: Problems): Record<string, unknown> {
+    if (raw === undefined) { return {}; }
+    if (!isObject(raw)) {
+        problems.push(`${key}: must be an object with keys ${allowed.join(", ")} (given ${show(raw)})`);
+        return {};
+    }
+    checkKeys(key, raw, allowed, problems);
+    return raw;
+}
+
+function integer(key: string, raw: unknown, dflt: number, min: number, max: number, problems: Problems): number {
+    if (raw === undefined) { return dflt; }
+    const n = typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof n !== "number" || !Number.isInteger(n)) {
+        problems.push(`${key}: must be an integer from ${min} to ${max} (given ${show(raw)})`);
+        return dflt;
+    }
+    if (n < min || n > max) {
+        problems.push(`${key}: must be an integer from ${min} to ${max} (given ${n})`);
+        return dflt;
+    }
+    return n;
+}
+
+function boolean(key: string, raw: unknown, dflt: boolean, problems: Problems): boolean {
+    if (raw === undefined) { return dflt; }
+    if (raw === true || raw === "true") { return true; }
+    if (raw === false || raw === "false") { return false; }
+    problems.push(`${key}: must be true or false (given ${show(raw)})`);
+    return dflt;
+}
+
+function oneOf<T extends string>(key: string, raw: unknown, dflt: T, allowed: readonly T[], problems: Problems): T {
+    if (raw === undefined) { return dflt; }
+    const s = typeof raw === "boolean" ? (raw ? "on" : "off") : raw;
+    if (typeof s === "string" && (allowed as readonly string[]).includes(s)) { return s as T; }
+    problems.push(`${key}: must be one of ${allowed.map(a => `"${a}"`).join(", ")} (given ${show(raw)})`);
+    return dflt;
+}
+
+function text(key: string, raw: unknown, dflt: string, problems: Problems, pattern?: RegExp, what?: string): string {
+    if (raw === undefined) { return dflt; }
+    if (typeof raw !== "string" || raw.trim() === "" || (pattern && !pattern.test(raw))) {
+        problems.push(`${key}: must be ${what ?? "a non-empty string"} (given ${show(raw)})`);
+        return dflt;
+    }
+    return raw;
+}
+
+function resources(key: string, raw: unknown, problems: Problems): RoleResources {
+    const o = objectAt(key, raw, ["memoryMb", "cpus"], problems);
+    const out: RoleResources = {};
+    if (o.memoryMb !== undefined) { out.memoryMb = integer(`${key}.memoryMb`, o.memoryMb, 0, 64, 1048576, problems); }
+    if (o.cpus !== undefined) {
+        if (typeof o.cpus !== "number" || !(o.cpus > 0) || o.cpus > 1024) {
+            problems.push(`${key}.cpus: must be a number greater than 0 (given ${show(o.cpus)})`);
+        } else { out.cpus = o.cpus; }
+    }
+    return out;
+}
+
+export function ipToInt(ip: string): number {
+    return ip.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
+}
+export function intToIp(n: number): string {
+    return [24, 16, 8, 0].map(shift => Math.floor(n / 2 ** shift) % 256).join(".");
+}
+
+/** A stable default subnet per stack (FNV-1a of the name), so two stacks on one host differ. */
+export function defaultSubnet(stack: string): string {
+    let h = 0x811c9dc5;
+    for (const c of Buffer.from(stack)) { h = Math.imul(h ^ c, 0x01000193) >>> 0; }
+    return `10.213.${h % 256}.0/24`;
+}
+
+function subnetAddresses(key: string, cidr: string, patroniNodes: number, etcdNodes: number, problems: Problems): Addresses | undefined {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
+    if (!m || net.isIPv4(m[1]) === false || Number(m[2]) > 32) {
+        problems.push(`${key}: must be an IPv4 CIDR such as 10.213.7.0/24 (given ${show(cidr)})`);
+        return undefined;
+    }
+    const prefix = Number(m[2]);
+    const size = 2 ** (32 - prefix);
+    const base = ipToInt(m[1]);
+    if (base % size !== 0) {
+        problems.push(`${key}: ${cidr} has host bits set; the network address is ${intToIp(base - (base % size))}/${prefix}`);
+        return undefined;
+    }
+    const highest = OFFSETS.db + Math.max(patroniNodes, 1);
+    if (highest >= size - 1) {
+        const need = 32 - Math.ceil(Math.log2(highest + 2));
+        problems.push(`${key}: ${cidr} is too small for the containers (needs address offset ${highest}); use a /${need} or larger`);
+        return undefined;
+    }
+    const at = (offset: number) => intToIp(base + offset);
+    return {
+        gateway: at(OFFSETS.gateway),
+        haproxy: at(OFFSETS.haproxy),
+        barman: at(OFFSETS.barman),
+        etcd: Array.from({ length: etcdNodes }, (_, i) => at(OFFSETS.etcd + i + 1)),
+        db: Array.from({ length: patroniNodes }, (_, i) => at(OFFSETS.db + i + 1)),
+    };
+}
+
+const TOP_KEYS = ["profile", "patroniNodes", "etcdNodes", "baseImage", "bindAddress", "subnet", "ports", "patroni",
+    "haproxy", "barman", "app", "resources"];
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
+function postgresParameters(raw: unknown, problems: Problems): Record<string, PgValue> {
+    const key = "patroni.postgresql";
+    if (raw === undefined) { return {}; }
+    if (!isObject(raw)) {
+        problems.push(`${key}: must be an object of PostgreSQL parameter names to values (given ${show(raw)})`);
+        return {};
+    }
+    const out: Record<string, PgValue> = {};
+    for (const [name, value] of Object.entries(raw)) {
+        if (!PARAM_NAME.test(name)) {
+            problems.push(`${key}.${name}: not a valid PostgreSQL parameter name (letters, digits, underscores, one optional dot)`);
+        } else if (OWNED_PARAMETERS.includes(name.toLowerCase())) {
+            problems.push(`${key}.${name}: set by the stack itself and cannot be overridden (given ${show(value)}); stack-owned: ${OWNED_PARAMETERS.join(", ")}`);
+        } else if (!["string", "number", "boolean"].includes(typeof value)) {
+            problems.push(`${key}.${name}: value must be a string, number or boolean (given ${show(value)})`);
+        } else {
+            out[name] = value as PgValue;
+        }
+    }
+    return out;
+}
+
+/** Validate raw config (key without namespace -> decoded value) for a stack. Throws ConfigError with every problem. */
+export function parseConfig(raw: Record<string, unknown>, stack: string): { spec: ClusterSpec; warnings: string[] } {
+    const problems: Problems = [];
+    const warnings: string[] = [];
+    for (const k of Object.keys(raw)) {
+        if (!TOP_KEYS.includes(k)) { problems.push(`${k}: unknown key ${NAMESPACE}:${k}; known keys: ${TOP_KEYS.join(", ")}`); }
+    }
+    const profile = oneOf("profile", raw.profile, DEFAULTS.profile, ["seed", "fast"] as const, problems);
+    const timings = PROFILES[profile];
+    const patroniNodes = integer("patroniNodes", raw.patroniNodes, DEFAULTS.patroniNodes, LIMITS.patroniNodes[0], LIMITS.patroniNodes[1], problems);
+    const etcdNodes = integer("etcdNodes", raw.etcdNodes, DEFAULTS.etcdNodes, LIMITS.etcdNodes[0], LIMITS.etcdNodes[1], problems);
+    if (etcdNodes % 2 === 0) {
+        warnings.push(`etcdNodes is ${etcdNodes}, an even count: a cluster of ${etcdNodes} needs ${etcdNodes / 2 + 1} members for quorum, ` +
+            `so it survives ${etcdNodes / 2 - 1} failure(s), no more than ${etcdNodes - 1} members would. Use an odd count.`);
+    }
+    const baseImage = text("baseImage", raw.baseImage, DEFAULTS.baseImage, problems, /^[a-zA-Z0-9][\w.\-/:@]*$/, "a Docker image reference");
+    const bindAddress = text("bindAddress", raw.bindAddress, DEFAULTS.bindAddress, problems);
+    if (raw.bindAddress !== undefined && net.isIP(String(raw.bindAddress)) === 0) {
+        problems.push(`bindAddress: must be an IP address such as 127.0.0.1 or 0.0.0.0 (given ${show(raw.bindAddress)})`);
+    }
+    // "" (the Pulumi.yaml default) means: derive from the stack name.
+    const subnet = raw.subnet === undefined || raw.subnet === "" ? defaultSubnet(stack) : text("subnet", raw.subnet, "", problems);
+    const addresses = subnetAddresses("subnet", subnet, patroniNodes, etcdNodes, problems);
+
+    const p = objectAt("ports", raw.ports, Object.keys(DEFAULTS.ports), problems);
+    const ports = {} as PortsSpec;
+    for (const k of Object.keys(DEFAULTS.ports) as (keyof PortsSpec)[]) {
+        const isBase = k.endsWith("Base");
+        ports[k] = integer(`ports.${k}`, p[k], DEFAULTS.ports[k], isBase ? 0 : 1, isBase ? 65535 - LIMITS.patroniNodes[1] : 65535, problems);
+    }
+    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats]];
+    for (let n = 1; n <= patroniNodes; n++) {
+        published.push([`ports.postgresBase+${n} (db${n} PostgreSQL)`, ports.postgresBase + n]);
+        published.push([`ports.apiBase+${n} (db${n} REST API)`, ports.apiBase + n]);
+    }
+    for (let n = 1; n <= etcdNodes; n++) { published.push([`ports.etcdBase+${n} (etcd${n} client)`, ports.etcdBase + n]); }
+    const seen = new Map<number, string>();
+    for (const [name, port] of published) {
+        if (port < 1 || port > 65535) { problems.push(`${name}: host port ${port} is outside 1-65535`); }
+        const other = seen.get(port);
+        if (other) { problems.push(`${name}: host port ${port} is also used by ${other}; every published port must differ`); }
+        seen.set(port, name);
+    }
+
+    const pat = objectAt("patroni", raw.patroni, ["ttl", "loopWait", "retryTimeout", "maximumLagOnFailover", "primaryStartTimeout",
+        "failsafeMode", "synchronousMode", "postgresql"], problems);
+    const patroni: PatroniSpec = {
+        ttl: integer("patroni.ttl", pat.ttl, timings.patroni.ttl, 1, 86400, problems),
+        loopWait: integer("patroni.loopWait", pat.loopWait, timings.patroni.loopWait, 0, 3600, problems),
+        retryTimeout: integer("patroni.retryTimeout", pat.retryTimeout, timings.patroni.retryTimeout, 0, 3600, problems),
+        maximumLagOnFailover: integer("patroni.maximumLagOnFailover", pat.maximumLagOnFailover, DEFAULTS.patroni.maximumLagOnFailover, 0, Number.MAX_SAFE_INTEGER, problems),
+        primaryStartTimeout: integer("patroni.primaryStartTimeout", pat.primaryStartTimeout, DEFAULTS.patroni.primaryStartTimeout, 0, 86400, problems),
+        failsafeMode: boolean("patroni.failsafeMode", pat.failsafeMode, DEFAULTS.patroni.failsafeMode, problems),
+        synchronousMode: oneOf("patroni.synchronousMode", pat.synchronousMode, DEFAULTS.patroni.synchronousMode, ["off", "on", "strict"] as const, problems),
+        postgresql: postgresParameters(pat.postgresql, problems),
+    };
+    const t = `(ttl ${patroni.ttl}, loopWait ${patroni.loopWait}, retryTimeout ${patroni.retryTimeout})`;
+    if (patroni.ttl < 20) { problems.push(`patroni.ttl: must be at least 20 seconds ${t}`); }
+    if (patroni.loopWait < 1) { problems.push(`patroni.loopWait: must be at least 1 second ${t}`); }
+    if (patroni.retryTimeout < 3) { problems.push(`patroni.retryTimeout: must be at least 3 seconds ${t}`); }
+    if (patroni.loopWait + 2 * patroni.retryTimeout > patroni.ttl) {
+        problems.push(`patroni.ttl: Patroni requires loopWait + 2 * retryTimeout <= ttl, but ${patroni.loopWait} + 2 * ${patroni.retryTimeout} > ${patroni.ttl} ${t}`);
+    }
+    if (patroni.synchronousMode !== "off" && patroniNodes < 2) {
+        warnings.push(`patroni.synchronousMode is "${patroni.synchronousMode}" with one node: there is no standby to confirm commits` +
+            (patroni.synchronousMode === "strict" ? ", so writes block until a second node exists" : ""));
+    }
+
+    const hp = objectAt("haproxy", raw.haproxy, Object.keys(timings.haproxy), problems);
+    const haproxy = {} as HaproxySpec;
+    for (const k of Object.keys(timings.haproxy) as (keyof HaproxySpec)[]) {
+        const [min, max] = k === "rise" || k === "fall" ? [1, 100] : k === "maxconn" ? [1, 100000] : [100, 600000];
+        haproxy[k] = integer(`haproxy.${k}`, hp[k], timings.haproxy[k], min, max, problems);
+    }
+
+    const b = objectAt("barman", raw.barman, Object.keys(DEFAULTS.barman), problems);
+    const barman: BarmanSpec = {
+        retentionPolicy: text("barman.retentionPolicy", b.retentionPolicy, DEFAULTS.barman.retentionPolicy, problems,
+            /^(REDUNDANCY \d+|RECOVERY WINDOW OF \d+ (DAYS?|WEEKS?|MONTHS?))$/i, `"REDUNDANCY <n>" or "RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS"`),
+        walRetentionPolicy: oneOf("barman.walRetentionPolicy", b.walRetentionPolicy, "main", ["main"] as const, problems),
+        minimumRedundancy: integer("barman.minimumRedundancy", b.minimumRedundancy, DEFAULTS.barman.minimumRedundancy, 0, 1000, problems),
+        backupSchedule: b.backupSchedule === "" ? "" : text("barman.backupSchedule", b.backupSchedule, DEFAULTS.barman.backupSchedule, problems,
+            /^\S+ \S+ \S+ \S+ \S+$/, `a 5-field cron expression such as "0 3 * * *", or "" to disable`),
+        compression: oneOf("barman.compression", b.compression, DEFAULTS.barman.compression, ["gzip", "none"] as const, problems),
+    };
+
+    const a = objectAt("app", raw.app, ["database", "user"], problems);
+    const identMsg = "a lower-case SQL identifier (letters, digits, underscores; at most 63)";
+    const app = {
+        database: text("app.database", a.database, DEFAULTS.app.database, problems, IDENT, identMsg),
+        user: text("app.user", a.user, DEFAULTS.app.user, problems, IDENT, identMsg),
+    };
+    if (RESERVED_ROLES.includes(app.user)) { problems.push(`app.user: "${app.user}" is a role the stack creates itself; choose another name`); }
+    if (["postgres", "template0", "template1"].includes(app.database)) { problems.push(`app.database: "${app.database}" is a system database; choose another name`); }
+
+    const r = objectAt("resources", raw.resources, ["etcd", "patroni", "haproxy", "barman"], problems);
+    const res = {
+        etcd: resources("resources.etcd", r.etcd, problems),
+        patroni: resources("resources.patroni", r.patroni, problems),
+        haproxy: resources("resources.haproxy", r.haproxy, problems),
+        barman: resources("resources.barman", r.barman, problems),
+    };
+
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(stack)) {
+        problems.push(`stack name "${stack}": Docker object names carry it, so use letters, digits, '.', '_' or '-'`);
+    }
+    if (problems.length > 0 || !addresses) { throw new ConfigError(problems); }
+    const publicHost = bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress === "::" ? "::1" : bindAddress;
+    return {
+        spec: { stack, profile, baseImage, bindAddress, publicHost, subnet, patroniNodes, etcdNodes, ports, patroni, haproxy, barman, app, resources: res, addresses },
+        warnings,
+    };
+}
+
+/** Turn Pulumi's flat config map ("patroni-ha:key" -> string) into decoded values for parseConfig. */
+export function rawFromPulumiConfig(all: Record<string, string>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(all)) {
+        if (k.startsWith(`${NAMESPACE}:`)) { out[k.slice(NAMESPACE.length + 1)] = decode(v); }
+    }
+    // Strings that must stay strings even when they look like JSON numbers.
+    for (const k of ["baseImage", "bindAddress", "subnet"]) {
+        const v = all[`${NAMESPACE}:${k}`];
+        if (v !== undefined) { out[k] = v; }
+    }
+    return out;
+}
+
+/**
+ * Read the stack's configuration from the Pulumi runtime, validate it and resolve defaults. Warnings go
+ * to `pulumi.log.warn`; any problem throws before a single resource is declared.
+ */
+export function loadSpec(): ClusterSpec {
+    // Imported here so the pure parts of this module load without the Pulumi runtime.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+    const { spec, warnings } = parseConfig(rawFromPulumiConfig(pulumi.runtime.allConfig()), pulumi.getStack());
+    for (const w of warnings) { pulumi.log.warn(w); }
+    return spec;
+}

@@ -1,0 +1,39 @@
+// Fixed in-container layout shared by renderers, components and images. Host ports come from config;
+// these never change, so a host port change never rewrites a config file.
+export const PG_PORT = 5431;
+export const API_PORT = 8001;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+export const HAPROXY_WRITE_PORT = 5431;
+export const HAPROXY_READ_PORT = 5432;
+export const HAPROXY_STATS_PORT = 8404;
+/** Unpublished port for the container healthcheck. */
+export const HAPROXY_HEALTH_PORT = 8405;
+
+export const PG_VERSION = 15;
+/** Volume mount; the data directory is a subfolder so initdb can chmod it. */
+export const PG_HOME = "/var/lib/postgresql";
+export const PG_DATA = `${PG_HOME}/${PG_VERSION}/data`;
+export const PG_BIN = `/usr/lib/postgresql/${PG_VERSION}/bin`;
+export const PATRONI_CONFIG = "/etc/patroni/patroni.yml";
+export const HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
+export const ETCD_DATA = "/var/lib/etcd";
+export const BARMAN_HOME = "/var/lib/barman";
+export const BARMAN_BACKUPS = "/data/pg-backup";
+export const BARMAN_CONFIG = "/etc/barman.conf";
+export const BARMAN_SERVER_DIR = "/etc/barman.d";
+
+/** Patroni's DCS namespace (its default). */
+export const DCS_NAMESPACE = "/service/";
+
+/** PostgreSQL roles the stack creates. */
+export const ROLES = {
+    superuser: "postgres",
+    replication: "replicator",
+    rewind: "rewind_user",
+    barman: "barman",
+    streamingBarman: "streaming_barman",
+} as const;
+
+/** Name of the permanent physical slot Barman streams from. */
+export const BARMAN_SLOT = "barman";

@@ -1,0 +1,65 @@
+import { API_PORT, DCS_NAMESPACE, ETCD_CLIENT_PORT, PG_BIN, PG_DATA, PG_PORT, ROLES } from "./layout";
+import { dumpYaml } from "./yaml";
+
+export interface PatroniNodeConfig {
+    /** Patroni scope (cluster name), the same on every node. */
+    scope: string;
+    /** Member name, e.g. "db1". */
+    name: string;
+    /** This node's fixed address on the stack network. */
+    address: string;
+    /** Addresses of every etcd member. */
+    etcdAddresses: string[];
+}
+
+/** Path of the post-bootstrap script inside the Patroni image. */
+export const POST_BOOTSTRAP = "/usr/local/bin/patroni-post-bootstrap";
+
+/**
+ * Settings used only if the DCS holds no configuration when the cluster is first created. The stack
+ * seeds the DCS before any node starts (see PatroniDynamicConfig), so this is a safety net, and it is
+ * constant so that tuning never rewrites a node's file (which would replace its container).
+ */
+const BOOTSTRAP_DCS_FALLBACK = {
+    ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576,
+    postgresql: { use_pg_rewind: true, use_slots: true },
+};
+
+/**
+ * The node-local patroni.yml: identity, addresses and paths only. Everything tunable lives in the DCS;
+ * passwords arrive as PATRONI_* environment variables, so this file holds no secret.
+ */
+export function renderPatroniYml(node: PatroniNodeConfig): string {
+    return dumpYaml({
+        scope: node.scope,
+        namespace: DCS_NAMESPACE,
+        name: node.name,
+        log: { level: "INFO", format: "%(asctime)s %(levelname)s: %(message)s" },
+        restapi: {
+            listen: `0.0.0.0:${API_PORT}`,
+            connect_address: `${node.address}:${API_PORT}`,
+        },
+        etcd3: { hosts: node.etcdAddresses.map(a => `${a}:${ETCD_CLIENT_PORT}`) },
+        bootstrap: {
+            dcs: BOOTSTRAP_DCS_FALLBACK,
+            initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+            post_bootstrap: POST_BOOTSTRAP,
+        },
+        postgresql: {
+            listen: `0.0.0.0:${PG_PORT}`,
+            connect_address: `${node.address}:${PG_PORT}`,
+            data_dir: PG_DATA,
+            bin_dir: PG_BIN,
+            pgpass: "/tmp/pgpass",
+            authentication: {
+                superuser: { username: ROLES.superuser },
+                replication: { username: ROLES.replication },
+                rewind: { username: ROLES.rewind },
+            },
+            parameters: { unix_socket_directories: "/var/run/postgresql" },
+            create_replica_methods: ["basebackup"],
+            basebackup: [{ checkpoint: "fast" }],
+        },
+        tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    });
+}

@@ -1,0 +1,177 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { ConfigError, DEFAULTS, defaultSubnet, OWNED_PARAMETERS, parseConfig, PROFILES, rawFromPulumiConfig } from "../../config";
+
+/** The problems parseConfig reports for a config (fails the test if it accepts it). */
+function problems(raw: Record<string, unknown>, stack = "test"): string[] {
+    try {
+        parseConfig(raw, stack);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+        return e.problems;
+    }
+    assert.fail(`config was accepted: ${JSON.stringify(raw)}`);
+}
+
+function rejects(raw: Record<string, unknown>, key: string, ...fragments: string[]) {
+    const found = problems(raw);
+    const hit = found.find(p => p.startsWith(key));
+    assert.ok(hit, `no problem names ${key}; got:\n${found.join("\n")}`);
+    for (const f of fragments) { assert.ok(hit.includes(f), `problem for ${key} lacks "${f}": ${hit}`); }
+}
+
+describe("config: defaults", () => {
+    it("an empty config gives the seed's topology with 3 etcd members", () => {
+        const { spec, warnings } = parseConfig({}, "dev");
+        assert.equal(spec.patroniNodes, 4);
+        assert.equal(spec.etcdNodes, 3);
+        assert.equal(spec.baseImage, "debian:bookworm-slim");
+        assert.equal(spec.bindAddress, "127.0.0.1");
+        assert.deepEqual(spec.ports, { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790 });
+        assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout], [30, 10, 10]);
+        assert.equal(spec.patroni.maximumLagOnFailover, 1048576);
+        assert.equal(spec.patroni.synchronousMode, "off");
+        assert.deepEqual(spec.app, { database: "app", user: "app" });
+        assert.equal(spec.subnet, defaultSubnet("dev"));
+        assert.deepEqual(warnings, []);
+    });
+
+    it("derives a different subnet per stack name, and fixed addresses from it", () => {
+        assert.notEqual(defaultSubnet("dev"), defaultSubnet("prod"));
+        const { spec } = parseConfig({ subnet: "10.50.0.0/24", patroniNodes: 3, etcdNodes: 5 }, "x");
+        assert.equal(spec.addresses.gateway, "10.50.0.1");
+        assert.equal(spec.addresses.haproxy, "10.50.0.2");
+        assert.deepEqual(spec.addresses.etcd, ["10.50.0.11", "10.50.0.12", "10.50.0.13", "10.50.0.14", "10.50.0.15"]);
+        assert.deepEqual(spec.addresses.db, ["10.50.0.21", "10.50.0.22", "10.50.0.23"]);
+    });
+
+    it("the fast profile changes timings, and explicit keys still win", () => {
+        const fast = parseConfig({ profile: "fast" }, "t").spec;
+        assert.equal(fast.patroni.loopWait, PROFILES.fast.patroni.loopWait);
+        assert.equal(fast.haproxy.inter, PROFILES.fast.haproxy.inter);
+        const mixed = parseConfig({ profile: "fast", patroni: { ttl: 40 }, haproxy: { rise: 3 } }, "t").spec;
+        assert.equal(mixed.patroni.ttl, 40);
+        assert.equal(mixed.haproxy.rise, 3);
+        assert.equal(mixed.patroni.retryTimeout, PROFILES.fast.patroni.retryTimeout);
+    });
+
+    it("Pulumi.yaml declares every key with a description and the same defaults as the code", () => {
+        const project = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8")) as { config: Record<string, { default: unknown; description?: string; type?: string }> };
+        const declared = Object.fromEntries(Object.entries(project.config).map(([k, v]) => [k.replace(/^patroni-ha:/, ""), v]));
+        for (const [k, v] of Object.entries(declared)) {
+            assert.ok(v.description && v.description.length > 20, `${k} has no description`);
+            assert.ok(v.default !== undefined && v.default !== null, `${k} has no default (Pulumi would make it required)`);
+        }
+        // Every key the validator knows is declared, and the declared defaults parse to the code's defaults.
+        const raw = Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, v.default]));
+        const fromYaml = parseConfig(raw, "dev").spec;
+        assert.deepEqual(fromYaml, parseConfig({}, "dev").spec);
+        assert.deepEqual(declared.ports.default, DEFAULTS.ports);
+        assert.deepEqual(declared.barman.default, DEFAULTS.barman);
+        assert.deepEqual(declared.app.default, DEFAULTS.app);
+        for (const k of ["profile", "patroniNodes", "etcdNodes", "baseImage", "bindAddress"] as const) {
+            assert.equal(declared[k].default, DEFAULTS[k], k);
+        }
+        const unknown = problems({ ...raw, nonsense: 1 }).filter(p => p.startsWith("nonsense"));
+        assert.equal(unknown.length, 1, "the validator must know exactly the declared keys");
+    });
+
+    it("decodes Pulumi's flat string map and keeps string keys as strings", () => {
+        const raw = rawFromPulumiConfig({ "patroni-ha:patroniNodes": "3", "patroni-ha:ports": "{\"write\":6000}", "patroni-ha:bindAddress": "127.0.0.1", "aws:region": "x" });
+        assert.deepEqual(raw, { patroniNodes: 3, ports: { write: 6000 }, bindAddress: "127.0.0.1" });
+    });
+
+    it("warns (does not fail) on an even etcd count, saying why", () => {
+        const { warnings } = parseConfig({ etcdNodes: 2 }, "t");
+        assert.equal(warnings.length, 1);
+        assert.match(warnings[0], /etcdNodes is 2.*needs 2 members for quorum.*survives 0 failure/);
+    });
+});
+
+describe("config: every problem is reported, naming the key, the value and what is allowed", () => {
+    it("counts out of range or not integers", () => {
+        rejects({ patroniNodes: 0 }, "patroniNodes", "1 to 9", "0");
+        rejects({ patroniNodes: 10 }, "patroniNodes", "10");
+        rejects({ patroniNodes: 2.5 }, "patroniNodes", "integer", "2.5");
+        rejects({ patroniNodes: "four" }, "patroniNodes", "\"four\"");
+        rejects({ etcdNodes: 8 }, "etcdNodes", "1 to 7", "8");
+        rejects({ etcdNodes: 0 }, "etcdNodes");
+    });
+
+    it("ports out of range", () => {
+        rejects({ ports: { write: 70000 } }, "ports.write", "70000", "1 to 65535");
+        rejects({ ports: { stats: 0 } }, "ports.stats", "0");
+    });
+
+    it("two published host ports equal, including ports a count implies", () => {
+        rejects({ ports: { write: 5552 } }, "ports.read", "5552", "ports.write");
+        // db3's REST API would be 8003 = the stats port.
+        rejects({ ports: { stats: 8003 } }, "ports.apiBase+3 (db3 REST API)", "8003", "ports.stats");
+        rejects({ ports: { postgresBase: 7999 }, patroniNodes: 4 }, "ports.postgresBase+2 (db2 PostgreSQL)", "8001", "db1 REST API");
+        assert.doesNotThrow(() => parseConfig({ ports: { stats: 8003 }, patroniNodes: 2 }, "t"));
+    });
+
+    it("Patroni's timing rule", () => {
+        rejects({ patroni: { ttl: 25, loopWait: 10, retryTimeout: 10 } }, "patroni.ttl", "loopWait + 2 * retryTimeout <= ttl", "10 + 2 * 10 > 25");
+        rejects({ patroni: { ttl: 15, loopWait: 1, retryTimeout: 3 } }, "patroni.ttl", "at least 20");
+        rejects({ patroni: { loopWait: 0 } }, "patroni.loopWait", "at least 1");
+        rejects({ patroni: { retryTimeout: 2 } }, "patroni.retryTimeout", "at least 3");
+        assert.doesNotThrow(() => parseConfig({ patroni: { ttl: 20, loopWait: 2, retryTimeout: 9 } }, "t"));
+    });
+
+    it("synchronousMode is off, on or strict", () => {
+        assert.equal(parseConfig({ patroni: { synchronousMode: "strict" } }, "t").spec.patroni.synchronousMode, "strict");
+        rejects({ patroni: { synchronousMode: "yes" } }, "patroni.synchronousMode", "\"off\", \"on\", \"strict\"", "\"yes\"");
+    });
+
+    it("unknown keys inside object configs and at the top level", () => {
+        rejects({ ports: { wirte: 6000 } }, "ports.wirte", "unknown key", "write");
+        rejects({ patroni: { tll: 30 } }, "patroni.tll", "unknown key", "ttl");
+        rejects({ app: { db: "x" } }, "app.db", "unknown key");
+        rejects({ resources: { patroni: { memory: 5 } } }, "resources.patroni.memory", "unknown key", "memoryMb");
+        rejects({ patroniNode: 3 }, "patroniNode", "unknown key patroni-ha:patroniNode");
+        rejects({ ports: 5551 }, "ports", "must be an object");
+    });
+
+    it("bindAddress must be an IP address", () => {
+        rejects({ bindAddress: "localhost" }, "bindAddress", "IP address", "\"localhost\"");
+        assert.equal(parseConfig({ bindAddress: "0.0.0.0" }, "t").spec.publicHost, "127.0.0.1");
+    });
+
+    it("subnet must be an aligned IPv4 CIDR large enough for the containers", () => {
+        rejects({ subnet: "10.1.2.0" }, "subnet", "CIDR", "\"10.1.2.0\"");
+        rejects({ subnet: "10.1.2.0/33" }, "subnet", "CIDR");
+        rejects({ subnet: "10.1.2.5/24" }, "subnet", "host bits", "10.1.2.0/24");
+        rejects({ subnet: "10.1.2.0/28" }, "subnet", "too small", "/27");
+        assert.doesNotThrow(() => parseConfig({ subnet: "10.1.2.0/27", patroniNodes: 9 }, "t"));
+    });
+
+    it("PostgreSQL parameters: valid identifiers, and none the stack owns", () => {
+        rejects({ patroni: { postgresql: { "work mem": "4MB" } } }, "patroni.postgresql.work mem", "not a valid PostgreSQL parameter name");
+        for (const owned of ["port", "listen_addresses", "archive_command", "wal_level", "hot_standby"]) {
+            assert.ok(OWNED_PARAMETERS.includes(owned));
+            rejects({ patroni: { postgresql: { [owned]: "x" } } }, `patroni.postgresql.${owned}`, "set by the stack");
+        }
+        rejects({ patroni: { postgresql: { work_mem: { a: 1 } } } }, "patroni.postgresql.work_mem", "string, number or boolean");
+        const ok = parseConfig({ patroni: { postgresql: { work_mem: "8MB", "pg_stat_statements.max": 5000, jit: false } } }, "t").spec;
+        assert.deepEqual(ok.patroni.postgresql, { work_mem: "8MB", "pg_stat_statements.max": 5000, jit: false });
+    });
+
+    it("application database and role names", () => {
+        rejects({ app: { user: "Robert'); DROP" } }, "app.user", "SQL identifier");
+        rejects({ app: { user: "replicator" } }, "app.user", "creates itself");
+        rejects({ app: { database: "postgres" } }, "app.database", "system database");
+    });
+
+    it("reports all problems together in one error", () => {
+        const found = problems({ patroniNodes: 0, etcdNodes: 9, bindAddress: "x", ports: { write: 0 }, patroni: { ttl: 5 } });
+        for (const key of ["patroniNodes", "etcdNodes", "bindAddress", "ports.write", "patroni.ttl"]) {
+            assert.ok(found.some(p => p.startsWith(key)), `${key} missing in ${found.join(" | ")}`);
+        }
+        try { parseConfig({ patroniNodes: 0, etcdNodes: 9 }, "t"); } catch (e) {
+            assert.match((e as Error).message, /Invalid stack configuration \(2 problems\)/);
+        }
+    });
+});

@@ -1,0 +1,215 @@
+import { strict as assert } from "assert";
+import * as yaml from "js-yaml";
+import { byType, container, containers, isWrappedSecret, runProgram, unwrap } from "./program";
+
+const VOLUME = "docker:index/volume:Volume";
+const NETWORK = "docker:index/network:Network";
+const IMAGE = "docker:index/image:Image";
+const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
+
+function envOf(c: { inputs: Record<string, unknown> }): Record<string, string> {
+    return Object.fromEntries((unwrap(c.inputs.envs) as string[]).map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+function upload(c: { inputs: Record<string, unknown> }, file: string): string {
+    const u = (unwrap(c.inputs.uploads) as { file: string; content: string }[]).find(x => x.file === file);
+    assert.ok(u, `no upload ${file}`);
+    return u.content;
+}
+
+describe("program: resources per topology", () => {
+    for (const [patroniNodes, etcdNodes] of [[1, 1], [3, 3], [5, 5], [7, 3], [4, 3]]) {
+        it(`${patroniNodes} Patroni and ${etcdNodes} etcd members`, async () => {
+            const run = await runProgram({ patroniNodes, etcdNodes }, "topo");
+            const names = containers(run).map(c => unwrap(c.inputs.name)).sort();
+            const expected = [...Array.from({ length: patroniNodes }, (_, i) => `topo-db${i + 1}`),
+                ...Array.from({ length: etcdNodes }, (_, i) => `topo-etcd${i + 1}`), "topo-barman", "topo-haproxy"].sort();
+            assert.deepEqual(names, expected);
+            assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 2);
+            assert.equal(byType(run, NETWORK).length, 1);
+            assert.equal(byType(run, IMAGE).length, 4);
+            assert.equal(byType(run, DYNAMIC).length, 1);
+            assert.equal(byType(run, "random:index/randomPassword:RandomPassword").length, 8);
+            for (const type of ["PatroniCluster", "EtcdCluster", "HaproxyGateway", "BarmanServer", "StackImages"]) {
+                assert.equal(byType(run, `patroni-ha:index:${type}`).length, 1, type);
+            }
+            assert.equal(byType(run, "patroni-ha:index:PatroniNode").length, patroniNodes);
+            const haproxyCfg = upload(container(run, "topo-haproxy"), "/etc/haproxy/haproxy.cfg");
+            assert.equal((haproxyCfg.match(/^\s+server db\d /gm) ?? []).length, 2 * patroniNodes);
+        });
+    }
+});
+
+describe("program: container inputs (dev stack)", () => {
+    let run: Awaited<ReturnType<typeof runProgram>>;
+    before(async () => { run = await runProgram({ subnet: "10.77.1.0/24" }, "dev"); });
+
+    it("every container: built image, restart policy, init, bounded logs, labels, healthcheck, fixed address", () => {
+        for (const c of containers(run)) {
+            const name = unwrap(c.inputs.name) as string;
+            assert.match(String(c.inputs.image), /^sha256:images-(etcd|patroni|haproxy|barman)$/, name);
+            assert.equal(c.inputs.restart, "unless-stopped", name);
+            assert.equal(c.inputs.init, true, name);
+            assert.equal(c.inputs.logDriver, "json-file", name);
+            assert.deepEqual(c.inputs.logOpts, { "max-file": "3", "max-size": "10m" }, name);
+            assert.ok((c.inputs.labels as { label: string; value: string }[]).some(l => l.label === "patroni-ha.stack" && l.value === "dev"), name);
+            const hc = c.inputs.healthcheck as { tests: string[] };
+            assert.equal(hc.tests[0], "CMD-SHELL", name);
+            const nets = c.inputs.networksAdvanced as { name: string; ipv4Address: string }[];
+            assert.equal(nets.length, 1);
+            assert.equal(nets[0].name, "dev-net");
+            assert.match(nets[0].ipv4Address, /^10\.77\.1\.\d+$/, name);
+        }
+    });
+
+    it("the network has the configured subnet and gateway", () => {
+        const net = byType(run, NETWORK)[0];
+        assert.equal(net.inputs.name, "dev-net");
+        assert.deepEqual(net.inputs.ipamConfigs, [{ subnet: "10.77.1.0/24", gateway: "10.77.1.1" }]);
+    });
+
+    it("Patroni nodes: ports on bindAddress as in the seed, volume, env, patroni.yml", () => {
+        for (let n = 1; n <= 4; n++) {
+            const c = container(run, `dev-db${n}`);
+            assert.deepEqual(c.inputs.ports, [
+                { internal: 5431, external: 15430 + n, ip: "127.0.0.1" },
+                { internal: 8001, external: 8000 + n, ip: "127.0.0.1" },
+            ]);
+            assert.deepEqual(c.inputs.volumes, [{ volumeName: `dev-db${n}-data`, containerPath: "/var/lib/postgresql" }]);
+            assert.equal(c.inputs.user, "postgres");
+            assert.deepEqual(c.inputs.command, ["patroni", "/etc/patroni/patroni.yml"]);
+            assert.equal(c.inputs.stopSignal, "SIGTERM");
+            assert.ok(Number(c.inputs.stopTimeout) >= 30);
+            const yml = yaml.load(upload(c, "/etc/patroni/patroni.yml")) as Record<string, any>;
+            assert.equal(yml.name, `db${n}`);
+            assert.equal(yml.restapi.connect_address, `10.77.1.${20 + n}:8001`);
+            const env = envOf(c);
+            assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-superuser-password");
+            assert.equal(env.PATRONI_RESTAPI_PASSWORD, "pw-patroni-api-password");
+            assert.equal(env.APP_DATABASE, "app");
+            assert.match((c.inputs.healthcheck as { tests: string[] }).tests[1], /8001\/health/);
+        }
+    });
+
+    it("etcd members: client ports published, initial cluster of every member", () => {
+        for (let n = 1; n <= 3; n++) {
+            const c = container(run, `dev-etcd${n}`);
+            assert.deepEqual(c.inputs.ports, [{ internal: 2379, external: 23790 + n, ip: "127.0.0.1" }]);
+            const cmd = c.inputs.command as string[];
+            assert.ok(cmd.includes("--initial-cluster=etcd1=http://10.77.1.11:2380,etcd2=http://10.77.1.12:2380,etcd3=http://10.77.1.13:2380"));
+            assert.deepEqual(c.inputs.volumes, [{ volumeName: `dev-etcd${n}-data`, containerPath: "/var/lib/etcd" }]);
+        }
+    });
+
+    it("HAProxy: write/read/stats ports, stats credentials from env", () => {
+        const c = container(run, "dev-haproxy");
+        assert.deepEqual((c.inputs.ports as { external: number }[]).map(p => p.external), [5551, 5552, 5553]);
+        assert.deepEqual(envOf(c), { STATS_USER: "admin", STATS_PASSWORD: "pw-stats-password" });
+        assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.2");
+    });
+
+    it("Barman: two volumes, global and server configs, no published port", () => {
+        const c = container(run, "dev-barman");
+        assert.deepEqual((c.inputs.volumes as { containerPath: string }[]).map(v => v.containerPath), ["/var/lib/barman", "/data/pg-backup"]);
+        assert.match(upload(c, "/etc/barman.conf"), /retention_policy = RECOVERY WINDOW OF 1 DAYS/);
+        assert.match(upload(c, "/etc/barman.d/cluster.conf"), /host=10\.77\.1\.2 port=5431/);
+        assert.equal(c.inputs.ports, undefined);
+    });
+
+    it("images build from images/<role> on the configured base image, never pushed", async () => {
+        for (const img of byType(run, IMAGE)) {
+            const role = img.name.replace("images-", "");
+            assert.equal(img.inputs.imageName, `patroni-ha-${role}:dev`);
+            assert.equal(img.inputs.skipPush, true);
+            const build = img.inputs.build as { context: string; args: Record<string, string> };
+            assert.match(build.context, new RegExp(`images/${role}$`));
+            assert.deepEqual(build.args, { BASE_IMAGE: "debian:bookworm-slim" });
+        }
+        const other = await runProgram({ baseImage: "registry.local/debian:12" }, "dev");
+        for (const img of byType(other, IMAGE)) {
+            assert.equal((img.inputs.build as { args: Record<string, string> }).args.BASE_IMAGE, "registry.local/debian:12");
+        }
+    });
+
+    it("the DCS configuration resource is seeded before nodes and carries every tunable", () => {
+        const dcs = byType(run, DYNAMIC)[0];
+        const config = JSON.parse(String(dcs.inputs.config));
+        assert.equal(config.ttl, 30);
+        assert.equal(config.postgresql.parameters.max_connections, 100);
+        assert.deepEqual(dcs.inputs.etcdEndpoints, ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
+        assert.deepEqual((dcs.inputs.members as { name: string }[]).map(m => m.name), ["db1", "db2", "db3", "db4"]);
+        assert.ok(isWrappedSecret(dcs.inputs.apiPassword), "API password stays secret in the dynamic resource");
+    });
+});
+
+describe("program: secrets", () => {
+    it("every password is secret in container inputs and outputs, and no plain output holds one", async () => {
+        const run = await runProgram({}, "sec");
+        for (const c of containers(run)) {
+            if (c.inputs.envs !== undefined) { assert.ok(isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)} envs not secret`); }
+            for (const u of (unwrap(c.inputs.uploads) as { content: string }[] | undefined) ?? []) {
+                assert.doesNotMatch(u.content, /pw-/, `${unwrap(c.inputs.name)} upload holds a password`);
+            }
+        }
+        for (const key of ["statsPassword", "patroniApiPassword", "superuserPassword", "writeConnectionString", "readConnectionString", "superuserConnectionString"]) {
+            assert.equal(run.resolved[key].secret, true, `${key} must be secret`);
+        }
+        for (const [key, { value, secret }] of Object.entries(run.resolved)) {
+            if (!secret) { assert.doesNotMatch(JSON.stringify(value), /pw-/, `plain output ${key} holds a password`); }
+        }
+    });
+});
+
+describe("program: outputs", () => {
+    it("names and values of the public outputs", async () => {
+        const run = await runProgram({ bindAddress: "0.0.0.0", ports: { write: 6001, read: 6002, stats: 6003 }, app: { database: "shop", user: "web" } }, "out");
+        const v = (k: string) => run.resolved[k].value;
+        assert.equal(v("writeEndpoint"), "127.0.0.1:6001");
+        assert.equal(v("readEndpoint"), "127.0.0.1:6002");
+        assert.equal(v("statsUrl"), "http://127.0.0.1:6003/");
+        assert.equal(v("statsUser"), "admin");
+        assert.deepEqual(v("patroniApiUrls"), ["http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003", "http://127.0.0.1:8004"]);
+        assert.equal(v("patroniApiUser"), "patroni");
+        assert.deepEqual(v("etcdEndpoints"), ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
+        assert.equal(v("writeConnectionString"), "postgresql://web:pw-app-password@127.0.0.1:6001/shop");
+        assert.equal(v("readConnectionString"), "postgresql://web:pw-app-password@127.0.0.1:6002/shop");
+        assert.equal(v("superuserConnectionString"), "postgresql://postgres:pw-superuser-password@127.0.0.1:6001/postgres");
+        assert.equal(v("barmanContainer"), "out-barman");
+        assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "patroniApiPassword", "patroniApiUrls", "patroniApiUser",
+            "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
+            "writeConnectionString", "writeEndpoint"]);
+        // Published ports bind to the configured address.
+        for (const c of containers(run)) {
+            for (const p of (c.inputs.ports as { ip: string }[] | undefined) ?? []) { assert.equal(p.ip, "0.0.0.0"); }
+        }
+    });
+
+    it("an invalid config declares nothing and names the key", async () => {
+        await assert.rejects(runProgram({ patroniNodes: 0, ports: { wirte: 1 } }, "bad"), (e: Error) =>
+            /patroniNodes/.test(e.message) && /ports\.wirte/.test(e.message));
+    });
+});
+
+describe("program: the second `pulumi up`", () => {
+    const containerInputs = (run: Awaited<ReturnType<typeof runProgram>>) =>
+        Object.fromEntries(containers(run).map(c => [unwrap(c.inputs.name) as string, JSON.stringify(unwrap(c.inputs))]));
+
+    for (const [what, a, b] of [
+        ["a PostgreSQL parameter", { patroni: { postgresql: { work_mem: "4MB" } } }, { patroni: { postgresql: { work_mem: "64MB" } } }],
+        ["a restart-only PostgreSQL parameter", {}, { patroni: { postgresql: { max_connections: 200 } } }],
+        ["ttl", { patroni: { ttl: 30 } }, { patroni: { ttl: 40 } }],
+        ["synchronousMode", {}, { patroni: { synchronousMode: "on" } }],
+    ] as const) {
+        it(`changing ${what} changes no container's inputs, only the DCS configuration`, async () => {
+            const before = await runProgram(a, "dev");
+            const after = await runProgram(b, "dev");
+            assert.deepEqual(containerInputs(after), containerInputs(before));
+            assert.notEqual(byType(after, DYNAMIC)[0].inputs.config, byType(before, DYNAMIC)[0].inputs.config);
+        });
+    }
+
+    it("an unchanged config gives byte-identical inputs everywhere", async () => {
+        const one = await runProgram({ patroni: { postgresql: { work_mem: "8MB", jit: false } } }, "dev");
+        const two = await runProgram({ patroni: { postgresql: { jit: false, work_mem: "8MB" } } }, "dev");
+        assert.deepEqual(one.resources.map(r => JSON.stringify(unwrap(r.inputs))), two.resources.map(r => JSON.stringify(unwrap(r.inputs))));
+    });
+});

@@ -1,0 +1,101 @@
+// Test helper: run the real program (index.ts) under Pulumi's mock monitor and record what it declares.
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+
+export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Declared {
+    type: string;
+    name: string;
+    /** Inputs as the engine received them: secrets still wrapped. */
+    inputs: Record<string, unknown>;
+}
+
+export function isWrappedSecret(v: unknown): boolean {
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+/** Replace secret wrappers by their values, at any depth. */
+export function unwrap(v: unknown): unknown {
+    if (isWrappedSecret(v)) { return unwrap((v as Record<string, unknown>).value); }
+    if (Array.isArray(v)) { return v.map(unwrap); }
+    if (v !== null && typeof v === "object") {
+        return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, unwrap(x)]));
+    }
+    return v;
+}
+
+let declared: Declared[] = [];
+
+/** Mock monitor: every resource echoes its inputs; random passwords get a fixed, recognisable value. */
+export async function installMocks(stack: string, config: Record<string, unknown>): Promise<void> {
+    declared = [];
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config)) { all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v); }
+    pulumi.runtime.setAllConfig(all);
+    await pulumi.runtime.setMocks({
+        newResource(args: pulumi.runtime.MockResourceArgs) {
+            declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+            const state: Record<string, unknown> = { ...args.inputs };
+            if (args.type === "random:index/randomPassword:RandomPassword") { state.result = `pw-${args.name}`; }
+            if (args.type === "docker:index/image:Image") { state.repoDigest = `sha256:${args.name}`; }
+            return { id: `${args.name}-id`, state };
+        },
+        call: () => ({}),
+    }, "patroni-ha", stack, false);
+}
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/** Wait until the mock monitor has seen no new resource for a moment. */
+async function settle(): Promise<void> {
+    let last = -1;
+    while (last !== declared.length) {
+        last = declared.length;
+        await new Promise(r => setTimeout(r, 50));
+    }
+}
+
+export interface ProgramRun {
+    resources: Declared[];
+    /** The module's exports (stack outputs). */
+    outputs: Record<string, unknown>;
+    /** Resolved value and secrecy of every output. */
+    resolved: Record<string, { value: unknown; secret: boolean }>;
+}
+
+/** Run index.ts fresh for a stack and config (keys without namespace). */
+export async function runProgram(config: Record<string, unknown>, stack = "test"): Promise<ProgramRun> {
+    await installMocks(stack, config);
+    for (const key of Object.keys(require.cache)) {
+        if (key.startsWith(ROOT) && !key.includes("node_modules") && !key.includes(`${path.sep}tests${path.sep}`)) { delete require.cache[key]; }
+    }
+    // A fresh require runs the program again, as `pulumi up` would in a new process.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const outputs = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
+    const resolved: ProgramRun["resolved"] = {};
+    for (const [k, v] of Object.entries(outputs)) {
+        if (pulumi.Output.isInstance(v)) {
+            resolved[k] = { value: await new Promise(r => (v as pulumi.Output<unknown>).apply(x => { r(x); return x; })), secret: await pulumi.isSecret(v as pulumi.Output<unknown>) };
+        } else {
+            resolved[k] = { value: v, secret: false };
+        }
+    }
+    await settle();
+    return { resources: [...declared], outputs, resolved };
+}
+
+export function byType(run: ProgramRun, type: string): Declared[] {
+    return run.resources.filter(r => r.type === type);
+}
+
+export function containers(run: ProgramRun): Declared[] {
+    return byType(run, "docker:index/container:Container");
+}
+
+export function container(run: ProgramRun, dockerName: string): Declared {
+    const c = containers(run).find(x => unwrap(x.inputs.name) === dockerName);
+    if (!c) { throw new Error(`no container named ${dockerName}; have ${containers(run).map(x => unwrap(x.inputs.name)).join(", ")}`); }
+    return c;
+}
