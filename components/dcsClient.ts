@@ -93,24 +93,52 @@ async function memberStatus(member: MemberEndpoint): Promise<Json> {
     return r.json;
 }
 
-/** Restart members with pending_restart: replicas one by one, then the leader, each back to running first. */
+/**
+ * Wait until the leader streams to every other running member. A replica that is "running" but has not
+ * reconnected yet is still within maximum_lag_on_failover, so Patroni would accept it as a switchover or
+ * failover candidate without the newest commits; never hand back a cluster in that state.
+ */
+export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds: number): Promise<void> {
+    await retry("every replica streaming from the leader", timeoutSeconds, async () => {
+        const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
+        const leader = statuses.find(x => x.s.role === "master" || x.s.role === "primary");
+        if (!leader) { throw new Error("no leader"); }
+        const streaming = new Set(((leader.s.replication ?? []) as Json[]).filter(r => r.state === "streaming").map(r => r.application_name));
+        const behind = statuses.filter(x => x !== leader && x.s.state === "running" && !streaming.has(x.m.name)).map(x => x.m.name);
+        if (behind.length) { throw new Error(`not streaming yet: ${behind.join(", ")}`); }
+    });
+}
+
+/**
+ * Restart members with pending_restart: replicas one by one, then the leader, each back to running
+ * before the next. A second pass catches replicas whose value depends on the primary's (Patroni keeps a
+ * standby's max_connections and friends at least at the primary's until the primary has restarted).
+ */
 async function rollingRestart(state: DynamicConfigState, log: Log): Promise<string[]> {
-    const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
-    const pending = statuses.filter(x => x.s.pending_restart === true);
-    const order = [...pending.filter(x => x.s.role !== "master" && x.s.role !== "primary"), ...pending.filter(x => x.s.role === "master" || x.s.role === "primary")];
     const restarted: string[] = [];
-    for (const { m } of order) {
-        log(`restarting ${m.name} to apply restart-only parameters`);
-        await retry(`restart ${m.name}`, state.timeoutSeconds, async () => {
-            const r = await http("POST", `${m.apiUrl}/restart`, { restart_pending: true }, [state.apiUser, state.apiPassword], 120000);
-            if (r.status !== 200) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
-        });
-        await retry(`${m.name} running after restart`, state.timeoutSeconds, async () => {
-            const s = await memberStatus(m);
-            if (s.state !== "running" || s.pending_restart === true) { throw new Error(`state ${s.state}, pending_restart ${s.pending_restart}`); }
-        });
-        restarted.push(m.name);
+    const isLeader = (s: Json) => s.role === "master" || s.role === "primary";
+    for (let pass = 1; pass <= 3; pass++) {
+        const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
+        const pending = statuses.filter(x => x.s.pending_restart === true);
+        if (pending.length === 0) { return restarted; }
+        for (const { m } of [...pending.filter(x => !isLeader(x.s)), ...pending.filter(x => isLeader(x.s))]) {
+            log(`restarting ${m.name} to apply restart-only parameters (pass ${pass})`);
+            await retry(`restart ${m.name}`, state.timeoutSeconds, async () => {
+                const r = await http("POST", `${m.apiUrl}/restart`, { restart_pending: true }, [state.apiUser, state.apiPassword], 120000);
+                // 503 "restart is not needed" when the flag cleared meanwhile: nothing to do.
+                if (r.status !== 200 && !/not needed|no restart/i.test(JSON.stringify(r.json))) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
+            });
+            await retry(`${m.name} running after restart`, state.timeoutSeconds, async () => {
+                const s = await memberStatus(m);
+                if (s.state !== "running") { throw new Error(`state ${s.state}`); }
+            });
+            await waitAllStreaming(state.members, state.timeoutSeconds);
+            restarted.push(m.name);
+        }
     }
+    const still = (await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) }))))
+        .filter(x => x.s.pending_restart === true).map(x => x.m.name);
+    if (still.length) { throw new Error(`still pending a restart after three passes: ${still.join(", ")}`); }
     return restarted;
 }
 

@@ -38,6 +38,9 @@ function preloadLibraries(value: PgValue | undefined): string {
 export function renderPgHba(subnet: string): string[] {
     return [
         "local all all peer",
+        // Patroni checks a rewound node's timeline over a replication connection to loopback.
+        `host replication ${ROLES.replication} 127.0.0.1/32 scram-sha-256`,
+        `host replication ${ROLES.replication} ::1/128 scram-sha-256`,
         `host replication ${ROLES.replication} ${subnet} scram-sha-256`,
         `host replication ${ROLES.streamingBarman} ${subnet} scram-sha-256`,
         "host replication all 0.0.0.0/0 reject",

@@ -1,0 +1,84 @@
+// Planned switchover through Patroni's REST API, refusing a candidate that could lose commits.
+import { Client } from "pg";
+import { waitAllStreaming } from "../components/dcsClient";
+
+/** The subset of stack outputs a switchover needs. */
+export interface SwitchoverOutputs {
+    patroniApiUrls: string[];
+    patroniApiUser: string;
+    patroniApiPassword: string;
+    superuserConnectionString: string;
+}
+
+interface MemberView { name: string; role: string; state: string; lag?: number | string; tags?: Record<string, unknown> }
+
+export interface SwitchoverResult {
+    from: string;
+    to: string;
+    /** Seconds from the request until the write port reached the new leader as a primary. */
+    seconds: number;
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** Members as Patroni sees them, by their REST URLs (db<n> is patroniApiUrls[n-1]). */
+export async function members(o: SwitchoverOutputs): Promise<MemberView[]> {
+    const errors: string[] = [];
+    for (const url of o.patroniApiUrls) {
+        try {
+            const r = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(3000) });
+            if (r.ok) { return ((await r.json()) as { members: MemberView[] }).members; }
+            errors.push(`${url}: HTTP ${r.status}`);
+        } catch (e) { errors.push(`${url}: ${e instanceof Error ? e.message : e}`); }
+    }
+    throw new Error(`no Patroni REST API answered (${errors.join("; ")})`);
+}
+
+const memberEndpoints = (o: SwitchoverOutputs) => o.patroniApiUrls.map((apiUrl, i) => ({ name: `db${i + 1}`, apiUrl }));
+
+async function writePortServer(o: SwitchoverOutputs): Promise<string | undefined> {
+    const client = new Client({ connectionString: o.superuserConnectionString, connectionTimeoutMillis: 1000, query_timeout: 2000 });
+    client.on("error", () => undefined);
+    try {
+        await client.connect();
+        const r = await client.query("SELECT pg_is_in_recovery() AS r, current_setting('cluster_name') AS c, inet_server_addr()::text AS a");
+        return r.rows[0].r ? undefined : String(r.rows[0].a);
+    } catch { return undefined; } finally { await client.end().catch(() => undefined); }
+}
+
+/**
+ * Switch the leadership to `to` (default: the healthiest streaming replica) and wait until the write
+ * port reaches it. Refuses when the candidate is not streaming, since Patroni would accept a candidate
+ * within maximum_lag_on_failover that lacks the newest commits.
+ */
+export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSeconds = 120): Promise<SwitchoverResult> {
+    const view = await members(o);
+    const leader = view.find(m => m.role === "leader");
+    if (!leader) { throw new Error("the cluster has no leader; a switchover needs one (see `npm run status`)"); }
+    const candidates = view.filter(m => m.name !== leader.name && m.state === "running" && !m.tags?.nofailover);
+    const target = to ? view.find(m => m.name === to) : [...candidates].sort((a, b) => Number(a.lag ?? 0) - Number(b.lag ?? 0))[0];
+    if (to && !target) { throw new Error(`no member named ${to}; members: ${view.map(m => m.name).join(", ")}`); }
+    if (!target) { throw new Error("no running replica to switch over to"); }
+    if (target.name === leader.name) { throw new Error(`${to} already leads`); }
+    if (!candidates.includes(target)) { throw new Error(`${target.name} is ${target.state}, not a running replica that may take over`); }
+    await waitAllStreaming(memberEndpoints(o), 30).catch(e => { throw new Error(`refusing: ${e.message}`); });
+
+    const leaderUrl = o.patroniApiUrls[Number(leader.name.replace(/^db/, "")) - 1];
+    const started = Date.now();
+    const res = await fetch(`${leaderUrl}/switchover`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${o.patroniApiUser}:${o.patroniApiPassword}`).toString("base64")}` },
+        body: JSON.stringify({ leader: leader.name, candidate: target.name }),
+        signal: AbortSignal.timeout(timeoutSeconds * 1000),
+    });
+    const text = await res.text();
+    if (res.status !== 200) { throw new Error(`Patroni refused the switchover: HTTP ${res.status} ${text.trim()}`); }
+    while (Date.now() - started < timeoutSeconds * 1000) {
+        const now = await members(o).catch(() => [] as MemberView[]);
+        if (now.find(m => m.role === "leader")?.name === target.name && (await writePortServer(o)) !== undefined) {
+            return { from: leader.name, to: target.name, seconds: (Date.now() - started) / 1000 };
+        }
+        await sleep(100);
+    }
+    throw new Error(`the write port did not reach ${target.name} within ${timeoutSeconds} s`);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `npm run up` / `npm run destroy`: deploy or remove a stack (default: dev) with the Pulumi CLI on the
+# local state backend in ./.pulumi, so no Pulumi Cloud account is needed.
+#   npm run up                 # the dev stack (Pulumi.dev.yaml)
+#   STACK=prod npm run up      # another stack (Pulumi.prod.yaml)
+# Secrets in state are encrypted with a passphrase: PULUMI_CONFIG_PASSPHRASE(_FILE) if you set one,
+# otherwise one is generated once into .pulumi/passphrase (mode 0600, git-ignored). Keep it: without it
+# the stack's secrets cannot be decrypted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+action="${1:?usage: pulumi-local.sh up|destroy|preview}"
+stack="${STACK:-dev}"
+command -v pulumi >/dev/null || { echo "The Pulumi CLI is required: https://www.pulumi.com/docs/install/" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "No Docker engine answers (docker info failed)." >&2; exit 1; }
+mkdir -p .pulumi
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi}"
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    if [ ! -s .pulumi/passphrase ]; then
+        (umask 077; head -c 32 /dev/urandom | base64 > .pulumi/passphrase)
+        echo "Generated a state passphrase in .pulumi/passphrase (keep it safe)." >&2
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$PWD/.pulumi/passphrase"
+fi
+pulumi stack select --create "$stack" >/dev/null
+case "$action" in
+    up) pulumi up --yes --stack "$stack" && pulumi stack output --stack "$stack" ;;
+    destroy) pulumi destroy --yes --stack "$stack" ;;
+    preview) pulumi preview --stack "$stack" ;;
+    *) echo "unknown action $action" >&2; exit 2 ;;
+esac

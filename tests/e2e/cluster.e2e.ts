@@ -1,0 +1,198 @@
+// HA scenarios on a real Docker engine (issue: a real cluster, failover proven on every CI run).
+// One stack serves the non-destructive scenarios; destructive ones run last. Bounds are liveness
+// timeouts, not performance targets (those live in `npm run bench`).
+import { strict as assert } from "assert";
+import { DynamicConfigState } from "../../components/dcsClient";
+import { switchover } from "../../ops/switchover";
+import { docker } from "./harness/docker";
+import { clusterView, Deployed, deployStack, destroyStack, query } from "./harness/stack";
+import { plannedDynamicConfig, updateDynamicConfig } from "./harness/update";
+import { createTable, missingRows, startWriter, waitFor } from "./harness/workload";
+import { containerStarts, directTo, leader, log, stackFile, streamingReplicas, waitNewLeader } from "./helpers";
+
+const STACK = "e2e";
+const CONFIG: Record<string, unknown> = {
+    profile: "fast",
+    patroniNodes: 4,
+    etcdNodes: 3,
+    subnet: "10.213.240.0/24",
+    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890 },
+};
+
+describe("e2e: a 4-node cluster with 3 etcd members on the real engine", function () {
+    this.timeout(600_000);
+    let d: Deployed;
+    let config = { ...CONFIG };
+
+    before(async () => {
+        d = await deployStack(stackFile(STACK, config), { log });
+        log(`deployed in ${d.timings.healthy.toFixed(1)} s`);
+    });
+    after(async () => { await destroyStack(STACK); });
+
+    it("1. elects one leader and every replica streams from it", async () => {
+        const members = await clusterView(d.outputs);
+        assert.equal(members.filter(m => m.role === "leader").length, 1);
+        const l = await leader(d.outputs);
+        assert.deepEqual(await streamingReplicas(d.outputs), ["db1", "db2", "db3", "db4"].filter(n => n !== l.name));
+    });
+
+    it("2. the write port lands on the primary, the read port on replicas, spread over more than one", async () => {
+        const [w] = await query<{ r: boolean }>(d.outputs.writeConnectionString, "SELECT pg_is_in_recovery() AS r");
+        assert.equal(w.r, false);
+        const seen = new Set<string>();
+        for (let i = 0; i < 12; i++) {
+            const [r] = await query<{ r: boolean; a: string }>(d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r, inet_server_addr()::text AS a");
+            assert.equal(r.r, true);
+            seen.add(r.a);
+        }
+        assert.ok(seen.size > 1, `reads reached only ${[...seen]}`);
+    });
+
+    it("3. a row written through the write port is readable through the read port", async () => {
+        await createTable(d.outputs.writeConnectionString, "visibility");
+        await query(d.outputs.writeConnectionString, "INSERT INTO visibility (id) VALUES (42)");
+        const seconds = await waitFor("the row on a replica", 30, async () =>
+            (await query(d.outputs.readConnectionString, "SELECT 1 FROM visibility WHERE id = 42")).length === 1);
+        log(`row visible through the read port after ${seconds} s`);
+    });
+
+    it("4. the stats page needs credentials and shows the leader UP in write, replicas UP in read", async () => {
+        const anonymous = await fetch(d.outputs.statsUrl);
+        assert.equal(anonymous.status, 401);
+        const auth = `Basic ${Buffer.from(`${d.outputs.statsUser}:${d.outputs.statsPassword}`).toString("base64")}`;
+        const l = await leader(d.outputs);
+        await waitFor("HAProxy to agree with Patroni", 30, async () => {
+            const csv = await (await fetch(`${d.outputs.statsUrl};csv`, { headers: { authorization: auth } })).text();
+            const status = (backend: string, server: string) => csv.split("\n").find(line => line.startsWith(`${backend},${server},`))?.split(",")[17];
+            return ["db1", "db2", "db3", "db4"].every(n =>
+                status("primary", n) === (n === l.name ? "UP" : "DOWN") && status("replicas", n) === (n === l.name ? "DOWN" : "UP"));
+        });
+    });
+
+    // 11. Changing the running stack (the second `pulumi up`).
+    let deployedInputs: DynamicConfigState;
+    it("11a. a reloadable parameter and ttl reach every node without restarting any container", async () => {
+            deployedInputs = d.engine.inputs.get("dcs-config") as unknown as DynamicConfigState;
+            const before = await containerStarts(STACK);
+            const next = { ...config, patroni: { ttl: 25, postgresql: { work_mem: "24MB" } } };
+            const news = await plannedDynamicConfig(STACK, next, deployedInputs);
+            const diff = await updateDynamicConfig({ ...deployedInputs }, news);
+            assert.deepEqual(diff, { changes: true, replaces: [] });
+            for (let n = 1; n <= 4; n++) {
+                await waitFor(`db${n} work_mem`, 60, async () =>
+                    (await query<{ w: string }>(directTo(d, next, n), "SELECT current_setting('work_mem') AS w"))[0].w === "24MB");
+                const cfg = await (await fetch(`${d.outputs.patroniApiUrls[n - 1]}/config`)).json() as { ttl: number };
+                assert.equal(cfg.ttl, 25);
+            }
+            assert.deepEqual(await containerStarts(STACK), before, "no container may restart");
+            deployedInputs = news;
+            config = next;
+        });
+
+    it("11b. a restart-only parameter is applied by a rolling restart, replicas first, with the write outage measured", async () => {
+            const before = await containerStarts(STACK);
+            const next = { ...config, patroni: { ...(config.patroni as object), postgresql: { work_mem: "24MB", max_connections: 150 } } };
+            await createTable(d.outputs.writeConnectionString, "rolling");
+            const writer = startWriter(d.outputs.writeConnectionString, "rolling");
+            const news = await plannedDynamicConfig(STACK, next, deployedInputs);
+            await updateDynamicConfig({ ...deployedInputs }, news);
+            const result = await writer.stop();
+            for (let n = 1; n <= 4; n++) {
+                const [r] = await query<{ m: string }>(directTo(d, next, n), "SELECT current_setting('max_connections') AS m");
+                assert.equal(r.m, "150", `db${n}`);
+            }
+            const members = await Promise.all(d.outputs.patroniApiUrls.map(async u => (await fetch(`${u}/patroni`)).json() as Promise<{ pending_restart?: boolean }>));
+            assert.ok(members.every(m => !m.pending_restart), "no member still pending a restart");
+            assert.deepEqual(await containerStarts(STACK), before, "PostgreSQL restarts inside its container; no container restarts");
+            assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "rolling", result.acked), []);
+            log(`rolling restart: write outage ${result.outageSeconds.toFixed(2)} s, ${result.failures} failed of ${result.attempts}`);
+            console.log(`      rolling restart write outage: ${result.outageSeconds.toFixed(2)} s (${result.failures}/${result.attempts} attempts failed)`);
+            deployedInputs = news;
+            config = next;
+        });
+
+    it("7. a planned switchover to a named node: it leads, no acknowledged row lost", async () => {
+        const old = await leader(d.outputs);
+        const target = ["db1", "db2", "db3", "db4"].find(n => n !== old.name)!;
+        await createTable(d.outputs.writeConnectionString, "switchover");
+        const writer = startWriter(d.outputs.writeConnectionString, "switchover");
+        await new Promise(r => setTimeout(r, 1000));
+        const result0 = await switchover(d.outputs, target);
+        assert.deepEqual([result0.from, result0.to], [old.name, target]);
+        await new Promise(r => setTimeout(r, 1000));
+        const result = await writer.stop();
+        assert.equal((await leader(d.outputs)).name, target);
+        assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "switchover", result.acked), []);
+        console.log(`      switchover write outage: ${result.outageSeconds.toFixed(2)} s`);
+        await waitFor("the old leader streaming again", 90, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+    });
+
+    it("5. docker kill the leader (asynchronous): writes resume elsewhere, every acknowledged row survives", async () => {
+        const old = await leader(d.outputs);
+        await createTable(d.outputs.writeConnectionString, "killasync");
+        const writer = startWriter(d.outputs.writeConnectionString, "killasync");
+        await new Promise(r => setTimeout(r, 1500));
+        await docker(["kill", `${STACK}-${old.name}`]);
+        const elected = await waitNewLeader(d.outputs, old.name, 120);
+        await new Promise(r => setTimeout(r, 1500));
+        const result = await writer.stop();
+        assert.notEqual(elected.name, old.name);
+        assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "killasync", result.acked), []);
+        console.log(`      kill-leader (async) write outage: ${result.outageSeconds.toFixed(2)} s, ${result.acked.length} rows acknowledged`);
+    });
+
+    it("6. the old leader, started again, rejoins as a replica (pg_rewind) and streams", async () => {
+        const members = await clusterView(d.outputs);
+        const down = ["db1", "db2", "db3", "db4"].find(n => !members.some(m => m.name === n && m.state === "running"))!;
+        assert.ok(down, "one member is down after the kill");
+        await docker(["start", `${STACK}-${down}`]);
+        await waitFor(`${down} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(down));
+        const [r] = await query<{ n: string }>(d.outputs.readConnectionString, "SELECT count(*) AS n FROM killasync");
+        assert.ok(Number(r.n) > 0);
+    });
+
+    it("5b. synchronous mode on: a leader kill loses no acknowledged row", async () => {
+        const next = { ...config, patroni: { ...(config.patroni as object), synchronousMode: "on" } };
+        const news = await plannedDynamicConfig(STACK, next, deployedInputs);
+        await updateDynamicConfig(deployedInputs, news);
+        deployedInputs = news;
+        config = next;
+        await waitFor("a synchronous standby", 60, async () => (await clusterView(d.outputs)).some(m => m.role === "sync_standby"));
+        const old = await leader(d.outputs);
+        await createTable(d.outputs.writeConnectionString, "killsync");
+        const writer = startWriter(d.outputs.writeConnectionString, "killsync");
+        await new Promise(r => setTimeout(r, 1500));
+        await docker(["kill", `${STACK}-${old.name}`]);
+        await waitNewLeader(d.outputs, old.name, 120);
+        await new Promise(r => setTimeout(r, 1500));
+        const result = await writer.stop();
+        assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "killsync", result.acked), []);
+        console.log(`      kill-leader (sync) write outage: ${result.outageSeconds.toFixed(2)} s, ${result.acked.length} rows acknowledged`);
+        await docker(["start", `${STACK}-${old.name}`]);
+        await waitFor(`${old.name} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+    });
+
+    it("8. with one etcd member killed, writes continue and a leader kill still fails over", async () => {
+        await docker(["kill", `${STACK}-etcd1`]);
+        await createTable(d.outputs.writeConnectionString, "etcddown");
+        await query(d.outputs.writeConnectionString, "INSERT INTO etcddown (id) VALUES (0)");
+        const old = await leader(d.outputs);
+        const writer = startWriter(d.outputs.writeConnectionString, "etcddown");
+        await new Promise(r => setTimeout(r, 1500));
+        await docker(["kill", `${STACK}-${old.name}`]);
+        await waitNewLeader(d.outputs, old.name, 120);
+        await new Promise(r => setTimeout(r, 1500));
+        const result = await writer.stop();
+        assert.ok(result.acked.length > 0);
+        assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "etcddown", result.acked), []);
+        await docker(["start", `${STACK}-etcd1`, `${STACK}-${old.name}`]);
+    });
+
+    it("9. teardown leaves no container, network or volume of the stack", async () => {
+        await destroyStack(STACK);
+        for (const kind of [["ps", "-aq"], ["volume", "ls", "-q"], ["network", "ls", "-q"]]) {
+            assert.equal(await docker([...kind, "--filter", `label=patroni-ha.stack=${STACK}`]), "", kind.join(" "));
+        }
+    });
+});

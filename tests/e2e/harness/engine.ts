@@ -1,0 +1,197 @@
+// Test infrastructure, not a deployment tool: our CI has no Pulumi CLI, so the e2e tests run the real
+// program under the SDK's mock hook and have that hook create every declared Docker resource for real.
+// Users deploy with `pulumi up`; see README ("How the e2e harness works").
+import * as pulumi from "@pulumi/pulumi";
+import { randomInt } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { applyDynamicConfig, DynamicConfigState } from "../../../components/dcsClient";
+import { docker, waitHealthy } from "./docker";
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** Secret wrappers replaced by their values, at any depth. */
+export function unwrapSecrets(v: unknown): unknown {
+    if (v !== null && typeof v === "object" && SECRET_SIG_KEY in (v as object)) { return unwrapSecrets((v as { value: unknown }).value); }
+    if (Array.isArray(v)) { return v.map(unwrapSecrets); }
+    if (v !== null && typeof v === "object") {
+        return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
+}
+
+/**
+ * The provider input names the harness maps, per resource type. Anything else fails loudly, and a unit
+ * test checks every one against @pulumi/docker's declared Args, so a provider upgrade that renames an
+ * input breaks a test instead of silently dropping a setting.
+ */
+export const MAPPED_INPUTS: Record<string, string[]> = {
+    "docker:index/network:Network": ["name", "driver", "ipamConfigs", "labels"],
+    "docker:index/volume:Volume": ["name", "labels"],
+    // buildOnPreview is set by the SDK's Image class; a preview never runs here.
+    "docker:index/image:Image": ["imageName", "skipPush", "build", "buildOnPreview"],
+    "docker:index/container:Container": ["name", "hostname", "image", "user", "command", "envs", "uploads", "networksAdvanced", "ports",
+        "volumes", "healthcheck", "restart", "init", "logDriver", "logOpts", "labels", "memory", "cpus", "stopSignal", "stopTimeout",
+        "shmSize", "wait", "waitTimeout"],
+    "random:index/randomPassword:RandomPassword": ["length", "special"],
+};
+
+export interface Created { type: string; name: string; id: string }
+
+type Inputs = Record<string, any>;
+
+/** Real-engine mocks: one instance per deploy; labels every object with the run id. */
+export class RealEngine implements pulumi.runtime.Mocks {
+    public readonly errors: string[] = [];
+    public readonly created: Created[] = [];
+    /** Inputs each resource was created with (secrets unwrapped), by logical name. */
+    public readonly inputs = new Map<string, Inputs>();
+    private inFlight = 0;
+
+    constructor(public readonly runLabel: string, private readonly log: (msg: string) => void = () => undefined) {}
+
+    call(): pulumi.runtime.MockCallResult { return {}; }
+
+    async newResource(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
+        this.inFlight++;
+        try {
+            if (this.errors.length) { throw new Error("an earlier resource failed"); }
+            const inputs = unwrapSecrets(args.inputs) as Inputs;
+            const known = MAPPED_INPUTS[args.type];
+            if (known) {
+                const unknown = Object.keys(inputs).filter(k => !known.includes(k));
+                if (unknown.length) { throw new Error(`${args.type} ${args.name}: harness does not map input(s) ${unknown.join(", ")}`); }
+            }
+            this.inputs.set(args.name, inputs);
+            const result = await this.create(args.type, args.name, inputs);
+            if (result.id) { this.created.push({ type: args.type, name: args.name, id: result.id }); }
+            return { id: result.id, state: { ...args.inputs, ...result.state } };
+        } catch (e) {
+            const msg = `${args.type} ${args.name}: ${e instanceof Error ? e.message : String(e)}`;
+            this.errors.push(msg);
+            throw new Error(msg); // plain Error, never one with a numeric code
+        } finally {
+            this.inFlight--;
+        }
+    }
+
+    /**
+     * Resolves once every declared resource is registered (the SDK's own RPC queue has drained, which
+     * counts resources whose inputs are still resolving); rejects as soon as any resource fails.
+     */
+    async settled(): Promise<void> {
+        // Internal but stable: the SDK's disconnect() uses it to wait for outstanding registrations.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
+        if (typeof settings.waitForRPCs !== "function") { throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs"); }
+        const drained = settings.waitForRPCs().then(() => "drained", () => "drained");
+        for (;;) {
+            if (this.errors.length) { throw new Error(`deploy failed:\n  ${this.errors.join("\n  ")}`); }
+            const r = await Promise.race([drained, new Promise(res => setTimeout(() => res("tick"), 200))]);
+            if (r === "drained" && this.inFlight === 0) {
+                if (this.errors.length) { continue; }
+                return;
+            }
+        }
+    }
+
+    private labelArgs(labels: { label: string; value: string }[] | undefined): string[] {
+        return [...(labels ?? []).flatMap(l => ["--label", `${l.label}=${l.value}`]), "--label", this.runLabel];
+    }
+
+    private async create(type: string, name: string, i: Inputs): Promise<{ id: string; state: Inputs }> {
+        switch (type) {
+            case "docker:index/network:Network": {
+                const ipam = (i.ipamConfigs ?? []).flatMap((c: Inputs) => [...(c.subnet ? ["--subnet", c.subnet] : []), ...(c.gateway ? ["--gateway", c.gateway] : [])]);
+                const id = await docker(["network", "create", "--driver", i.driver ?? "bridge", ...ipam, ...this.labelArgs(i.labels), i.name]);
+                return { id, state: {} };
+            }
+            case "docker:index/volume:Volume": {
+                await docker(["volume", "create", ...this.labelArgs(i.labels), i.name]);
+                return { id: i.name, state: {} };
+            }
+            case "docker:index/image:Image": {
+                const b = i.build ?? {};
+                const buildArgs = Object.entries(b.args ?? {}).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
+                this.log(`building ${i.imageName}`);
+                await docker(["build", "-q", "-t", i.imageName, ...(b.dockerfile ? ["-f", b.dockerfile] : []), ...buildArgs, b.context], { timeoutMs: 15 * 60000 });
+                const id = await docker(["image", "inspect", "-f", "{{.Id}}", i.imageName]);
+                return { id, state: { repoDigest: id, baseImageName: i.imageName } };
+            }
+            case "docker:index/container:Container":
+                return this.createContainer(i);
+            case "random:index/randomPassword:RandomPassword": {
+                const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+                const result = Array.from({ length: i.length }, () => alphabet[randomInt(alphabet.length)]).join("");
+                return { id: name, state: { result } };
+            }
+            case "pulumi-nodejs:dynamic:Resource": {
+                const { __provider: _provider, ...props } = i;
+                const report = await applyDynamicConfig(props as DynamicConfigState, m => this.log(m));
+                this.log(`dynamic config ${name}: ${report.mode}`);
+                return { id: `${props.namespace}${props.scope}/config`, state: {} };
+            }
+            default:
+                if (type.startsWith("patroni-ha:index:") || type === "pulumi:pulumi:Stack") { return { id: "", state: {} }; }
+                throw new Error(`harness cannot create resource type ${type}`);
+        }
+    }
+
+    private async createContainer(i: Inputs): Promise<{ id: string; state: Inputs }> {
+        const args = ["create", "--name", i.name];
+        if (i.hostname) { args.push("--hostname", i.hostname); }
+        if (i.user) { args.push("--user", i.user); }
+        if (i.restart) { args.push("--restart", i.restart); }
+        if (i.init) { args.push("--init"); }
+        if (i.logDriver) { args.push("--log-driver", i.logDriver); }
+        for (const [k, v] of Object.entries(i.logOpts ?? {})) { args.push("--log-opt", `${k}=${v}`); }
+        if (i.memory) { args.push("--memory", `${i.memory}m`); }
+        if (i.cpus) { args.push("--cpus", String(i.cpus)); }
+        if (i.shmSize) { args.push("--shm-size", `${i.shmSize}m`); }
+        if (i.stopSignal) { args.push("--stop-signal", i.stopSignal); }
+        if (i.stopTimeout !== undefined) { args.push("--stop-timeout", String(i.stopTimeout)); }
+        args.push(...this.labelArgs(i.labels));
+        const nets: Inputs[] = i.networksAdvanced ?? [];
+        if (nets[0]) {
+            args.push("--network", nets[0].name);
+            if (nets[0].ipv4Address) { args.push("--ip", nets[0].ipv4Address); }
+            for (const a of nets[0].aliases ?? []) { args.push("--network-alias", a); }
+        }
+        for (const p of i.ports ?? []) { args.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external ?? ""}:${p.internal}`); }
+        for (const v of i.volumes ?? []) { args.push("-v", `${v.volumeName}:${v.containerPath}${v.readOnly ? ":ro" : ""}`); }
+        const hc = i.healthcheck;
+        if (hc) {
+            const [kind, ...cmd] = hc.tests as string[];
+            if (kind !== "CMD-SHELL") { throw new Error(`healthcheck kind ${kind} not mapped`); }
+            args.push("--health-cmd", cmd.join(" "));
+            if (hc.interval) { args.push("--health-interval", hc.interval); }
+            if (hc.timeout) { args.push("--health-timeout", hc.timeout); }
+            if (hc.retries) { args.push("--health-retries", String(hc.retries)); }
+            if (hc.startPeriod) { args.push("--health-start-period", hc.startPeriod); }
+        }
+        // Secrets go through an env file (0600, removed at once), never on a command line.
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-ha-e2e-"));
+        try {
+            if (i.envs?.length) {
+                fs.writeFileSync(path.join(tmp, "env"), (i.envs as string[]).join("\n") + "\n", { mode: 0o600 });
+                args.push("--env-file", path.join(tmp, "env"));
+            }
+            args.push(i.image, ...(i.command ?? []));
+            const id = await docker(args);
+            for (const [n, net] of nets.slice(1).entries()) {
+                await docker(["network", "connect", ...(net.ipv4Address ? ["--ip", net.ipv4Address] : []), net.name, id]).catch(e => { throw new Error(`network ${n}: ${e.message}`); });
+            }
+            for (const [n, u] of (i.uploads ?? []).entries()) {
+                const file = path.join(tmp, `upload-${n}`);
+                fs.writeFileSync(file, u.content, { mode: u.executable ? 0o755 : 0o644 });
+                await docker(["cp", file, `${id}:${u.file}`]);
+            }
+            await docker(["start", id]);
+            if (i.wait) { await waitHealthy(i.name, (i.waitTimeout ?? 60) * 1000); }
+            return { id, state: {} };
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    }
+}

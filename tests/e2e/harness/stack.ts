@@ -1,0 +1,153 @@
+// Deploy/destroy a stack on the local Docker engine through the real program (see engine.ts).
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { Client } from "pg";
+import { run, sweepByLabel } from "./docker";
+import { RealEngine, unwrapSecrets } from "./engine";
+
+export const ROOT = path.resolve(__dirname, "..", "..", "..");
+
+export interface StackOutputs {
+    writeEndpoint: string;
+    readEndpoint: string;
+    statsUrl: string;
+    statsUser: string;
+    statsPassword: string;
+    patroniApiUrls: string[];
+    patroniApiUser: string;
+    patroniApiPassword: string;
+    etcdEndpoints: string[];
+    writeConnectionString: string;
+    readConnectionString: string;
+    superuserConnectionString: string;
+    superuserPassword: string;
+    barmanContainer: string;
+    [key: string]: unknown;
+}
+
+export interface StackFile {
+    stack: string;
+    /** Config keys without namespace, Pulumi.yaml defaults applied (as the CLI does). */
+    config: Record<string, unknown>;
+}
+
+/** Read Pulumi.<stack>.yaml: the stack name comes from the file name. */
+export function readStackFile(file: string): StackFile {
+    const m = /^Pulumi\.(.+)\.ya?ml$/.exec(path.basename(file));
+    if (!m) { throw new Error(`${file}: expected a file named Pulumi.<stack>.yaml`); }
+    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    const config: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(project.config)) { if (v.default !== undefined) { config[k.replace(/^patroni-ha:/, "")] = v.default; } }
+    for (const [k, v] of Object.entries(doc.config ?? {})) {
+        if (!k.startsWith("patroni-ha:")) { continue; }
+        config[k.slice("patroni-ha:".length)] = v;
+    }
+    return { stack: m[1], config };
+}
+
+export const stackLabel = (stack: string) => `patroni-ha.stack=${stack}`;
+
+/** Remove every container, network and volume of a stack. */
+export async function destroyStack(stack: string): Promise<{ containers: number; volumes: number; networks: number }> {
+    return sweepByLabel(stackLabel(stack));
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+export interface DeployOptions {
+    log?: (msg: string) => void;
+    /** Seconds to wait for a healthy cluster after the resources exist. */
+    healthyTimeoutSeconds?: number;
+}
+
+export interface Deployed {
+    stack: string;
+    outputs: StackOutputs;
+    engine: RealEngine;
+    /** Seconds from start to every resource created, and to a healthy, streaming cluster. */
+    timings: { resources: number; healthy: number };
+}
+
+/** Deploy a stack on the local engine, replacing whatever of it exists, and wait until it is healthy. */
+export async function deployStack(file: StackFile, opts: DeployOptions = {}): Promise<Deployed> {
+    const log = opts.log ?? (() => undefined);
+    const started = Date.now();
+    const swept = await destroyStack(file.stack);
+    if (swept.containers + swept.volumes + swept.networks > 0) { log(`removed the previous ${file.stack}: ${JSON.stringify(swept)}`); }
+    const baseImage = String(file.config.baseImage ?? "debian:bookworm-slim");
+    await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), baseImage], { timeoutMs: 10 * 60000 });
+
+    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log);
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(file.config)) { all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v); }
+    pulumi.runtime.setAllConfig(all);
+    await pulumi.runtime.setMocks(engine, "patroni-ha", file.stack, false);
+    for (const key of Object.keys(require.cache)) {
+        if (key.startsWith(ROOT) && !key.includes("node_modules") && !key.includes(`${path.sep}tests${path.sep}`)) { delete require.cache[key]; }
+    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const outputsModule = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
+    await engine.settled();
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(outputsModule)) {
+        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise(r => (v as pulumi.Output<unknown>).apply(x => { r(x); return x; })) : v;
+    }
+    const resources = (Date.now() - started) / 1000;
+    log(`resources created in ${resources.toFixed(1)} s; waiting for the cluster`);
+    const out = unwrapSecrets(outputs) as StackOutputs;
+    await waitForCluster(out, opts.healthyTimeoutSeconds ?? 300, log);
+    return { stack: file.stack, outputs: out, engine, timings: { resources, healthy: (Date.now() - started) / 1000 } };
+}
+
+export interface Member { name: string; role: string; state: string; host: string; lag?: number | string; timeline?: number }
+
+/** GET <url>/cluster from the first member that answers. */
+export async function clusterView(outputs: StackOutputs): Promise<Member[]> {
+    for (const url of outputs.patroniApiUrls) {
+        try {
+            const r = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(3000) });
+            if (r.ok) { return ((await r.json()) as { members: Member[] }).members; }
+        } catch { /* next member */ }
+    }
+    throw new Error("no Patroni REST API answered");
+}
+
+export async function query<T = Record<string, unknown>>(connectionString: string, sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = new Client({ connectionString, connectionTimeoutMillis: 3000, query_timeout: 10000 });
+    client.on("error", () => undefined);
+    await client.connect();
+    try { return (await client.query(sql, params)).rows as T[]; } finally { await client.end().catch(() => undefined); }
+}
+
+/** Until a leader runs, every replica streams from it, and the write (and read) port answer. */
+export async function waitForCluster(outputs: StackOutputs, timeoutSeconds: number, log: (m: string) => void = () => undefined): Promise<void> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    const expected = outputs.patroniApiUrls.length;
+    let why = "";
+    while (Date.now() < deadline) {
+        try {
+            const members = await clusterView(outputs);
+            const leaders = members.filter(m => m.role === "leader");
+            if (members.length !== expected) { throw new Error(`${members.length}/${expected} members registered`); }
+            if (leaders.length !== 1 || leaders[0].state !== "running") { throw new Error(`leaders: ${JSON.stringify(leaders)}`); }
+            const streaming = await query<{ n: string }>(outputs.superuserConnectionString, "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%'");
+            if (Number(streaming[0].n) !== expected - 1) { throw new Error(`${streaming[0].n}/${expected - 1} replicas streaming`); }
+            const [w] = await query<{ r: boolean }>(outputs.superuserConnectionString, "SELECT pg_is_in_recovery() AS r");
+            if (w.r) { throw new Error("write port reached a replica"); }
+            if (expected > 1) {
+                const readSu = outputs.superuserConnectionString.replace(outputs.writeEndpoint, outputs.readEndpoint);
+                const [r] = await query<{ r: boolean }>(readSu, "SELECT pg_is_in_recovery() AS r");
+                if (!r.r) { throw new Error("read port reached the primary"); }
+            }
+            return;
+        } catch (e) {
+            const msg = e instanceof Error ? e.message : String(e);
+            if (msg !== why) { log(`waiting: ${msg}`); why = msg; }
+        }
+        await sleep(1000);
+    }
+    throw new Error(`cluster not healthy after ${timeoutSeconds} s: ${why}`);
+}

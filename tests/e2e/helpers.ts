@@ -1,0 +1,55 @@
+// Shared helpers for the e2e scenarios.
+import { parseConfig } from "../../config";
+import { docker } from "./harness/docker";
+import { clusterView, Deployed, Member, query, StackFile, StackOutputs } from "./harness/stack";
+import { waitFor } from "./harness/workload";
+
+export const log = (m: string) => { if (process.env.E2E_VERBOSE) { process.stderr.write(`      [e2e] ${m}\n`); } };
+
+/** A stack config as a file would give it (Pulumi.yaml defaults are applied by parseConfig). */
+export function stackFile(stack: string, config: Record<string, unknown>): StackFile {
+    return { stack, config };
+}
+
+/** Superuser connection string straight to db<n>'s published PostgreSQL port. */
+export function directTo(d: Deployed, config: Record<string, unknown>, n: number): string {
+    const spec = parseConfig(config, d.stack).spec;
+    return d.outputs.superuserConnectionString.replace(d.outputs.writeEndpoint, `${spec.publicHost}:${spec.ports.postgresBase + n}`);
+}
+
+export async function leader(o: StackOutputs): Promise<Member> {
+    const members = await clusterView(o);
+    const l = members.find(m => m.role === "leader");
+    if (!l) { throw new Error(`no leader: ${JSON.stringify(members)}`); }
+    return l;
+}
+
+/** Wait until a leader other than `not` runs and the write port reaches a primary. */
+export async function waitNewLeader(o: StackOutputs, not: string, timeoutSeconds: number): Promise<Member> {
+    let found: Member | undefined;
+    await waitFor(`a leader other than ${not}`, timeoutSeconds, async () => {
+        const l = await leader(o);
+        if (l.name === not || l.state !== "running") { return false; }
+        const [r] = await query<{ r: boolean }>(o.superuserConnectionString, "SELECT pg_is_in_recovery() AS r");
+        found = l;
+        return r.r === false;
+    });
+    return found!;
+}
+
+/** Start time of every container of a stack, to prove nothing was restarted. */
+export async function containerStarts(stack: string): Promise<Record<string, string>> {
+    const ids = (await docker(["ps", "-aq", "--filter", `label=patroni-ha.stack=${stack}`])).split("\n").filter(Boolean);
+    const out: Record<string, string> = {};
+    for (const id of ids) {
+        const [name, started, restarts] = (await docker(["inspect", "-f", "{{.Name}} {{.State.StartedAt}} {{.RestartCount}}", id])).split(" ");
+        out[name.replace(/^\//, "")] = `${started} restarts=${restarts}`;
+    }
+    return out;
+}
+
+export async function streamingReplicas(o: StackOutputs): Promise<string[]> {
+    const rows = await query<{ application_name: string }>(o.superuserConnectionString,
+        "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%' ORDER BY 1");
+    return rows.map(r => r.application_name);
+}
