@@ -91,15 +91,22 @@ export interface ClusterSpec {
     addresses: Addresses;
 }
 
-/** Timings per profile: "seed" is the seed's 30/10/10, "fast" trades nothing in safety for reaction time. */
-export const PROFILES: Record<Profile, { patroni: Pick<PatroniSpec, "ttl" | "loopWait" | "retryTimeout">; haproxy: HaproxySpec }> = {
+/**
+ * Timings per profile. "seed" is the seed's 30/10/10. "fast" keeps Patroni's safety rule (loopWait +
+ * 2 * retryTimeout <= ttl, ttl >= 20) and shortens detection: with etcd3 the replicas wake the moment the
+ * leader's lease expires, which happens ttl minus 0..loopWait after a crash (the leader refreshes it once
+ * a loop), so a longer loop lowers the expected failover time; failsafe mode keeps the primary up through
+ * a short DCS outage when the other members confirm it; HAProxy checks twice a second and trusts one
+ * good check (Patroni answers 200 on /primary only while holding the leader lock).
+ */
+export const PROFILES: Record<Profile, { patroni: Pick<PatroniSpec, "ttl" | "loopWait" | "retryTimeout" | "failsafeMode">; haproxy: HaproxySpec }> = {
     seed: {
-        patroni: { ttl: 30, loopWait: 10, retryTimeout: 10 },
+        patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, failsafeMode: false },
         haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
     },
     fast: {
-        patroni: { ttl: 20, loopWait: 2, retryTimeout: 5 },
-        haproxy: { inter: 1000, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 },
+        patroni: { ttl: 20, loopWait: 8, retryTimeout: 6, failsafeMode: true },
+        haproxy: { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 },
     },
 };
 
@@ -114,7 +121,6 @@ export const DEFAULTS = {
     patroni: {
         maximumLagOnFailover: 1048576,
         primaryStartTimeout: 300,
-        failsafeMode: false,
         synchronousMode: "off" as SynchronousMode,
     },
     barman: {
@@ -356,7 +362,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         retryTimeout: integer("patroni.retryTimeout", pat.retryTimeout, timings.patroni.retryTimeout, 0, 3600, problems),
         maximumLagOnFailover: integer("patroni.maximumLagOnFailover", pat.maximumLagOnFailover, DEFAULTS.patroni.maximumLagOnFailover, 0, Number.MAX_SAFE_INTEGER, problems),
         primaryStartTimeout: integer("patroni.primaryStartTimeout", pat.primaryStartTimeout, DEFAULTS.patroni.primaryStartTimeout, 0, 86400, problems),
-        failsafeMode: boolean("patroni.failsafeMode", pat.failsafeMode, DEFAULTS.patroni.failsafeMode, problems),
+        failsafeMode: boolean("patroni.failsafeMode", pat.failsafeMode, timings.patroni.failsafeMode, problems),
         synchronousMode: oneOf("patroni.synchronousMode", pat.synchronousMode, DEFAULTS.patroni.synchronousMode, ["off", "on", "strict"] as const, problems),
         postgresql: postgresParameters(pat.postgresql, problems),
     };

@@ -1,0 +1,94 @@
+// `npm run bench`: bring a stack up on the local engine and print measured numbers as a table.
+// Targets live here, not in tests. Options: --profile fast|seed (default fast), --runs N (default 3),
+// --set key=json (extra stack config, e.g. --set 'patroni={"loopWait":8,"retryTimeout":6}').
+import { parseConfig } from "../config";
+import { switchover } from "../ops/switchover";
+import { docker } from "../tests/e2e/harness/docker";
+import { Deployed, deployStack, destroyStack, query } from "../tests/e2e/harness/stack";
+import { createTable, missingRows, startWriter, waitFor } from "../tests/e2e/harness/workload";
+import { leader, streamingReplicas, waitNewLeader } from "../tests/e2e/helpers";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const profile = opt("profile", "fast");
+const runs = Number(opt("runs", "3"));
+const STACK = `bench-${profile}`;
+const config: Record<string, unknown> = {
+    profile, patroniNodes: 4, etcdNodes: 3, subnet: "10.213.250.0/24",
+    ports: { write: 45551, read: 45552, stats: 45553, postgresBase: 45430, apiBase: 45800, etcdBase: 45890 },
+};
+args.forEach((a, i) => { if (a === "--set") { const [k, ...v] = args[i + 1].split("="); config[k] = JSON.parse(v.join("=")); } });
+
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+interface Trial { outage: number; acked: number; lost: number }
+
+async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: number): Promise<Trial> {
+    const table = `t_${how}_${n}`;
+    await createTable(d.outputs.writeConnectionString, table);
+    const old = await leader(d.outputs);
+    const writer = startWriter(d.outputs.writeConnectionString, table, 10);
+    await new Promise(r => setTimeout(r, 2000));
+    if (how === "switchover") { await switchover(d.outputs); } else {
+        await docker([how, `${STACK}-${old.name}`]);
+        await waitNewLeader(d.outputs, old.name, 180);
+    }
+    await new Promise(r => setTimeout(r, 2000));
+    const result = await writer.stop();
+    const lost = (await missingRows(d.outputs.writeConnectionString, table, result.acked)).length;
+    if (how !== "switchover") { await docker(["start", `${STACK}-${old.name}`]); }
+    await waitFor(`${old.name} streaming again`, 300, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+    log(`${how} #${n}: outage ${result.outageSeconds.toFixed(2)} s, acked ${result.acked.length}, lost ${lost}`);
+    return { outage: result.outageSeconds, acked: result.acked.length, lost };
+}
+
+async function pgbench(d: Deployed, host: string, client: string): Promise<number> {
+    const password = d.outputs.superuserPassword;
+    const env = ["-e", `PGPASSWORD=${password}`];
+    const base = ["pgbench", "-h", host, "-p", "5431", "-U", "postgres"];
+    await run(["exec", ...env, client, ...base, "-i", "-q", "-s", "10", "postgres"]);
+    const out = await run(["exec", ...env, client, ...base, "-c", "8", "-j", "2", "-T", "20", "-n", "postgres"]);
+    const m = /tps = ([\d.]+)/.exec(out);
+    if (!m) { throw new Error(`no tps in pgbench output: ${out}`); }
+    return Number(m[1]);
+}
+const run = (a: string[]) => docker(a, { timeoutMs: 300000 });
+
+async function main() {
+    const spec = parseConfig(config, STACK).spec;
+    log(`profile ${profile}: ttl ${spec.patroni.ttl}, loop_wait ${spec.patroni.loopWait}, retry_timeout ${spec.patroni.retryTimeout}, ` +
+        `HAProxy inter ${spec.haproxy.inter} fastinter ${spec.haproxy.fastinter} downinter ${spec.haproxy.downinter} rise ${spec.haproxy.rise} fall ${spec.haproxy.fall}`);
+    const d = await deployStack({ stack: STACK, config }, { log });
+    try {
+        const trials: Record<string, Trial[]> = { kill: [], stop: [], switchover: [] };
+        for (const how of ["switchover", "stop", "kill"] as const) {
+            for (let n = 1; n <= runs; n++) { trials[how].push(await disrupt(d, how, n)); }
+        }
+        const l = await leader(d.outputs);
+        const client = `${STACK}-${["db1", "db2", "db3", "db4"].find(x => x !== l.name)}`;
+        const viaHaproxy = await pgbench(d, spec.addresses.haproxy, client);
+        const direct = await pgbench(d, l.host, client);
+        const rows: [string, string, string][] = [
+            ["time to all streaming (deploy, images cached)", `${d.timings.healthy.toFixed(1)} s`, ""],
+        ];
+        for (const [how, label, target] of [["kill", "kill-leader write outage", 20], ["stop", "stop-leader write outage", 3], ["switchover", "switchover write outage", 3]] as const) {
+            const t = trials[how];
+            const med = median(t.map(x => x.outage));
+            rows.push([`${label} (median of ${t.length}; each: ${t.map(x => x.outage.toFixed(1)).join(", ")})`, `${med.toFixed(2)} s`, `<= ${target} s ${med <= target ? "met" : "MISSED"}`]);
+        }
+        const acked = Object.values(trials).flat().reduce((a, t) => a + t.acked, 0);
+        const lost = Object.values(trials).flat().reduce((a, t) => a + t.lost, 0);
+        rows.push(["acknowledged rows / present afterwards", `${acked} / ${acked - lost}`, `0 lost ${lost === 0 ? "met" : "MISSED"}`]);
+        rows.push(["pgbench TPS through the write port / direct to the leader", `${viaHaproxy.toFixed(0)} / ${direct.toFixed(0)} = ${(viaHaproxy / direct).toFixed(2)}`, `>= 0.9 ${viaHaproxy / direct >= 0.9 ? "met" : "MISSED"}`]);
+        const width = Math.max(...rows.map(r => r[0].length));
+        process.stdout.write(`\n| measure (profile ${profile}) ${" ".repeat(Math.max(0, width - 19 - profile.length))}| value | target |\n|${"-".repeat(width + 2)}|---|---|\n`);
+        for (const r of rows) { process.stdout.write(`| ${r[0].padEnd(width)} | ${r[1]} | ${r[2]} |\n`); }
+        const [v] = await query<{ v: string }>(d.outputs.superuserConnectionString, "SELECT version() AS v");
+        process.stdout.write(`\n${v.v.split(" on ")[0]}; ${(await docker(["info", "-f", "{{.NCPU}} CPUs, {{.MemTotal}} bytes, Docker {{.ServerVersion}}"]))}\n`);
+    } finally {
+        if (!args.includes("--keep")) { await destroyStack(STACK); }
+    }
+}
+
+main().then(() => process.exit(0), e => { process.stderr.write(`bench: ${e instanceof Error ? e.message : e}\n`); process.exit(1); });
