@@ -26,6 +26,8 @@ export interface PortsSpec {
     apiBase: number;
     /** etcd<n> client API is published on etcdBase + n. */
     etcdBase: number;
+    /** Point-in-time-recovery target PostgreSQL (started by `npm run pitr`). */
+    pitr: number;
 }
 
 export interface PatroniSpec {
@@ -117,7 +119,7 @@ export const DEFAULTS = {
     etcdNodes: 3,
     baseImage: "debian:bookworm-slim",
     bindAddress: "127.0.0.1",
-    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790 } as PortsSpec,
+    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554 } as PortsSpec,
     patroni: {
         maximumLagOnFailover: 1048576,
         primaryStartTimeout: 300,
@@ -340,7 +342,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         const isBase = k.endsWith("Base");
         ports[k] = integer(`ports.${k}`, p[k], DEFAULTS.ports[k], isBase ? 0 : 1, isBase ? 65535 - LIMITS.patroniNodes[1] : 65535, problems);
     }
-    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats]];
+    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats], ["ports.pitr", ports.pitr]];
     for (let n = 1; n <= patroniNodes; n++) {
         published.push([`ports.postgresBase+${n} (db${n} PostgreSQL)`, ports.postgresBase + n]);
         published.push([`ports.apiBase+${n} (db${n} REST API)`, ports.apiBase + n]);

@@ -20,3 +20,4 @@ export const readConnectionString = outputs.readConnectionString;
 export const superuserConnectionString = outputs.superuserConnectionString;
 export const superuserPassword = outputs.superuserPassword;
 export const barmanContainer = outputs.barmanContainer;
+export const pitrEndpoint = outputs.pitrEndpoint;

@@ -34,5 +34,6 @@ export function clusterOutputs(cluster: PatroniCluster) {
         superuserConnectionString: uri("postgres", cluster.secrets.superuser, writeEndpoint, "postgres"),
         superuserPassword: pulumi.secret(cluster.secrets.superuser),
         barmanContainer: cluster.barman.containerName,
+        pitrEndpoint: hostPort(host, spec.ports.pitr),
     };
 }

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { BarmanSpec, RoleResources } from "../config";
 import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
-import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_SERVER_DIR } from "../configs/layout";
+import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
 import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
 
 export interface BarmanServerArgs {
@@ -24,6 +24,8 @@ export interface BarmanServerArgs {
     streamingBarmanPassword: pulumi.Input<string>;
     /** Optional container limits. */
     resources: RoleResources;
+    /** The shared WAL hand-off volume Barman's archiver reads. */
+    walVolume: pulumi.Input<string>;
 }
 
 /** Barman with its global and server configuration and two volumes: metadata and backups. */
@@ -67,6 +69,7 @@ export class BarmanServer extends pulumi.ComponentResource {
             volumes: [
                 { volumeName: home.name, containerPath: BARMAN_HOME },
                 { volumeName: backups.name, containerPath: BARMAN_BACKUPS },
+                { volumeName: args.walVolume, containerPath: WAL_SHARE },
             ],
             healthcheck: healthcheck(`barman-health ${BARMAN_SERVER}`, "120s"),
             stopTimeout: 30,

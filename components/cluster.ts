@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
 import { canonicalJson } from "../configs/yaml";
+import { archiveParameters, BARMAN_SLOTS } from "../configs/barman";
 import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE } from "../configs/layout";
 import { BarmanServer } from "./barmanServer";
@@ -68,6 +69,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
             bindAddress: spec.bindAddress, publicHost: spec.publicHost, etcdBase: spec.ports.etcdBase, resources: spec.resources.etcd,
         }, child);
 
+        // The WAL hand-off volume between every node's archive_command and Barman.
+        const walVolume = new docker.Volume("wal", { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") }, child);
+
         const members = spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address }));
         this.dynamicConfig = new PatroniDynamicConfig("dcs-config", {
             scope,
@@ -76,14 +80,14 @@ export class PatroniCluster extends pulumi.ComponentResource {
             members: members.map((m, i) => ({ name: m.name, apiUrl: `http://${spec.publicHost}:${spec.ports.apiBase + i + 1}` })),
             apiUser: "patroni",
             apiPassword: this.secrets.api,
-            config: canonicalJson(renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet })),
+            config: canonicalJson(renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet, ownedParameters: archiveParameters(), slots: BARMAN_SLOTS })),
         }, { parent: this, dependsOn: this.etcd.containers });
 
         this.nodes = members.map((m, i) => new PatroniNode(m.name, {
             stack: spec.stack, scope, name: m.name, address: m.address, etcdAddresses: spec.addresses.etcd,
             image: images.refs.patroni, networkName: this.network.name, bindAddress: spec.bindAddress,
             hostPostgresPort: spec.ports.postgresBase + i + 1, hostApiPort: spec.ports.apiBase + i + 1,
-            app: spec.app, resources: spec.resources.patroni,
+            app: spec.app, resources: spec.resources.patroni, walVolume: walVolume.name,
             secrets: {
                 superuserPassword: this.secrets.superuser, replicationPassword: this.secrets.replication,
                 rewindPassword: this.secrets.rewind, apiUser: "patroni", apiPassword: this.secrets.api,
@@ -100,7 +104,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
 
         this.barman = new BarmanServer("barman", {
             stack: spec.stack, image: images.refs.barman, networkName: this.network.name, address: spec.addresses.barman,
-            haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman,
+            haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman, walVolume: walVolume.name,
             barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
         }, { parent: this, dependsOn: this.nodes.map(n => n.container) });
 

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
-import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT } from "../configs/layout";
+import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../configs/layout";
 import { renderPatroniYml } from "../configs/patroni";
 import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
 
@@ -52,6 +52,8 @@ export interface PatroniNodeArgs {
     secrets: PatroniSecrets;
     /** Optional container limits. */
     resources: RoleResources;
+    /** The shared WAL hand-off volume (archive_command writes into it). */
+    walVolume: pulumi.Input<string>;
 }
 
 /** One Patroni + PostgreSQL 15 member: a container, its data volume and its rendered patroni.yml. */
@@ -97,7 +99,10 @@ export class PatroniNode extends pulumi.ComponentResource {
                 { internal: PG_PORT, external: args.hostPostgresPort, ip: args.bindAddress },
                 { internal: API_PORT, external: args.hostApiPort, ip: args.bindAddress },
             ],
-            volumes: [{ volumeName: volume.name, containerPath: PG_HOME }],
+            volumes: [
+                { volumeName: volume.name, containerPath: PG_HOME },
+                { volumeName: args.walVolume, containerPath: WAL_SHARE },
+            ],
             healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
             // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
             // once instead of waiting for the TTL; give it the time to do so.

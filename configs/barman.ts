@@ -1,5 +1,5 @@
-import { BarmanSpec } from "../config";
-import { BARMAN_BACKUPS, BARMAN_SERVER_DIR, BARMAN_SLOT, HAPROXY_WRITE_PORT, ROLES } from "./layout";
+import { BarmanSpec, PgValue } from "../config";
+import { BARMAN_BACKUPS, BARMAN_SERVER_DIR, BARMAN_SLOT, HAPROXY_WRITE_PORT, ROLES, WAL_INCOMING } from "./layout";
 
 /** Barman's name for the cluster: it follows whoever leads, so it is not named after a node. */
 export const BARMAN_SERVER = "cluster";
@@ -30,8 +30,9 @@ export interface BarmanServerInput {
 }
 
 /**
- * The server section: base backups with `backup_method = postgres` and WAL by streaming from a
- * permanent slot that Patroni keeps on whichever node leads.
+ * The server section: base backups with `backup_method = postgres` through HAProxy, WAL both by
+ * streaming from a permanent slot that Patroni keeps on whichever node leads and by archive_command
+ * through the shared volume (which also carries .history files and the WAL around a promotion).
  */
 export function renderBarmanServer(input: BarmanServerInput): string {
     const conn = (user: string) => `host=${input.haproxyAddress} port=${HAPROXY_WRITE_PORT} user=${user} dbname=postgres application_name=barman`;
@@ -45,7 +46,22 @@ export function renderBarmanServer(input: BarmanServerInput): string {
         "streaming_archiver = on",
         `slot_name = ${BARMAN_SLOT}`,
         "create_slot = manual",
-        "archiver = off",
+        "archiver = on",
+        `incoming_wals_directory = ${WAL_INCOMING}`,
         "",
     ].join("\n");
 }
+
+/** Path of the archive script inside the Patroni image. */
+export const ARCHIVE_COMMAND = "/usr/local/bin/archive-wal %p %f";
+
+/**
+ * PostgreSQL parameters the stack owns for archiving. archive_mode "on" archives on the primary only,
+ * so every node carries the same command and whoever leads archives.
+ */
+export function archiveParameters(): Record<string, PgValue> {
+    return { archive_mode: "on", archive_command: ARCHIVE_COMMAND, archive_timeout: "60s" };
+}
+
+/** Patroni drops replication slots it does not know: declare Barman's as permanent. */
+export const BARMAN_SLOTS = { [BARMAN_SLOT]: { type: "physical" as const } };

@@ -6,6 +6,9 @@ export const DEFAULT_PARAMETERS: Record<string, PgValue> = {
     effective_cache_size: "512MB",
     maintenance_work_mem: "64MB",
     max_connections: 100,
+    // A permanent slot with no consumer (Barman down) may hold this much WAL, then PostgreSQL drops it;
+    // archiving through the shared volume still has every segment, so nothing is lost but disk.
+    max_slot_wal_keep_size: "4GB",
     max_replication_slots: 10,
     max_wal_senders: 10,
     password_encryption: "scram-sha-256",

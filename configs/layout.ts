@@ -37,3 +37,13 @@ export const ROLES = {
 
 /** Name of the permanent physical slot Barman streams from. */
 export const BARMAN_SLOT = "barman";
+
+/**
+ * Shared WAL hand-off volume, mounted in every Patroni node and in Barman. archive_command drops a
+ * segment into incoming/ atomically (via tmp/ on the same filesystem); Barman's archiver takes it from
+ * there. It follows any leader and keeps archiving while the Barman container is down.
+ */
+export const WAL_SHARE = "/var/lib/barman-wal";
+export const WAL_INCOMING = `${WAL_SHARE}/incoming`;
+/** Group that owns the shared volume in both images (postgres and barman are members). */
+export const WAL_SHARE_GID = 2990;

@@ -1,14 +1,25 @@
 #!/bin/sh
-# Barman's PID 1 child: write .pgpass from the environment, create Barman's folders, then run
-# `barman cron` every minute (no cron daemon needed).
-set -eu
+# Barman's main loop (no cron daemon): write .pgpass from the environment, create Barman's folders,
+# then every CRON_INTERVAL seconds run `barman cron`, clear true duplicates from errors/, take the first
+# base backup as soon as the cluster allows it, and scheduled backups from BACKUP_SCHEDULE (UTC cron).
+set -u
 umask 077
 printf '*:*:*:barman:%s\n*:*:*:streaming_barman:%s\n' "$BARMAN_PASSWORD" "$STREAMING_BARMAN_PASSWORD" > "$HOME/.pgpass"
 server="${BARMAN_SERVER:-cluster}"
-# `barman check` creates incoming/, streaming/ and friends; run it before anything else needs them.
+interval="${CRON_INTERVAL:-15}"
+say() { echo "barman-loop: $*" >&2; }
+# `barman check` creates incoming/, streaming/ and friends: do it before anything needs them.
 barman check "$server" >/dev/null 2>&1 || true
 while :; do
-    barman -q cron || echo "barman cron failed (exit $?)" >&2
-    sleep 60 &
+    barman -q cron || say "barman cron failed"
+    barman-ha clean-errors "$server" || say "clean-errors failed"
+    if ! barman list-backups --minimal "$server" 2>/dev/null | grep -q .; then
+        say "no base backup yet: taking the first one"
+        barman backup --wait --wait-timeout 120 "$server" >&2 && say "first base backup done" || say "first base backup failed; retrying next round"
+    elif barman-ha due "${BACKUP_SCHEDULE:-}" "$HOME/.last-scheduled-backup"; then
+        say "scheduled base backup (${BACKUP_SCHEDULE})"
+        barman backup --wait --wait-timeout 120 "$server" >&2 || say "scheduled base backup failed"
+    fi
+    sleep "$interval" &
     wait $!
 done

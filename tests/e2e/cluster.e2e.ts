@@ -16,7 +16,7 @@ const CONFIG: Record<string, unknown> = {
     patroniNodes: 4,
     etcdNodes: 3,
     subnet: "10.213.240.0/24",
-    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890 },
+    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890, pitr: 25554 },
 };
 
 describe("e2e: a 4-node cluster with 3 etcd members on the real engine", function () {
@@ -28,7 +28,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         d = await deployStack(stackFile(STACK, config), { log });
         log(`deployed in ${d.timings.healthy.toFixed(1)} s`);
     });
-    after(async () => { await destroyStack(STACK); });
+    after(async () => { if (!process.env.E2E_KEEP) { await destroyStack(STACK); } });
 
     it("1. elects one leader and every replica streams from it", async () => {
         const members = await clusterView(d.outputs);

@@ -24,7 +24,8 @@ describe("program: resources per topology", () => {
             const expected = [...Array.from({ length: patroniNodes }, (_, i) => `topo-db${i + 1}`),
                 ...Array.from({ length: etcdNodes }, (_, i) => `topo-etcd${i + 1}`), "topo-barman", "topo-haproxy"].sort();
             assert.deepEqual(names, expected);
-            assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 2);
+            // data per node and per etcd member, Barman's home and backups, the shared WAL volume
+            assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 3);
             assert.equal(byType(run, NETWORK).length, 1);
             assert.equal(byType(run, IMAGE).length, 4);
             assert.equal(byType(run, DYNAMIC).length, 1);
@@ -74,7 +75,10 @@ describe("program: container inputs (dev stack)", () => {
                 { internal: 5431, external: 15430 + n, ip: "127.0.0.1" },
                 { internal: 8001, external: 8000 + n, ip: "127.0.0.1" },
             ]);
-            assert.deepEqual(c.inputs.volumes, [{ volumeName: `dev-db${n}-data`, containerPath: "/var/lib/postgresql" }]);
+            assert.deepEqual(c.inputs.volumes, [
+                { volumeName: `dev-db${n}-data`, containerPath: "/var/lib/postgresql" },
+                { volumeName: "dev-wal", containerPath: "/var/lib/barman-wal" },
+            ]);
             assert.equal(c.inputs.user, "postgres");
             assert.deepEqual(c.inputs.command, ["patroni", "/etc/patroni/patroni.yml"]);
             assert.equal(c.inputs.stopSignal, "SIGTERM");
@@ -109,7 +113,8 @@ describe("program: container inputs (dev stack)", () => {
 
     it("Barman: two volumes, global and server configs, no published port", () => {
         const c = container(run, "dev-barman");
-        assert.deepEqual((c.inputs.volumes as { containerPath: string }[]).map(v => v.containerPath), ["/var/lib/barman", "/data/pg-backup"]);
+        assert.deepEqual((c.inputs.volumes as { volumeName: string; containerPath: string }[]).map(v => `${v.volumeName}:${v.containerPath}`),
+            ["dev-barman-home:/var/lib/barman", "dev-barman-backups:/data/pg-backup", "dev-wal:/var/lib/barman-wal"]);
         assert.match(upload(c, "/etc/barman.conf"), /retention_policy = RECOVERY WINDOW OF 1 DAYS/);
         assert.match(upload(c, "/etc/barman.d/cluster.conf"), /host=10\.77\.1\.2 port=5431/);
         assert.equal(c.inputs.ports, undefined);
@@ -135,6 +140,10 @@ describe("program: container inputs (dev stack)", () => {
         const config = JSON.parse(String(dcs.inputs.config));
         assert.equal(config.ttl, 30);
         assert.equal(config.postgresql.parameters.max_connections, 100);
+        // Archiving is the stack's: every node carries the command, only the primary runs it.
+        assert.equal(config.postgresql.parameters.archive_mode, "on");
+        assert.equal(config.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
+        assert.deepEqual(config.slots, { barman: { type: "physical" } });
         assert.deepEqual(dcs.inputs.etcdEndpoints, ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
         assert.deepEqual((dcs.inputs.members as { name: string }[]).map(m => m.name), ["db1", "db2", "db3", "db4"]);
         assert.ok(isWrappedSecret(dcs.inputs.apiPassword), "API password stays secret in the dynamic resource");
@@ -174,8 +183,9 @@ describe("program: outputs", () => {
         assert.equal(v("readConnectionString"), "postgresql://web:pw-app-password@127.0.0.1:6002/shop");
         assert.equal(v("superuserConnectionString"), "postgresql://postgres:pw-superuser-password@127.0.0.1:6001/postgres");
         assert.equal(v("barmanContainer"), "out-barman");
+        assert.equal(v("pitrEndpoint"), "127.0.0.1:5554");
         assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "patroniApiPassword", "patroniApiUrls", "patroniApiUser",
-            "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
+            "pitrEndpoint", "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
             "writeConnectionString", "writeEndpoint"]);
         // Published ports bind to the configured address.
         for (const c of containers(run)) {

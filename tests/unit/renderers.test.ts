@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { parseConfig } from "../../config";
-import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
+import { archiveParameters, BARMAN_SLOTS, renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { DEFAULT_PARAMETERS, renderDynamicConfig } from "../../configs/dcs";
 import { initialCluster, renderEtcdCommand } from "../../configs/etcd";
 import { renderHaproxyCfg } from "../../configs/haproxy";
@@ -69,6 +69,15 @@ describe("renderers: DCS configuration", () => {
         assert.deepEqual([on.synchronous_mode, on.synchronous_mode_strict], [true, false]);
         const strict = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "strict" }, subnet: spec.subnet }) as Record<string, any>;
         assert.deepEqual([strict.synchronous_mode, strict.synchronous_mode_strict], [true, true]);
+    });
+
+    it("stack-owned archiving parameters win over anything else, and slots pass through", () => {
+        const out = renderDynamicConfig({ patroni: { ...spec.patroni, postgresql: { work_mem: "1MB" } }, subnet: spec.subnet,
+            ownedParameters: archiveParameters(), slots: BARMAN_SLOTS }) as Record<string, any>;
+        assert.equal(out.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
+        assert.equal(out.postgresql.parameters.archive_mode, "on");
+        assert.deepEqual(out.slots, { barman: { type: "physical" } });
+        assert.equal(out.postgresql.parameters.max_slot_wal_keep_size, "4GB");
     });
 
     it("merges user parameters over defaults and always preloads pg_stat_statements", () => {
@@ -151,6 +160,9 @@ describe("renderers: barman", () => {
         assert.match(conf, /^streaming_conninfo = host=10\.9\.8\.2 port=5431 user=streaming_barman /m);
         assert.match(conf, /^backup_method = postgres$/m);
         assert.match(conf, /^slot_name = barman$/m);
+        assert.match(conf, /^streaming_archiver = on$/m);
+        assert.match(conf, /^archiver = on$/m);
+        assert.match(conf, /^incoming_wals_directory = \/var\/lib\/barman-wal\/incoming$/m);
         assert.doesNotMatch(conf, /password/i);
     });
 });

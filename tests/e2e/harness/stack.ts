@@ -24,6 +24,7 @@ export interface StackOutputs {
     superuserConnectionString: string;
     superuserPassword: string;
     barmanContainer: string;
+    pitrEndpoint: string;
     [key: string]: unknown;
 }
 

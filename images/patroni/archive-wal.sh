@@ -1,0 +1,19 @@
+#!/bin/sh
+# archive_command = 'archive-wal %p %f': hand a WAL file to Barman through the shared volume.
+# Atomic (copy to tmp/, fsync, rename into incoming/) and idempotent (an identical file already waiting
+# counts as archived). Exits non-zero on any doubt, so PostgreSQL keeps the file and retries.
+set -eu
+src="$1"
+name="$2"
+share=/var/lib/barman-wal
+dst="$share/incoming/$name"
+if [ -e "$dst" ]; then
+    cmp -s "$src" "$dst" && exit 0
+    echo "archive-wal: $name is already waiting in incoming/ with different content" >&2
+    exit 1
+fi
+tmp="$share/tmp/$name.$$"
+umask 0027
+cp "$src" "$tmp"
+sync "$tmp"
+mv "$tmp" "$dst"

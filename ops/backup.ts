@@ -1,0 +1,12 @@
+// `npm run backup -- --outputs FILE`: take a Barman base backup now and print its id.
+import { takeBackup } from "./barman";
+import { readOutputs, runCommand } from "./outputs";
+
+runCommand(async () => {
+    const o = readOutputs(process.argv.slice(2), ["barmanContainer"]);
+    const started = Date.now();
+    process.stderr.write(`taking a base backup through ${o.barmanContainer} ...\n`);
+    const id = await takeBackup(o.barmanContainer);
+    process.stderr.write(`backup ${id} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`${id}\n`);
+});

@@ -1,0 +1,89 @@
+// Barman operations, run inside the Barman container with `docker exec`.
+import { spawn } from "child_process";
+import { BARMAN_SERVER } from "../configs/barman";
+
+export interface ExecResult { code: number; stdout: string; stderr: string }
+
+/** `docker exec <container> barman ...`. */
+export function barman(container: string, args: string[], timeoutMs = 30 * 60000): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("docker", ["exec", container, "barman", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "", stderr = "";
+        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+        child.stdout.on("data", d => { stdout += d; });
+        child.stderr.on("data", d => { stderr += d; });
+        child.on("error", e => { clearTimeout(timer); reject(new Error(`docker: ${e.message}`)); });
+        child.on("close", code => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
+    });
+}
+
+export interface BackupInfo { id: string; status: string; endTime?: string; timeline?: number; beginWal?: string }
+
+/** Backups, newest first, from `barman list-backups` + `show-backup`. */
+export async function listBackups(container: string): Promise<BackupInfo[]> {
+    const r = await barman(container, ["list-backups", "--minimal", BARMAN_SERVER]);
+    if (r.code !== 0) { throw new Error(`barman list-backups failed: ${(r.stderr || r.stdout).trim()}`); }
+    const ids = r.stdout.split("\n").map(s => s.trim()).filter(Boolean);
+    const out: BackupInfo[] = [];
+    for (const id of ids) {
+        const show = await barman(container, ["show-backup", BARMAN_SERVER, id]);
+        const field = (name: string) => new RegExp(`^\\s*${name}\\s*:\\s*(.+)$`, "m").exec(show.stdout)?.[1]?.trim();
+        out.push({ id, status: field("Status") ?? "UNKNOWN", endTime: field("End time"), timeline: Number(field("Timeline") ?? NaN), beginWal: field("Begin WAL") });
+    }
+    return out;
+}
+
+/** Take a base backup now and wait for the WAL it needs; returns its id. */
+export async function takeBackup(container: string): Promise<string> {
+    const before = new Set((await listBackups(container)).map(b => b.id));
+    const r = await barman(container, ["backup", "--wait", "--wait-timeout", "300", BARMAN_SERVER]);
+    const after = await listBackups(container);
+    const created = after.find(b => !before.has(b.id));
+    if (r.code !== 0 || !created || created.status !== "DONE") {
+        throw new Error(`barman backup failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}`);
+    }
+    return created.id;
+}
+
+/** `barman check` verdict: ok, and the failing lines. */
+export async function check(container: string): Promise<{ ok: boolean; failures: string[]; text: string }> {
+    const r = await barman(container, ["check", BARMAN_SERVER]);
+    const failures = r.stdout.split("\n").filter(l => /FAILED/.test(l)).map(l => l.trim());
+    return { ok: r.code === 0 && failures.length === 0, failures, text: r.stdout };
+}
+
+/** Names of archived WAL files (segments, .history, .backup) in Barman's archive. */
+export async function archivedWalNames(container: string): Promise<Set<string>> {
+    const r = await new Promise<ExecResult>((resolve, reject) => {
+        const child = spawn("docker", ["exec", container, "find", `/data/pg-backup/${BARMAN_SERVER}/wals`, "-type", "f"], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "", stderr = "";
+        child.stdout.on("data", d => { stdout += d; });
+        child.stderr.on("data", d => { stderr += d; });
+        child.on("error", e => reject(new Error(`docker: ${e.message}`)));
+        child.on("close", code => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+    return new Set(r.stdout.split("\n").map(l => l.slice(l.lastIndexOf("/") + 1)).filter(Boolean));
+}
+
+/**
+ * Close the current WAL segment on the primary and wait until Barman has archived it. Barman 3.4's own
+ * `switch-wal` needs a superuser `barman` role; the stack keeps that role least-privileged, so the
+ * switch is done here with the superuser (a WAL record first, so there is something to switch).
+ */
+export async function switchWalAndWait(container: string, superuserConnectionString: string, timeoutSeconds = 120): Promise<{ segment: string; seconds: number }> {
+    const { Client } = await import("pg");
+    const client = new Client({ connectionString: superuserConnectionString, connectionTimeoutMillis: 5000 });
+    client.on("error", () => undefined);
+    await client.connect();
+    let segment: string;
+    try {
+        await client.query("SELECT pg_logical_emit_message(false, 'patroni-ha', 'switch-wal')");
+        segment = (await client.query("SELECT pg_walfile_name(pg_switch_wal()) AS s")).rows[0].s;
+    } finally { await client.end().catch(() => undefined); }
+    const started = Date.now();
+    while (Date.now() - started < timeoutSeconds * 1000) {
+        if ((await archivedWalNames(container)).has(segment)) { return { segment, seconds: (Date.now() - started) / 1000 }; }
+        await new Promise(r => setTimeout(r, 500));
+    }
+    throw new Error(`segment ${segment} did not reach Barman's archive within ${timeoutSeconds} s`);
+}

@@ -1,0 +1,65 @@
+// Stack outputs for operator commands: `--outputs FILE` (or `-` for stdin) holding what
+// `pulumi stack output --json --show-secrets` prints, or the last line of `npm run e2e:up`.
+import * as fs from "fs";
+
+export interface StackOutputs {
+    writeEndpoint: string;
+    readEndpoint: string;
+    statsUrl: string;
+    statsUser: string;
+    statsPassword: string;
+    patroniApiUrls: string[];
+    patroniApiUser: string;
+    patroniApiPassword: string;
+    etcdEndpoints: string[];
+    writeConnectionString: string;
+    readConnectionString: string;
+    superuserConnectionString: string;
+    superuserPassword: string;
+    barmanContainer: string;
+    pitrEndpoint: string;
+}
+
+/** A problem the user can fix; commands print its message without a stack trace. */
+export class UsageError extends Error {}
+
+/** Parse outputs text: one JSON object, possibly spread over lines, or the last JSON line of longer output. */
+export function parseOutputs(text: string, required: (keyof StackOutputs)[]): StackOutputs {
+    let parsed: unknown;
+    try { parsed = JSON.parse(text); } catch {
+        const last = text.trim().split("\n").reverse().find(l => l.trim().startsWith("{"));
+        try { parsed = last ? JSON.parse(last) : undefined; } catch { parsed = undefined; }
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new UsageError("the outputs are not a JSON object: give the output of `pulumi stack output --json --show-secrets` or the last line of `npm run e2e:up`");
+    }
+    const o = parsed as Record<string, unknown>;
+    const missing = required.filter(k => o[k] === undefined);
+    if (missing.length) { throw new UsageError(`the outputs lack ${missing.join(", ")}: are they this project's stack outputs?`); }
+    const hidden = required.filter(k => o[k] === "[secret]");
+    if (hidden.length) {
+        throw new UsageError(`${hidden.join(", ")} ${hidden.length > 1 ? "are" : "is"} shown as [secret]: run \`pulumi stack output --json --show-secrets\` to include the values`);
+    }
+    return o as unknown as StackOutputs;
+}
+
+/** Read `--outputs FILE|-` from argv. */
+export function readOutputs(argv: string[], required: (keyof StackOutputs)[]): StackOutputs {
+    const i = argv.indexOf("--outputs");
+    const file = i >= 0 ? argv[i + 1] : undefined;
+    if (!file) { throw new UsageError("--outputs FILE is required (`pulumi stack output --json --show-secrets > outputs.json`; `-` reads stdin)"); }
+    let text: string;
+    try { text = fs.readFileSync(file === "-" ? 0 : file, "utf8"); } catch (e) {
+        throw new UsageError(`cannot read --outputs ${file}: ${e instanceof Error ? e.message : e}`);
+    }
+    return parseOutputs(text, required);
+}
+
+/** Run a command's main: usage errors and failures print one clear line, exit 1 (2 for usage). */
+export function runCommand(main: () => Promise<number | void>): void {
+    main().then(code => process.exit(code ?? 0), (e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        process.stderr.write(`error: ${msg}\n`);
+        process.exit(e instanceof UsageError ? 2 : 1);
+    });
+}

@@ -1,0 +1,168 @@
+// `npm run pitr -- --outputs FILE (--target-time "<ISO 8601>" | --target-lsn L | --target-xid X | --latest) [--backup-id ID]`
+// restores the latest suitable Barman backup to that point into a separate PostgreSQL (the stack's
+// `pitrEndpoint`), waits until it has reached the target, and prints its connection string last.
+// `npm run pitr -- --outputs FILE --remove` removes it. The restore target shares no network or volume
+// with the stack, so it never blocks `pulumi destroy` or `e2e:down`.
+import { spawn } from "child_process";
+import { Client } from "pg";
+import { BARMAN_SERVER } from "../configs/barman";
+import { PG_BIN } from "../configs/layout";
+import { archivedWalNames, barman, BackupInfo, listBackups } from "./barman";
+import { readOutputs, runCommand, StackOutputs, UsageError } from "./outputs";
+
+export type PitrTarget = { time: string } | { lsn: string } | { xid: string } | { latest: true };
+
+const RESTORE_DIR = "/var/lib/barman/pitr";
+const PG15 = "/var/lib/postgresql/15";
+
+function sh(cmd: string, args: string[], input?: NodeJS.ReadableStream): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+        let out = "", err = "";
+        child.stdout?.on("data", d => { out += d; });
+        child.stderr?.on("data", d => { err += d; });
+        if (input && child.stdin) { input.pipe(child.stdin); }
+        child.on("error", e => reject(new Error(`${cmd}: ${e.message}`)));
+        child.on("close", code => code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} ${args.slice(0, 2).join(" ")} exited ${code}: ${(err || out).trim().slice(-1500)}`)));
+    });
+}
+const docker = (args: string[]) => sh("docker", args);
+
+/** ISO 8601; without a zone it means UTC. */
+export function parseTargetTime(text: string): Date {
+    const withZone = /([zZ]|[+-]\d\d:?\d\d)$/.test(text.trim()) ? text.trim() : `${text.trim()}Z`;
+    const d = new Date(withZone.replace(" ", "T"));
+    if (Number.isNaN(d.getTime())) { throw new UsageError(`--target-time "${text}" is not an ISO 8601 timestamp (e.g. 2026-11-25T22:30:00Z; no zone means UTC)`); }
+    return d;
+}
+
+/** The newest finished backup that ended before the target (any finished one for lsn/xid/latest). */
+export function chooseBackup(backups: BackupInfo[], target: PitrTarget, backupId?: string): BackupInfo {
+    const done = backups.filter(b => b.status === "DONE");
+    if (backupId) {
+        const b = done.find(x => x.id === backupId);
+        if (!b) { throw new UsageError(`no finished backup ${backupId}; have ${done.map(x => x.id).join(", ") || "none"}`); }
+        return b;
+    }
+    const suitable = "time" in target
+        ? done.filter(b => b.endTime && new Date(b.endTime.replace(" ", "T")).getTime() < parseTargetTime(target.time).getTime())
+        : done;
+    const newest = [...suitable].sort((a, b) => b.id.localeCompare(a.id))[0];
+    if (!newest) { throw new UsageError(`no finished backup ends before the target; backups: ${done.map(x => `${x.id} (ended ${x.endTime})`).join(", ") || "none"}`); }
+    return newest;
+}
+
+/** Highest timeline Barman has a history file for (recovery must follow it past failovers). */
+export function latestTimeline(walNames: Set<string>, fallback: number): number {
+    const tlis = [...walNames].filter(n => /^[0-9A-F]{8}\.history$/.test(n)).map(n => parseInt(n.slice(0, 8), 16));
+    return Math.max(fallback, ...tlis);
+}
+
+export function names(o: Pick<StackOutputs, "barmanContainer">) {
+    const stack = o.barmanContainer.replace(/-barman$/, "");
+    return { stack, container: `${stack}-pitr`, volume: `${stack}-pitr-data` };
+}
+
+export async function removePitr(o: Pick<StackOutputs, "barmanContainer">): Promise<void> {
+    const n = names(o);
+    await docker(["rm", "-f", "-v", n.container]).catch(() => undefined);
+    await docker(["volume", "rm", "-f", n.volume]).catch(() => undefined);
+    await docker(["exec", o.barmanContainer, "rm", "-rf", RESTORE_DIR]).catch(() => undefined);
+}
+
+export interface PitrResult { connectionString: string; backupId: string; timeline: number; seconds: number }
+
+export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId?: string; log?: (m: string) => void; timeoutSeconds?: number } = {}): Promise<PitrResult> {
+    const log = opts.log ?? (() => undefined);
+    const started = Date.now();
+    const n = names(o);
+    await removePitr(o);
+    const backup = chooseBackup(await listBackups(o.barmanContainer), target, opts.backupId);
+    const timeline = latestTimeline(await archivedWalNames(o.barmanContainer), backup.timeline || 1);
+    const targetArgs = "time" in target ? ["--target-time", parseTargetTime(target.time).toISOString().replace("T", " ").replace("Z", "+00:00")]
+        : "lsn" in target ? ["--target-lsn", target.lsn] : "xid" in target ? ["--target-xid", target.xid] : [];
+    log(`recovering backup ${backup.id} (timeline ${backup.timeline}) ${targetArgs.join(" ") || "to the end of the archive"}, following timeline ${timeline}`);
+    const rec = await barman(o.barmanContainer, ["recover", ...targetArgs, "--target-tli", String(timeline),
+        ...(targetArgs.length ? ["--target-action", "promote"] : []), BARMAN_SERVER, backup.id, `${RESTORE_DIR}/data`]);
+    if (rec.code !== 0) { throw new Error(`barman recover failed: ${(rec.stderr || rec.stdout).trim().split("\n").slice(-6).join(" | ")}`); }
+
+    // Copy the recovered directory into the restore target's own volume, at the path Patroni's
+    // postgresql.conf names (the data directory of the cluster it came from).
+    const image = (await docker(["inspect", "-f", "{{.Config.Image}}", `${n.stack}-db1`]).catch(() => `patroni-ha-patroni:${n.stack}`));
+    await docker(["volume", "create", "--label", `patroni-ha.stack=${n.stack}`, "--label", "patroni-ha.role=pitr", n.volume]);
+    const tar = spawn("docker", ["exec", o.barmanContainer, "tar", "-C", `${RESTORE_DIR}/data`, "-cf", "-", "."], { stdio: ["ignore", "pipe", "inherit"] });
+    await sh("docker", ["run", "-i", "--rm", "--user", "root", "-v", `${n.volume}:${PG15}`, "--entrypoint", "sh", image, "-c",
+        `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data`], tar.stdout);
+    await docker(["exec", o.barmanContainer, "rm", "-rf", RESTORE_DIR]);
+
+    const [host, port] = splitHostPort(o.pitrEndpoint);
+    await docker(["run", "-d", "--name", n.container, "--label", `patroni-ha.stack=${n.stack}`, "--label", "patroni-ha.role=pitr",
+        "--log-driver", "json-file", "--log-opt", "max-size=10m", "--shm-size", "256m",
+        "-p", `${host === "::1" ? "[::1]" : host}:${port}:5432`, "-v", `${n.volume}:${PG15}`, "--user", "postgres", image,
+        `${PG_BIN}/postgres`, "-D", `${PG15}/data`, "-c", "port=5432", "-c", "listen_addresses=*", "-c", "archive_mode=off",
+        "-c", "cluster_name=pitr", "-c", "hot_standby=on"]);
+
+    const connectionString = `postgresql://postgres:${encodeURIComponent(o.superuserPassword)}@${o.pitrEndpoint}/postgres`;
+    const deadline = Date.now() + (opts.timeoutSeconds ?? 900) * 1000;
+    let last = "";
+    while (Date.now() < deadline) {
+        const state = await docker(["inspect", "-f", "{{.State.Status}}", n.container]).catch(() => "gone");
+        if (state !== "running") {
+            throw new Error(`the recovery PostgreSQL stopped (${state}): ${(await docker(["logs", "--tail", "15", n.container]).catch(() => "")).trim()}`);
+        }
+        const client = new Client({ connectionString, connectionTimeoutMillis: 2000 });
+        client.on("error", () => undefined);
+        try {
+            await client.connect();
+            const r = await client.query("SELECT pg_is_in_recovery() AS r");
+            if (!r.rows[0].r) { return { connectionString, backupId: backup.id, timeline, seconds: (Date.now() - started) / 1000 }; }
+            last = "still replaying WAL";
+        } catch (e) { last = e instanceof Error ? e.message : String(e); } finally { await client.end().catch(() => undefined); }
+        await new Promise(r => setTimeout(r, 1000));
+    }
+    throw new Error(`the recovery PostgreSQL did not reach the target in time (${last})`);
+}
+
+function splitHostPort(endpoint: string): [string, number] {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(endpoint);
+    if (!m) { throw new UsageError(`pitrEndpoint "${endpoint}" is not host:port`); }
+    return [m[1], Number(m[2])];
+}
+
+export function parseTarget(argv: string[]): PitrTarget | undefined {
+    const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+    const given = [["--target-time", value("--target-time")], ["--target-lsn", value("--target-lsn")], ["--target-xid", value("--target-xid")],
+        ["--latest", argv.includes("--latest") ? "yes" : undefined]].filter(([, v]) => v !== undefined);
+    if (given.length > 1) { throw new UsageError(`give one target, not ${given.map(([f]) => f).join(" and ")}`); }
+    if (given.length === 0) { return undefined; }
+    const [flag, v] = given[0] as [string, string];
+    if (flag === "--target-time") { parseTargetTime(v); return { time: v }; }
+    if (flag === "--target-lsn") {
+        if (!/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(v)) { throw new UsageError(`--target-lsn "${v}" is not an LSN such as 0/3000060`); }
+        return { lsn: v };
+    }
+    if (flag === "--target-xid") {
+        if (!/^\d+$/.test(v)) { throw new UsageError(`--target-xid "${v}" is not a transaction id`); }
+        return { xid: v };
+    }
+    return { latest: true };
+}
+
+if (require.main === module) {
+    runCommand(async () => {
+        const argv = process.argv.slice(2);
+        const o = readOutputs(argv, argv.includes("--remove") ? ["barmanContainer"] : ["barmanContainer", "pitrEndpoint", "superuserPassword"]);
+        if (argv.includes("--remove")) {
+            await removePitr(o);
+            process.stderr.write(`removed ${names(o).container} and its volume\n`);
+            return;
+        }
+        const target = parseTarget(argv);
+        if (!target) { throw new UsageError("give a target: --target-time \"<ISO 8601>\", --target-lsn, --target-xid or --latest"); }
+        const i = argv.indexOf("--backup-id");
+        const result = await pitr(o, target, { backupId: i >= 0 ? argv[i + 1] : undefined, log: m => process.stderr.write(`${m}\n`) });
+        process.stderr.write(`restored backup ${result.backupId} following timeline ${result.timeline} in ${result.seconds.toFixed(1)} s; ` +
+            `remove it with: npm run pitr -- --outputs <file> --remove\n`);
+        process.stdout.write(`${result.connectionString}\n`);
+    });
+}

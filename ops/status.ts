@@ -1,0 +1,146 @@
+// `npm run status -- --outputs FILE [--json]`: one screen with every member, etcd, HAProxy's view and
+// Barman. Exit 0 only when everything is healthy, 1 with the reasons otherwise.
+import { barman, check, listBackups } from "./barman";
+import { readOutputs, runCommand, StackOutputs } from "./outputs";
+import { BARMAN_SERVER } from "../configs/barman";
+
+export interface MemberStatus { name: string; role: string; state: string; timeline?: number; lagBytes?: number | null; streaming?: boolean }
+export interface Snapshot {
+    members: MemberStatus[] | null;
+    membersError?: string;
+    maximumLagOnFailover?: number;
+    etcd: { endpoint: string; healthy: boolean; error?: string }[];
+    haproxy: { write: Record<string, string>; read: Record<string, string> } | null;
+    haproxyError?: string;
+    barman: { checkOk: boolean; failures: string[]; lastArchivedWal?: string; archiverFailures?: string; lastBackup?: string; lastBackupAgeHours?: number } | null;
+    barmanError?: string;
+}
+
+async function getJson(url: string, auth?: string): Promise<unknown> {
+    const r = await fetch(url, { headers: auth ? { authorization: auth } : {}, signal: AbortSignal.timeout(4000) });
+    if (!r.ok) { throw new Error(`HTTP ${r.status}`); }
+    return r.json();
+}
+
+export async function collect(o: StackOutputs): Promise<Snapshot> {
+    const snap: Snapshot = { members: null, etcd: [], haproxy: null, barman: null };
+    // Patroni: the cluster view from the first API that answers, streaming from the leader's walsenders.
+    for (const url of o.patroniApiUrls) {
+        try {
+            const view = await getJson(`${url}/cluster`) as { members: { name: string; role: string; state: string; timeline?: number; lag?: number | string }[] };
+            snap.members = view.members.map(m => ({ name: m.name, role: m.role, state: m.state, timeline: m.timeline, lagBytes: typeof m.lag === "number" ? m.lag : m.role === "leader" ? 0 : null }));
+            const cfg = await getJson(`${url}/config`).catch(() => ({})) as { maximum_lag_on_failover?: number };
+            snap.maximumLagOnFailover = cfg.maximum_lag_on_failover;
+            const leader = snap.members.find(m => m.role === "leader");
+            if (leader) {
+                const leaderUrl = o.patroniApiUrls[Number(leader.name.replace(/^db/, "")) - 1];
+                const st = await getJson(`${leaderUrl}/patroni`).catch(() => ({})) as { replication?: { application_name: string; state: string }[] };
+                const streaming = new Set((st.replication ?? []).filter(r => r.state === "streaming").map(r => r.application_name));
+                for (const m of snap.members) { if (m !== leader) { m.streaming = streaming.has(m.name); } }
+            }
+            break;
+        } catch (e) { snap.membersError = `${url}: ${e instanceof Error ? e.message : e}`; }
+    }
+    if (snap.members) { delete snap.membersError; }
+    snap.etcd = await Promise.all(o.etcdEndpoints.map(async endpoint => {
+        try {
+            const h = await getJson(`${endpoint}/health`) as { health?: string };
+            return { endpoint, healthy: h.health === "true" };
+        } catch (e) { return { endpoint, healthy: false, error: e instanceof Error ? e.message : String(e) }; }
+    }));
+    try {
+        const auth = `Basic ${Buffer.from(`${o.statsUser}:${o.statsPassword}`).toString("base64")}`;
+        const r = await fetch(`${o.statsUrl};csv`, { headers: { authorization: auth }, signal: AbortSignal.timeout(4000) });
+        if (!r.ok) { throw new Error(`HTTP ${r.status}`); }
+        const rows = (await r.text()).split("\n").map(l => l.split(","));
+        const backend = (name: string) => Object.fromEntries(rows.filter(c => c[0] === name && !["FRONTEND", "BACKEND"].includes(c[1])).map(c => [c[1], c[17]]));
+        snap.haproxy = { write: backend("primary"), read: backend("replicas") };
+    } catch (e) { snap.haproxyError = e instanceof Error ? e.message : String(e); }
+    try {
+        const c = await check(o.barmanContainer);
+        const st = await barman(o.barmanContainer, ["status", BARMAN_SERVER]);
+        const field = (name: string) => new RegExp(`^\\s*${name}:\\s*(.+)$`, "m").exec(st.stdout)?.[1]?.trim();
+        const backups = (await listBackups(o.barmanContainer)).filter(b => b.status === "DONE");
+        const newest = backups.sort((a, b) => b.id.localeCompare(a.id))[0];
+        const end = newest?.endTime ? new Date(newest.endTime.replace(" ", "T")).getTime() : undefined;
+        snap.barman = {
+            checkOk: c.ok, failures: c.failures, lastArchivedWal: field("Last archived WAL"), archiverFailures: field("Failures of WAL archiver"),
+            lastBackup: newest?.id, lastBackupAgeHours: end ? (Date.now() - end) / 3600000 : undefined,
+        };
+    } catch (e) { snap.barmanError = e instanceof Error ? e.message : String(e); }
+    return snap;
+}
+
+/** Healthy or not, with every reason. Pure: the unit tests feed it snapshots. */
+export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!s.members) {
+        reasons.push(`no Patroni REST API answered (${s.membersError ?? "unknown error"})`);
+    } else {
+        const leaders = s.members.filter(m => m.role === "leader");
+        if (leaders.length !== 1) { reasons.push(leaders.length === 0 ? "the cluster has no leader: writes fail" : `${leaders.length} leaders`); }
+        for (const m of s.members) {
+            if (m.state !== "running") { reasons.push(`${m.name} is ${m.state}`); continue; }
+            if (m.role === "leader") { continue; }
+            if (m.streaming === false) { reasons.push(`${m.name} does not stream from the leader`); }
+            if (m.lagBytes === null || m.lagBytes === undefined) { reasons.push(`${m.name} lag unknown`); } else if (s.maximumLagOnFailover !== undefined && m.lagBytes > s.maximumLagOnFailover) {
+                reasons.push(`${m.name} lags ${m.lagBytes} bytes, more than maximum_lag_on_failover ${s.maximumLagOnFailover}: it cannot take over`);
+            }
+        }
+        if (s.haproxy) {
+            const leader = leaders[0]?.name;
+            for (const m of s.members) {
+                const write = s.haproxy.write[m.name], read = s.haproxy.read[m.name];
+                if (m.name === leader && write !== "UP") { reasons.push(`HAProxy's write backend has the leader ${m.name} ${write ?? "missing"}`); }
+                if (m.name !== leader && write === "UP") { reasons.push(`HAProxy's write backend has ${m.name} UP although it is not the leader`); }
+                if (m.name !== leader && m.state === "running" && read !== "UP") { reasons.push(`HAProxy's read backend has replica ${m.name} ${read ?? "missing"}`); }
+            }
+        }
+    }
+    const sick = s.etcd.filter(e => !e.healthy);
+    if (sick.length) {
+        const quorum = Math.floor(s.etcd.length / 2) + 1;
+        reasons.push(`etcd: ${sick.length} of ${s.etcd.length} members unhealthy (${sick.map(e => e.endpoint).join(", ")})${s.etcd.length - sick.length < quorum ? ": quorum LOST, no failover possible" : ""}`);
+    }
+    if (!s.haproxy) { reasons.push(`HAProxy stats unreachable (${s.haproxyError})`); }
+    if (!s.barman) { reasons.push(`Barman unreachable (${s.barmanError})`); } else {
+        if (!s.barman.checkOk) { reasons.push(`barman check: ${s.barman.failures.join("; ") || "failed"}`); }
+        if (!s.barman.lastBackup) { reasons.push("Barman has no base backup: point-in-time recovery is impossible"); }
+    }
+    return { ok: reasons.length === 0, reasons };
+}
+
+export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): string {
+    const lines: string[] = [];
+    lines.push(v.ok ? "HEALTHY" : `UNHEALTHY (${v.reasons.length} problem${v.reasons.length > 1 ? "s" : ""})`, "");
+    lines.push("Members (Patroni)");
+    if (s.members) {
+        lines.push("  member  role          state     timeline  lag (bytes)  streaming  HAProxy write/read");
+        for (const m of s.members) {
+            const hp = s.haproxy ? `${s.haproxy.write[m.name] ?? "-"}/${s.haproxy.read[m.name] ?? "-"}` : "?";
+            lines.push(`  ${m.name.padEnd(7)} ${m.role.padEnd(13)} ${m.state.padEnd(9)} ${String(m.timeline ?? "-").padEnd(9)} ${String(m.role === "leader" ? "-" : m.lagBytes ?? "unknown").padEnd(12)} ${m.role === "leader" ? "-".padEnd(10) : (m.streaming ? "yes" : "NO").padEnd(10)} ${hp}`);
+        }
+        lines.push(`  leader: ${s.members.find(m => m.role === "leader")?.name ?? "NONE"}`);
+    } else { lines.push(`  unreachable: ${s.membersError}`); }
+    lines.push("", "etcd");
+    for (const e of s.etcd) { lines.push(`  ${e.endpoint}  ${e.healthy ? "healthy" : `UNHEALTHY${e.error ? ` (${e.error})` : ""}`}`); }
+    lines.push("", "Barman");
+    if (s.barman) {
+        lines.push(`  barman check: ${s.barman.checkOk ? "OK" : `FAILED: ${s.barman.failures.join("; ")}`}`);
+        lines.push(`  last archived WAL: ${s.barman.lastArchivedWal ?? "-"}   archiver failures: ${s.barman.archiverFailures ?? "-"}`);
+        lines.push(`  last backup: ${s.barman.lastBackup ?? "NONE"}${s.barman.lastBackupAgeHours !== undefined ? ` (${s.barman.lastBackupAgeHours.toFixed(1)} h ago)` : ""}`);
+    } else { lines.push(`  unreachable: ${s.barmanError}`); }
+    if (!v.ok) { lines.push("", "Problems"); for (const r of v.reasons) { lines.push(`  - ${r}`); } }
+    return lines.join("\n") + "\n";
+}
+
+if (require.main === module) {
+    runCommand(async () => {
+        const argv = process.argv.slice(2);
+        const o = readOutputs(argv, ["patroniApiUrls", "etcdEndpoints", "statsUrl", "statsUser", "statsPassword", "barmanContainer"]);
+        const s = await collect(o);
+        const v = verdict(s);
+        process.stdout.write(argv.includes("--json") ? JSON.stringify({ ...v, snapshot: s }, null, 2) + "\n" : render(s, v));
+        return v.ok ? 0 : 1;
+    });
+}

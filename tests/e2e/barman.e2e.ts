@@ -1,0 +1,164 @@
+// Barman on the real engine: archiving and backups that keep working across failovers.
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { check, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
+import { pitr, removePitr } from "../../ops/pitr";
+import { docker } from "./harness/docker";
+import { Deployed, deployStack, destroyStack, query } from "./harness/stack";
+import { waitFor } from "./harness/workload";
+import { leader, log, stackFile, streamingReplicas, waitNewLeader } from "./helpers";
+
+const STACK = "e2e-barman";
+const CONFIG = {
+    profile: "fast", patroniNodes: 3, etcdNodes: 1, subnet: "10.213.242.0/24",
+    ports: { write: 28551, read: 28552, stats: 28553, postgresBase: 28430, apiBase: 28800, etcdBase: 28890, pitr: 28554 },
+};
+
+/** Archived segments as timeline -> sorted segment numbers. */
+async function archivedSegments(container: string): Promise<Map<number, number[]>> {
+    const files = (await docker(["exec", container, "find", "/data/pg-backup/cluster/wals", "-type", "f"])).split("\n");
+    const byTli = new Map<number, number[]>();
+    for (const f of files) {
+        const m = /\/([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/.exec(f);
+        if (!m) { continue; }
+        const tli = parseInt(m[1], 16), seg = parseInt(m[2], 16) * 256 + parseInt(m[3], 16);
+        byTli.set(tli, [...(byTli.get(tli) ?? []), seg].sort((a, b) => a - b));
+    }
+    return byTli;
+}
+
+/** Segments missing inside a timeline, or between a timeline's end and the next one's start. */
+export function gaps(byTli: Map<number, number[]>): string[] {
+    const out: string[] = [];
+    const tlis = [...byTli.keys()].sort((a, b) => a - b);
+    tlis.forEach((tli, i) => {
+        const segs = byTli.get(tli)!;
+        for (let k = 1; k < segs.length; k++) { if (segs[k] !== segs[k - 1] + 1) { out.push(`timeline ${tli}: ${segs[k - 1]} -> ${segs[k]}`); } }
+        const next = tlis[i + 1];
+        if (next !== undefined && byTli.get(next)![0] > segs[segs.length - 1] + 1) { out.push(`timeline ${tli} ends at ${segs[segs.length - 1]}, ${next} starts at ${byTli.get(next)![0]}`); }
+    });
+    return out;
+}
+
+/** Rows before a target time, rows after it, all archived; returns the target (UTC ISO, no zone). */
+async function rowsAroundTarget(d: Deployed, table: string): Promise<{ target: string; before: number[]; after: number[] }> {
+    const su = d.outputs.superuserConnectionString;
+    await query(su, `CREATE TABLE ${table} (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())`);
+    const before = [1, 2, 3, 4, 5], after = [6, 7, 8, 9, 10];
+    for (const id of before) { await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]); }
+    await new Promise(r => setTimeout(r, 1500));
+    const [{ t }] = await query<{ t: string }>(su, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t");
+    await new Promise(r => setTimeout(r, 1500));
+    for (const id of after) { await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]); }
+    return { target: t, before, after };
+}
+
+describe("e2e: Barman follows the leader", function () {
+    this.timeout(900_000);
+    let d: Deployed;
+    let container: string;
+    before(async () => {
+        d = await deployStack(stackFile(STACK, CONFIG), { log });
+        container = d.outputs.barmanContainer;
+    });
+    after(async () => { if (process.env.E2E_KEEP) { return; } if (d) { await removePitr(d.outputs); } await destroyStack(STACK); });
+
+    it("takes the first base backup by itself once the cluster is healthy", async () => {
+        const seconds = await waitFor("the first base backup", 300, async () => (await listBackups(container)).some(b => b.status === "DONE"));
+        console.log(`      first backup present ${seconds.toFixed(1)} s after the cluster was healthy`);
+    });
+
+    it("1. after switch-wal the segment arrives in Barman, and barman check passes", async () => {
+        const { segment, seconds } = await switchWalAndWait(container, d.outputs.superuserConnectionString);
+        console.log(`      switch-wal: ${segment} archived in ${seconds.toFixed(1)} s`);
+        await waitFor("barman check to pass", 180, async () => (await check(container)).ok);
+    });
+
+    it("2. an on-demand backup (npm run backup) succeeds and is listed", async () => {
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "outputs-")), "outputs.json");
+        fs.writeFileSync(file, JSON.stringify(d.outputs), { mode: 0o600 });
+        const started = Date.now();
+        const r = spawnSync("npm", ["run", "--silent", "backup", "--", "--outputs", file], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+        assert.equal(r.status, 0, r.stderr);
+        const id = r.stdout.trim();
+        console.log(`      backup ${id} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        const listed = await listBackups(container);
+        assert.ok(listed.some(b => b.id === id && b.status === "DONE"), JSON.stringify(listed));
+        fs.rmSync(path.dirname(file), { recursive: true });
+    });
+
+    it("4a. PITR to a time before any failover: rows committed before it are back, rows after it are not", async () => {
+        const { target, before } = await rowsAroundTarget(d, "pitr_before_failover");
+        await switchWalAndWait(container, d.outputs.superuserConnectionString);
+        const result = await pitr(d.outputs, { time: target }, { log });
+        console.log(`      PITR (timeline 1, backup ${result.backupId}) restored and started in ${result.seconds.toFixed(1)} s`);
+        const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_before_failover ORDER BY id");
+        assert.deepEqual(rows.map(r => r.id), before);
+        await removePitr(d.outputs);
+        assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
+    });
+
+    for (const round of [1, 2]) {
+        it(`3.${round} kill the leader (failover ${round} of 2): archiving resumes on the new timeline with no gap, check passes, a new backup succeeds`, async () => {
+            const old = await leader(d.outputs);
+            const oldTimeline = Number((await docker(["exec", `${STACK}-${old.name}`, "sh", "-c", "curl -s 127.0.0.1:8001/patroni"])).match(/"timeline": (\d+)/)?.[1]);
+            await docker(["kill", `${STACK}-${old.name}`]);
+            const elected = await waitNewLeader(d.outputs, old.name, 120);
+            const t0 = Date.now();
+            let newTimeline = 0;
+            await waitFor("a segment of the new timeline archived", 300, async () => {
+                const { segment } = await switchWalAndWait(container, d.outputs.superuserConnectionString, 60);
+                newTimeline = parseInt(segment.slice(0, 8), 16);
+                return newTimeline > oldTimeline;
+            });
+            console.log(`      failover ${round}: ${elected.name} leads on timeline ${newTimeline}; archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after the new leader was up`);
+            assert.deepEqual(gaps(await archivedSegments(container)), []);
+            await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
+            const id = await takeBackup(container);
+            assert.equal((await listBackups(container)).find(b => b.id === id)?.status, "DONE");
+            await docker(["start", `${STACK}-${old.name}`]);
+            await waitFor(`${old.name} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+        });
+    }
+
+    it("4b. PITR to a time after two failovers, from a backup on timeline 1", async () => {
+        const { target, before } = await rowsAroundTarget(d, "pitr_after_failovers");
+        await switchWalAndWait(container, d.outputs.superuserConnectionString);
+        const first = [...(await listBackups(container))].filter(b => b.status === "DONE").sort((a, b) => a.id.localeCompare(b.id))[0];
+        assert.equal(first.timeline, 1);
+        const result = await pitr(d.outputs, { time: target }, { backupId: first.id, log });
+        assert.ok(result.timeline >= 3, `followed timeline ${result.timeline}`);
+        console.log(`      PITR (backup on timeline 1 -> timeline ${result.timeline}) restored and started in ${result.seconds.toFixed(1)} s`);
+        const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_after_failovers ORDER BY id");
+        assert.deepEqual(rows.map(r => r.id), before);
+        await removePitr(d.outputs);
+    });
+
+    it("5. Barman down for 3 minutes: WAL written meanwhile waits in the shared volume and is archived afterwards, no gap", async () => {
+        const su = d.outputs.superuserConnectionString;
+        await docker(["stop", container]);
+        const stopped = Date.now();
+        const switched: string[] = [];
+        for (let i = 0; i < 4; i++) {
+            await query(su, "SELECT pg_logical_emit_message(false, 'patroni-ha', 'barman-down')");
+            switched.push((await query<{ s: string }>(su, "SELECT pg_walfile_name(pg_switch_wal()) AS s"))[0].s);
+            await new Promise(r => setTimeout(r, 20000));
+        }
+        const l = await leader(d.outputs);
+        const waiting = (await docker(["exec", `${STACK}-${l.name}`, "ls", "/var/lib/barman-wal/incoming"])).split("\n").filter(Boolean);
+        assert.ok(switched.every(s => waiting.includes(s)), `archived into the shared volume while Barman was down: ${waiting}`);
+        await new Promise(r => setTimeout(r, Math.max(0, 180000 - (Date.now() - stopped))));
+        await docker(["start", container]);
+        const seconds = await waitFor("the WAL written while Barman was down to be archived", 300, async () => {
+            const archived = await archivedSegments(container);
+            const names = new Set([...archived.entries()].flatMap(([tli, segs]) => segs.map(seg => `${tli.toString(16).toUpperCase().padStart(8, "0")}${Math.floor(seg / 256).toString(16).toUpperCase().padStart(8, "0")}${(seg % 256).toString(16).toUpperCase().padStart(8, "0")}`)));
+            return switched.every(s => names.has(s));
+        });
+        console.log(`      after 3 minutes down, Barman archived the backlog ${seconds.toFixed(1)} s after its start`);
+        assert.deepEqual(gaps(await archivedSegments(container)), []);
+        await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
+    });
+});

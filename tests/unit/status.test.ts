@@ -1,0 +1,69 @@
+import { strict as assert } from "assert";
+import { render, Snapshot, verdict } from "../../ops/status";
+
+function healthy(): Snapshot {
+    return {
+        members: [
+            { name: "db1", role: "leader", state: "running", timeline: 2, lagBytes: 0 },
+            { name: "db2", role: "replica", state: "running", timeline: 2, lagBytes: 0, streaming: true },
+            { name: "db3", role: "replica", state: "running", timeline: 2, lagBytes: 120, streaming: true },
+        ],
+        maximumLagOnFailover: 1048576,
+        etcd: [{ endpoint: "http://127.0.0.1:23791", healthy: true }, { endpoint: "http://127.0.0.1:23792", healthy: true }, { endpoint: "http://127.0.0.1:23793", healthy: true }],
+        haproxy: { write: { db1: "UP", db2: "DOWN", db3: "DOWN" }, read: { db1: "DOWN", db2: "UP", db3: "UP" } },
+        barman: { checkOk: true, failures: [], lastArchivedWal: "000000020000000000000007", archiverFailures: "0", lastBackup: "20261125T230143", lastBackupAgeHours: 1 },
+    };
+}
+
+describe("status verdict", () => {
+    it("a healthy snapshot is healthy and says so first", () => {
+        const v = verdict(healthy());
+        assert.deepEqual(v, { ok: true, reasons: [] });
+        const text = render(healthy(), v);
+        assert.match(text, /^HEALTHY\n/);
+        assert.match(text, /db3\s+replica\s+running\s+2\s+120\s+yes\s+DOWN\/UP/);
+        assert.match(text, /leader: db1/);
+    });
+
+    it("a killed replica is named, in Patroni and in HAProxy's read pool", () => {
+        const s = healthy();
+        s.members![2] = { name: "db3", role: "replica", state: "stopped", lagBytes: null, streaming: false };
+        s.haproxy!.read.db3 = "DOWN";
+        const v = verdict(s);
+        assert.equal(v.ok, false);
+        assert.deepEqual(v.reasons, ["db3 is stopped"]);
+        assert.match(render(s, v), /UNHEALTHY \(1 problem\)[\s\S]*- db3 is stopped/);
+    });
+
+    it("a replica that is running but not streaming, or lagging past the failover limit, is a problem", () => {
+        const s = healthy();
+        s.members![1].streaming = false;
+        s.members![2].lagBytes = 5_000_000;
+        assert.deepEqual(verdict(s).reasons, ["db2 does not stream from the leader",
+            "db3 lags 5000000 bytes, more than maximum_lag_on_failover 1048576: it cannot take over"]);
+    });
+
+    it("Barman stopped or failing its check is a problem", () => {
+        const s = healthy();
+        s.barman = null;
+        s.barmanError = "docker exec: container is not running";
+        assert.deepEqual(verdict(s).reasons, ["Barman unreachable (docker exec: container is not running)"]);
+        const t = healthy();
+        t.barman = { ...t.barman!, checkOk: false, failures: ["receive-wal running: FAILED"], lastBackup: undefined };
+        assert.deepEqual(verdict(t).reasons, ["barman check: receive-wal running: FAILED", "Barman has no base backup: point-in-time recovery is impossible"]);
+    });
+
+    it("no leader, HAProxy disagreeing with Patroni, and etcd quorum loss", () => {
+        const s = healthy();
+        s.members![0].role = "replica";
+        s.members![0].streaming = true;
+        assert.ok(verdict(s).reasons.includes("the cluster has no leader: writes fail"));
+        const t = healthy();
+        t.haproxy!.write.db2 = "UP";
+        assert.deepEqual(verdict(t).reasons, ["HAProxy's write backend has db2 UP although it is not the leader"]);
+        const u = healthy();
+        u.etcd[0].healthy = false;
+        u.etcd[1].healthy = false;
+        assert.match(verdict(u).reasons[0], /etcd: 2 of 3 members unhealthy .*quorum LOST/);
+    });
+});
