@@ -2,6 +2,8 @@
 // Targets live here, not in tests. Options: --profile fast|seed (default fast), --runs N (default 3),
 // --set key=json (extra stack config, e.g. --set 'patroni={"loopWait":8,"retryTimeout":6}').
 import { parseConfig } from "../config";
+import { listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
+import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
 import { docker } from "../tests/e2e/harness/docker";
 import { Deployed, deployStack, destroyStack, query } from "../tests/e2e/harness/stack";
@@ -62,6 +64,34 @@ async function pgbench(d: Deployed, viaHost: string, directHost: string, client:
     }
     return { via: median(via), direct: median(direct) };
 }
+/** Barman: switch-wal to archived, an on-demand backup, PITR restore+start, archiving resuming after a failover. */
+async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
+    const c = d.outputs.barmanContainer;
+    await waitFor("the first base backup", 300, async () => (await listBackups(c)).some(b => b.status === "DONE"));
+    const sw = await switchWalAndWait(c, d.outputs.superuserConnectionString);
+    let t = Date.now();
+    await takeBackup(c);
+    const backupSeconds = (Date.now() - t) / 1000;
+    const restored = await pitr(d.outputs, { latest: true });
+    await removePitr(d.outputs);
+    const old = await leader(d.outputs);
+    const oldTli = parseInt(sw.segment.slice(0, 8), 16);
+    await docker(["kill", `${STACK}-${old.name}`]);
+    await waitNewLeader(d.outputs, old.name, 180);
+    t = Date.now();
+    await waitFor("archiving on the new timeline", 300, async () =>
+        parseInt((await switchWalAndWait(c, d.outputs.superuserConnectionString, 60)).segment.slice(0, 8), 16) > oldTli);
+    const resume = (Date.now() - t) / 1000;
+    await docker(["start", `${STACK}-${old.name}`]);
+    await waitFor(`${old.name} streaming again`, 300, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+    return [
+        ["switch-wal until the segment is in Barman's archive (barman cron every 15 s)", `${sw.seconds.toFixed(1)} s`, ""],
+        ["on-demand base backup (npm run backup, small database)", `${backupSeconds.toFixed(1)} s`, ""],
+        ["PITR restore + start (npm run pitr --latest)", `${restored.seconds.toFixed(1)} s`, ""],
+        ["archiving resumed on the new timeline after a failover (from new leader up)", `${resume.toFixed(1)} s`, ""],
+    ];
+}
+
 const run = (a: string[]) => docker(a, { timeoutMs: 300000 });
 
 async function main() {
@@ -88,6 +118,7 @@ async function main() {
             const med = median(t.map(x => x.outage));
             rows.push([`${label} (median of ${t.length}; each: ${t.map(x => x.outage.toFixed(1)).join(", ")})`, `${med.toFixed(2)} s`, `<= ${target} s ${med <= target ? "met" : "MISSED"}`]);
         }
+        if (!args.includes("--skip-barman")) { rows.push(...await barmanTimings(d)); }
         const acked = Object.values(trials).flat().reduce((a, t) => a + t.acked, 0);
         const lost = Object.values(trials).flat().reduce((a, t) => a + t.lost, 0);
         rows.push(["acknowledged rows / present afterwards", `${acked} / ${acked - lost}`, `0 lost ${lost === 0 ? "met" : "MISSED"}`]);

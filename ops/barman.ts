@@ -6,8 +6,13 @@ export interface ExecResult { code: number; stdout: string; stderr: string }
 
 /** `docker exec <container> barman ...`. */
 export function barman(container: string, args: string[], timeoutMs = 30 * 60000): Promise<ExecResult> {
+    return dockerExec(container, ["barman", ...args], timeoutMs);
+}
+
+/** `docker exec <container> <command...>`, never throwing on a non-zero exit. */
+export function dockerExec(container: string, command: string[], timeoutMs = 60000): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn("docker", ["exec", container, "barman", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("docker", ["exec", container, ...command], { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "", stderr = "";
         const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
         child.stdout.on("data", d => { stdout += d; });
@@ -54,14 +59,8 @@ export async function check(container: string): Promise<{ ok: boolean; failures:
 
 /** Names of archived WAL files (segments, .history, .backup) in Barman's archive. */
 export async function archivedWalNames(container: string): Promise<Set<string>> {
-    const r = await new Promise<ExecResult>((resolve, reject) => {
-        const child = spawn("docker", ["exec", container, "find", `/data/pg-backup/${BARMAN_SERVER}/wals`, "-type", "f"], { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "", stderr = "";
-        child.stdout.on("data", d => { stdout += d; });
-        child.stderr.on("data", d => { stderr += d; });
-        child.on("error", e => reject(new Error(`docker: ${e.message}`)));
-        child.on("close", code => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    const r = await dockerExec(container, ["find", `/data/pg-backup/${BARMAN_SERVER}/wals`, "-type", "f"]);
+    if (r.code !== 0) { throw new Error(`cannot list Barman's archive: ${r.stderr.trim()}`); }
     return new Set(r.stdout.split("\n").map(l => l.slice(l.lastIndexOf("/") + 1)).filter(Boolean));
 }
 
@@ -86,4 +85,47 @@ export async function switchWalAndWait(container: string, superuserConnectionStr
         await new Promise(r => setTimeout(r, 500));
     }
     throw new Error(`segment ${segment} did not reach Barman's archive within ${timeoutSeconds} s`);
+}
+
+/** Archived segments as timeline -> sorted segment numbers (from WAL file names). */
+export function segmentsByTimeline(walNames: Iterable<string>): Map<number, number[]> {
+    const byTli = new Map<number, number[]>();
+    for (const name of walNames) {
+        const m = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/.exec(name);
+        if (!m) { continue; }
+        const tli = parseInt(m[1], 16), seg = parseInt(m[2], 16) * 256 + parseInt(m[3], 16);
+        byTli.set(tli, [...(byTli.get(tli) ?? []), seg].sort((a, b) => a - b));
+    }
+    return byTli;
+}
+
+/**
+ * Segments missing from the archive that a recovery could need: inside a timeline, or between a
+ * timeline's end and the next one's start, counting only from the oldest backup's begin WAL (Barman
+ * deletes older WAL on purpose: no backup can use it).
+ */
+export function walGaps(walNames: Iterable<string>, oldestBackupBeginWal?: string): string[] {
+    const from = oldestBackupBeginWal ? segmentsByTimeline([oldestBackupBeginWal]) : undefined;
+    const start = from ? [...from.values()][0][0] : 0;
+    const byTli = segmentsByTimeline(walNames);
+    const out: string[] = [];
+    const tlis = [...byTli.keys()].sort((a, b) => a - b);
+    const hex = (tli: number, seg: number) => `${tli.toString(16).toUpperCase().padStart(8, "0")}${Math.floor(seg / 256).toString(16).toUpperCase().padStart(8, "0")}${(seg % 256).toString(16).toUpperCase().padStart(8, "0")}`;
+    let previous: { tli: number; last: number } | undefined;
+    for (const tli of tlis) {
+        const segs = byTli.get(tli)!.filter(s => s >= start);
+        if (segs.length === 0) { continue; }
+        if (previous && segs[0] > previous.last + 1) { out.push(`${hex(previous.tli, previous.last + 1)} (between timeline ${previous.tli} and ${tli})`); }
+        for (let k = 1; k < segs.length; k++) {
+            for (let missing = segs[k - 1] + 1; missing < segs[k]; missing++) { out.push(hex(tli, missing)); }
+        }
+        previous = { tli, last: segs[segs.length - 1] };
+    }
+    return out;
+}
+
+/** Gaps in the archive since the oldest finished backup. */
+export async function archiveGaps(container: string): Promise<string[]> {
+    const oldest = (await listBackups(container)).filter(b => b.status === "DONE").sort((a, b) => a.id.localeCompare(b.id))[0];
+    return walGaps(await archivedWalNames(container), oldest?.beginWal);
 }

@@ -1,18 +1,20 @@
 // `npm run status -- --outputs FILE [--json]`: one screen with every member, etcd, HAProxy's view and
 // Barman. Exit 0 only when everything is healthy, 1 with the reasons otherwise.
-import { barman, check, listBackups } from "./barman";
+import { archiveGaps, barman, check, listBackups } from "./barman";
 import { readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
 
 export interface MemberStatus { name: string; role: string; state: string; timeline?: number; lagBytes?: number | null; streaming?: boolean }
 export interface Snapshot {
+    /** Members the stack has (db1..dbN, from the outputs). */
+    expected?: string[];
     members: MemberStatus[] | null;
     membersError?: string;
     maximumLagOnFailover?: number;
     etcd: { endpoint: string; healthy: boolean; error?: string }[];
     haproxy: { write: Record<string, string>; read: Record<string, string> } | null;
     haproxyError?: string;
-    barman: { checkOk: boolean; failures: string[]; lastArchivedWal?: string; archiverFailures?: string; lastBackup?: string; lastBackupAgeHours?: number } | null;
+    barman: { checkOk: boolean; failures: string[]; gaps?: string[]; lastArchivedWal?: string; archiverFailures?: string; lastBackup?: string; lastBackupAgeHours?: number } | null;
     barmanError?: string;
 }
 
@@ -23,7 +25,7 @@ async function getJson(url: string, auth?: string): Promise<unknown> {
 }
 
 export async function collect(o: StackOutputs): Promise<Snapshot> {
-    const snap: Snapshot = { members: null, etcd: [], haproxy: null, barman: null };
+    const snap: Snapshot = { expected: o.patroniApiUrls.map((_, i) => `db${i + 1}`), members: null, etcd: [], haproxy: null, barman: null };
     // Patroni: the cluster view from the first API that answers, streaming from the leader's walsenders.
     for (const url of o.patroniApiUrls) {
         try {
@@ -64,7 +66,7 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
         const newest = backups.sort((a, b) => b.id.localeCompare(a.id))[0];
         const end = newest?.endTime ? new Date(newest.endTime.replace(" ", "T")).getTime() : undefined;
         snap.barman = {
-            checkOk: c.ok, failures: c.failures, lastArchivedWal: field("Last archived WAL"), archiverFailures: field("Failures of WAL archiver"),
+            checkOk: c.ok, failures: c.failures, gaps: await archiveGaps(o.barmanContainer), lastArchivedWal: field("Last archived WAL"), archiverFailures: field("Failures of WAL archiver"),
             lastBackup: newest?.id, lastBackupAgeHours: end ? (Date.now() - end) / 3600000 : undefined,
         };
     } catch (e) { snap.barmanError = e instanceof Error ? e.message : String(e); }
@@ -78,6 +80,9 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
         reasons.push(`no Patroni REST API answered (${s.membersError ?? "unknown error"})`);
     } else {
         const leaders = s.members.filter(m => m.role === "leader");
+        for (const name of s.expected ?? []) {
+            if (!s.members.some(m => m.name === name)) { reasons.push(`${name} is stopped or unreachable (not registered in the DCS)`); }
+        }
         if (leaders.length !== 1) { reasons.push(leaders.length === 0 ? "the cluster has no leader: writes fail" : `${leaders.length} leaders`); }
         for (const m of s.members) {
             if (m.state !== "running") { reasons.push(`${m.name} is ${m.state}`); continue; }
@@ -105,6 +110,10 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
     if (!s.haproxy) { reasons.push(`HAProxy stats unreachable (${s.haproxyError})`); }
     if (!s.barman) { reasons.push(`Barman unreachable (${s.barmanError})`); } else {
         if (!s.barman.checkOk) { reasons.push(`barman check: ${s.barman.failures.join("; ") || "failed"}`); }
+        if (s.barman.gaps?.length) {
+            reasons.push(`WAL archive has ${s.barman.gaps.length} missing segment(s) since the oldest backup (${s.barman.gaps.slice(0, 3).join(", ")}${s.barman.gaps.length > 3 ? ", ..." : ""}): ` +
+                "point-in-time recovery cannot cross them; take a new base backup (npm run backup) to recover from then on");
+        }
         if (!s.barman.lastBackup) { reasons.push("Barman has no base backup: point-in-time recovery is impossible"); }
     }
     return { ok: reasons.length === 0, reasons };
@@ -121,12 +130,14 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
             lines.push(`  ${m.name.padEnd(7)} ${m.role.padEnd(13)} ${m.state.padEnd(9)} ${String(m.timeline ?? "-").padEnd(9)} ${String(m.role === "leader" ? "-" : m.lagBytes ?? "unknown").padEnd(12)} ${m.role === "leader" ? "-".padEnd(10) : (m.streaming ? "yes" : "NO").padEnd(10)} ${hp}`);
         }
         lines.push(`  leader: ${s.members.find(m => m.role === "leader")?.name ?? "NONE"}`);
+        for (const name of (s.expected ?? []).filter(n => !s.members!.some(m => m.name === n))) { lines.push(`  ${name.padEnd(7)} ${"-".padEnd(13)} DOWN`); }
     } else { lines.push(`  unreachable: ${s.membersError}`); }
     lines.push("", "etcd");
     for (const e of s.etcd) { lines.push(`  ${e.endpoint}  ${e.healthy ? "healthy" : `UNHEALTHY${e.error ? ` (${e.error})` : ""}`}`); }
     lines.push("", "Barman");
     if (s.barman) {
         lines.push(`  barman check: ${s.barman.checkOk ? "OK" : `FAILED: ${s.barman.failures.join("; ")}`}`);
+        lines.push(`  WAL gaps since the oldest backup: ${s.barman.gaps?.length ? s.barman.gaps.join(", ") : "none"}`);
         lines.push(`  last archived WAL: ${s.barman.lastArchivedWal ?? "-"}   archiver failures: ${s.barman.archiverFailures ?? "-"}`);
         lines.push(`  last backup: ${s.barman.lastBackup ?? "NONE"}${s.barman.lastBackupAgeHours !== undefined ? ` (${s.barman.lastBackupAgeHours.toFixed(1)} h ago)` : ""}`);
     } else { lines.push(`  unreachable: ${s.barmanError}`); }

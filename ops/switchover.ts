@@ -82,3 +82,34 @@ export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSecon
     }
     throw new Error(`the write port did not reach ${target.name} within ${timeoutSeconds} s`);
 }
+
+/** Probe the write port every 100 ms until stopped; the longest time without a primary answering. */
+export function probeWritePort(o: SwitchoverOutputs): { stop(): Promise<number> } {
+    let running = true, lastOk = Date.now(), worst = 0;
+    const loop = (async () => {
+        while (running) {
+            const ok = (await writePortServer(o)) !== undefined;
+            const now = Date.now();
+            if (ok) { worst = Math.max(worst, now - lastOk); lastOk = now; }
+            await sleep(100);
+        }
+    })();
+    return { async stop() { running = false; await loop; return Math.max(worst, Date.now() - lastOk) / 1000; } };
+}
+
+if (require.main === module) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { readOutputs, runCommand } = require("./outputs") as typeof import("./outputs");
+    runCommand(async () => {
+        const argv = process.argv.slice(2);
+        const o = readOutputs(argv, ["patroniApiUrls", "patroniApiUser", "patroniApiPassword", "superuserConnectionString"]);
+        const i = argv.indexOf("--to");
+        const probe = probeWritePort(o);
+        await sleep(300);
+        const result = await switchover(o, i >= 0 ? argv[i + 1] : undefined);
+        await sleep(500);
+        const outage = await probe.stop();
+        process.stdout.write(`switched over from ${result.from} to ${result.to}; the write port reached ${result.to} ` +
+            `${result.seconds.toFixed(2)} s after the request; measured write outage ${outage.toFixed(2)} s\n`);
+    });
+}

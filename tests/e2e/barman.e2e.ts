@@ -4,7 +4,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { check, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
+import { archiveGaps, archivedWalNames, check, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { docker } from "./harness/docker";
 import { Deployed, deployStack, destroyStack, query } from "./harness/stack";
@@ -17,30 +17,14 @@ const CONFIG = {
     ports: { write: 28551, read: 28552, stats: 28553, postgresBase: 28430, apiBase: 28800, etcdBase: 28890, pitr: 28554 },
 };
 
-/** Archived segments as timeline -> sorted segment numbers. */
-async function archivedSegments(container: string): Promise<Map<number, number[]>> {
-    const files = (await docker(["exec", container, "find", "/data/pg-backup/cluster/wals", "-type", "f"])).split("\n");
-    const byTli = new Map<number, number[]>();
-    for (const f of files) {
-        const m = /\/([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/.exec(f);
-        if (!m) { continue; }
-        const tli = parseInt(m[1], 16), seg = parseInt(m[2], 16) * 256 + parseInt(m[3], 16);
-        byTli.set(tli, [...(byTli.get(tli) ?? []), seg].sort((a, b) => a - b));
-    }
-    return byTli;
-}
-
-/** Segments missing inside a timeline, or between a timeline's end and the next one's start. */
-export function gaps(byTli: Map<number, number[]>): string[] {
-    const out: string[] = [];
-    const tlis = [...byTli.keys()].sort((a, b) => a - b);
-    tlis.forEach((tli, i) => {
-        const segs = byTli.get(tli)!;
-        for (let k = 1; k < segs.length; k++) { if (segs[k] !== segs[k - 1] + 1) { out.push(`timeline ${tli}: ${segs[k - 1]} -> ${segs[k]}`); } }
-        const next = tlis[i + 1];
-        if (next !== undefined && byTli.get(next)![0] > segs[segs.length - 1] + 1) { out.push(`timeline ${tli} ends at ${segs[segs.length - 1]}, ${next} starts at ${byTli.get(next)![0]}`); }
-    });
-    return out;
+/** Run `npm run status` against a stack's outputs: exit code and output. */
+function runStatus(d: Deployed): { code: number; out: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outputs-"));
+    const file = path.join(dir, "outputs.json");
+    fs.writeFileSync(file, JSON.stringify(d.outputs), { mode: 0o600 });
+    const r = spawnSync("npm", ["run", "--silent", "status", "--", "--outputs", file], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+    fs.rmSync(dir, { recursive: true });
+    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
 /** Rows before a target time, rows after it, all archived; returns the target (UTC ISO, no zone). */
@@ -90,6 +74,13 @@ describe("e2e: Barman follows the leader", function () {
         fs.rmSync(path.dirname(file), { recursive: true });
     });
 
+    it("status exits 0 on the healthy stack and shows every member", async () => {
+        let last = { code: -1, out: "" };
+        await waitFor("status to report healthy", 120, async () => { last = runStatus(d); return last.code === 0; }).catch(() => assert.fail(last.out));
+        assert.match(last.out, /^HEALTHY/);
+        for (const n of ["db1", "db2", "db3"]) { assert.match(last.out, new RegExp(`\\b${n}\\b`)); }
+    });
+
     it("4a. PITR to a time before any failover: rows committed before it are back, rows after it are not", async () => {
         const { target, before } = await rowsAroundTarget(d, "pitr_before_failover");
         await switchWalAndWait(container, d.outputs.superuserConnectionString);
@@ -107,6 +98,11 @@ describe("e2e: Barman follows the leader", function () {
             const oldTimeline = Number((await docker(["exec", `${STACK}-${old.name}`, "sh", "-c", "curl -s 127.0.0.1:8001/patroni"])).match(/"timeline": (\d+)/)?.[1]);
             await docker(["kill", `${STACK}-${old.name}`]);
             const elected = await waitNewLeader(d.outputs, old.name, 120);
+            if (round === 1) {
+                const st = runStatus(d);
+                assert.equal(st.code, 1, st.out);
+                assert.match(st.out, new RegExp(`${old.name} (is stopped|is crashed|does not stream)|lag unknown`), st.out);
+            }
             const t0 = Date.now();
             let newTimeline = 0;
             await waitFor("a segment of the new timeline archived", 300, async () => {
@@ -115,7 +111,7 @@ describe("e2e: Barman follows the leader", function () {
                 return newTimeline > oldTimeline;
             });
             console.log(`      failover ${round}: ${elected.name} leads on timeline ${newTimeline}; archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after the new leader was up`);
-            assert.deepEqual(gaps(await archivedSegments(container)), []);
+            assert.deepEqual(await archiveGaps(container), []);
             await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
             const id = await takeBackup(container);
             assert.equal((await listBackups(container)).find(b => b.id === id)?.status, "DONE");
@@ -147,18 +143,20 @@ describe("e2e: Barman follows the leader", function () {
             switched.push((await query<{ s: string }>(su, "SELECT pg_walfile_name(pg_switch_wal()) AS s"))[0].s);
             await new Promise(r => setTimeout(r, 20000));
         }
+        const st = runStatus(d);
+        assert.equal(st.code, 1, st.out);
+        assert.match(st.out, /Barman unreachable/);
         const l = await leader(d.outputs);
         const waiting = (await docker(["exec", `${STACK}-${l.name}`, "ls", "/var/lib/barman-wal/incoming"])).split("\n").filter(Boolean);
         assert.ok(switched.every(s => waiting.includes(s)), `archived into the shared volume while Barman was down: ${waiting}`);
         await new Promise(r => setTimeout(r, Math.max(0, 180000 - (Date.now() - stopped))));
         await docker(["start", container]);
         const seconds = await waitFor("the WAL written while Barman was down to be archived", 300, async () => {
-            const archived = await archivedSegments(container);
-            const names = new Set([...archived.entries()].flatMap(([tli, segs]) => segs.map(seg => `${tli.toString(16).toUpperCase().padStart(8, "0")}${Math.floor(seg / 256).toString(16).toUpperCase().padStart(8, "0")}${(seg % 256).toString(16).toUpperCase().padStart(8, "0")}`)));
+            const names = await archivedWalNames(container);
             return switched.every(s => names.has(s));
         });
         console.log(`      after 3 minutes down, Barman archived the backlog ${seconds.toFixed(1)} s after its start`);
-        assert.deepEqual(gaps(await archivedSegments(container)), []);
+        assert.deepEqual(await archiveGaps(container), []);
         await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
     });
 });

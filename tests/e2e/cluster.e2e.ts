@@ -3,7 +3,10 @@
 // timeouts, not performance targets (those live in `npm run bench`).
 import { strict as assert } from "assert";
 import { DynamicConfigState } from "../../components/dcsClient";
-import { switchover } from "../../ops/switchover";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { docker } from "./harness/docker";
 import { clusterView, Deployed, deployStack, destroyStack, query } from "./harness/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "./harness/update";
@@ -118,8 +121,14 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         await createTable(d.outputs.writeConnectionString, "switchover");
         const writer = startWriter(d.outputs.writeConnectionString, "switchover");
         await new Promise(r => setTimeout(r, 1000));
-        const result0 = await switchover(d.outputs, target);
-        assert.deepEqual([result0.from, result0.to], [old.name, target]);
+        // Through the operator command, as on-call would run it.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outputs-"));
+        fs.writeFileSync(path.join(dir, "o.json"), JSON.stringify(d.outputs), { mode: 0o600 });
+        const cli = spawnSync("npm", ["run", "--silent", "switchover", "--", "--outputs", path.join(dir, "o.json"), "--to", target], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+        fs.rmSync(dir, { recursive: true });
+        assert.equal(cli.status, 0, cli.stderr);
+        assert.match(cli.stdout, new RegExp(`switched over from ${old.name} to ${target}; .*measured write outage [\\d.]+ s`));
+        console.log(`      ${cli.stdout.trim()}`);
         await new Promise(r => setTimeout(r, 1000));
         const result = await writer.stop();
         assert.equal((await leader(d.outputs)).name, target);

@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { walGaps } from "../../ops/barman";
 import { render, Snapshot, verdict } from "../../ops/status";
 
 function healthy(): Snapshot {
@@ -35,6 +36,13 @@ describe("status verdict", () => {
         assert.match(render(s, v), /UNHEALTHY \(1 problem\)[\s\S]*- db3 is stopped/);
     });
 
+    it("a member that vanished from the DCS (its key expired) is reported as down", () => {
+        const s = healthy();
+        s.expected = ["db1", "db2", "db3", "db4"];
+        assert.deepEqual(verdict(s).reasons, ["db4 is stopped or unreachable (not registered in the DCS)"]);
+        assert.match(render(s, verdict(s)), /db4\s+-\s+DOWN/);
+    });
+
     it("a replica that is running but not streaming, or lagging past the failover limit, is a problem", () => {
         const s = healthy();
         s.members![1].streaming = false;
@@ -65,5 +73,25 @@ describe("status verdict", () => {
         u.etcd[0].healthy = false;
         u.etcd[1].healthy = false;
         assert.match(verdict(u).reasons[0], /etcd: 2 of 3 members unhealthy .*quorum LOST/);
+    });
+
+    it("a gap in the WAL archive is reported with what to do", () => {
+        const s = healthy();
+        s.barman!.gaps = ["000000020000000000000009"];
+        assert.match(verdict(s).reasons[0], /WAL archive has 1 missing segment.*000000020000000000000009.*npm run backup/);
+    });
+});
+
+describe("WAL gap detection", () => {
+    const names = ["000000010000000000000002", "000000010000000000000005", "000000010000000000000005.00000028.backup", "000000010000000000000006",
+        "000000010000000000000007", "00000001000000000000000B.partial", "00000002.history", "000000020000000000000007", "000000020000000000000008"];
+    it("counts only from the oldest backup's begin WAL, and follows timeline switches", () => {
+        assert.deepEqual(walGaps(names, "000000010000000000000005"), []);
+        assert.deepEqual(walGaps(names), ["000000010000000000000003", "000000010000000000000004"]);
+    });
+    it("finds a hole inside a timeline and between timelines", () => {
+        assert.deepEqual(walGaps([...names.filter(n => n !== "000000010000000000000006")], "000000010000000000000005"), ["000000010000000000000006"]);
+        assert.deepEqual(walGaps(["000000010000000000000005", "000000020000000000000009"], "000000010000000000000005"),
+            ["000000010000000000000006 (between timeline 1 and 2)"]);
     });
 });

@@ -4,29 +4,14 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { Client } from "pg";
+import { StackOutputs as BaseOutputs } from "../../../ops/outputs";
 import { run, sweepByLabel } from "./docker";
 import { RealEngine, unwrapSecrets } from "./engine";
 
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
 
-export interface StackOutputs {
-    writeEndpoint: string;
-    readEndpoint: string;
-    statsUrl: string;
-    statsUser: string;
-    statsPassword: string;
-    patroniApiUrls: string[];
-    patroniApiUser: string;
-    patroniApiPassword: string;
-    etcdEndpoints: string[];
-    writeConnectionString: string;
-    readConnectionString: string;
-    superuserConnectionString: string;
-    superuserPassword: string;
-    barmanContainer: string;
-    pitrEndpoint: string;
-    [key: string]: unknown;
-}
+/** The program's stack outputs (one definition, shared with the operator commands). */
+export type StackOutputs = BaseOutputs & { [key: string]: unknown };
 
 export interface StackFile {
     stack: string;
