@@ -28,6 +28,8 @@ export interface PortsSpec {
     etcdBase: number;
     /** Point-in-time-recovery target PostgreSQL (started by `npm run pitr`). */
     pitr: number;
+    /** Prometheus PostgreSQL exporter. */
+    metrics: number;
 }
 
 export interface PatroniSpec {
@@ -69,6 +71,7 @@ export interface Addresses {
     gateway: string;
     haproxy: string;
     barman: string;
+    exporter: string;
     etcd: string[];
     db: string[];
 }
@@ -119,7 +122,7 @@ export const DEFAULTS = {
     etcdNodes: 3,
     baseImage: "debian:bookworm-slim",
     bindAddress: "127.0.0.1",
-    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554 } as PortsSpec,
+    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187 } as PortsSpec,
     patroni: {
         maximumLagOnFailover: 1048576,
         primaryStartTimeout: 300,
@@ -148,10 +151,10 @@ export const OWNED_PARAMETERS = [
 ];
 
 /** Role names the stack creates itself; the application role must differ. */
-export const RESERVED_ROLES = ["postgres", "replicator", "rewind_user", "barman", "streaming_barman"];
+export const RESERVED_ROLES = ["postgres", "replicator", "rewind_user", "barman", "streaming_barman", "monitor"];
 
 /** Address offsets inside the stack subnet. Blocks stay put when counts change. */
-export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, etcd: 10, db: 20 };
+export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, etcd: 10, db: 20 };
 
 export class ConfigError extends Error {
     constructor(public readonly problems: string[]) {
@@ -280,6 +283,7 @@ function subnetAddresses(key: string, cidr: string, patroniNodes: number, etcdNo
         gateway: at(OFFSETS.gateway),
         haproxy: at(OFFSETS.haproxy),
         barman: at(OFFSETS.barman),
+        exporter: at(OFFSETS.exporter),
         etcd: Array.from({ length: etcdNodes }, (_, i) => at(OFFSETS.etcd + i + 1)),
         db: Array.from({ length: patroniNodes }, (_, i) => at(OFFSETS.db + i + 1)),
     };
@@ -342,7 +346,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         const isBase = k.endsWith("Base");
         ports[k] = integer(`ports.${k}`, p[k], DEFAULTS.ports[k], isBase ? 0 : 1, isBase ? 65535 - LIMITS.patroniNodes[1] : 65535, problems);
     }
-    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats], ["ports.pitr", ports.pitr]];
+    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats], ["ports.pitr", ports.pitr], ["ports.metrics", ports.metrics]];
     for (let n = 1; n <= patroniNodes; n++) {
         published.push([`ports.postgresBase+${n} (db${n} PostgreSQL)`, ports.postgresBase + n]);
         published.push([`ports.apiBase+${n} (db${n} REST API)`, ports.apiBase + n]);

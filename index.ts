@@ -21,3 +21,4 @@ export const superuserConnectionString = outputs.superuserConnectionString;
 export const superuserPassword = outputs.superuserPassword;
 export const barmanContainer = outputs.barmanContainer;
 export const pitrEndpoint = outputs.pitrEndpoint;
+export const metricsUrls = outputs.metricsUrls;

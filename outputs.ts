@@ -35,5 +35,10 @@ export function clusterOutputs(cluster: PatroniCluster) {
         superuserPassword: pulumi.secret(cluster.secrets.superuser),
         barmanContainer: cluster.barman.containerName,
         pitrEndpoint: hostPort(host, spec.ports.pitr),
+        metricsUrls: {
+            patroni: spec.addresses.db.map((_, i) => `http://${hostPort(host, spec.ports.apiBase + i + 1)}/metrics`),
+            haproxy: `http://${hostPort(host, spec.ports.stats)}/metrics`,
+            postgres: `http://${hostPort(host, spec.ports.metrics)}/metrics`,
+        },
     };
 }

@@ -10,6 +10,7 @@ import { BarmanServer } from "./barmanServer";
 import { dockerName, stackLabels } from "./docker";
 import { EtcdCluster } from "./etcdCluster";
 import { HaproxyGateway } from "./haproxyGateway";
+import { MetricsExporter } from "./metricsExporter";
 import { StackImages } from "./images";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
@@ -33,7 +34,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     public readonly nodes: PatroniNode[];
     public readonly haproxy: HaproxyGateway;
     public readonly barman: BarmanServer;
-    public readonly secrets: Record<"superuser" | "replication" | "rewind" | "api" | "stats" | "app" | "barman" | "streamingBarman", pulumi.Output<string>>;
+    public readonly exporter: MetricsExporter;
+    public readonly secrets: Record<"superuser" | "replication" | "rewind" | "api" | "stats" | "app" | "barman" | "streamingBarman" | "monitor", pulumi.Output<string>>;
     /** Scope = stack name: it is PostgreSQL's cluster_name and the DCS key prefix. */
     public readonly scope: string;
 
@@ -52,6 +54,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             app: password("app-password", this),
             barman: password("barman-password", this),
             streamingBarman: password("streaming-barman-password", this),
+            monitor: password("monitor-password", this),
         };
 
         this.network = new docker.Network("network", {
@@ -92,6 +95,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 superuserPassword: this.secrets.superuser, replicationPassword: this.secrets.replication,
                 rewindPassword: this.secrets.rewind, apiUser: "patroni", apiPassword: this.secrets.api,
                 appPassword: this.secrets.app, barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
+                monitorPassword: this.secrets.monitor,
             },
         }, { parent: this, dependsOn: [this.dynamicConfig] }));
 
@@ -106,6 +110,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
             stack: spec.stack, image: images.refs.barman, networkName: this.network.name, address: spec.addresses.barman,
             haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman, walVolume: walVolume.name,
             barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
+        }, { parent: this, dependsOn: this.nodes.map(n => n.container) });
+
+        this.exporter = new MetricsExporter("exporter", {
+            stack: spec.stack, image: images.refs.exporter, networkName: this.network.name, address: spec.addresses.exporter,
+            haproxyAddress: spec.addresses.haproxy, bindAddress: spec.bindAddress, hostPort: spec.ports.metrics,
+            monitorPassword: this.secrets.monitor, resources: spec.resources.haproxy,
         }, { parent: this, dependsOn: this.nodes.map(n => n.container) });
 
         this.registerOutputs({});

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 
 /** The images the stack builds, one folder each under images/. */
-export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman"] as const;
+export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman", "exporter"] as const;
 export type ImageRole = typeof IMAGE_ROLES[number];
 
 /** Where the Dockerfiles live, relative to this file so it works from any working directory. */
@@ -17,7 +17,7 @@ export interface StackImagesArgs {
 }
 
 /**
- * Builds the four images locally (never pushed). Containers reference `repoDigest`, the local image
+ * Builds the stack's images locally (never pushed). Containers reference `repoDigest`, the local image
  * ID, so a changed Dockerfile replaces the containers that use it and nothing else.
  */
 export class StackImages extends pulumi.ComponentResource {

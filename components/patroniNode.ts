@@ -23,6 +23,8 @@ export interface PatroniSecrets {
     barmanPassword: pulumi.Input<string>;
     /** Barman's replication role for WAL streaming. */
     streamingBarmanPassword: pulumi.Input<string>;
+    /** The metrics exporter's pg_monitor role. */
+    monitorPassword: pulumi.Input<string>;
 }
 
 export interface PatroniNodeArgs {
@@ -71,8 +73,8 @@ export class PatroniNode extends pulumi.ComponentResource {
         }, { parent: this });
         const s = args.secrets;
         const envs = pulumi.secret(pulumi.all([s.superuserPassword, s.replicationPassword, s.rewindPassword, s.apiUser, s.apiPassword,
-            s.appPassword, s.barmanPassword, s.streamingBarmanPassword])
-            .apply(([su, repl, rewind, apiUser, apiPassword, app, barman, streaming]) => [
+            s.appPassword, s.barmanPassword, s.streamingBarmanPassword, s.monitorPassword])
+            .apply(([su, repl, rewind, apiUser, apiPassword, app, barman, streaming, monitor]) => [
                 `PATRONI_SUPERUSER_PASSWORD=${su}`,
                 `PATRONI_REPLICATION_PASSWORD=${repl}`,
                 `PATRONI_REWIND_PASSWORD=${rewind}`,
@@ -84,6 +86,7 @@ export class PatroniNode extends pulumi.ComponentResource {
                 `APP_PASSWORD=${app}`,
                 `BARMAN_PASSWORD=${barman}`,
                 `STREAMING_BARMAN_PASSWORD=${streaming}`,
+                `MONITOR_PASSWORD=${monitor}`,
             ]));
         this.container = new docker.Container(args.name, {
             ...commonContainerArgs(args.stack, "patroni", args.resources),

@@ -33,7 +33,11 @@ export const ROLES = {
     rewind: "rewind_user",
     barman: "barman",
     streamingBarman: "streaming_barman",
+    monitor: "monitor",
 } as const;
+
+/** The PostgreSQL exporter's port inside its container. */
+export const EXPORTER_PORT = 9187;
 
 /** Name of the permanent physical slot Barman streams from. */
 export const BARMAN_SLOT = "barman";

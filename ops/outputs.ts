@@ -18,6 +18,7 @@ export interface StackOutputs {
     superuserPassword: string;
     barmanContainer: string;
     pitrEndpoint: string;
+    metricsUrls: { patroni: string[]; haproxy: string; postgres: string };
 }
 
 /** A problem the user can fix; commands print its message without a stack trace. */

@@ -10,7 +10,7 @@ export interface SwitchoverOutputs {
     superuserConnectionString: string;
 }
 
-interface MemberView { name: string; role: string; state: string; lag?: number | string; tags?: Record<string, unknown> }
+export interface MemberView { name: string; role: string; state: string; host: string; timeline?: number; lag?: number | string; tags?: Record<string, unknown> }
 
 export interface SwitchoverResult {
     from: string;

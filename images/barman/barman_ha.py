@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-BARMAN_HOME = "/data/pg-backup"
+BARMAN_HOME = os.environ.get("BARMAN_HOME_OVERRIDE", "/data/pg-backup")
 
 
 def _field_matches(field, value, low, high):

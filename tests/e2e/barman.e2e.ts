@@ -14,7 +14,7 @@ import { leader, log, stackFile, streamingReplicas, waitNewLeader } from "./help
 const STACK = "e2e-barman";
 const CONFIG = {
     profile: "fast", patroniNodes: 3, etcdNodes: 1, subnet: "10.213.242.0/24",
-    ports: { write: 28551, read: 28552, stats: 28553, postgresBase: 28430, apiBase: 28800, etcdBase: 28890, pitr: 28554 },
+    ports: { write: 28551, read: 28552, stats: 28553, postgresBase: 28430, apiBase: 28800, etcdBase: 28890, pitr: 28554, metrics: 28187 },
 };
 
 /** Run `npm run status` against a stack's outputs: exit code and output. */

@@ -19,7 +19,7 @@ const CONFIG: Record<string, unknown> = {
     patroniNodes: 4,
     etcdNodes: 3,
     subnet: "10.213.240.0/24",
-    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890, pitr: 25554 },
+    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890, pitr: 25554, metrics: 25187 },
 };
 
 describe("e2e: a 4-node cluster with 3 etcd members on the real engine", function () {
@@ -70,6 +70,21 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             const status = (backend: string, server: string) => csv.split("\n").find(line => line.startsWith(`${backend},${server},`))?.split(",")[17];
             return ["db1", "db2", "db3", "db4"].every(n =>
                 status("primary", n) === (n === l.name ? "UP" : "DOWN") && status("replicas", n) === (n === l.name ? "DOWN" : "UP"));
+        });
+    });
+
+    it("metrics: every endpoint of metricsUrls answers with the expected metric names", async () => {
+        const urls = d.outputs.metricsUrls;
+        const text = async (url: string) => { const r = await fetch(url); assert.equal(r.status, 200, url); return r.text(); };
+        for (const url of urls.patroni) {
+            const body = await text(url);
+            for (const m of ["patroni_postgres_running", "patroni_master", "patroni_xlog_location"]) { assert.match(body, new RegExp(`^${m}`, "m"), `${url} lacks ${m}`); }
+        }
+        const hp = await text(urls.haproxy);
+        for (const m of ["haproxy_server_status", "haproxy_backend_active_servers", "haproxy_frontend_current_sessions"]) { assert.match(hp, new RegExp(`^${m}`, "m"), m); }
+        await waitFor("the PostgreSQL exporter's cluster metrics", 60, async () => {
+            const pg = await text(urls.postgres);
+            return ["pg_up 1", "pg_replication_lag_bytes{", "pg_archiver_failed_count", "pg_slot_retained_bytes{"].every(m => pg.includes(m));
         });
     });
 

@@ -7,8 +7,8 @@ import { log, stackFile } from "./helpers";
 describe("e2e: two stacks side by side", function () {
     this.timeout(600_000);
     const stacks = [
-        { name: "e2e-blue", ports: { write: 26551, read: 26552, stats: 26553, postgresBase: 26430, apiBase: 26800, etcdBase: 26890, pitr: 26554 } },
-        { name: "e2e-green", ports: { write: 27551, read: 27552, stats: 27553, postgresBase: 27430, apiBase: 27800, etcdBase: 27890, pitr: 27554 } },
+        { name: "e2e-blue", ports: { write: 26551, read: 26552, stats: 26553, postgresBase: 26430, apiBase: 26800, etcdBase: 26890, pitr: 26554, metrics: 26187 } },
+        { name: "e2e-green", ports: { write: 27551, read: 27552, stats: 27553, postgresBase: 27430, apiBase: 27800, etcdBase: 27890, pitr: 27554, metrics: 27187 } },
     ];
     after(async () => { for (const s of stacks) { await destroyStack(s.name); } });
 
@@ -25,7 +25,7 @@ describe("e2e: two stacks side by side", function () {
             const rows = await query<{ stack: string }>(d.outputs.writeConnectionString, "SELECT stack FROM whoami");
             assert.deepEqual(rows.map(r => r.stack), [stacks[i].name]);
             const names = (await docker(["ps", "--format", "{{.Names}}", "--filter", `label=patroni-ha.stack=${stacks[i].name}`])).split("\n").sort();
-            assert.deepEqual(names, [`${stacks[i].name}-barman`, `${stacks[i].name}-db1`, `${stacks[i].name}-db2`, `${stacks[i].name}-etcd1`, `${stacks[i].name}-haproxy`]);
+            assert.deepEqual(names, [`${stacks[i].name}-barman`, `${stacks[i].name}-db1`, `${stacks[i].name}-db2`, `${stacks[i].name}-etcd1`, `${stacks[i].name}-exporter`, `${stacks[i].name}-haproxy`]);
         }
         await destroyStack(stacks[0].name);
         const [r] = await query<{ n: string }>(deployed[1].outputs.writeConnectionString, "SELECT count(*) AS n FROM whoami");

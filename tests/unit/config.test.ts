@@ -29,7 +29,7 @@ describe("config: defaults", () => {
         assert.equal(spec.etcdNodes, 3);
         assert.equal(spec.baseImage, "debian:bookworm-slim");
         assert.equal(spec.bindAddress, "127.0.0.1");
-        assert.deepEqual(spec.ports, { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554 });
+        assert.deepEqual(spec.ports, { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187 });
         assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout], [30, 10, 10]);
         assert.equal(spec.patroni.maximumLagOnFailover, 1048576);
         assert.equal(spec.patroni.synchronousMode, "off");

@@ -22,15 +22,15 @@ describe("program: resources per topology", () => {
             const run = await runProgram({ patroniNodes, etcdNodes }, "topo");
             const names = containers(run).map(c => unwrap(c.inputs.name)).sort();
             const expected = [...Array.from({ length: patroniNodes }, (_, i) => `topo-db${i + 1}`),
-                ...Array.from({ length: etcdNodes }, (_, i) => `topo-etcd${i + 1}`), "topo-barman", "topo-haproxy"].sort();
+                ...Array.from({ length: etcdNodes }, (_, i) => `topo-etcd${i + 1}`), "topo-barman", "topo-exporter", "topo-haproxy"].sort();
             assert.deepEqual(names, expected);
             // data per node and per etcd member, Barman's home and backups, the shared WAL volume
             assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 3);
             assert.equal(byType(run, NETWORK).length, 1);
-            assert.equal(byType(run, IMAGE).length, 4);
+            assert.equal(byType(run, IMAGE).length, 5);
             assert.equal(byType(run, DYNAMIC).length, 1);
-            assert.equal(byType(run, "random:index/randomPassword:RandomPassword").length, 8);
-            for (const type of ["PatroniCluster", "EtcdCluster", "HaproxyGateway", "BarmanServer", "StackImages"]) {
+            assert.equal(byType(run, "random:index/randomPassword:RandomPassword").length, 9);
+            for (const type of ["PatroniCluster", "EtcdCluster", "HaproxyGateway", "BarmanServer", "MetricsExporter", "StackImages"]) {
                 assert.equal(byType(run, `patroni-ha:index:${type}`).length, 1, type);
             }
             assert.equal(byType(run, "patroni-ha:index:PatroniNode").length, patroniNodes);
@@ -47,7 +47,7 @@ describe("program: container inputs (dev stack)", () => {
     it("every container: built image, restart policy, init, bounded logs, labels, healthcheck, fixed address", () => {
         for (const c of containers(run)) {
             const name = unwrap(c.inputs.name) as string;
-            assert.match(String(c.inputs.image), /^sha256:images-(etcd|patroni|haproxy|barman)$/, name);
+            assert.match(String(c.inputs.image), /^sha256:images-(etcd|patroni|haproxy|barman|exporter)$/, name);
             assert.equal(c.inputs.restart, "unless-stopped", name);
             assert.equal(c.inputs.init, true, name);
             assert.equal(c.inputs.logDriver, "json-file", name);
@@ -120,6 +120,14 @@ describe("program: container inputs (dev stack)", () => {
         assert.equal(c.inputs.ports, undefined);
     });
 
+    it("the PostgreSQL exporter reads the leader through HAProxy as the pg_monitor role, published on ports.metrics", () => {
+        const c = container(run, "dev-exporter");
+        assert.deepEqual(c.inputs.ports, [{ internal: 9187, external: 9187, ip: "127.0.0.1" }]);
+        assert.ok(isWrappedSecret(c.inputs.envs));
+        assert.deepEqual(envOf(c), { DATA_SOURCE_NAME: "postgresql://monitor:pw-monitor-password@10.77.1.2:5431/postgres?sslmode=disable&application_name=exporter" });
+        assert.equal(envOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-monitor-password");
+    });
+
     it("images build from images/<role> on the configured base image, never pushed", async () => {
         for (const img of byType(run, IMAGE)) {
             const role = img.name.replace("images-", "");
@@ -184,7 +192,12 @@ describe("program: outputs", () => {
         assert.equal(v("superuserConnectionString"), "postgresql://postgres:pw-superuser-password@127.0.0.1:6001/postgres");
         assert.equal(v("barmanContainer"), "out-barman");
         assert.equal(v("pitrEndpoint"), "127.0.0.1:5554");
-        assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "patroniApiPassword", "patroniApiUrls", "patroniApiUser",
+        assert.deepEqual(v("metricsUrls"), {
+            patroni: ["http://127.0.0.1:8001/metrics", "http://127.0.0.1:8002/metrics", "http://127.0.0.1:8003/metrics", "http://127.0.0.1:8004/metrics"],
+            haproxy: "http://127.0.0.1:6003/metrics",
+            postgres: "http://127.0.0.1:9187/metrics",
+        });
+        assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "metricsUrls", "patroniApiPassword", "patroniApiUrls", "patroniApiUser",
             "pitrEndpoint", "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
             "writeConnectionString", "writeEndpoint"]);
         // Published ports bind to the configured address.

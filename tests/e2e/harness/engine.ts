@@ -37,14 +37,11 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
     "random:index/randomPassword:RandomPassword": ["length", "special"],
 };
 
-export interface Created { type: string; name: string; id: string }
-
 type Inputs = Record<string, any>;
 
 /** Real-engine mocks: one instance per deploy; labels every object with the run id. */
 export class RealEngine implements pulumi.runtime.Mocks {
     public readonly errors: string[] = [];
-    public readonly created: Created[] = [];
     /** Inputs each resource was created with (secrets unwrapped), by logical name. */
     public readonly inputs = new Map<string, Inputs>();
     private inFlight = 0;
@@ -65,7 +62,6 @@ export class RealEngine implements pulumi.runtime.Mocks {
             }
             this.inputs.set(args.name, inputs);
             const result = await this.create(args.type, args.name, inputs);
-            if (result.id) { this.created.push({ type: args.type, name: args.name, id: result.id }); }
             return { id: result.id, state: { ...args.inputs, ...result.state } };
         } catch (e) {
             const msg = `${args.type} ${args.name}: ${e instanceof Error ? e.message : String(e)}`;

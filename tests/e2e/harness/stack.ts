@@ -5,6 +5,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { Client } from "pg";
 import { StackOutputs as BaseOutputs } from "../../../ops/outputs";
+import { members, MemberView } from "../../../ops/switchover";
 import { run, sweepByLabel } from "./docker";
 import { RealEngine, unwrapSecrets } from "./engine";
 
@@ -88,18 +89,10 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     return { stack: file.stack, outputs: out, engine, timings: { resources, healthy: (Date.now() - started) / 1000 } };
 }
 
-export interface Member { name: string; role: string; state: string; host: string; lag?: number | string; timeline?: number }
+export type Member = MemberView;
 
-/** GET <url>/cluster from the first member that answers. */
-export async function clusterView(outputs: StackOutputs): Promise<Member[]> {
-    for (const url of outputs.patroniApiUrls) {
-        try {
-            const r = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(3000) });
-            if (r.ok) { return ((await r.json()) as { members: Member[] }).members; }
-        } catch { /* next member */ }
-    }
-    throw new Error("no Patroni REST API answered");
-}
+/** Members as Patroni reports them (the operator commands' own view). */
+export const clusterView = (outputs: StackOutputs): Promise<Member[]> => members(outputs);
 
 export async function query<T = Record<string, unknown>>(connectionString: string, sql: string, params: unknown[] = []): Promise<T[]> {
     const client = new Client({ connectionString, connectionTimeoutMillis: 3000, query_timeout: 10000 });
