@@ -3,12 +3,13 @@
 # local state backend in ./.pulumi, so no Pulumi Cloud account is needed.
 #   npm run up                 # the dev stack (Pulumi.dev.yaml)
 #   STACK=prod npm run up      # another stack (Pulumi.prod.yaml)
+#   npm run --silent outputs > outputs.json   # outputs with secrets, for the operator commands
 # Secrets in state are encrypted with a passphrase: PULUMI_CONFIG_PASSPHRASE(_FILE) if you set one,
 # otherwise one is generated once into .pulumi/passphrase (mode 0600, git-ignored). Keep it: without it
 # the stack's secrets cannot be decrypted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-action="${1:?usage: pulumi-local.sh up|destroy|preview}"
+action="${1:?usage: pulumi-local.sh up|destroy|preview|outputs}"
 stack="${STACK:-dev}"
 command -v pulumi >/dev/null || { echo "The Pulumi CLI is required: https://www.pulumi.com/docs/install/" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "No Docker engine answers (docker info failed)." >&2; exit 1; }
@@ -21,10 +22,12 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
     fi
     export PULUMI_CONFIG_PASSPHRASE_FILE="$PWD/.pulumi/passphrase"
 fi
-pulumi stack select --create "$stack" >/dev/null
+# Chatter to stderr, so `outputs` prints nothing but JSON; only up/preview may create the stack.
+if [ "$action" = up ] || [ "$action" = preview ]; then pulumi stack select --create "$stack" >&2; else pulumi stack select "$stack" >&2; fi
 case "$action" in
     up) pulumi up --yes --stack "$stack" && pulumi stack output --stack "$stack" ;;
     destroy) pulumi destroy --yes --stack "$stack" ;;
     preview) pulumi preview --stack "$stack" ;;
+    outputs) pulumi stack output --json --show-secrets --stack "$stack" ;;
     *) echo "unknown action $action" >&2; exit 2 ;;
 esac

@@ -1,0 +1,52 @@
+// scripts/pulumi-local.sh (npm run up / destroy / outputs) with fake `pulumi` and `docker` on PATH:
+// the real CLI cannot be installed here, so this checks what the script asks of it.
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
+    let dir: string, work: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "fakebin-"));
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "project-"));
+        fs.mkdirSync(path.join(work, "scripts"));
+        fs.copyFileSync(path.join(ROOT, "scripts", "pulumi-local.sh"), path.join(work, "scripts", "pulumi-local.sh"));
+        const log = path.join(dir, "calls");
+        fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\necho "pulumi $* | backend=$PULUMI_BACKEND_URL passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\n[ "$1" = stack ] && [ "$2" = output ] && echo '{"writeEndpoint":"127.0.0.1:5551"}'\nexit 0\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "docker"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    });
+    afterEach(() => { fs.rmSync(dir, { recursive: true }); fs.rmSync(work, { recursive: true }); });
+    const run = (action: string, env: Record<string, string> = {}) => {
+        const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PULUMI_")));
+        return spawnSync("bash", [path.join(work, "scripts", "pulumi-local.sh"), action], { encoding: "utf8", env: { ...clean, PATH: `${dir}:${process.env.PATH}`, ...env } });
+    };
+    const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
+
+    it("up: local backend in ./.pulumi, a generated 0600 passphrase, the dev stack selected or created", () => {
+        const r = run("up");
+        assert.equal(r.status, 0, r.stderr);
+        const backend = `file://${work}/.pulumi`;
+        const passfile = `${work}/.pulumi/passphrase`;
+        assert.deepEqual(calls(), [
+            `pulumi stack select --create dev | backend=${backend} passfile=${passfile}`,
+            `pulumi up --yes --stack dev | backend=${backend} passfile=${passfile}`,
+            `pulumi stack output --stack dev | backend=${backend} passfile=${passfile}`,
+        ]);
+        assert.equal(fs.statSync(passfile).mode & 0o777, 0o600);
+        assert.ok(fs.readFileSync(passfile, "utf8").trim().length >= 40);
+        assert.match(r.stderr, /Generated a state passphrase/);
+    });
+
+    it("respects STACK and a passphrase the user set; outputs prints only JSON and never creates a stack", () => {
+        const r = run("outputs", { STACK: "prod", PULUMI_CONFIG_PASSPHRASE: "mine" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(JSON.parse(r.stdout), { writeEndpoint: "127.0.0.1:5551" });
+        assert.ok(!fs.existsSync(path.join(work, ".pulumi", "passphrase")));
+        assert.match(calls()[0], /^pulumi stack select prod \|/);
+        assert.match(calls()[1], /^pulumi stack output --json --show-secrets --stack prod \|/);
+    });
+});
