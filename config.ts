@@ -30,6 +30,10 @@ export interface PortsSpec {
     pitr: number;
     /** Prometheus PostgreSQL exporter. */
     metrics: number;
+    /** Barman's state as Prometheus metrics. */
+    barmanMetrics: number;
+    /** The optional Prometheus server. */
+    prometheus: number;
 }
 
 export interface PatroniSpec {
@@ -63,6 +67,8 @@ export interface BarmanSpec {
     minimumRedundancy: number;
     /** Cron expression (5 fields, UTC) for scheduled base backups; "" disables. */
     backupSchedule: string;
+    /** The BackupTooOld alert fires when the newest backup began longer ago than this. */
+    backupMaxAgeHours: number;
     compression: "gzip" | "none";
 }
 
@@ -72,6 +78,7 @@ export interface Addresses {
     haproxy: string;
     barman: string;
     exporter: string;
+    prometheus: string;
     etcd: string[];
     db: string[];
 }
@@ -80,6 +87,8 @@ export interface Addresses {
 export interface ClusterSpec {
     stack: string;
     profile: Profile;
+    /** Run the optional Prometheus server with the stack's alert rules. */
+    prometheus: boolean;
     baseImage: string;
     bindAddress: string;
     /** Address clients on the Docker host use to reach published ports. */
@@ -118,11 +127,12 @@ export const PROFILES: Record<Profile, { patroni: Pick<PatroniSpec, "ttl" | "loo
 /** Defaults of every key (object keys field by field). Pulumi.yaml declares the same values; a test keeps them equal. */
 export const DEFAULTS = {
     profile: "seed" as Profile,
+    prometheus: false,
     patroniNodes: 4,
     etcdNodes: 3,
     baseImage: "debian:bookworm-slim",
     bindAddress: "127.0.0.1",
-    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187 } as PortsSpec,
+    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187, barmanMetrics: 9780, prometheus: 9090 } as PortsSpec,
     patroni: {
         maximumLagOnFailover: 1048576,
         primaryStartTimeout: 300,
@@ -133,6 +143,7 @@ export const DEFAULTS = {
         walRetentionPolicy: "main",
         minimumRedundancy: 1,
         backupSchedule: "0 3 * * *",
+        backupMaxAgeHours: 26,
         compression: "gzip" as const,
     },
     app: { database: "app", user: "app" },
@@ -154,7 +165,7 @@ export const OWNED_PARAMETERS = [
 export const RESERVED_ROLES = ["postgres", "replicator", "rewind_user", "barman", "streaming_barman", "monitor"];
 
 /** Address offsets inside the stack subnet. Blocks stay put when counts change. */
-export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, etcd: 10, db: 20 };
+export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, etcd: 10, db: 20 };
 
 export class ConfigError extends Error {
     constructor(public readonly problems: string[]) {
@@ -284,12 +295,13 @@ function subnetAddresses(key: string, cidr: string, patroniNodes: number, etcdNo
         haproxy: at(OFFSETS.haproxy),
         barman: at(OFFSETS.barman),
         exporter: at(OFFSETS.exporter),
+        prometheus: at(OFFSETS.prometheus),
         etcd: Array.from({ length: etcdNodes }, (_, i) => at(OFFSETS.etcd + i + 1)),
         db: Array.from({ length: patroniNodes }, (_, i) => at(OFFSETS.db + i + 1)),
     };
 }
 
-const TOP_KEYS = ["profile", "patroniNodes", "etcdNodes", "baseImage", "bindAddress", "subnet", "ports", "patroni",
+const TOP_KEYS = ["profile", "prometheus", "patroniNodes", "etcdNodes", "baseImage", "bindAddress", "subnet", "ports", "patroni",
     "haproxy", "barman", "app", "resources"];
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
@@ -325,6 +337,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     }
     const profile = oneOf("profile", raw.profile, DEFAULTS.profile, ["seed", "fast"] as const, problems);
     const timings = PROFILES[profile];
+    const prometheus = boolean("prometheus", raw.prometheus, DEFAULTS.prometheus, problems);
     const patroniNodes = integer("patroniNodes", raw.patroniNodes, DEFAULTS.patroniNodes, LIMITS.patroniNodes[0], LIMITS.patroniNodes[1], problems);
     const etcdNodes = integer("etcdNodes", raw.etcdNodes, DEFAULTS.etcdNodes, LIMITS.etcdNodes[0], LIMITS.etcdNodes[1], problems);
     if (etcdNodes % 2 === 0) {
@@ -346,7 +359,8 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         const isBase = k.endsWith("Base");
         ports[k] = integer(`ports.${k}`, p[k], DEFAULTS.ports[k], isBase ? 0 : 1, isBase ? 65535 - LIMITS.patroniNodes[1] : 65535, problems);
     }
-    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats], ["ports.pitr", ports.pitr], ["ports.metrics", ports.metrics]];
+    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats], ["ports.pitr", ports.pitr], ["ports.metrics", ports.metrics],
+        ["ports.barmanMetrics", ports.barmanMetrics], ...(prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : [])];
     for (let n = 1; n <= patroniNodes; n++) {
         published.push([`ports.postgresBase+${n} (db${n} PostgreSQL)`, ports.postgresBase + n]);
         published.push([`ports.apiBase+${n} (db${n} REST API)`, ports.apiBase + n]);
@@ -399,6 +413,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         minimumRedundancy: integer("barman.minimumRedundancy", b.minimumRedundancy, DEFAULTS.barman.minimumRedundancy, 0, 1000, problems),
         backupSchedule: b.backupSchedule === "" ? "" : text("barman.backupSchedule", b.backupSchedule, DEFAULTS.barman.backupSchedule, problems,
             /^\S+ \S+ \S+ \S+ \S+$/, `a 5-field cron expression such as "0 3 * * *", or "" to disable`),
+        backupMaxAgeHours: integer("barman.backupMaxAgeHours", b.backupMaxAgeHours, DEFAULTS.barman.backupMaxAgeHours, 1, 24 * 366, problems),
         compression: oneOf("barman.compression", b.compression, DEFAULTS.barman.compression, ["gzip", "none"] as const, problems),
     };
 
@@ -425,7 +440,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     if (problems.length > 0 || !addresses) { throw new ConfigError(problems); }
     const publicHost = bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress === "::" ? "::1" : bindAddress;
     return {
-        spec: { stack, profile, baseImage, bindAddress, publicHost, subnet, patroniNodes, etcdNodes, ports, patroni, haproxy, barman, app, resources: res, addresses },
+        spec: { stack, profile, prometheus, baseImage, bindAddress, publicHost, subnet, patroniNodes, etcdNodes, ports, patroni, haproxy, barman, app, resources: res, addresses },
         warnings,
     };
 }

@@ -22,3 +22,4 @@ export const superuserPassword = outputs.superuserPassword;
 export const barmanContainer = outputs.barmanContainer;
 export const pitrEndpoint = outputs.pitrEndpoint;
 export const metricsUrls = outputs.metricsUrls;
+export const prometheusUrl = outputs.prometheusUrl;

@@ -39,6 +39,8 @@ export function clusterOutputs(cluster: PatroniCluster) {
             patroni: spec.addresses.db.map((_, i) => `http://${hostPort(host, spec.ports.apiBase + i + 1)}/metrics`),
             haproxy: `http://${hostPort(host, spec.ports.stats)}/metrics`,
             postgres: `http://${hostPort(host, spec.ports.metrics)}/metrics`,
+            barman: `http://${hostPort(host, spec.ports.barmanMetrics)}/metrics`,
         },
+        prometheusUrl: spec.prometheus ? `http://${hostPort(host, spec.ports.prometheus)}/` : undefined,
     };
 }

@@ -2,7 +2,7 @@
 // Targets live here, not in tests. Options: --profile fast|seed (default fast), --runs N (default 3),
 // --set key=json (extra stack config, e.g. --set 'patroni={"loopWait":8,"retryTimeout":6}').
 import { parseConfig } from "../config";
-import { listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
+import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
 import { docker } from "../tests/e2e/harness/docker";
@@ -68,6 +68,8 @@ async function pgbench(d: Deployed, viaHost: string, directHost: string, client:
 async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
     const c = d.outputs.barmanContainer;
     await waitFor("the first base backup", 300, async () => (await listBackups(c)).some(b => b.status === "DONE"));
+    // After the failover trials Barman's receive-wal reconnects to the new leader; wait for a clean check.
+    await waitFor("barman check to pass", 300, async () => (await check(c)).ok);
     const sw = await switchWalAndWait(c, d.outputs.superuserConnectionString);
     let t = Date.now();
     await takeBackup(c);

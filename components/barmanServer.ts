@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { BarmanSpec, RoleResources } from "../config";
 import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
-import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
+import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_METRICS_PORT, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
 import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
 
 export interface BarmanServerArgs {
@@ -26,6 +26,9 @@ export interface BarmanServerArgs {
     resources: RoleResources;
     /** The shared WAL hand-off volume Barman's archiver reads. */
     walVolume: pulumi.Input<string>;
+    /** Host address and port Barman's metrics are published on. */
+    bindAddress: string;
+    metricsHostPort: number;
 }
 
 /** Barman with its global and server configuration and two volumes: metadata and backups. */
@@ -54,6 +57,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                 `STREAMING_BARMAN_PASSWORD=${streaming}`,
                 `BARMAN_SERVER=${BARMAN_SERVER}`,
                 `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
+                `METRICS_PORT=${BARMAN_METRICS_PORT}`,
             ]));
         this.container = new docker.Container("barman", {
             ...commonContainerArgs(args.stack, "barman", args.resources),
@@ -66,6 +70,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                 { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
             ],
             networksAdvanced: stackNetwork(args.networkName, args.address, "barman"),
+            ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: args.bindAddress }],
             volumes: [
                 { volumeName: home.name, containerPath: BARMAN_HOME },
                 { volumeName: backups.name, containerPath: BARMAN_BACKUPS },

@@ -11,7 +11,8 @@ import { dockerName, stackLabels } from "./docker";
 import { EtcdCluster } from "./etcdCluster";
 import { HaproxyGateway } from "./haproxyGateway";
 import { MetricsExporter } from "./metricsExporter";
-import { StackImages } from "./images";
+import { IMAGE_ROLES, ImageRole, StackImages } from "./images";
+import { PrometheusServer } from "./prometheusServer";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
 
@@ -35,6 +36,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     public readonly haproxy: HaproxyGateway;
     public readonly barman: BarmanServer;
     public readonly exporter: MetricsExporter;
+    /** The optional Prometheus server (patroni-ha:prometheus). */
+    public readonly prometheus?: PrometheusServer;
     public readonly secrets: Record<"superuser" | "replication" | "rewind" | "api" | "stats" | "app" | "barman" | "streamingBarman" | "monitor", pulumi.Output<string>>;
     /** Scope = stack name: it is PostgreSQL's cluster_name and the DCS key prefix. */
     public readonly scope: string;
@@ -64,11 +67,13 @@ export class PatroniCluster extends pulumi.ComponentResource {
             labels: stackLabels(spec.stack, "network"),
         }, child);
 
-        const images = new StackImages("images", { stack: spec.stack, baseImage: spec.baseImage }, child);
+        const roles = IMAGE_ROLES.filter(r => r !== "prometheus" || spec.prometheus);
+        const built = new StackImages("images", { stack: spec.stack, baseImage: spec.baseImage, roles }, child);
+        const image = (role: ImageRole) => built.refs[role]!;
 
         const etcdMembers = spec.addresses.etcd.map((address, i) => ({ name: `etcd${i + 1}`, address }));
         this.etcd = new EtcdCluster("etcd", {
-            stack: spec.stack, members: etcdMembers, image: images.refs.etcd, networkName: this.network.name,
+            stack: spec.stack, members: etcdMembers, image: image("etcd"), networkName: this.network.name,
             bindAddress: spec.bindAddress, publicHost: spec.publicHost, etcdBase: spec.ports.etcdBase, resources: spec.resources.etcd,
         }, child);
 
@@ -87,8 +92,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: this.etcd.containers });
 
         this.nodes = members.map((m, i) => new PatroniNode(m.name, {
-            stack: spec.stack, scope, name: m.name, address: m.address, etcdAddresses: spec.addresses.etcd,
-            image: images.refs.patroni, networkName: this.network.name, bindAddress: spec.bindAddress,
+            stack: spec.stack, scope, name: m.name, address: m.address, subnet: spec.subnet, etcdAddresses: spec.addresses.etcd,
+            image: image("patroni"), networkName: this.network.name, bindAddress: spec.bindAddress,
             hostPostgresPort: spec.ports.postgresBase + i + 1, hostApiPort: spec.ports.apiBase + i + 1,
             app: spec.app, resources: spec.resources.patroni, walVolume: walVolume.name,
             secrets: {
@@ -100,23 +105,33 @@ export class PatroniCluster extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [this.dynamicConfig] }));
 
         this.haproxy = new HaproxyGateway("haproxy", {
-            stack: spec.stack, servers: members, image: images.refs.haproxy, networkName: this.network.name,
+            stack: spec.stack, servers: members, image: image("haproxy"), networkName: this.network.name,
             address: spec.addresses.haproxy, bindAddress: spec.bindAddress, ports: spec.ports,
             maximumLagOnFailover: spec.patroni.maximumLagOnFailover, timings: spec.haproxy,
             statsUser: "admin", statsPassword: this.secrets.stats, resources: spec.resources.haproxy,
         }, child);
 
         this.barman = new BarmanServer("barman", {
-            stack: spec.stack, image: images.refs.barman, networkName: this.network.name, address: spec.addresses.barman,
+            stack: spec.stack, image: image("barman"), networkName: this.network.name, address: spec.addresses.barman,
             haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman, walVolume: walVolume.name,
             barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
+            bindAddress: spec.bindAddress, metricsHostPort: spec.ports.barmanMetrics,
         }, { parent: this, dependsOn: this.nodes.map(n => n.container) });
 
         this.exporter = new MetricsExporter("exporter", {
-            stack: spec.stack, image: images.refs.exporter, networkName: this.network.name, address: spec.addresses.exporter,
+            stack: spec.stack, image: image("exporter"), networkName: this.network.name, address: spec.addresses.exporter,
             haproxyAddress: spec.addresses.haproxy, bindAddress: spec.bindAddress, hostPort: spec.ports.metrics,
             monitorPassword: this.secrets.monitor, resources: spec.resources.haproxy,
         }, { parent: this, dependsOn: this.nodes.map(n => n.container) });
+
+        if (spec.prometheus) {
+            this.prometheus = new PrometheusServer("prometheus", {
+                stack: spec.stack, image: image("prometheus"), networkName: this.network.name, address: spec.addresses.prometheus,
+                targets: { members, haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman },
+                alerts: { maximumLagOnFailover: spec.patroni.maximumLagOnFailover, backupMaxAgeSeconds: spec.barman.backupMaxAgeHours * 3600 },
+                bindAddress: spec.bindAddress, hostPort: spec.ports.prometheus, resources: spec.resources.barman,
+            }, child);
+        }
 
         this.registerOutputs({});
     }

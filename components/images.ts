@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 
 /** The images the stack builds, one folder each under images/. */
-export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman", "exporter"] as const;
+export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman", "exporter", "prometheus"] as const;
 export type ImageRole = typeof IMAGE_ROLES[number];
 
 /** Where the Dockerfiles live, relative to this file so it works from any working directory. */
@@ -14,6 +14,8 @@ export interface StackImagesArgs {
     stack: string;
     /** Debian bookworm base image every Dockerfile builds FROM (build arg BASE_IMAGE). */
     baseImage: string;
+    /** Which images to build (the optional ones only when enabled). */
+    roles: readonly ImageRole[];
 }
 
 /**
@@ -21,13 +23,13 @@ export interface StackImagesArgs {
  * ID, so a changed Dockerfile replaces the containers that use it and nothing else.
  */
 export class StackImages extends pulumi.ComponentResource {
-    /** Image reference per role, for Container.image. */
-    public readonly refs: Record<ImageRole, pulumi.Output<string>>;
+    /** Image reference per built role, for Container.image. */
+    public readonly refs: Partial<Record<ImageRole, pulumi.Output<string>>>;
 
     constructor(name: string, args: StackImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:StackImages", name, {}, opts);
-        const refs = {} as Record<ImageRole, pulumi.Output<string>>;
-        for (const role of IMAGE_ROLES) {
+        const refs: Partial<Record<ImageRole, pulumi.Output<string>>> = {};
+        for (const role of args.roles) {
             const image = new docker.Image(`${name}-${role}`, {
                 imageName: `patroni-ha-${role}:${args.stack}`,
                 skipPush: true,

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
 import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../configs/layout";
+import { renderPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
 
@@ -36,6 +37,8 @@ export interface PatroniNodeArgs {
     name: string;
     /** Fixed address on the stack network. */
     address: string;
+    /** Stack subnet (CIDR), for the pg_hba lines used at initdb. */
+    subnet: string;
     /** Addresses of every etcd member. */
     etcdAddresses: string[];
     /** Patroni + PostgreSQL image reference. */
@@ -66,7 +69,7 @@ export class PatroniNode extends pulumi.ComponentResource {
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
-        this.patroniYml = renderPatroniYml({ scope: args.scope, name: args.name, address: args.address, etcdAddresses: args.etcdAddresses });
+        this.patroniYml = renderPatroniYml({ scope: args.scope, name: args.name, address: args.address, etcdAddresses: args.etcdAddresses, pgHba: renderPgHba(args.subnet) });
         const volume = new docker.Volume(`${args.name}-data`, {
             name: dockerName(args.stack, `${args.name}-data`),
             labels: stackLabels(args.stack, "patroni"),

@@ -38,6 +38,9 @@ export const ROLES = {
 
 /** The PostgreSQL exporter's port inside its container. */
 export const EXPORTER_PORT = 9187;
+/** Barman's metrics (served by barman-ha in its container). */
+export const BARMAN_METRICS_PORT = 9780;
+export const PROMETHEUS_PORT = 9090;
 
 /** Name of the permanent physical slot Barman streams from. */
 export const BARMAN_SLOT = "barman";

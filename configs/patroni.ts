@@ -10,6 +10,8 @@ export interface PatroniNodeConfig {
     address: string;
     /** Addresses of every etcd member. */
     etcdAddresses: string[];
+    /** pg_hba lines written at initdb (Patroni requires them here); the DCS copy governs afterwards. */
+    pgHba: string[];
 }
 
 /** Path of the post-bootstrap script inside the Patroni image. */
@@ -44,6 +46,7 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
             dcs: BOOTSTRAP_DCS_FALLBACK,
             initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
             post_bootstrap: POST_BOOTSTRAP,
+            pg_hba: node.pgHba,
         },
         postgresql: {
             listen: `0.0.0.0:${PG_PORT}`,

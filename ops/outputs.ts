@@ -18,7 +18,8 @@ export interface StackOutputs {
     superuserPassword: string;
     barmanContainer: string;
     pitrEndpoint: string;
-    metricsUrls: { patroni: string[]; haproxy: string; postgres: string };
+    metricsUrls: { patroni: string[]; haproxy: string; postgres: string; barman: string };
+    prometheusUrl?: string;
 }
 
 /** A problem the user can fix; commands print its message without a stack trace. */

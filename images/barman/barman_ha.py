@@ -3,14 +3,19 @@
 
   barman-ha due "<cron>" <stamp-file>   exit 0 when a scheduled backup is due this minute (and records it)
   barman-ha clean-errors <server>        remove files in errors/ whose content is already archived
+  barman-ha metrics <server> <file>      write Barman's state as Prometheus metrics (atomically)
+  barman-ha serve <dir> <port>           serve <dir>/metrics at /metrics (quietly)
 """
 import datetime
 import glob
 import gzip
 import bz2
 import os
+import http.server
 import re
+import subprocess
 import sys
+import time
 
 BARMAN_HOME = os.environ.get("BARMAN_HOME_OVERRIDE", "/data/pg-backup")
 
@@ -100,7 +105,97 @@ def clean_errors(server):
     return 0 if removed >= 0 else 1
 
 
+def _run(args):
+    r = subprocess.run(args, capture_output=True, text=True)
+    return r.returncode, r.stdout
+
+
+def parse_check(text):
+    """`barman check` lines ("\tname: OK (...)") -> {name: ok}."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s+([^:]+):\s+(OK|FAILED)", line)
+        if m:
+            out[m.group(1).strip()] = m.group(2) == "OK"
+    return out
+
+
+def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now):
+    esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"')
+    lines = [
+        "# HELP barman_check_ok 1 when `barman check` passes for the server.",
+        "# TYPE barman_check_ok gauge",
+        'barman_check_ok{server="%s"} %d' % (server, 1 if check_code == 0 and all(checks.values()) else 0),
+        "# HELP barman_check One line of `barman check`: 1 OK, 0 FAILED.",
+        "# TYPE barman_check gauge",
+    ]
+    for name in sorted(checks):
+        lines.append('barman_check{server="%s",check="%s"} %d' % (server, esc(name), 1 if checks[name] else 0))
+    lines += ["# TYPE barman_backups gauge", 'barman_backups{server="%s",status="done"} %d' % (server, len(backup_ids)),
+              'barman_backups{server="%s",status="failed"} %d' % (server, failed_backups)]
+    if backup_ids:
+        newest = max(backup_ids)
+        began = datetime.datetime.strptime(newest[:15], "%Y%m%dT%H%M%S").replace(tzinfo=datetime.timezone.utc)
+        lines += ["# HELP barman_last_backup_age_seconds Seconds since the newest finished backup began.",
+                  "# TYPE barman_last_backup_age_seconds gauge",
+                  'barman_last_backup_age_seconds{server="%s"} %d' % (server, (now - began).total_seconds())]
+    m = re.search(r"Failures of WAL archiver:\s*(\d+)", status_text)
+    if m:
+        lines += ["# TYPE barman_archiver_failures gauge", 'barman_archiver_failures{server="%s"} %s' % (server, m.group(1))]
+    m = re.search(r"Last archived WAL:\s*\S+, at (.+)$", status_text, re.M)
+    if m:
+        try:
+            at = datetime.datetime.strptime(m.group(1).strip(), "%a %b %d %H:%M:%S %Y").replace(tzinfo=datetime.timezone.utc)
+            lines += ["# TYPE barman_last_archived_wal_age_seconds gauge",
+                      'barman_last_archived_wal_age_seconds{server="%s"} %d' % (server, (now - at).total_seconds())]
+        except ValueError:
+            pass
+    return "\n".join(lines) + "\n"
+
+
+def metrics(server, out_file):
+    code, check_text = _run(["barman", "check", server])
+    _, backups_text = _run(["barman", "list-backups", server])
+    done = [l.split()[1] for l in backups_text.splitlines() if len(l.split()) > 1 and "FAILED" not in l and "WAITING" not in l and "STARTED" not in l]
+    failed = sum(1 for l in backups_text.splitlines() if "FAILED" in l)
+    _, status_text = _run(["barman", "status", server])
+    text = render_metrics(server, code, parse_check(check_text), done, failed, status_text, datetime.datetime.now(datetime.timezone.utc))
+    tmp = out_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, out_file)
+    return 0
+
+
+def serve(directory, port):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/metrics":
+                self.send_error(404)
+                return
+            try:
+                with open(os.path.join(directory, "metrics"), "rb") as f:
+                    body = f.read()
+            except FileNotFoundError:
+                body = b"barman_check_ok 0\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "metrics":
+        return metrics(argv[2], argv[3])
+    if len(argv) == 4 and argv[1] == "serve":
+        serve(argv[2], int(argv[3]))
+        return 0
     if len(argv) == 4 and argv[1] == "due":
         return due(argv[2], argv[3])
     if len(argv) == 3 and argv[1] == "clean-errors":

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Barman's main loop (no cron daemon): write .pgpass from the environment, create Barman's folders,
 # then every CRON_INTERVAL seconds run `barman cron`, clear true duplicates from errors/, take the first
-# base backup as soon as the cluster allows it, and scheduled backups from BACKUP_SCHEDULE (UTC cron).
+# base backup as soon as the cluster allows it, scheduled backups from BACKUP_SCHEDULE (UTC cron), and
+# Barman's state as Prometheus metrics (served on METRICS_PORT, default 9780).
 set -u
 umask 077
 printf '*:*:*:barman:%s\n*:*:*:streaming_barman:%s\n' "$BARMAN_PASSWORD" "$STREAMING_BARMAN_PASSWORD" > "$HOME/.pgpass"
@@ -10,6 +11,8 @@ interval="${CRON_INTERVAL:-15}"
 say() { echo "barman-loop: $*" >&2; }
 # `barman check` creates incoming/, streaming/ and friends: do it before anything needs them.
 barman check "$server" >/dev/null 2>&1 || true
+mkdir -p "$HOME/metrics"
+barman-ha serve "$HOME/metrics" "${METRICS_PORT:-9780}" &
 while :; do
     barman -q cron || say "barman cron failed"
     barman-ha clean-errors "$server" || say "clean-errors failed"
@@ -20,6 +23,7 @@ while :; do
         say "scheduled base backup (${BACKUP_SCHEDULE})"
         barman backup --wait --wait-timeout 120 "$server" >&2 || say "scheduled base backup failed"
     fi
+    barman-ha metrics "$server" "$HOME/metrics/metrics" || say "writing metrics failed"
     sleep "$interval" &
     wait $!
 done

@@ -13,8 +13,8 @@ import { leader, log, stackFile, streamingReplicas, waitNewLeader } from "./help
 
 const STACK = "e2e-barman";
 const CONFIG = {
-    profile: "fast", patroniNodes: 3, etcdNodes: 1, subnet: "10.213.242.0/24",
-    ports: { write: 28551, read: 28552, stats: 28553, postgresBase: 28430, apiBase: 28800, etcdBase: 28890, pitr: 28554, metrics: 28187 },
+    profile: "fast", patroniNodes: 3, etcdNodes: 1, subnet: "10.213.242.0/24", prometheus: true,
+    ports: { write: 28551, read: 28552, stats: 28553, postgresBase: 28430, apiBase: 28800, etcdBase: 28890, pitr: 28554, metrics: 28187, barmanMetrics: 28780, prometheus: 28090 },
 };
 
 /** Run `npm run status` against a stack's outputs: exit code and output. */
@@ -79,6 +79,21 @@ describe("e2e: Barman follows the leader", function () {
         await waitFor("status to report healthy", 120, async () => { last = runStatus(d); return last.code === 0; }).catch(() => assert.fail(last.out));
         assert.match(last.out, /^HEALTHY/);
         for (const n of ["db1", "db2", "db3"]) { assert.match(last.out, new RegExp(`\\b${n}\\b`)); }
+    });
+
+    it("Prometheus (optional) scrapes every part, loads the alert rules, and Barman's metrics say all is well", async () => {
+        const url = d.outputs.prometheusUrl!;
+        assert.equal(url, "http://127.0.0.1:28090/");
+        await waitFor("every Prometheus target up", 120, async () => {
+            const t = await (await fetch(`${url}api/v1/targets`)).json() as { data: { activeTargets: { labels: { job: string }; health: string }[] } };
+            const jobs = t.data.activeTargets.filter(x => x.health === "up").map(x => x.labels.job).sort();
+            return JSON.stringify(jobs) === JSON.stringify(["barman", "haproxy", "patroni", "patroni", "patroni", "postgres"]);
+        });
+        const rules = await (await fetch(`${url}api/v1/rules`)).json() as { data: { groups: { rules: { name: string; health: string }[] }[] } };
+        const loaded = rules.data.groups.flatMap(g => g.rules);
+        assert.equal(loaded.length, 6);
+        assert.ok(loaded.every(r => r.health !== "err"), JSON.stringify(loaded));
+        await waitFor("barman_check_ok 1", 60, async () => (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_check_ok{server="cluster"} 1'));
     });
 
     it("4a. PITR to a time before any failover: rows committed before it are back, rows after it are not", async () => {
@@ -149,6 +164,11 @@ describe("e2e: Barman follows the leader", function () {
         const l = await leader(d.outputs);
         const waiting = (await docker(["exec", `${STACK}-${l.name}`, "ls", "/var/lib/barman-wal/incoming"])).split("\n").filter(Boolean);
         assert.ok(switched.every(s => waiting.includes(s)), `archived into the shared volume while Barman was down: ${waiting}`);
+        // Prometheus fires BarmanDown after 2 minutes without a scrape.
+        await waitFor("the BarmanDown alert firing", Math.max(30, 175 - (Date.now() - stopped) / 1000), async () => {
+            const a = await (await fetch(`${d.outputs.prometheusUrl}api/v1/alerts`)).json() as { data: { alerts: { labels: { alertname: string }; state: string }[] } };
+            return a.data.alerts.some(x => x.labels.alertname === "BarmanDown" && x.state === "firing");
+        });
         await new Promise(r => setTimeout(r, Math.max(0, 180000 - (Date.now() - stopped))));
         await docker(["start", container]);
         const seconds = await waitFor("the WAL written while Barman was down to be archived", 300, async () => {

@@ -29,7 +29,7 @@ describe("config: defaults", () => {
         assert.equal(spec.etcdNodes, 3);
         assert.equal(spec.baseImage, "debian:bookworm-slim");
         assert.equal(spec.bindAddress, "127.0.0.1");
-        assert.deepEqual(spec.ports, { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187 });
+        assert.deepEqual(spec.ports, { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187, barmanMetrics: 9780, prometheus: 9090 });
         assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout], [30, 10, 10]);
         assert.equal(spec.patroni.maximumLagOnFailover, 1048576);
         assert.equal(spec.patroni.synchronousMode, "off");
@@ -71,7 +71,7 @@ describe("config: defaults", () => {
         assert.deepEqual(declared.ports.default, DEFAULTS.ports);
         assert.deepEqual(declared.barman.default, DEFAULTS.barman);
         assert.deepEqual(declared.app.default, DEFAULTS.app);
-        for (const k of ["profile", "patroniNodes", "etcdNodes", "baseImage", "bindAddress"] as const) {
+        for (const k of ["profile", "prometheus", "patroniNodes", "etcdNodes", "baseImage", "bindAddress"] as const) {
             assert.equal(declared[k].default, DEFAULTS[k], k);
         }
         const unknown = problems({ ...raw, nonsense: 1 }).filter(p => p.startsWith("nonsense"));

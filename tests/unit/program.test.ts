@@ -111,13 +111,19 @@ describe("program: container inputs (dev stack)", () => {
         assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.2");
     });
 
-    it("Barman: two volumes, global and server configs, no published port", () => {
+    it("Barman: three volumes, global and server configs, its metrics published", () => {
         const c = container(run, "dev-barman");
         assert.deepEqual((c.inputs.volumes as { volumeName: string; containerPath: string }[]).map(v => `${v.volumeName}:${v.containerPath}`),
             ["dev-barman-home:/var/lib/barman", "dev-barman-backups:/data/pg-backup", "dev-wal:/var/lib/barman-wal"]);
         assert.match(upload(c, "/etc/barman.conf"), /retention_policy = RECOVERY WINDOW OF 1 DAYS/);
         assert.match(upload(c, "/etc/barman.d/cluster.conf"), /host=10\.77\.1\.2 port=5431/);
-        assert.equal(c.inputs.ports, undefined);
+        assert.deepEqual(c.inputs.ports, [{ internal: 9780, external: 9780, ip: "127.0.0.1" }]);
+    });
+
+    it("no Prometheus unless enabled", () => {
+        assert.equal(containers(run).filter(c => unwrap(c.inputs.name) === "dev-prometheus").length, 0);
+        assert.equal(byType(run, IMAGE).filter(i => i.name === "images-prometheus").length, 0);
+        assert.equal(run.resolved.prometheusUrl.value, undefined);
     });
 
     it("the PostgreSQL exporter reads the leader through HAProxy as the pg_monitor role, published on ports.metrics", () => {
@@ -158,6 +164,25 @@ describe("program: container inputs (dev stack)", () => {
     });
 });
 
+describe("program: the optional Prometheus", () => {
+    it("prometheus: true adds its image, container, volume and URL, scraping every part by address", async () => {
+        const run = await runProgram({ prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2 }, "mon");
+        const c = container(run, "mon-prometheus");
+        assert.deepEqual(c.inputs.ports, [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
+        assert.equal(byType(run, IMAGE).filter(i => i.name === "images-prometheus").length, 1);
+        const cfg = yaml.load(upload(c, "/etc/prometheus/prometheus.yml")) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+        const targets = Object.fromEntries(cfg.scrape_configs.map(j => [j.job_name, j.static_configs.flatMap(sc => sc.targets)]));
+        assert.deepEqual(targets, { patroni: ["10.77.2.21:8001", "10.77.2.22:8001"], haproxy: ["10.77.2.2:8404"], postgres: ["10.77.2.4:9187"], barman: ["10.77.2.3:9780"] });
+        assert.match(upload(c, "/etc/prometheus/rules.yml"), /alert: PatroniNoLeader/);
+        assert.equal(run.resolved.prometheusUrl.value, "http://127.0.0.1:9090/");
+    });
+
+    it("its port joins the published-port clash check only when enabled", async () => {
+        await assert.rejects(runProgram({ prometheus: true, ports: { prometheus: 5551 } }, "mon"), /ports\.prometheus: host port 5551 is also used by ports\.write/);
+        await runProgram({ prometheus: false, ports: { prometheus: 5551 } }, "mon");
+    });
+});
+
 describe("program: secrets", () => {
     it("every password is secret in container inputs and outputs, and no plain output holds one", async () => {
         const run = await runProgram({}, "sec");
@@ -171,7 +196,7 @@ describe("program: secrets", () => {
             assert.equal(run.resolved[key].secret, true, `${key} must be secret`);
         }
         for (const [key, { value, secret }] of Object.entries(run.resolved)) {
-            if (!secret) { assert.doesNotMatch(JSON.stringify(value), /pw-/, `plain output ${key} holds a password`); }
+            if (!secret) { assert.doesNotMatch(JSON.stringify(value) ?? "", /pw-/, `plain output ${key} holds a password`); }
         }
     });
 });
@@ -196,9 +221,10 @@ describe("program: outputs", () => {
             patroni: ["http://127.0.0.1:8001/metrics", "http://127.0.0.1:8002/metrics", "http://127.0.0.1:8003/metrics", "http://127.0.0.1:8004/metrics"],
             haproxy: "http://127.0.0.1:6003/metrics",
             postgres: "http://127.0.0.1:9187/metrics",
+            barman: "http://127.0.0.1:9780/metrics",
         });
         assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "metricsUrls", "patroniApiPassword", "patroniApiUrls", "patroniApiUser",
-            "pitrEndpoint", "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
+            "pitrEndpoint", "prometheusUrl", "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
             "writeConnectionString", "writeEndpoint"]);
         // Published ports bind to the configured address.
         for (const c of containers(run)) {

@@ -2,10 +2,11 @@ import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { parseConfig } from "../../config";
 import { archiveParameters, BARMAN_SLOTS, renderBarmanConf, renderBarmanServer } from "../../configs/barman";
-import { DEFAULT_PARAMETERS, renderDynamicConfig } from "../../configs/dcs";
+import { DEFAULT_PARAMETERS, renderDynamicConfig, renderPgHba } from "../../configs/dcs";
 import { initialCluster, renderEtcdCommand } from "../../configs/etcd";
 import { renderHaproxyCfg } from "../../configs/haproxy";
 import { renderPatroniYml } from "../../configs/patroni";
+import { renderAlertRules } from "../../configs/prometheus";
 import { canonicalJson } from "../../configs/yaml";
 
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
@@ -13,7 +14,7 @@ const etcdMembers = spec.addresses.etcd.map((address, i) => ({ name: `etcd${i + 
 const servers = spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address }));
 
 describe("renderers: patroni.yml", () => {
-    const text = renderPatroniYml({ scope: "dev", name: "db2", address: "10.9.8.22", etcdAddresses: spec.addresses.etcd });
+    const text = renderPatroniYml({ scope: "dev", name: "db2", address: "10.9.8.22", etcdAddresses: spec.addresses.etcd, pgHba: renderPgHba(spec.subnet) });
     const doc = yaml.load(text) as Record<string, any>;
 
     it("names the scope and member, with connect addresses by IP", () => {
@@ -41,6 +42,11 @@ describe("renderers: patroni.yml", () => {
         assert.equal(doc.postgresql.bin_dir, "/usr/lib/postgresql/15/bin");
         assert.deepEqual(doc.bootstrap.initdb, [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"]);
         assert.equal(doc.bootstrap.post_bootstrap, "/usr/local/bin/patroni-post-bootstrap");
+    });
+
+    it("carries the pg_hba lines for initdb (Patroni's validator requires them), the same as the DCS copy", () => {
+        assert.deepEqual(doc.bootstrap.pg_hba, renderPgHba(spec.subnet));
+        assert.equal(doc.postgresql.pg_hba, undefined, "a local postgresql.pg_hba would override the DCS copy");
     });
 
     it("keeps tunables out of the node file: the same for every tuning", () => {
@@ -167,12 +173,22 @@ describe("renderers: barman", () => {
     });
 });
 
+describe("renderers: Prometheus", () => {
+    it("alert rules cover no leader, replication lag at maximum_lag_on_failover, archiving, Barman and backup age", () => {
+        const rules = (yaml.load(renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 })) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0].rules;
+        const byName = Object.fromEntries(rules.map(r => [r.alert, r.expr]));
+        assert.deepEqual(Object.keys(byName).sort(), ["BackupTooOld", "BarmanCheckFailing", "BarmanDown", "PatroniNoLeader", "ReplicationLagHigh", "WalArchivingFailing"]);
+        assert.match(byName.ReplicationLagHigh, /> 1048576$/);
+        assert.match(byName.BackupTooOld, /> 93600$/);
+    });
+});
+
 describe("renderers are deterministic", () => {
     it("the same input gives the same bytes, whatever the key order of the input", () => {
         const a = { ...spec.patroni, postgresql: { work_mem: "8MB", jit: false } };
         const b = { ...spec.patroni, postgresql: { jit: false, work_mem: "8MB" } };
         assert.equal(canonicalJson(renderDynamicConfig({ patroni: a, subnet: spec.subnet })), canonicalJson(renderDynamicConfig({ patroni: b, subnet: spec.subnet })));
-        const node = { scope: "dev", name: "db1", address: "10.9.8.21", etcdAddresses: spec.addresses.etcd };
+        const node = { scope: "dev", name: "db1", address: "10.9.8.21", etcdAddresses: spec.addresses.etcd, pgHba: renderPgHba(spec.subnet) };
         assert.equal(renderPatroniYml(node), renderPatroniYml({ ...node }));
         assert.equal(renderHaproxyCfg({ servers, maximumLagOnFailover: 5, timings: spec.haproxy }), renderHaproxyCfg({ servers: [...servers], maximumLagOnFailover: 5, timings: { ...spec.haproxy } }));
         assert.equal(canonicalJson({ b: 1, a: { d: 1, c: 2 } }), '{"a":{"c":2,"d":1},"b":1}');

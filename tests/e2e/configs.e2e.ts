@@ -1,0 +1,80 @@
+// Real-tool checks: the rendered configs, validated by the tools themselves inside the built images,
+// with a broken variant of each proving the check can fail.
+import { strict as assert } from "assert";
+import * as path from "path";
+import { parseConfig } from "../../config";
+import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
+import { renderHaproxyCfg } from "../../configs/haproxy";
+import { renderPgHba } from "../../configs/dcs";
+import { renderPatroniYml } from "../../configs/patroni";
+import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
+import { docker, run } from "./harness/docker";
+import { ROOT } from "./harness/stack";
+
+const TAG = "configcheck";
+const spec = parseConfig({ subnet: "10.213.244.0/24" }, TAG).spec;
+
+/** Run a shell script in an image, with files written from stdin (a tar would be overkill for text). */
+async function inImage(role: string, files: Record<string, string>, script: string, user?: string): Promise<{ code: number; out: string }> {
+    const setup = Object.entries(files).map(([p, content]) => `mkdir -p ${path.dirname(p)} && printf '%s' '${content.replace(/'/g, "'\\''")}' > ${p}`).join(" && ");
+    const r = await run("docker", ["run", "--rm", ...(user ? ["--user", user] : []), "--entrypoint", "sh", `patroni-ha-${role}:${TAG}`, "-c", `${setup} && ${script}`], { allowFail: true });
+    return { code: r.code, out: `${r.stdout}${r.stderr}` };
+}
+
+describe("e2e: rendered configs pass their own tools' checks", function () {
+    this.timeout(900_000);
+    before(async () => {
+        await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), spec.baseImage], { timeoutMs: 600000 });
+        for (const role of ["haproxy", "patroni", "barman", "prometheus"]) {
+            await docker(["build", "-q", "-t", `patroni-ha-${role}:${TAG}`, "--build-arg", `BASE_IMAGE=${spec.baseImage}`, path.join(ROOT, "images", role)], { timeoutMs: 900000 });
+        }
+    });
+    after(async () => { await docker(["image", "rm", ...["haproxy", "patroni", "barman", "prometheus"].map(r => `patroni-ha-${r}:${TAG}`)], { allowFail: true }); });
+
+    it("haproxy -c accepts haproxy.cfg (and rejects a broken one)", async () => {
+        const cfg = renderHaproxyCfg({ servers: spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address })), maximumLagOnFailover: 1048576, timings: spec.haproxy });
+        const check = (text: string) => inImage("haproxy", { "/tmp/haproxy.cfg": text }, "STATS_USER=a STATS_PASSWORD=b haproxy -c -f /tmp/haproxy.cfg");
+        const good = await check(cfg);
+        assert.equal(good.code, 0, good.out);
+        assert.match(good.out, /Configuration file is valid/);
+        const bad = await check(cfg.replace("default_backend primary", "default_backend no_such_backend"));
+        assert.notEqual(bad.code, 0, "a config naming a missing backend must fail the check");
+    });
+
+    it("patroni --validate-config accepts patroni.yml (and rejects a broken one)", async () => {
+        const yml = renderPatroniYml({ scope: TAG, name: "db1", address: spec.addresses.db[0], etcdAddresses: spec.addresses.etcd, pgHba: renderPgHba(spec.subnet) });
+        const env = "PATRONI_SUPERUSER_PASSWORD=x PATRONI_REPLICATION_PASSWORD=x PATRONI_REWIND_PASSWORD=x PATRONI_RESTAPI_USERNAME=u PATRONI_RESTAPI_PASSWORD=x";
+        const check = (text: string) => inImage("patroni", { "/tmp/patroni.yml": text }, `${env} patroni --validate-config /tmp/patroni.yml`, "postgres");
+        const good = await check(yml);
+        assert.equal(good.code, 0, good.out);
+        const bad = await check(yml.replace("/usr/lib/postgresql/15/bin", "/nonexistent/bin"));
+        assert.notEqual(bad.code, 0, `a bin_dir that does not exist must fail: ${bad.out}`);
+    });
+
+    it("barman reads barman.conf and the server section with the intended settings", async () => {
+        const files = { "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace("configuration_files_directory = /etc/barman.d", "configuration_files_directory = /tmp/b/conf.d"),
+            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy }) };
+        const r = await inImage("barman", files, "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
+        assert.equal(r.code, 0, r.out);
+        for (const line of [/backup_method: postgres/, /streaming_archiver: True/, /archiver: True/, /slot_name: barman/,
+            /incoming_wals_directory: \/var\/lib\/barman-wal\/incoming/, /retention_policy: RECOVERY WINDOW OF 1 DAYS/, /compression: gzip/]) {
+            assert.match(r.out, line);
+        }
+        const bad = await inImage("barman", { ...files, "/tmp/b/conf.d/cluster.conf": files["/tmp/b/conf.d/cluster.conf"].replace("backup_method = postgres", "backup_method = nonsense") },
+            "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
+        assert.ok(bad.code !== 0 || /nonsense|invalid|error/i.test(bad.out), `an invalid backup_method must be reported: ${bad.out}`);
+    });
+
+    it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {
+        const yml = renderPrometheusYml({ members: spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address })),
+            haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman });
+        const rules = renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 });
+        const good = await inImage("prometheus", { "/etc/prometheus/prometheus.yml": yml, "/etc/prometheus/rules.yml": rules },
+            "promtool check config /etc/prometheus/prometheus.yml", "root");
+        assert.equal(good.code, 0, good.out);
+        assert.match(good.out, /6 rules found/);
+        const bad = await inImage("prometheus", { "/etc/prometheus/rules.yml": rules.replace("sum(patroni_master) < 1", "sum(patroni_master < 1") },
+            "promtool check rules /etc/prometheus/rules.yml", "root");
+        assert.notEqual(bad.code, 0, "a rule with a syntax error must fail the check");
+    });
+});
