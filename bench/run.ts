@@ -17,7 +17,7 @@ const runs = Number(opt("runs", "3"));
 const STACK = `bench-${profile}`;
 const config: Record<string, unknown> = {
     profile, patroniNodes: 4, etcdNodes: 3, subnet: "10.213.250.0/24",
-    ports: { write: 45551, read: 45552, stats: 45553, postgresBase: 45430, apiBase: 45800, etcdBase: 45890, pitr: 45554, metrics: 45187 },
+    ports: { write: 45551, read: 45552, stats: 45553, postgresBase: 45430, apiBase: 45800, etcdBase: 45890, pitr: 45554, metrics: 45187, barmanMetrics: 45780, prometheus: 45090 },
 };
 args.forEach((a, i) => { if (a === "--set") { const [k, ...v] = args[i + 1].split("="); config[k] = JSON.parse(v.join("=")); } });
 

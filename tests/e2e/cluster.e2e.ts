@@ -19,7 +19,7 @@ const CONFIG: Record<string, unknown> = {
     patroniNodes: 4,
     etcdNodes: 3,
     subnet: "10.213.240.0/24",
-    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890, pitr: 25554, metrics: 25187 },
+    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890, pitr: 25554, metrics: 25187, barmanMetrics: 25780 },
 };
 
 describe("e2e: a 4-node cluster with 3 etcd members on the real engine", function () {

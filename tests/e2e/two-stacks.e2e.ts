@@ -7,8 +7,8 @@ import { log, stackFile } from "./helpers";
 describe("e2e: two stacks side by side", function () {
     this.timeout(600_000);
     const stacks = [
-        { name: "e2e-blue", ports: { write: 26551, read: 26552, stats: 26553, postgresBase: 26430, apiBase: 26800, etcdBase: 26890, pitr: 26554, metrics: 26187 } },
-        { name: "e2e-green", ports: { write: 27551, read: 27552, stats: 27553, postgresBase: 27430, apiBase: 27800, etcdBase: 27890, pitr: 27554, metrics: 27187 } },
+        { name: "e2e-blue", ports: { write: 26551, read: 26552, stats: 26553, postgresBase: 26430, apiBase: 26800, etcdBase: 26890, pitr: 26554, metrics: 26187, barmanMetrics: 26780 } },
+        { name: "e2e-green", ports: { write: 27551, read: 27552, stats: 27553, postgresBase: 27430, apiBase: 27800, etcdBase: 27890, pitr: 27554, metrics: 27187, barmanMetrics: 27780 } },
     ];
     after(async () => { for (const s of stacks) { await destroyStack(s.name); } });
 
