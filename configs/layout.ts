@@ -51,6 +51,5 @@ export const BARMAN_SLOT = "barman";
  * there. It follows any leader and keeps archiving while the Barman container is down.
  */
 export const WAL_SHARE = "/var/lib/barman-wal";
+// Both images create group walshare (gid 2990, see their Dockerfiles) owning it; postgres and barman are members.
 export const WAL_INCOMING = `${WAL_SHARE}/incoming`;
-/** Group that owns the shared volume in both images (postgres and barman are members). */
-export const WAL_SHARE_GID = 2990;
