@@ -61,7 +61,12 @@ export interface HaproxySpec {
     maxconn: number;
 }
 
+/** How WAL and base backups reach Barman: see README "Backups and point-in-time recovery". */
+export type BarmanMode = "streaming" | "rsync";
+
 export interface BarmanSpec {
+    /** "streaming" (default, follows the leader) or the seed's "rsync" over SSH. */
+    mode: BarmanMode;
     retentionPolicy: string;
     walRetentionPolicy: string;
     minimumRedundancy: number;
@@ -139,6 +144,7 @@ export const DEFAULTS = {
         synchronousMode: "off" as SynchronousMode,
     },
     barman: {
+        mode: "streaming" as BarmanMode,
         retentionPolicy: "RECOVERY WINDOW OF 1 DAYS",
         walRetentionPolicy: "main",
         minimumRedundancy: 1,
@@ -407,6 +413,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
 
     const b = objectAt("barman", raw.barman, Object.keys(DEFAULTS.barman), problems);
     const barman: BarmanSpec = {
+        mode: oneOf("barman.mode", b.mode, DEFAULTS.barman.mode, ["streaming", "rsync"] as const, problems),
         retentionPolicy: text("barman.retentionPolicy", b.retentionPolicy, DEFAULTS.barman.retentionPolicy, problems,
             /^(REDUNDANCY \d+|RECOVERY WINDOW OF \d+ (DAYS?|WEEKS?|MONTHS?))$/i, `"REDUNDANCY <n>" or "RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS"`),
         walRetentionPolicy: oneOf("barman.walRetentionPolicy", b.walRetentionPolicy, "main", ["main"] as const, problems),
@@ -416,6 +423,12 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         backupMaxAgeHours: integer("barman.backupMaxAgeHours", b.backupMaxAgeHours, DEFAULTS.barman.backupMaxAgeHours, 1, 24 * 366, problems),
         compression: oneOf("barman.compression", b.compression, DEFAULTS.barman.compression, ["gzip", "none"] as const, problems),
     };
+    if (barman.mode === "rsync") {
+        warnings.push(`barman.mode is "rsync" (the seed's SSH/rsync design): Barman still follows the leader (archive_command ` +
+            `pushes from whoever leads; rsync base backups reach the leader through HAProxy), but without WAL streaming the WAL ` +
+            `a dying leader had not yet archived is lost to point-in-time recovery (up to archive_timeout, 60 s), and while ` +
+            `Barman is down archive_command fails and WAL piles up in the leader's pg_wal. "streaming" has neither limit.`);
+    }
 
     const a = objectAt("app", raw.app, ["database", "user"], problems);
     const identMsg = "a lower-case SQL identifier (letters, digits, underscores; at most 63)";

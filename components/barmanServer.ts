@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BarmanSpec, RoleResources } from "../config";
 import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
 import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_METRICS_PORT, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
+import { SshSide, sshEnvs } from "./barmanSsh";
 import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
 
 export interface BarmanServerArgs {
@@ -16,7 +17,7 @@ export interface BarmanServerArgs {
     address: string;
     /** HAProxy's address: Barman reaches the leader through the write listener. */
     haproxyAddress: string;
-    /** Retention, compression and schedule. */
+    /** Mode, retention, compression and schedule. */
     spec: BarmanSpec;
     /** Password of the `barman` role (base backups). */
     barmanPassword: pulumi.Input<string>;
@@ -24,8 +25,10 @@ export interface BarmanServerArgs {
     streamingBarmanPassword: pulumi.Input<string>;
     /** Optional container limits. */
     resources: RoleResources;
-    /** The shared WAL hand-off volume Barman's archiver reads. */
-    walVolume: pulumi.Input<string>;
+    /** barman.mode "streaming": the shared WAL hand-off volume Barman's archiver reads. */
+    walVolume?: pulumi.Input<string>;
+    /** barman.mode "rsync": Barman's SSH side (sshd receiving WAL, the key for rsync backups). */
+    ssh?: SshSide;
     /** Host address and port Barman's metrics are published on. */
     bindAddress: string;
     metricsHostPort: number;
@@ -43,7 +46,7 @@ export class BarmanServer extends pulumi.ComponentResource {
     constructor(name: string, args: BarmanServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:BarmanServer", name, {}, opts);
         this.globalConfig = renderBarmanConf(args.spec);
-        this.serverConfig = renderBarmanServer({ stack: args.stack, haproxyAddress: args.haproxyAddress });
+        this.serverConfig = renderBarmanServer({ stack: args.stack, haproxyAddress: args.haproxyAddress, mode: args.spec.mode });
         this.containerName = dockerName(args.stack, "barman");
         const volume = (suffix: string) => new docker.Volume(`barman-${suffix}`, {
             name: dockerName(args.stack, `barman-${suffix}`),
@@ -51,13 +54,15 @@ export class BarmanServer extends pulumi.ComponentResource {
         }, { parent: this });
         const home = volume("home");
         const backups = volume("backups");
-        const envs = pulumi.secret(pulumi.all([args.barmanPassword, args.streamingBarmanPassword])
-            .apply(([barman, streaming]) => [
+        const ssh = args.ssh ? sshEnvs(args.ssh) : pulumi.output([] as string[]);
+        const envs = pulumi.secret(pulumi.all([args.barmanPassword, args.streamingBarmanPassword, ssh])
+            .apply(([barman, streaming, sshKeys]) => [
                 `BARMAN_PASSWORD=${barman}`,
                 `STREAMING_BARMAN_PASSWORD=${streaming}`,
                 `BARMAN_SERVER=${BARMAN_SERVER}`,
                 `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
                 `METRICS_PORT=${BARMAN_METRICS_PORT}`,
+                ...sshKeys,
             ]));
         this.container = new docker.Container("barman", {
             ...commonContainerArgs(args.stack, "barman", args.resources),
@@ -68,13 +73,14 @@ export class BarmanServer extends pulumi.ComponentResource {
             uploads: [
                 { file: BARMAN_CONFIG, content: this.globalConfig },
                 { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
+                ...(args.ssh?.files ?? []),
             ],
             networksAdvanced: stackNetwork(args.networkName, args.address, "barman"),
             ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: args.bindAddress }],
             volumes: [
                 { volumeName: home.name, containerPath: BARMAN_HOME },
                 { volumeName: backups.name, containerPath: BARMAN_BACKUPS },
-                { volumeName: args.walVolume, containerPath: WAL_SHARE },
+                ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
             ],
             healthcheck: healthcheck(`barman-health ${BARMAN_SERVER}`, "120s"),
             stopTimeout: 30,

@@ -3,10 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
 import { canonicalJson } from "../configs/yaml";
-import { archiveParameters, BARMAN_SLOTS } from "../configs/barman";
+import { archiveParameters, barmanSlots } from "../configs/barman";
 import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE } from "../configs/layout";
 import { BarmanServer } from "./barmanServer";
+import { BarmanSsh } from "./barmanSsh";
 import { dockerName, stackLabels } from "./docker";
 import { EtcdCluster } from "./etcdCluster";
 import { HaproxyGateway } from "./haproxyGateway";
@@ -77,8 +78,15 @@ export class PatroniCluster extends pulumi.ComponentResource {
             bindAddress: spec.bindAddress, publicHost: spec.publicHost, etcdBase: spec.ports.etcdBase, resources: spec.resources.etcd,
         }, child);
 
-        // The WAL hand-off volume between every node's archive_command and Barman.
-        const walVolume = new docker.Volume("wal", { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") }, child);
+        // Streaming mode: the WAL hand-off volume between every node's archive_command and Barman.
+        // Rsync mode: per-stack SSH keys instead (see BarmanSsh).
+        const mode = spec.barman.mode;
+        const walVolume = mode === "streaming"
+            ? new docker.Volume("wal", { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") }, child).name
+            : undefined;
+        const ssh = mode === "rsync"
+            ? new BarmanSsh("barman-ssh", { stack: spec.stack, barmanAddress: spec.addresses.barman, haproxyAddress: spec.addresses.haproxy }, child)
+            : undefined;
 
         const members = spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address }));
         this.dynamicConfig = new PatroniDynamicConfig("dcs-config", {
@@ -88,14 +96,14 @@ export class PatroniCluster extends pulumi.ComponentResource {
             members: members.map((m, i) => ({ name: m.name, apiUrl: `http://${spec.publicHost}:${spec.ports.apiBase + i + 1}` })),
             apiUser: "patroni",
             apiPassword: this.secrets.api,
-            config: canonicalJson(renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet, ownedParameters: archiveParameters(), slots: BARMAN_SLOTS })),
+            config: canonicalJson(renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet, ownedParameters: archiveParameters(mode), slots: barmanSlots(mode) })),
         }, { parent: this, dependsOn: this.etcd.containers });
 
         this.nodes = members.map((m, i) => new PatroniNode(m.name, {
             stack: spec.stack, scope, name: m.name, address: m.address, subnet: spec.subnet, etcdAddresses: spec.addresses.etcd,
             image: image("patroni"), networkName: this.network.name, bindAddress: spec.bindAddress,
             hostPostgresPort: spec.ports.postgresBase + i + 1, hostApiPort: spec.ports.apiBase + i + 1,
-            app: spec.app, resources: spec.resources.patroni, walVolume: walVolume.name,
+            app: spec.app, resources: spec.resources.patroni, walVolume, ssh: ssh?.node,
             secrets: {
                 superuserPassword: this.secrets.superuser, replicationPassword: this.secrets.replication,
                 rewindPassword: this.secrets.rewind, apiUser: "patroni", apiPassword: this.secrets.api,
@@ -108,12 +116,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
             stack: spec.stack, servers: members, image: image("haproxy"), networkName: this.network.name,
             address: spec.addresses.haproxy, bindAddress: spec.bindAddress, ports: spec.ports,
             maximumLagOnFailover: spec.patroni.maximumLagOnFailover, timings: spec.haproxy,
-            statsUser: "admin", statsPassword: this.secrets.stats, resources: spec.resources.haproxy,
+            statsUser: "admin", statsPassword: this.secrets.stats, resources: spec.resources.haproxy, sshRoute: mode === "rsync",
         }, child);
 
         this.barman = new BarmanServer("barman", {
             stack: spec.stack, image: image("barman"), networkName: this.network.name, address: spec.addresses.barman,
-            haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman, walVolume: walVolume.name,
+            haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman, walVolume, ssh: ssh?.barman,
             barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
             bindAddress: spec.bindAddress, metricsHostPort: spec.ports.barmanMetrics,
         }, { parent: this, dependsOn: this.nodes.map(n => n.container) });

@@ -30,6 +30,8 @@ export interface HaproxyGatewayArgs {
     statsPassword: pulumi.Input<string>;
     /** Optional container limits. */
     resources: RoleResources;
+    /** barman.mode "rsync": route SSH to the leader for Barman's rsync backups (internal only). */
+    sshRoute?: boolean;
 }
 
 /** HAProxy routing writes to the leader and reads over replicas, by Patroni REST health checks. */
@@ -40,7 +42,7 @@ export class HaproxyGateway extends pulumi.ComponentResource {
 
     constructor(name: string, args: HaproxyGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:HaproxyGateway", name, {}, opts);
-        this.config = renderHaproxyCfg({ servers: args.servers, maximumLagOnFailover: args.maximumLagOnFailover, timings: args.timings });
+        this.config = renderHaproxyCfg({ servers: args.servers, maximumLagOnFailover: args.maximumLagOnFailover, timings: args.timings, sshRoute: args.sshRoute });
         const envs = pulumi.secret(pulumi.all([args.statsUser, args.statsPassword])
             .apply(([user, password]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`]));
         this.container = new docker.Container("haproxy", {

@@ -34,7 +34,8 @@ export class StackImages extends pulumi.ComponentResource {
                 imageName: `patroni-ha-${role}:${args.stack}`,
                 skipPush: true,
                 build: {
-                    context: path.join(IMAGES_DIR, role),
+                    // The whole images/ folder is the context, so images can share scripts from images/common.
+                    context: IMAGES_DIR,
                     dockerfile: path.join(IMAGES_DIR, role, "Dockerfile"),
                     args: { BASE_IMAGE: args.baseImage },
                 },

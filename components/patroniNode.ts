@@ -4,6 +4,7 @@ import { RoleResources } from "../config";
 import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../configs/layout";
 import { renderPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
+import { SshSide, sshEnvs } from "./barmanSsh";
 import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
 
 /** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
@@ -57,8 +58,10 @@ export interface PatroniNodeArgs {
     secrets: PatroniSecrets;
     /** Optional container limits. */
     resources: RoleResources;
-    /** The shared WAL hand-off volume (archive_command writes into it). */
-    walVolume: pulumi.Input<string>;
+    /** barman.mode "streaming": the shared WAL hand-off volume (archive_command writes into it). */
+    walVolume?: pulumi.Input<string>;
+    /** barman.mode "rsync": this node's SSH side (sshd for Barman's rsync backups, the archive key). */
+    ssh?: SshSide;
 }
 
 /** One Patroni + PostgreSQL 15 member: a container, its data volume and its rendered patroni.yml. */
@@ -75,7 +78,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             labels: stackLabels(args.stack, "patroni"),
         }, { parent: this });
         const s = args.secrets;
-        const envs = pulumi.secret(pulumi.all([s.superuserPassword, s.replicationPassword, s.rewindPassword, s.apiUser, s.apiPassword,
+        const passwordEnvs = pulumi.secret(pulumi.all([s.superuserPassword, s.replicationPassword, s.rewindPassword, s.apiUser, s.apiPassword,
             s.appPassword, s.barmanPassword, s.streamingBarmanPassword, s.monitorPassword])
             .apply(([su, repl, rewind, apiUser, apiPassword, app, barman, streaming, monitor]) => [
                 `PATRONI_SUPERUSER_PASSWORD=${su}`,
@@ -91,15 +94,17 @@ export class PatroniNode extends pulumi.ComponentResource {
                 `STREAMING_BARMAN_PASSWORD=${streaming}`,
                 `MONITOR_PASSWORD=${monitor}`,
             ]));
+        const envs = args.ssh ? pulumi.secret(pulumi.all([passwordEnvs, sshEnvs(args.ssh)]).apply(([a, b]) => [...a, ...b])) : passwordEnvs;
         this.container = new docker.Container(args.name, {
             ...commonContainerArgs(args.stack, "patroni", args.resources),
             name: dockerName(args.stack, args.name),
             hostname: args.name,
             image: args.image,
             user: "postgres",
-            command: ["patroni", PATRONI_CONFIG],
+            // Starts sshd first in rsync mode, then execs `patroni <config>`.
+            command: ["patroni-entrypoint", PATRONI_CONFIG],
             envs,
-            uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }],
+            uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...(args.ssh?.files ?? [])],
             networksAdvanced: stackNetwork(args.networkName, args.address, args.name),
             ports: [
                 { internal: PG_PORT, external: args.hostPostgresPort, ip: args.bindAddress },
@@ -107,7 +112,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             ],
             volumes: [
                 { volumeName: volume.name, containerPath: PG_HOME },
-                { volumeName: args.walVolume, containerPath: WAL_SHARE },
+                ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
             ],
             healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
             // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at

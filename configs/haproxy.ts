@@ -1,5 +1,5 @@
 import { HaproxySpec } from "../config";
-import { API_PORT, HAPROXY_HEALTH_PORT, HAPROXY_READ_PORT, HAPROXY_STATS_PORT, HAPROXY_WRITE_PORT, PG_PORT } from "./layout";
+import { API_PORT, HAPROXY_HEALTH_PORT, HAPROXY_READ_PORT, HAPROXY_SSH_PORT, HAPROXY_STATS_PORT, HAPROXY_WRITE_PORT, PG_PORT, SSH_PORT } from "./layout";
 
 export interface HaproxyServer {
     /** Patroni member name, e.g. "db1". */
@@ -13,6 +13,8 @@ export interface HaproxyConfigInput {
     /** Replicas lagging more than this many bytes leave the read pool (Patroni's maximum_lag_on_failover). */
     maximumLagOnFailover: number;
     timings: HaproxySpec;
+    /** barman.mode "rsync": an internal SSH route to the leader's sshd, for Barman's rsync base backups. */
+    sshRoute?: boolean;
 }
 
 /**
@@ -24,15 +26,15 @@ export function renderHaproxyCfg(input: HaproxyConfigInput): string {
     const t = input.timings;
     const defaultServer = `default-server inter ${t.inter} fastinter ${t.fastinter} downinter ${t.downinter} ` +
         `rise ${t.rise} fall ${t.fall} on-marked-down shutdown-sessions slowstart 0 maxconn ${t.maxconn}`;
-    const servers = input.servers.map(s => `    server ${s.name} ${s.address}:${PG_PORT} check port ${API_PORT}`);
-    const backend = (name: string, check: string, balance: string) => [
+    const servers = (port: number) => input.servers.map(s => `    server ${s.name} ${s.address}:${port} check port ${API_PORT}`);
+    const backend = (name: string, check: string, balance: string, port = PG_PORT) => [
         `backend ${name}`,
         `    balance ${balance}`,
         // OPTIONS answers with the same status codes as GET and leaves no traceback in Patroni's log.
         `    option httpchk OPTIONS ${check}`,
         "    http-check expect status 200",
         `    ${defaultServer}`,
-        ...servers,
+        ...servers(port),
         "",
     ];
     return [
@@ -63,6 +65,9 @@ export function renderHaproxyCfg(input: HaproxyConfigInput): string {
         "",
         ...backend("primary", "/primary", "first"),
         ...backend("replicas", `/replica?lag=${input.maximumLagOnFailover}`, "roundrobin"),
+        // Not published: only Barman, on the stack network, uses it.
+        ...(input.sshRoute ? ["frontend ssh_leader", `    bind *:${HAPROXY_SSH_PORT}`, "    default_backend ssh_primary", "",
+            ...backend("ssh_primary", "/primary", "first", SSH_PORT)] : []),
         "frontend stats",
         "    mode http",
         `    bind *:${HAPROXY_STATS_PORT}`,

@@ -53,3 +53,10 @@ export const BARMAN_SLOT = "barman";
 export const WAL_SHARE = "/var/lib/barman-wal";
 // Both images create group walshare (gid 2990, see their Dockerfiles) owning it; postgres and barman are members.
 export const WAL_INCOMING = `${WAL_SHARE}/incoming`;
+
+/** barman.mode "rsync": sshd port in the Patroni and Barman containers, and HAProxy's SSH route to the leader. */
+export const SSH_PORT = 2222;
+export const HAPROXY_SSH_PORT = 2222;
+/** Uploaded SSH files (no secret in them) and the run-time folder the private keys are written to. */
+export const SSH_ETC = "/etc/ssh-ha";
+export const SSH_RUN = "/run/ssh-ha";

@@ -45,6 +45,8 @@ export function renderAlertRules(input: AlertRulesInput): string {
                     `A replica lags more than maximum_lag_on_failover (${input.maximumLagOnFailover} bytes) and cannot take over.`),
                 rule("WalArchivingFailing", "max(pg_archiver_failing) == 1", "2m", "archive_command fails on the primary: WAL piles up in pg_wal."),
                 rule("BarmanCheckFailing", "min(barman_check_ok) == 0", "5m", "barman check fails: backups or WAL archiving are at risk."),
+                rule("WalArchiveGap", 'max(barman_wal_gaps{scope="since_newest_backup"}) > 0', "1m",
+                    "WAL segments are missing since the newest base backup: point-in-time recovery to now is impossible; take a base backup."),
                 rule("BarmanDown", "up{job=\"barman\"} == 0", "2m", "Barman's metrics are unreachable: the container may be down."),
                 rule("BackupTooOld", `max(barman_last_backup_age_seconds) > ${input.backupMaxAgeSeconds}`, "10m",
                     `The newest base backup is older than ${Math.round(input.backupMaxAgeSeconds / 3600)} h.`),

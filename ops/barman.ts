@@ -87,45 +87,18 @@ export async function switchWalAndWait(container: string, superuserConnectionStr
     throw new Error(`segment ${segment} did not reach Barman's archive within ${timeoutSeconds} s`);
 }
 
-/** Archived segments as timeline -> sorted segment numbers (from WAL file names). */
-export function segmentsByTimeline(walNames: Iterable<string>): Map<number, number[]> {
-    const byTli = new Map<number, number[]>();
-    for (const name of walNames) {
-        const m = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/.exec(name);
-        if (!m) { continue; }
-        const tli = parseInt(m[1], 16), seg = parseInt(m[2], 16) * 256 + parseInt(m[3], 16);
-        byTli.set(tli, [...(byTli.get(tli) ?? []), seg].sort((a, b) => a - b));
-    }
-    return byTli;
+/** WAL segments missing from Barman's archive, computed in the container by `barman-ha gaps` (one implementation). */
+export interface GapReport {
+    /** Missing since the oldest finished backup: recovery from an older backup cannot cross them. */
+    sinceOldestBackup: string[];
+    /** Missing since the newest finished backup: recovery to now is impossible until a new backup. */
+    sinceNewestBackup: string[];
+    newestBackup?: string;
 }
 
-/**
- * Segments missing from the archive that a recovery could need: inside a timeline, or between a
- * timeline's end and the next one's start, counting only from the oldest backup's begin WAL (Barman
- * deletes older WAL on purpose: no backup can use it).
- */
-export function walGaps(walNames: Iterable<string>, oldestBackupBeginWal?: string): string[] {
-    const from = oldestBackupBeginWal ? segmentsByTimeline([oldestBackupBeginWal]) : undefined;
-    const start = from ? [...from.values()][0][0] : 0;
-    const byTli = segmentsByTimeline(walNames);
-    const out: string[] = [];
-    const tlis = [...byTli.keys()].sort((a, b) => a - b);
-    const hex = (tli: number, seg: number) => `${tli.toString(16).toUpperCase().padStart(8, "0")}${Math.floor(seg / 256).toString(16).toUpperCase().padStart(8, "0")}${(seg % 256).toString(16).toUpperCase().padStart(8, "0")}`;
-    let previous: { tli: number; last: number } | undefined;
-    for (const tli of tlis) {
-        const segs = byTli.get(tli)!.filter(s => s >= start);
-        if (segs.length === 0) { continue; }
-        if (previous && segs[0] > previous.last + 1) { out.push(`${hex(previous.tli, previous.last + 1)} (between timeline ${previous.tli} and ${tli})`); }
-        for (let k = 1; k < segs.length; k++) {
-            for (let missing = segs[k - 1] + 1; missing < segs[k]; missing++) { out.push(hex(tli, missing)); }
-        }
-        previous = { tli, last: segs[segs.length - 1] };
-    }
-    return out;
-}
-
-/** Gaps in the archive since the oldest finished backup. */
-export async function archiveGaps(container: string): Promise<string[]> {
-    const oldest = (await listBackups(container)).filter(b => b.status === "DONE").sort((a, b) => a.id.localeCompare(b.id))[0];
-    return walGaps(await archivedWalNames(container), oldest?.beginWal);
+export async function archiveGaps(container: string): Promise<GapReport> {
+    const r = await dockerExec(container, ["barman-ha", "gaps", BARMAN_SERVER]);
+    if (r.code !== 0) { throw new Error(`barman-ha gaps failed: ${(r.stderr || r.stdout).trim()}`); }
+    const j = JSON.parse(r.stdout) as { since_oldest_backup: string[]; since_newest_backup: string[]; newest_backup: string | null };
+    return { sinceOldestBackup: j.since_oldest_backup, sinceNewestBackup: j.since_newest_backup, newestBackup: j.newest_backup ?? undefined };
 }

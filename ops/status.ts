@@ -1,6 +1,6 @@
 // `npm run status -- --outputs FILE [--json]`: one screen with every member, etcd, HAProxy's view and
 // Barman. Exit 0 only when everything is healthy, 1 with the reasons otherwise.
-import { archiveGaps, barman, check, listBackups } from "./barman";
+import { archiveGaps, barman, check, GapReport, listBackups } from "./barman";
 import { readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
 
@@ -14,7 +14,7 @@ export interface Snapshot {
     etcd: { endpoint: string; healthy: boolean; error?: string }[];
     haproxy: { write: Record<string, string>; read: Record<string, string> } | null;
     haproxyError?: string;
-    barman: { checkOk: boolean; failures: string[]; gaps?: string[]; lastArchivedWal?: string; archiverFailures?: string; lastBackup?: string; lastBackupAgeHours?: number } | null;
+    barman: { checkOk: boolean; failures: string[]; gaps?: GapReport; lastArchivedWal?: string; archiverFailures?: string; lastBackup?: string; lastBackupAgeHours?: number } | null;
     barmanError?: string;
 }
 
@@ -110,8 +110,9 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
     if (!s.haproxy) { reasons.push(`HAProxy stats unreachable (${s.haproxyError})`); }
     if (!s.barman) { reasons.push(`Barman unreachable (${s.barmanError})`); } else {
         if (!s.barman.checkOk) { reasons.push(`barman check: ${s.barman.failures.join("; ") || "failed"}`); }
-        if (s.barman.gaps?.length) {
-            reasons.push(`WAL archive has ${s.barman.gaps.length} missing segment(s) since the oldest backup (${s.barman.gaps.slice(0, 3).join(", ")}${s.barman.gaps.length > 3 ? ", ..." : ""}): ` +
+        const recent = s.barman.gaps?.sinceNewestBackup ?? [];
+        if (recent.length) {
+            reasons.push(`WAL archive has ${recent.length} missing segment(s) since the newest backup (${recent.slice(0, 3).join(", ")}${recent.length > 3 ? ", ..." : ""}): ` +
                 "point-in-time recovery cannot cross them; take a new base backup (npm run backup) to recover from then on");
         }
         if (!s.barman.lastBackup) { reasons.push("Barman has no base backup: point-in-time recovery is impossible"); }
@@ -137,7 +138,12 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
     lines.push("", "Barman");
     if (s.barman) {
         lines.push(`  barman check: ${s.barman.checkOk ? "OK" : `FAILED: ${s.barman.failures.join("; ")}`}`);
-        lines.push(`  WAL gaps since the oldest backup: ${s.barman.gaps?.length ? s.barman.gaps.join(", ") : "none"}`);
+        const g = s.barman.gaps;
+        lines.push(`  WAL gaps since the newest backup: ${g?.sinceNewestBackup.length ? g.sinceNewestBackup.join(", ") : "none"}`);
+        const older = (g?.sinceOldestBackup ?? []).filter(x => !g?.sinceNewestBackup.includes(x));
+        if (older.length) {
+            lines.push(`  older WAL gaps: ${older.join(", ")}: backups before ${g?.newestBackup} recover only up to them; from ${g?.newestBackup} on, PITR works`);
+        }
         lines.push(`  last archived WAL: ${s.barman.lastArchivedWal ?? "-"}   archiver failures: ${s.barman.archiverFailures ?? "-"}`);
         lines.push(`  last backup: ${s.barman.lastBackup ?? "NONE"}${s.barman.lastBackupAgeHours !== undefined ? ` (${s.barman.lastBackupAgeHours.toFixed(1)} h ago)` : ""}`);
     } else { lines.push(`  unreachable: ${s.barmanError}`); }

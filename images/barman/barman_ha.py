@@ -3,6 +3,9 @@
 
   barman-ha due "<cron>" <stamp-file>   exit 0 when a scheduled backup is due this minute (and records it)
   barman-ha clean-errors <server>        remove files in errors/ whose content is already archived
+  barman-ha gaps <server>                WAL segments missing from the archive, as JSON (see wal_gaps)
+  barman-ha check <server>               `barman check`, and no WAL gap since the newest backup (health)
+  barman-ha switch-wal <server>          close the primary's current WAL segment (as the barman role)
   barman-ha metrics <server> <file>      write Barman's state as Prometheus metrics (atomically)
   barman-ha serve <dir> <port>           serve <dir>/metrics at /metrics (quietly)
 """
@@ -10,6 +13,7 @@ import datetime
 import glob
 import gzip
 import bz2
+import json
 import os
 import http.server
 import re
@@ -105,6 +109,85 @@ def clean_errors(server):
     return 0 if removed >= 0 else 1
 
 
+WAL_NAME = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
+
+
+def _segment_name(tli, seg):
+    return "%08X%08X%08X" % (tli, seg // 256, seg % 256)
+
+
+def wal_gaps(names, from_wal=None):
+    """Segments missing from an archive: inside a timeline, or between one timeline's last segment and
+    the next one's first (a new timeline starts in the segment where the old one ended). Counted from
+    from_wal (a backup's begin WAL), since Barman deletes older WAL on purpose."""
+    start = 0
+    if from_wal:
+        m = WAL_NAME.match(from_wal)
+        start = int(m.group(2), 16) * 256 + int(m.group(3), 16)
+    by_tli = {}
+    for name in names:
+        m = WAL_NAME.match(name)
+        if m:
+            seg = int(m.group(2), 16) * 256 + int(m.group(3), 16)
+            if seg >= start:
+                by_tli.setdefault(int(m.group(1), 16), set()).add(seg)
+    out, previous = [], None
+    for tli in sorted(by_tli):
+        segs = sorted(by_tli[tli])
+        if previous and segs[0] > previous[1] + 1:
+            out.append("%s (between timeline %d and %d)" % (_segment_name(previous[0], previous[1] + 1), previous[0], tli))
+        for a, b in zip(segs, segs[1:]):
+            out += [_segment_name(tli, missing) for missing in range(a + 1, b)]
+        previous = (tli, segs[-1])
+    return out
+
+
+def _done_backups(server):
+    """Finished backups as (id, begin_wal), oldest first, from their backup.info files."""
+    out = []
+    for info in sorted(glob.glob(os.path.join(BARMAN_HOME, server, "base", "*", "backup.info"))):
+        fields = {}
+        with open(info) as f:
+            for line in f:
+                key, _, value = line.rstrip("\n").partition("=")
+                fields[key] = value
+        if fields.get("status") == "DONE" and fields.get("begin_wal"):
+            out.append((os.path.basename(os.path.dirname(info)), fields["begin_wal"]))
+    return out
+
+
+def gaps_report(server):
+    """{"since_oldest_backup": [...], "since_newest_backup": [...], "newest_backup": id}: a gap since the
+    newest backup means point-in-time recovery to now is impossible until the next backup."""
+    names = [os.path.basename(p) for p in glob.glob(os.path.join(BARMAN_HOME, server, "wals", "*", "*"))]
+    backups = _done_backups(server)
+    return {
+        "since_oldest_backup": wal_gaps(names, backups[0][1]) if backups else [],
+        "since_newest_backup": wal_gaps(names, backups[-1][1]) if backups else [],
+        "newest_backup": backups[-1][0] if backups else None,
+    }
+
+
+def health(server):
+    code, text = _run(["barman", "check", server, "--nagios"])
+    recent = gaps_report(server)["since_newest_backup"]
+    print(text.strip())
+    if recent:
+        print("WAL GAP since the newest backup: %s (take a base backup)" % ", ".join(recent[:5]))
+        return 2
+    return code
+
+
+def switch_wal(server, conf_dir="/etc/barman.d"):
+    """Barman 3.4's own switch-wal wants a superuser; the barman role has EXECUTE on pg_switch_wal()."""
+    import configparser
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(conf_dir, server + ".conf"))
+    code, out = _run(["psql", parser.get(server, "conninfo"), "-XAtc", "SELECT pg_walfile_name(pg_switch_wal())"])
+    print(out.strip())
+    return code
+
+
 def _run(args):
     r = subprocess.run(args, capture_output=True, text=True)
     return r.returncode, r.stdout
@@ -120,7 +203,7 @@ def parse_check(text):
     return out
 
 
-def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now):
+def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now, gaps=None):
     esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"')
     lines = [
         "# HELP barman_check_ok 1 when `barman check` passes for the server.",
@@ -139,6 +222,11 @@ def render_metrics(server, check_code, checks, backup_ids, failed_backups, statu
         lines += ["# HELP barman_last_backup_age_seconds Seconds since the newest finished backup began.",
                   "# TYPE barman_last_backup_age_seconds gauge",
                   'barman_last_backup_age_seconds{server="%s"} %d' % (server, (now - began).total_seconds())]
+    if gaps is not None:
+        lines += ["# HELP barman_wal_gaps WAL segments missing from the archive since the oldest/newest finished backup.",
+                  "# TYPE barman_wal_gaps gauge"]
+        for scope in ("since_oldest_backup", "since_newest_backup"):
+            lines.append('barman_wal_gaps{server="%s",scope="%s"} %d' % (server, scope, len(gaps[scope])))
     m = re.search(r"Failures of WAL archiver:\s*(\d+)", status_text)
     if m:
         lines += ["# TYPE barman_archiver_failures gauge", 'barman_archiver_failures{server="%s"} %s' % (server, m.group(1))]
@@ -159,7 +247,8 @@ def metrics(server, out_file):
     done = [l.split()[1] for l in backups_text.splitlines() if len(l.split()) > 1 and "FAILED" not in l and "WAITING" not in l and "STARTED" not in l]
     failed = sum(1 for l in backups_text.splitlines() if "FAILED" in l)
     _, status_text = _run(["barman", "status", server])
-    text = render_metrics(server, code, parse_check(check_text), done, failed, status_text, datetime.datetime.now(datetime.timezone.utc))
+    text = render_metrics(server, code, parse_check(check_text), done, failed, status_text, datetime.datetime.now(datetime.timezone.utc),
+                          gaps_report(server))
     tmp = out_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
@@ -200,6 +289,13 @@ def main(argv):
         return due(argv[2], argv[3])
     if len(argv) == 3 and argv[1] == "clean-errors":
         return clean_errors(argv[2])
+    if len(argv) == 3 and argv[1] == "gaps":
+        print(json.dumps(gaps_report(argv[2])))
+        return 0
+    if len(argv) == 3 and argv[1] == "switch-wal":
+        return switch_wal(argv[2])
+    if len(argv) == 3 and argv[1] == "check":
+        return health(argv[2])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -9,6 +9,8 @@ printf '*:*:*:barman:%s\n*:*:*:streaming_barman:%s\n' "$BARMAN_PASSWORD" "$STREA
 server="${BARMAN_SERVER:-cluster}"
 interval="${CRON_INTERVAL:-15}"
 say() { echo "barman-loop: $*" >&2; }
+# barman.mode "rsync": sshd for archive_command pushes, and the key for rsync backups (no-op otherwise).
+ssh-start
 # `barman check` creates incoming/, streaming/ and friends: do it before anything needs them.
 barman check "$server" >/dev/null 2>&1 || true
 mkdir -p "$HOME/metrics"
@@ -18,6 +20,12 @@ while :; do
     barman-ha clean-errors "$server" || say "clean-errors failed"
     if ! barman list-backups --minimal "$server" 2>/dev/null | grep -q .; then
         say "no base backup yet: taking the first one"
+        # Barman refuses a backup until some WAL has arrived: close the current segment rather than
+        # wait up to archive_timeout for it.
+        if barman check "$server" 2>/dev/null | grep -q "WAL archive: FAILED"; then
+            barman-ha switch-wal "$server" >/dev/null || say "switch-wal failed"
+            sleep 3
+        fi
         barman backup --wait --wait-timeout 120 "$server" >&2 && say "first base backup done" || say "first base backup failed; retrying next round"
     elif barman-ha due "${BACKUP_SCHEDULE:-}" "$HOME/.last-scheduled-backup"; then
         say "scheduled base backup (${BACKUP_SCHEDULE})"

@@ -4,7 +4,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { archiveGaps, archivedWalNames, check, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
+import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { docker } from "./harness/docker";
 import { Deployed, deployStack, destroyStack, query } from "./harness/stack";
@@ -91,7 +91,7 @@ describe("e2e: Barman follows the leader", function () {
         });
         const rules = await (await fetch(`${url}api/v1/rules`)).json() as { data: { groups: { rules: { name: string; health: string }[] }[] } };
         const loaded = rules.data.groups.flatMap(g => g.rules);
-        assert.equal(loaded.length, 6);
+        assert.equal(loaded.length, 7);
         assert.ok(loaded.every(r => r.health !== "err"), JSON.stringify(loaded));
         await waitFor("barman_check_ok 1", 60, async () => (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_check_ok{server="cluster"} 1'));
     });
@@ -126,7 +126,7 @@ describe("e2e: Barman follows the leader", function () {
                 return newTimeline > oldTimeline;
             });
             console.log(`      failover ${round}: ${elected.name} leads on timeline ${newTimeline}; archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after the new leader was up`);
-            assert.deepEqual(await archiveGaps(container), []);
+            assert.deepEqual((await archiveGaps(container)).sinceOldestBackup, []);
             await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
             const id = await takeBackup(container);
             assert.equal((await listBackups(container)).find(b => b.id === id)?.status, "DONE");
@@ -176,7 +176,37 @@ describe("e2e: Barman follows the leader", function () {
             return switched.every(s => names.has(s));
         });
         console.log(`      after 3 minutes down, Barman archived the backlog ${seconds.toFixed(1)} s after its start`);
-        assert.deepEqual(await archiveGaps(container), []);
+        assert.deepEqual((await archiveGaps(container)).sinceOldestBackup, []);
         await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
+    });
+
+    it("5b. a gap, if one happens, is reported by the health check, status and metrics; a new base backup makes PITR work again from then on", async () => {
+        const su = d.outputs.superuserConnectionString;
+        const lost = (await switchWalAndWait(container, su)).segment;
+        await switchWalAndWait(container, su);
+        // Simulate the loss (e.g. a damaged disk): remove one archived segment after the newest backup.
+        await docker(["exec", container, "find", "/data/pg-backup/cluster/wals", "-name", lost, "-delete"]);
+        assert.deepEqual((await archiveGaps(container)).sinceNewestBackup, [lost]);
+        const health = await dockerExec(container, ["barman-health", "cluster"]);
+        assert.notEqual(health.code, 0);
+        assert.match(health.stdout, new RegExp(`WAL GAP since the newest backup: ${lost}`));
+        const st = runStatus(d);
+        assert.equal(st.code, 1, st.out);
+        assert.match(st.out, new RegExp(`missing segment\\(s\\) since the newest backup \\(${lost}.*npm run backup`));
+        await waitFor("barman_wal_gaps in the metrics", 60, async () =>
+            (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_wal_gaps{server="cluster",scope="since_newest_backup"} 1'));
+        const id = await takeBackup(container);
+        assert.equal((await dockerExec(container, ["barman-health", "cluster"])).code, 0);
+        let healed = { code: -1, out: "" };
+        await waitFor("status healthy again", 120, async () => { healed = runStatus(d); return healed.code === 0; }).catch(() => assert.fail(healed.out));
+        assert.match(healed.out, new RegExp(`older WAL gaps: ${lost}: backups before ${id} recover only up to them`));
+        const { target, before } = await rowsAroundTarget(d, "pitr_after_gap");
+        await switchWalAndWait(container, su);
+        const result = await pitr(d.outputs, { time: target }, { log });
+        assert.equal(result.backupId, id, "the new backup, taken after the gap, is the one used");
+        const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_after_gap ORDER BY id");
+        assert.deepEqual(rows.map(r => r.id), before);
+        console.log(`      gap ${lost}: reported by health, status and metrics; PITR from the new backup ${id} restored in ${result.seconds.toFixed(1)} s`);
+        await removePitr(d.outputs);
     });
 });

@@ -8,6 +8,7 @@ import { renderHaproxyCfg } from "../../configs/haproxy";
 import { renderPgHba } from "../../configs/dcs";
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
+import { renderSshdConfig } from "../../configs/ssh";
 import { docker, run } from "./harness/docker";
 import { ROOT } from "./harness/stack";
 
@@ -26,7 +27,8 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     before(async () => {
         await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), spec.baseImage], { timeoutMs: 600000 });
         for (const role of ["haproxy", "patroni", "barman", "prometheus"]) {
-            await docker(["build", "-q", "-t", `patroni-ha-${role}:${TAG}`, "--build-arg", `BASE_IMAGE=${spec.baseImage}`, path.join(ROOT, "images", role)], { timeoutMs: 900000 });
+            await docker(["build", "-q", "-t", `patroni-ha-${role}:${TAG}`, "--build-arg", `BASE_IMAGE=${spec.baseImage}`,
+                "-f", path.join(ROOT, "images", role, "Dockerfile"), path.join(ROOT, "images")], { timeoutMs: 900000 });
         }
     });
     after(async () => { await docker(["image", "rm", ...["haproxy", "patroni", "barman", "prometheus"].map(r => `patroni-ha-${r}:${TAG}`)], { allowFail: true }); });
@@ -53,7 +55,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
 
     it("barman reads barman.conf and the server section with the intended settings", async () => {
         const files = { "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace("configuration_files_directory = /etc/barman.d", "configuration_files_directory = /tmp/b/conf.d"),
-            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy }) };
+            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy, mode: "streaming" }) };
         const r = await inImage("barman", files, "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
         assert.equal(r.code, 0, r.out);
         for (const line of [/backup_method: postgres/, /streaming_archiver: True/, /archiver: True/, /slot_name: barman/,
@@ -65,6 +67,28 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         assert.ok(bad.code !== 0 || /nonsense|invalid|error/i.test(bad.out), `an invalid backup_method must be reported: ${bad.out}`);
     });
 
+    it("barman reads the rsync-mode server section (backup_method rsync, ssh_command to the leader route)", async () => {
+        const files = { "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace("configuration_files_directory = /etc/barman.d", "configuration_files_directory = /tmp/b/conf.d"),
+            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy, mode: "rsync" }) };
+        const r = await inImage("barman", files, "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
+        assert.equal(r.code, 0, r.out);
+        for (const line of [/backup_method: rsync/, /streaming_archiver: False/, /archiver: True/, /ssh_command: ssh -F \/etc\/ssh-ha\/ssh_config leader/,
+            /reuse_backup: link/, /incoming_wals_directory: \/data\/pg-backup\/cluster\/incoming/]) {
+            assert.match(r.out, line);
+        }
+    });
+
+    it("sshd -t accepts the rendered sshd_config in both images (and rejects a broken one)", async () => {
+        for (const [role, user] of [["patroni", "postgres"], ["barman", "barman"]]) {
+            const check = (text: string) => inImage(role, { "/tmp/sshd_config": text },
+                "ssh-keygen -q -t ed25519 -N '' -f /run/ssh-ha/host_key && /usr/sbin/sshd -t -f /tmp/sshd_config", user);
+            const good = await check(renderSshdConfig(user));
+            assert.equal(good.code, 0, `${role}: ${good.out}`);
+            const bad = await check(renderSshdConfig(user).replace("UsePAM no", "UsePAM maybe"));
+            assert.notEqual(bad.code, 0, `${role}: an invalid option value must fail: ${bad.out}`);
+        }
+    });
+
     it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {
         const yml = renderPrometheusYml({ members: spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address })),
             haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman });
@@ -72,7 +96,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         const good = await inImage("prometheus", { "/etc/prometheus/prometheus.yml": yml, "/etc/prometheus/rules.yml": rules },
             "promtool check config /etc/prometheus/prometheus.yml", "root");
         assert.equal(good.code, 0, good.out);
-        assert.match(good.out, /6 rules found/);
+        assert.match(good.out, /7 rules found/);
         const bad = await inImage("prometheus", { "/etc/prometheus/rules.yml": rules.replace("sum(patroni_master) < 1", "sum(patroni_master < 1") },
             "promtool check rules /etc/prometheus/rules.yml", "root");
         assert.notEqual(bad.code, 0, "a rule with a syntax error must fail the check");

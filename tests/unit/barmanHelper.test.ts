@@ -55,3 +55,47 @@ describe("Barman helper: clearing errors/", () => {
         assert.match(r.stderr, /removed errors\/000000010000000000000005.*archived in 000000010000000000000005/);
     });
 });
+
+describe("Barman helper: WAL gaps", () => {
+    const names = ["000000010000000000000002", "000000010000000000000005", "000000010000000000000005.00000028.backup", "000000010000000000000006",
+        "000000010000000000000007", "00000001000000000000000B.partial", "00000002.history", "000000020000000000000007", "000000020000000000000008"];
+    const gaps = (list: string[], from?: string) => JSON.parse(py(`import json; print(json.dumps(m.wal_gaps(${JSON.stringify(list)}, ${from ? JSON.stringify(from) : "None"})))`));
+
+    it("counts only from a backup's begin WAL, and follows timeline switches", () => {
+        assert.deepEqual(gaps(names, "000000010000000000000005"), []);
+        assert.deepEqual(gaps(names), ["000000010000000000000003", "000000010000000000000004"]);
+    });
+
+    it("finds a hole inside a timeline and between timelines", () => {
+        assert.deepEqual(gaps(names.filter(n => n !== "000000010000000000000006"), "000000010000000000000005"), ["000000010000000000000006"]);
+        assert.deepEqual(gaps(["000000010000000000000005", "000000020000000000000009"], "000000010000000000000005"),
+            ["000000010000000000000006 (between timeline 1 and 2)"]);
+    });
+
+    it("reports gaps since the oldest and since the newest finished backup from Barman's own files", () => {
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-"));
+        const write = (rel: string, text: string) => { fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true }); fs.writeFileSync(path.join(home, rel), text); };
+        for (const n of [5, 6, 8, 9, 10]) { write(`cluster/wals/0000000100000000/00000001000000000000000${n.toString(16).toUpperCase()}`, "x"); }
+        write("cluster/base/20261125T010000/backup.info", "begin_wal=000000010000000000000005\nstatus=DONE\n");
+        write("cluster/base/20261125T020000/backup.info", "begin_wal=000000010000000000000009\nstatus=DONE\n");
+        write("cluster/base/20261125T030000/backup.info", "begin_wal=00000001000000000000000A\nstatus=FAILED\n");
+        const report = () => {
+            const r = spawnSync("python3", [SCRIPT, "gaps", "cluster"], { env: { ...process.env, BARMAN_HOME_OVERRIDE: home }, encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+            return JSON.parse(r.stdout);
+        };
+        assert.deepEqual(report(), { since_oldest_backup: ["000000010000000000000007"], since_newest_backup: [], newest_backup: "20261125T020000" });
+        fs.rmSync(path.join(home, "cluster/wals/0000000100000000/000000010000000000000009"));
+        fs.rmSync(path.join(home, "cluster/base/20261125T020000"), { recursive: true });
+        write("cluster/wals/0000000100000000/00000001000000000000000B", "x");
+        assert.deepEqual(report().since_newest_backup, ["000000010000000000000007", "000000010000000000000009"]);
+        fs.rmSync(home, { recursive: true });
+    });
+
+    it("metrics carry both gap counts", () => {
+        const out = py(`import datetime as d
+print(m.render_metrics("cluster", 0, {"ssh": True}, [], 0, "", d.datetime(2026, 11, 26, tzinfo=d.timezone.utc), {"since_oldest_backup": ["a", "b"], "since_newest_backup": ["b"]}))`);
+        assert.match(out, /^barman_wal_gaps\{server="cluster",scope="since_oldest_backup"\} 2$/m);
+        assert.match(out, /^barman_wal_gaps\{server="cluster",scope="since_newest_backup"\} 1$/m);
+    });
+});

@@ -88,6 +88,15 @@ describe("config: defaults", () => {
         assert.equal(warnings.length, 1);
         assert.match(warnings[0], /etcdNodes is 2.*needs 2 members for quorum.*survives 0 failure/);
     });
+
+    it("barman.mode: streaming by default, rsync with a deploy-time warning about its limits, anything else refused", () => {
+        assert.equal(parseConfig({}, "t").spec.barman.mode, "streaming");
+        const { spec, warnings } = parseConfig({ barman: { mode: "rsync" } }, "t");
+        assert.equal(spec.barman.mode, "rsync");
+        assert.equal(warnings.length, 1);
+        assert.match(warnings[0], /barman\.mode is "rsync".*lost to point-in-time recovery.*piles up in the leader's pg_wal/);
+        assert.throws(() => parseConfig({ barman: { mode: "ssh" } }, "t"), /barman\.mode: must be one of "streaming", "rsync" \(given "ssh"\)/);
+    });
 });
 
 describe("config: every problem is reported, naming the key, the value and what is allowed", () => {

@@ -80,7 +80,7 @@ describe("program: container inputs (dev stack)", () => {
                 { volumeName: "dev-wal", containerPath: "/var/lib/barman-wal" },
             ]);
             assert.equal(c.inputs.user, "postgres");
-            assert.deepEqual(c.inputs.command, ["patroni", "/etc/patroni/patroni.yml"]);
+            assert.deepEqual(c.inputs.command, ["patroni-entrypoint", "/etc/patroni/patroni.yml"]);
             assert.equal(c.inputs.stopSignal, "SIGTERM");
             assert.ok(Number(c.inputs.stopTimeout) >= 30);
             const yml = yaml.load(upload(c, "/etc/patroni/patroni.yml")) as Record<string, any>;
@@ -140,7 +140,7 @@ describe("program: container inputs (dev stack)", () => {
             assert.equal(img.inputs.imageName, `patroni-ha-${role}:dev`);
             assert.equal(img.inputs.skipPush, true);
             const build = img.inputs.build as { context: string; args: Record<string, string> };
-            assert.match(build.context, new RegExp(`images/${role}$`));
+            assert.match(build.context, /images$/);
             assert.deepEqual(build.args, { BASE_IMAGE: "debian:bookworm-slim" });
         }
         const other = await runProgram({ baseImage: "registry.local/debian:12" }, "dev");
@@ -198,6 +198,77 @@ describe("program: secrets", () => {
         for (const [key, { value, secret }] of Object.entries(run.resolved)) {
             if (!secret) { assert.doesNotMatch(JSON.stringify(value) ?? "", /pw-/, `plain output ${key} holds a password`); }
         }
+    });
+});
+
+describe("program: barman.mode rsync (the seed's SSH design)", () => {
+    let run: Awaited<ReturnType<typeof runProgram>>;
+    before(async () => { run = await runProgram({ subnet: "10.77.2.0/24", patroniNodes: 2, barman: { mode: "rsync" } }, "rs"); });
+    const KEYS = ["node-host-key", "barman-host-key", "archive-key", "backup-key"];
+
+    it("four ED25519 keys per stack, no shared WAL volume, no Barman slot, the rsync archive_command", () => {
+        const keys = byType(run, "tls:index/privateKey:PrivateKey");
+        assert.deepEqual(keys.map(k => k.name).sort(), [...KEYS].sort());
+        for (const k of keys) { assert.equal(k.inputs.algorithm, "ED25519"); }
+        assert.ok(!byType(run, VOLUME).some(v => unwrap(v.inputs.name) === "rs-wal"), "no rs-wal volume in rsync mode");
+        for (const c of containers(run)) {
+            assert.ok(!(c.inputs.volumes as { containerPath: string }[] ?? []).some(v => v.containerPath === "/var/lib/barman-wal"), String(unwrap(c.inputs.name)));
+        }
+        const dcs = JSON.parse(unwrap(byType(run, DYNAMIC)[0].inputs.config) as string);
+        assert.equal(dcs.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal-rsync %p %f");
+        assert.deepEqual(dcs.slots, {});
+    });
+
+    it("private keys reach containers only as secret env, never in an upload or output; each side trusts only the other's key", () => {
+        const db = container(run, "rs-db1"), barman = container(run, "rs-barman");
+        for (const c of [db, barman, container(run, "rs-db2")]) {
+            assert.ok(isWrappedSecret(c.inputs.envs));
+            const env = envOf(c);
+            for (const v of ["SSH_HOST_KEY_B64", "SSH_CLIENT_KEY_B64"]) {
+                assert.match(Buffer.from(env[v], "base64").toString(), /^-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-/, v);
+            }
+            for (const u of unwrap(c.inputs.uploads) as { content: string }[]) { assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/); }
+        }
+        const key = (c: typeof db, v: string) => Buffer.from(envOf(c)[v], "base64").toString();
+        assert.match(key(db, "SSH_HOST_KEY_B64"), /secret-node-host-key/);
+        assert.match(key(db, "SSH_CLIENT_KEY_B64"), /secret-archive-key/);
+        assert.match(key(barman, "SSH_HOST_KEY_B64"), /secret-barman-host-key/);
+        assert.match(key(barman, "SSH_CLIENT_KEY_B64"), /secret-backup-key/);
+        assert.equal(upload(db, "/etc/ssh-ha/authorized_keys"), "restrict ssh-ed25519 PUB-backup-key barman-backup@rs\n");
+        assert.equal(upload(barman, "/etc/ssh-ha/authorized_keys"),
+            'command="/usr/bin/rrsync -wo /data/pg-backup/cluster/incoming",restrict ssh-ed25519 PUB-archive-key wal-archive@rs\n');
+        assert.equal(upload(db, "/etc/ssh-ha/known_hosts"), "[10.77.2.3]:2222 ssh-ed25519 PUB-barman-host-key\n");
+        assert.equal(upload(barman, "/etc/ssh-ha/known_hosts"), "[10.77.2.2]:2222 ssh-ed25519 PUB-node-host-key\n");
+        assert.match(upload(db, "/etc/ssh-ha/ssh_config"), /Host barman\n\s+HostName 10\.77\.2\.3\n\s+Port 2222\n\s+User barman\n/);
+        assert.match(upload(barman, "/etc/ssh-ha/ssh_config"), /Host leader\n\s+HostName 10\.77\.2\.2\n\s+Port 2222\n\s+User postgres\n/);
+        assert.match(upload(db, "/etc/ssh-ha/sshd_config"), /^AllowUsers postgres$/m);
+        assert.match(upload(barman, "/etc/ssh-ha/sshd_config"), /^AllowUsers barman$/m);
+        for (const [key, { value, secret }] of Object.entries(run.resolved)) {
+            if (!secret) { assert.doesNotMatch(JSON.stringify(value) ?? "", /PRIVATE KEY|secret-/, `plain output ${key}`); }
+        }
+    });
+
+    it("Barman backs up with rsync through HAProxy's SSH route to the leader; HAProxy does not publish it", () => {
+        const barman = container(run, "rs-barman");
+        const server = upload(barman, "/etc/barman.d/cluster.conf");
+        assert.match(server, /^backup_method = rsync$/m);
+        assert.match(server, /^ssh_command = ssh -F \/etc\/ssh-ha\/ssh_config leader$/m);
+        assert.match(server, /^streaming_archiver = off$/m);
+        assert.match(server, /^archiver = on$/m);
+        assert.doesNotMatch(server, /slot_name|incoming_wals_directory/);
+        const haproxy = container(run, "rs-haproxy");
+        const cfg = upload(haproxy, "/etc/haproxy/haproxy.cfg");
+        assert.match(cfg, /frontend ssh_leader\n\s+bind \*:2222\n\s+default_backend ssh_primary/);
+        assert.match(cfg, /backend ssh_primary\n\s+balance first\n\s+option httpchk OPTIONS \/primary/);
+        assert.match(cfg, /server db1 10\.77\.2\.21:2222 check port 8001\n\s+server db2 10\.77\.2\.22:2222 check port 8001/);
+        assert.ok(!(haproxy.inputs.ports as { internal: number }[]).some(p => p.internal === 2222));
+    });
+
+    it("streaming mode (the default) has none of it", async () => {
+        const plain = await runProgram({ patroniNodes: 2 }, "st");
+        assert.equal(byType(plain, "tls:index/privateKey:PrivateKey").length, 0);
+        assert.doesNotMatch(upload(container(plain, "st-haproxy"), "/etc/haproxy/haproxy.cfg"), /2222/);
+        for (const c of containers(plain)) { assert.ok(!("SSH_HOST_KEY_B64" in (c.inputs.envs ? envOf(c) : {}))); }
     });
 });
 

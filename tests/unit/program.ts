@@ -40,6 +40,10 @@ export async function installMocks(stack: string, config: Record<string, unknown
             const state: Record<string, unknown> = { ...args.inputs };
             if (args.type === "random:index/randomPassword:RandomPassword") { state.result = `pw-${args.name}`; }
             if (args.type === "docker:index/image:Image") { state.repoDigest = `sha256:${args.name}`; }
+            if (args.type === "tls:index/privateKey:PrivateKey") {
+                state.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
+                state.publicKeyOpenssh = `ssh-ed25519 PUB-${args.name}\n`;
+            }
             return { id: `${args.name}-id`, state };
         },
         call: () => ({}),

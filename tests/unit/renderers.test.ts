@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { parseConfig } from "../../config";
-import { archiveParameters, BARMAN_SLOTS, renderBarmanConf, renderBarmanServer } from "../../configs/barman";
+import { archiveParameters, barmanSlots, renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { DEFAULT_PARAMETERS, renderDynamicConfig, renderPgHba } from "../../configs/dcs";
 import { initialCluster, renderEtcdCommand } from "../../configs/etcd";
 import { renderHaproxyCfg } from "../../configs/haproxy";
@@ -79,7 +79,7 @@ describe("renderers: DCS configuration", () => {
 
     it("stack-owned archiving parameters win over anything else, and slots pass through", () => {
         const out = renderDynamicConfig({ patroni: { ...spec.patroni, postgresql: { work_mem: "1MB" } }, subnet: spec.subnet,
-            ownedParameters: archiveParameters(), slots: BARMAN_SLOTS }) as Record<string, any>;
+            ownedParameters: archiveParameters("streaming"), slots: barmanSlots("streaming") }) as Record<string, any>;
         assert.equal(out.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
         assert.equal(out.postgresql.parameters.archive_mode, "on");
         assert.deepEqual(out.slots, { barman: { type: "physical" } });
@@ -161,7 +161,7 @@ describe("renderers: barman", () => {
         assert.doesNotMatch(renderBarmanConf({ ...spec.barman, compression: "none" }), /compression/);
     });
     it("server config reaches the leader through HAProxy's write listener", () => {
-        const conf = renderBarmanServer({ stack: "dev", haproxyAddress: "10.9.8.2" });
+        const conf = renderBarmanServer({ stack: "dev", haproxyAddress: "10.9.8.2", mode: "streaming" });
         assert.match(conf, /^conninfo = host=10\.9\.8\.2 port=5431 user=barman /m);
         assert.match(conf, /^streaming_conninfo = host=10\.9\.8\.2 port=5431 user=streaming_barman /m);
         assert.match(conf, /^backup_method = postgres$/m);
@@ -177,7 +177,7 @@ describe("renderers: Prometheus", () => {
     it("alert rules cover no leader, replication lag at maximum_lag_on_failover, archiving, Barman and backup age", () => {
         const rules = (yaml.load(renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 })) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0].rules;
         const byName = Object.fromEntries(rules.map(r => [r.alert, r.expr]));
-        assert.deepEqual(Object.keys(byName).sort(), ["BackupTooOld", "BarmanCheckFailing", "BarmanDown", "PatroniNoLeader", "ReplicationLagHigh", "WalArchivingFailing"]);
+        assert.deepEqual(Object.keys(byName).sort(), ["BackupTooOld", "BarmanCheckFailing", "BarmanDown", "PatroniNoLeader", "ReplicationLagHigh", "WalArchiveGap", "WalArchivingFailing"]);
         assert.match(byName.ReplicationLagHigh, /> 1048576$/);
         assert.match(byName.BackupTooOld, /> 93600$/);
     });

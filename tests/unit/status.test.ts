@@ -1,5 +1,4 @@
 import { strict as assert } from "assert";
-import { walGaps } from "../../ops/barman";
 import { render, Snapshot, verdict } from "../../ops/status";
 
 function healthy(): Snapshot {
@@ -75,23 +74,14 @@ describe("status verdict", () => {
         assert.match(verdict(u).reasons[0], /etcd: 2 of 3 members unhealthy .*quorum LOST/);
     });
 
-    it("a gap in the WAL archive is reported with what to do", () => {
+    it("a gap since the newest backup fails with what to do; an older gap, healed by a newer backup, is shown but healthy", () => {
         const s = healthy();
-        s.barman!.gaps = ["000000020000000000000009"];
-        assert.match(verdict(s).reasons[0], /WAL archive has 1 missing segment.*000000020000000000000009.*npm run backup/);
+        s.barman!.gaps = { sinceOldestBackup: ["000000020000000000000009"], sinceNewestBackup: ["000000020000000000000009"], newestBackup: "20261125T030000" };
+        assert.match(verdict(s).reasons[0], /WAL archive has 1 missing segment.*since the newest backup.*000000020000000000000009.*npm run backup/);
+        s.barman!.gaps = { sinceOldestBackup: ["000000020000000000000009"], sinceNewestBackup: [], newestBackup: "20261125T030000" };
+        const v = verdict(s);
+        assert.deepEqual(v.reasons, []);
+        assert.match(render(s, v), /older WAL gaps: 000000020000000000000009: backups before 20261125T030000 recover only up to them/);
     });
 });
 
-describe("WAL gap detection", () => {
-    const names = ["000000010000000000000002", "000000010000000000000005", "000000010000000000000005.00000028.backup", "000000010000000000000006",
-        "000000010000000000000007", "00000001000000000000000B.partial", "00000002.history", "000000020000000000000007", "000000020000000000000008"];
-    it("counts only from the oldest backup's begin WAL, and follows timeline switches", () => {
-        assert.deepEqual(walGaps(names, "000000010000000000000005"), []);
-        assert.deepEqual(walGaps(names), ["000000010000000000000003", "000000010000000000000004"]);
-    });
-    it("finds a hole inside a timeline and between timelines", () => {
-        assert.deepEqual(walGaps([...names.filter(n => n !== "000000010000000000000006")], "000000010000000000000005"), ["000000010000000000000006"]);
-        assert.deepEqual(walGaps(["000000010000000000000005", "000000020000000000000009"], "000000010000000000000005"),
-            ["000000010000000000000006 (between timeline 1 and 2)"]);
-    });
-});

@@ -3,6 +3,7 @@
 // Users deploy with `pulumi up`; see README ("How the e2e harness works").
 import * as pulumi from "@pulumi/pulumi";
 import { randomInt } from "crypto";
+import { ed25519OpenSsh } from "./sshKey";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -35,6 +36,7 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
         "volumes", "healthcheck", "restart", "init", "logDriver", "logOpts", "labels", "memory", "cpus", "stopSignal", "stopTimeout",
         "shmSize", "wait", "waitTimeout"],
     "random:index/randomPassword:RandomPassword": ["length", "special"],
+    "tls:index/privateKey:PrivateKey": ["algorithm"],
 };
 
 type Inputs = Record<string, any>;
@@ -121,6 +123,10 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
                 const result = Array.from({ length: i.length }, () => alphabet[randomInt(alphabet.length)]).join("");
                 return { id: name, state: { result } };
+            }
+            case "tls:index/privateKey:PrivateKey": {
+                if (i.algorithm !== "ED25519") { throw new Error(`harness makes ED25519 keys only, not ${i.algorithm}`); }
+                return { id: name, state: ed25519OpenSsh() };
             }
             case "pulumi-nodejs:dynamic:Resource": {
                 const { __provider: _provider, ...props } = i;
