@@ -43,29 +43,22 @@ export class BarmanSsh extends pulumi.ComponentResource {
         const secretPem = (k: tls.PrivateKey) => pulumi.secret(k.privateKeyOpenssh);
         const toBarman: SshPeer = { alias: "barman", address: args.barmanAddress, port: SSH_PORT, user: "barman" };
         const toLeader: SshPeer = { alias: "leader", address: args.haproxyAddress, port: HAPROXY_SSH_PORT, user: "postgres" };
-        this.node = {
-            hostKey: secretPem(nodeHost),
-            clientKey: secretPem(archive),
+        // One side: its own host and client keys, the peer it logs in to, and the one key it lets in.
+        const side = (user: string, hostKey: tls.PrivateKey, clientKey: tls.PrivateKey, peer: SshPeer, peerHostKey: tls.PrivateKey,
+            authorized: pulumi.Output<string>): SshSide => ({
+            hostKey: secretPem(hostKey),
+            clientKey: secretPem(clientKey),
             files: [
-                { file: SSH_FILES.sshdConfig, content: renderSshdConfig("postgres") },
-                { file: SSH_FILES.clientConfig, content: renderSshClientConfig(toBarman) },
-                { file: SSH_FILES.knownHosts, content: barmanHost.publicKeyOpenssh.apply(k => knownHostsLine(toBarman, k)) },
-                { file: SSH_FILES.authorizedKeys, content: backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`)) },
+                { file: SSH_FILES.sshdConfig, content: renderSshdConfig(user) },
+                { file: SSH_FILES.clientConfig, content: renderSshClientConfig(peer) },
+                { file: SSH_FILES.knownHosts, content: peerHostKey.publicKeyOpenssh.apply(k => knownHostsLine(peer, k)) },
+                { file: SSH_FILES.authorizedKeys, content: authorized },
             ],
-        };
-        this.barman = {
-            hostKey: secretPem(barmanHost),
-            clientKey: secretPem(backup),
-            files: [
-                { file: SSH_FILES.sshdConfig, content: renderSshdConfig("barman") },
-                { file: SSH_FILES.clientConfig, content: renderSshClientConfig(toLeader) },
-                { file: SSH_FILES.knownHosts, content: nodeHost.publicKeyOpenssh.apply(k => knownHostsLine(toLeader, k)) },
-                {
-                    file: SSH_FILES.authorizedKeys,
-                    content: archive.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `wal-archive@${args.stack}`, `/usr/bin/rrsync -wo ${BARMAN_INCOMING}`)),
-                },
-            ],
-        };
+        });
+        this.node = side("postgres", nodeHost, archive, toBarman, barmanHost,
+            backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`)));
+        this.barman = side("barman", barmanHost, backup, toLeader, nodeHost,
+            archive.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `wal-archive@${args.stack}`, `/usr/bin/rrsync -wo ${BARMAN_INCOMING}`)));
         this.registerOutputs({});
     }
 }
