@@ -13,7 +13,8 @@ if [ -e "$dst" ]; then
     exit 1
 fi
 tmp="$share/tmp/$name.$$"
-umask 0027
 cp "$src" "$tmp"
+# Group-readable for Barman (group walshare, inherited from the setgid folder); cp keeps pg_wal's 0600.
+chmod 0640 "$tmp"
 sync "$tmp"
 mv "$tmp" "$dst"
