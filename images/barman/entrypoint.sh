@@ -15,8 +15,20 @@ ssh-start
 barman check "$server" >/dev/null 2>&1 || true
 mkdir -p "$HOME/metrics"
 barman-ha serve "$HOME/metrics" "${METRICS_PORT:-9780}" &
+stuck=0
 while :; do
     barman -q cron || say "barman cron failed"
+    # Streaming mode: pg_receivewal can fail for good after a failover (PostgreSQL 15's cannot start
+    # exactly at a timeline switch point). After a minute of that, restart it from the server's current
+    # WAL; archive_command has every segment before it, and gap detection would say otherwise.
+    if grep -q 'check="receive-wal running"} 0' "$HOME/metrics/metrics" 2>/dev/null; then stuck=$((stuck + 1)); else stuck=0; fi
+    if [ "$stuck" -ge 4 ]; then
+        say "receive-wal has failed for $stuck rounds: resetting it to the server's current WAL"
+        barman receive-wal --stop "$server" >&2
+        sleep 2
+        barman receive-wal --reset "$server" >&2 || say "receive-wal --reset failed"
+        stuck=0
+    fi
     barman-ha clean-errors "$server" || say "clean-errors failed"
     if ! barman list-backups --minimal "$server" 2>/dev/null | grep -q .; then
         say "no base backup yet: taking the first one"

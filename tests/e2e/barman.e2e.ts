@@ -111,6 +111,9 @@ describe("e2e: Barman follows the leader", function () {
         it(`3.${round} kill the leader (failover ${round} of 2): archiving resumes on the new timeline with no gap, check passes, a new backup succeeds`, async () => {
             const old = await leader(d.outputs);
             const oldTimeline = Number((await docker(["exec", `${STACK}-${old.name}`, "sh", "-c", "curl -s 127.0.0.1:8001/patroni"])).match(/"timeline": (\d+)/)?.[1]);
+            // Kill right after a segment switch (an idle cluster's archive_timeout does the same): the new
+            // timeline then starts exactly at a segment boundary, where PostgreSQL 15's pg_receivewal cannot resume.
+            await query(d.outputs.superuserConnectionString, "SELECT pg_switch_wal()");
             await docker(["kill", `${STACK}-${old.name}`]);
             const elected = await waitNewLeader(d.outputs, old.name, 120);
             if (round === 1) {
