@@ -425,9 +425,10 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     };
     if (barman.mode === "rsync") {
         warnings.push(`barman.mode is "rsync" (the seed's SSH/rsync design): Barman still follows the leader (archive_command ` +
-            `pushes from whoever leads; rsync base backups reach the leader through HAProxy), but without WAL streaming the WAL ` +
-            `a dying leader had not yet archived is lost to point-in-time recovery (up to archive_timeout, 60 s), and while ` +
-            `Barman is down archive_command fails and WAL piles up in the leader's pg_wal. "streaming" has neither limit.`);
+            `pushes from every node; rsync base backups reach the leader through HAProxy), but without WAL streaming the archive ` +
+            `lags up to archive_timeout (60 s) behind the cluster, so losing the cluster's disks loses that much to ` +
+            `point-in-time recovery, and while Barman is down archive_command fails and WAL piles up in every node's pg_wal. ` +
+            `"streaming" has neither limit.`);
     }
 
     const a = objectAt("app", raw.app, ["database", "user"], problems);

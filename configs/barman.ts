@@ -81,11 +81,14 @@ export const ARCHIVE_COMMANDS: Record<BarmanMode, string> = {
 };
 
 /**
- * PostgreSQL parameters the stack owns for archiving. archive_mode "on" archives on the primary only,
- * so every node carries the same command and whoever leads archives.
+ * PostgreSQL parameters the stack owns for archiving. archive_mode "always": replicas archive what they
+ * receive too. With "on" only the primary archives, and a segment the old leader completed but did not
+ * archive before it died is lost to the archive although every replica holds it (the new leader marks
+ * it done, never archives it); the e2e failovers hit exactly that. Duplicates are identical files:
+ * archive-wal accepts one already waiting, and Barman drops identical ones.
  */
 export function archiveParameters(mode: BarmanMode): Record<string, PgValue> {
-    return { archive_mode: "on", archive_command: ARCHIVE_COMMANDS[mode], archive_timeout: "60s" };
+    return { archive_mode: "always", archive_command: ARCHIVE_COMMANDS[mode], archive_timeout: "60s" };
 }
 
 /**

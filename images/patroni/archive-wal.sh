@@ -12,7 +12,8 @@ if [ -e "$dst" ]; then
     echo "archive-wal: $name is already waiting in incoming/ with different content" >&2
     exit 1
 fi
-tmp="$share/tmp/$name.$$"
+# Every node archives (archive_mode = always): the host name keeps temporary names apart.
+tmp="$share/tmp/$name.$(hostname).$$"
 cp "$src" "$tmp"
 # Group-readable for Barman (group walshare, inherited from the setgid folder); cp keeps pg_wal's 0600.
 chmod 0640 "$tmp"

@@ -94,7 +94,7 @@ describe("config: defaults", () => {
         const { spec, warnings } = parseConfig({ barman: { mode: "rsync" } }, "t");
         assert.equal(spec.barman.mode, "rsync");
         assert.equal(warnings.length, 1);
-        assert.match(warnings[0], /barman\.mode is "rsync".*lost to point-in-time recovery.*piles up in the leader's pg_wal/);
+        assert.match(warnings[0], /barman\.mode is "rsync".*archive lags up to archive_timeout.*piles up in every node's pg_wal/);
         assert.throws(() => parseConfig({ barman: { mode: "ssh" } }, "t"), /barman\.mode: must be one of "streaming", "rsync" \(given "ssh"\)/);
     });
 });

@@ -155,7 +155,7 @@ describe("program: container inputs (dev stack)", () => {
         assert.equal(config.ttl, 30);
         assert.equal(config.postgresql.parameters.max_connections, 100);
         // Archiving is the stack's: every node carries the command, only the primary runs it.
-        assert.equal(config.postgresql.parameters.archive_mode, "on");
+        assert.equal(config.postgresql.parameters.archive_mode, "always");
         assert.equal(config.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
         assert.deepEqual(config.slots, { barman: { type: "physical" } });
         assert.deepEqual(dcs.inputs.etcdEndpoints, ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);

@@ -81,7 +81,7 @@ describe("renderers: DCS configuration", () => {
         const out = renderDynamicConfig({ patroni: { ...spec.patroni, postgresql: { work_mem: "1MB" } }, subnet: spec.subnet,
             ownedParameters: archiveParameters("streaming"), slots: barmanSlots("streaming") }) as Record<string, any>;
         assert.equal(out.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
-        assert.equal(out.postgresql.parameters.archive_mode, "on");
+        assert.equal(out.postgresql.parameters.archive_mode, "always");
         assert.deepEqual(out.slots, { barman: { type: "physical" } });
         assert.equal(out.postgresql.parameters.max_slot_wal_keep_size, "4GB");
     });
