@@ -130,7 +130,7 @@ describe("e2e: Barman follows the leader", function () {
             });
             console.log(`      failover ${round}: ${elected.name} leads on timeline ${newTimeline}; archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after the new leader was up`);
             assert.deepEqual((await archiveGaps(container)).sinceOldestBackup, []);
-            await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
+            await waitFor("barman check to pass", 240, async () => (await check(container)).ok).catch(async e => assert.fail(`${e.message}: ${(await check(container)).text}`));
             const id = await takeBackup(container);
             assert.equal((await listBackups(container)).find(b => b.id === id)?.status, "DONE");
             await docker(["start", `${STACK}-${old.name}`]);
@@ -180,7 +180,7 @@ describe("e2e: Barman follows the leader", function () {
         });
         console.log(`      after 3 minutes down, Barman archived the backlog ${seconds.toFixed(1)} s after its start`);
         assert.deepEqual((await archiveGaps(container)).sinceOldestBackup, []);
-        await waitFor("barman check to pass", 240, async () => (await check(container)).ok);
+        await waitFor("barman check to pass", 420, async () => (await check(container)).ok).catch(async e => assert.fail(`${e.message}: ${(await check(container)).text}`));
     });
 
     it("5b. a gap, if one happens, is reported by the health check, status and metrics; a new base backup makes PITR work again from then on", async () => {
@@ -199,7 +199,8 @@ describe("e2e: Barman follows the leader", function () {
         await waitFor("barman_wal_gaps in the metrics", 60, async () =>
             (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_wal_gaps{server="cluster",scope="since_newest_backup"} 1'));
         const id = await takeBackup(container);
-        assert.equal((await dockerExec(container, ["barman-health", "cluster"])).code, 0);
+        const healthy = await dockerExec(container, ["barman-health", "cluster"]);
+        assert.equal(healthy.code, 0, healthy.stdout);
         let healed = { code: -1, out: "" };
         await waitFor("status healthy again", 120, async () => { healed = runStatus(d); return healed.code === 0; }).catch(() => assert.fail(healed.out));
         assert.match(healed.out, new RegExp(`older WAL gaps: ${lost}: backups before ${id} recover only up to them`));
