@@ -16,6 +16,8 @@ export interface PatroniNodeConfig {
 
 /** Path of the post-bootstrap script inside the Patroni image. */
 export const POST_BOOTSTRAP = "/usr/local/bin/patroni-post-bootstrap";
+/** Marks old-timeline segments without archive status ready on promotion (see the script). */
+export const ON_ROLE_CHANGE = "/usr/local/bin/patroni-on-role-change";
 
 /**
  * Settings used only if the DCS holds no configuration when the cluster is first created. The stack
@@ -60,6 +62,7 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
                 rewind: { username: ROLES.rewind },
             },
             parameters: { unix_socket_directories: "/var/run/postgresql" },
+            callbacks: { on_role_change: ON_ROLE_CHANGE },
             create_replica_methods: ["basebackup"],
             basebackup: [{ checkpoint: "fast" }],
         },

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Patroni callback: on_role_change <action> <role> <scope>. On promotion, hand every complete segment of an
+# older timeline that has no archive status to the archiver. When a leader dies right after a segment
+# switch, the new leader received that segment whole but its walreceiver never closed it, so nothing
+# marks it for archiving (PostgreSQL would only notice when it recycles the file): it would be a gap.
+set -u
+role="${2:-}"
+case "$role" in master|primary) ;; *) exit 0 ;; esac
+wal=/var/lib/postgresql/15/data/pg_wal
+# The new timeline, once PostgreSQL has left recovery (the callback may run while it still promotes).
+current=""
+for _ in $(seq 1 60); do
+    current=$(psql -h /var/run/postgresql -p 5431 -U postgres -d postgres -XAtc \
+        "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)" 2>/dev/null) && [ -n "$current" ] && break
+    sleep 1
+done
+[ -n "$current" ] || { echo "on-role-change: could not read the current timeline" >&2; exit 0; }
+# Only segments before the point where their timeline ended (from the new timeline's history file):
+# a file of an old timeline at or past it is a leftover (recycled or never written), not WAL.
+history="$wal/$current.history"
+[ -f "$history" ] || exit 0
+for f in $(ls "$wal" | grep -E '^[0-9A-F]{24}$'); do
+    tli=$((0x$(echo "$f" | cut -c1-8)))
+    [ "$tli" -lt $((0x$current)) ] || continue
+    lsn=$(awk -v t="$tli" '$1 == t { print $2 }' "$history")
+    [ -n "$lsn" ] || continue
+    seg=$(( (0x$(echo "$f" | cut -c9-16) << 8) + 0x$(echo "$f" | cut -c17-24) ))
+    [ "$seg" -lt $(( (0x${lsn%/*} << 8) + (0x${lsn#*/} >> 24) )) ] || continue
+    if [ ! -e "$wal/archive_status/$f.ready" ] && [ ! -e "$wal/archive_status/$f.done" ]; then
+        echo "on-role-change: $f (timeline $tli, before its end at $lsn) had no archive status: marking it ready" >&2
+        : > "$wal/archive_status/$f.ready"
+    fi
+done
