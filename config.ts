@@ -4,7 +4,13 @@ import * as net from "net";
 
 export const NAMESPACE = "patroni-ha";
 
-export type SynchronousMode = "off" | "on" | "strict";
+/**
+ * How commits wait for standbys (Patroni's synchronous_mode): "on" = one synchronous standby confirms every
+ * commit (the default with two or more nodes); "quorum" = Patroni 4's quorum commit (ANY n of the
+ * replicas); "strict" = "on", and writes block rather than go on without a standby; "off" = asynchronous.
+ */
+export type SynchronousMode = "off" | "on" | "quorum" | "strict";
+export const SYNCHRONOUS_MODES: readonly SynchronousMode[] = ["off", "on", "quorum", "strict"];
 export type Profile = "seed" | "fast";
 export type PgValue = string | number | boolean;
 
@@ -131,7 +137,7 @@ export const PROFILES: Record<Profile, { patroni: Pick<PatroniSpec, "ttl" | "loo
 
 /** Defaults of every key (object keys field by field). Pulumi.yaml declares the same values; a test keeps them equal. */
 export const DEFAULTS = {
-    profile: "seed" as Profile,
+    profile: "fast" as Profile,
     prometheus: false,
     patroniNodes: 4,
     etcdNodes: 3,
@@ -141,7 +147,8 @@ export const DEFAULTS = {
     patroni: {
         maximumLagOnFailover: 1048576,
         primaryStartTimeout: 300,
-        synchronousMode: "off" as SynchronousMode,
+        /** With one node there is no standby to confirm a commit: "off" then. */
+        synchronousMode: "on" as SynchronousMode,
     },
     barman: {
         mode: "streaming" as BarmanMode,
@@ -341,7 +348,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     for (const k of Object.keys(raw)) {
         if (!TOP_KEYS.includes(k)) { problems.push(`${k}: unknown key ${NAMESPACE}:${k}; known keys: ${TOP_KEYS.join(", ")}`); }
     }
-    const profile = oneOf("profile", raw.profile, DEFAULTS.profile, ["seed", "fast"] as const, problems);
+    const profile = oneOf("profile", raw.profile, DEFAULTS.profile, ["fast", "seed"] as const, problems);
     const timings = PROFILES[profile];
     const prometheus = boolean("prometheus", raw.prometheus, DEFAULTS.prometheus, problems);
     const patroniNodes = integer("patroniNodes", raw.patroniNodes, DEFAULTS.patroniNodes, LIMITS.patroniNodes[0], LIMITS.patroniNodes[1], problems);
@@ -389,7 +396,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         maximumLagOnFailover: integer("patroni.maximumLagOnFailover", pat.maximumLagOnFailover, DEFAULTS.patroni.maximumLagOnFailover, 0, Number.MAX_SAFE_INTEGER, problems),
         primaryStartTimeout: integer("patroni.primaryStartTimeout", pat.primaryStartTimeout, DEFAULTS.patroni.primaryStartTimeout, 0, 86400, problems),
         failsafeMode: boolean("patroni.failsafeMode", pat.failsafeMode, timings.patroni.failsafeMode, problems),
-        synchronousMode: oneOf("patroni.synchronousMode", pat.synchronousMode, DEFAULTS.patroni.synchronousMode, ["off", "on", "strict"] as const, problems),
+        synchronousMode: oneOf("patroni.synchronousMode", pat.synchronousMode, patroniNodes < 2 ? "off" : DEFAULTS.patroni.synchronousMode, SYNCHRONOUS_MODES, problems),
         postgresql: postgresParameters(pat.postgresql, problems),
     };
     const t = `(ttl ${patroni.ttl}, loopWait ${patroni.loopWait}, retryTimeout ${patroni.retryTimeout})`;

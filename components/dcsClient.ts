@@ -101,7 +101,7 @@ async function memberStatus(member: MemberEndpoint): Promise<Json> {
 export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds: number): Promise<void> {
     await retry("every replica streaming from the leader", timeoutSeconds, async () => {
         const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
-        const leader = statuses.find(x => x.s.role === "master" || x.s.role === "primary");
+        const leader = statuses.find(x => x.s.role === "primary" || x.s.role === "master");
         if (!leader) { throw new Error("no leader"); }
         const streaming = new Set(((leader.s.replication ?? []) as Json[]).filter(r => r.state === "streaming").map(r => r.application_name));
         const behind = statuses.filter(x => x !== leader && x.s.state === "running" && !streaming.has(x.m.name)).map(x => x.m.name);
@@ -116,7 +116,8 @@ export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds
  */
 async function rollingRestart(state: DynamicConfigState, log: Log): Promise<string[]> {
     const restarted: string[] = [];
-    const isLeader = (s: Json) => s.role === "master" || s.role === "primary";
+    // "master": a Patroni 3 member, while a stack rolls to Patroni 4.
+    const isLeader = (s: Json) => s.role === "primary" || s.role === "master";
     for (let pass = 1; pass <= 3; pass++) {
         const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
         const pending = statuses.filter(x => x.s.pending_restart === true);

@@ -74,7 +74,8 @@ export function renderDynamicConfig(input: DynamicConfigInput): Record<string, u
         primary_start_timeout: p.primaryStartTimeout,
         retry_timeout: p.retryTimeout,
         slots: input.slots ?? {},
-        synchronous_mode: p.synchronousMode !== "off",
+        // Patroni 4 takes true/false, or "quorum" for quorum commit.
+        synchronous_mode: p.synchronousMode === "quorum" ? "quorum" : p.synchronousMode !== "off",
         synchronous_mode_strict: p.synchronousMode === "strict",
         ttl: p.ttl,
     };

@@ -40,7 +40,7 @@ export function renderAlertRules(input: AlertRulesInput): string {
         groups: [{
             name: "patroni-ha",
             rules: [
-                rule("PatroniNoLeader", "sum(patroni_master) < 1 or absent(patroni_master)", "30s", "No Patroni member holds the leader lock: writes fail."),
+                rule("PatroniNoLeader", "sum(patroni_primary) < 1 or absent(patroni_primary)", "30s", "No Patroni member holds the leader lock: writes fail."),
                 rule("ReplicationLagHigh", `max by (replica) (pg_replication_lag_bytes{replica=~"db[0-9]+"}) > ${input.maximumLagOnFailover}`, "1m",
                     `A replica lags more than maximum_lag_on_failover (${input.maximumLagOnFailover} bytes) and cannot take over.`),
                 rule("WalArchivingFailing", "max(pg_archiver_failing) == 1", "2m", "archive_command fails on the primary: WAL piles up in pg_wal."),

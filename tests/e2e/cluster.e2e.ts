@@ -79,7 +79,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const text = async (url: string) => { const r = await fetch(url); assert.equal(r.status, 200, url); return r.text(); };
         for (const url of urls.patroni) {
             const body = await text(url);
-            for (const m of ["patroni_postgres_running", "patroni_master", "patroni_xlog_location"]) { assert.match(body, new RegExp(`^${m}`, "m"), `${url} lacks ${m}`); }
+            for (const m of ["patroni_postgres_running", "patroni_primary", "patroni_xlog_location"]) { assert.match(body, new RegExp(`^${m}`, "m"), `${url} lacks ${m}`); }
         }
         const hp = await text(urls.haproxy);
         for (const m of ["haproxy_server_status", "haproxy_backend_active_servers", "haproxy_frontend_current_sessions"]) { assert.match(hp, new RegExp(`^${m}`, "m"), m); }

@@ -97,7 +97,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
             "promtool check config /etc/prometheus/prometheus.yml", "root");
         assert.equal(good.code, 0, good.out);
         assert.match(good.out, /7 rules found/);
-        const bad = await inImage("prometheus", { "/etc/prometheus/rules.yml": rules.replace("sum(patroni_master) < 1", "sum(patroni_master < 1") },
+        const bad = await inImage("prometheus", { "/etc/prometheus/rules.yml": rules.replace("sum(patroni_primary) < 1", "sum(patroni_primary < 1") },
             "promtool check rules /etc/prometheus/rules.yml", "root");
         assert.notEqual(bad.code, 0, "a rule with a syntax error must fail the check");
     });

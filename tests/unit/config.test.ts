@@ -23,16 +23,18 @@ function rejects(raw: Record<string, unknown>, key: string, ...fragments: string
 }
 
 describe("config: defaults", () => {
-    it("an empty config gives the seed's topology with 3 etcd members", () => {
+    it("an empty config gives 4 nodes, 3 etcd members, the fast profile and synchronous replication", () => {
         const { spec, warnings } = parseConfig({}, "dev");
         assert.equal(spec.patroniNodes, 4);
         assert.equal(spec.etcdNodes, 3);
         assert.equal(spec.baseImage, "debian:bookworm-slim");
         assert.equal(spec.bindAddress, "127.0.0.1");
         assert.deepEqual(spec.ports, { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187, barmanMetrics: 9780, prometheus: 9090 });
-        assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout], [30, 10, 10]);
+        assert.equal(spec.profile, "fast");
+        assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout, spec.patroni.failsafeMode], [20, 8, 6, true]);
+        assert.deepEqual(spec.haproxy, { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 });
         assert.equal(spec.patroni.maximumLagOnFailover, 1048576);
-        assert.equal(spec.patroni.synchronousMode, "off");
+        assert.equal(spec.patroni.synchronousMode, "on");
         assert.deepEqual(spec.app, { database: "app", user: "app" });
         assert.equal(spec.subnet, defaultSubnet("dev"));
         assert.deepEqual(warnings, []);
@@ -45,6 +47,41 @@ describe("config: defaults", () => {
         assert.equal(spec.addresses.haproxy, "10.50.0.2");
         assert.deepEqual(spec.addresses.etcd, ["10.50.0.11", "10.50.0.12", "10.50.0.13", "10.50.0.14", "10.50.0.15"]);
         assert.deepEqual(spec.addresses.db, ["10.50.0.21", "10.50.0.22", "10.50.0.23"]);
+    });
+
+    it("pins both profiles' values (README's failover table says the same, see the next test)", () => {
+        assert.deepEqual(PROFILES.fast, {
+            patroni: { ttl: 20, loopWait: 8, retryTimeout: 6, failsafeMode: true },
+            haproxy: { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 },
+        });
+        assert.deepEqual(PROFILES.seed, {
+            patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, failsafeMode: false },
+            haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
+        });
+        const seed = parseConfig({ profile: "seed" }, "t").spec;
+        assert.deepEqual([seed.patroni.ttl, seed.patroni.loopWait, seed.patroni.retryTimeout, seed.patroni.failsafeMode], [30, 10, 10, false]);
+        assert.deepEqual(seed.haproxy, PROFILES.seed.haproxy);
+    });
+
+    it("README's failover-timings table shows the profiles' values", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const row = (label: string) => {
+            const line = readme.split("\n").find(l => l.startsWith(`| ${label}`));
+            assert.ok(line, `README has no row "${label}"`);
+            return line.split("|").slice(2, 4).map(c => c.trim());
+        };
+        const [fast, seed] = row("Patroni `ttl` / `loop_wait` / `retry_timeout`");
+        const timing = (p: typeof PROFILES.fast) => `${p.patroni.ttl} / ${p.patroni.loopWait} / ${p.patroni.retryTimeout}`;
+        assert.deepEqual([fast, seed], [timing(PROFILES.fast), timing(PROFILES.seed)]);
+        assert.deepEqual(row("`failsafe_mode`"), [PROFILES.fast.patroni.failsafeMode ? "on" : "off", PROFILES.seed.patroni.failsafeMode ? "on" : "off"]);
+        const checks = (p: typeof PROFILES.fast) => `${p.haproxy.inter} / ${p.haproxy.fastinter} / ${p.haproxy.downinter} ms, ${p.haproxy.rise} / ${p.haproxy.fall}`;
+        assert.deepEqual(row("HAProxy `inter`"), [checks(PROFILES.fast), checks(PROFILES.seed)]);
+    });
+
+    it("the seed profile changes timings, and explicit keys still win", () => {
+        const seed = parseConfig({ profile: "seed" }, "t").spec;
+        assert.equal(seed.patroni.loopWait, PROFILES.seed.patroni.loopWait);
+        assert.equal(seed.haproxy.inter, PROFILES.seed.haproxy.inter);
     });
 
     it("the fast profile changes timings, and explicit keys still win", () => {
@@ -130,9 +167,15 @@ describe("config: every problem is reported, naming the key, the value and what 
         assert.doesNotThrow(() => parseConfig({ patroni: { ttl: 20, loopWait: 2, retryTimeout: 9 } }, "t"));
     });
 
-    it("synchronousMode is off, on or strict", () => {
+    it("synchronousMode is off, on, quorum or strict; on by default with a replica, off with one node", () => {
         assert.equal(parseConfig({ patroni: { synchronousMode: "strict" } }, "t").spec.patroni.synchronousMode, "strict");
-        rejects({ patroni: { synchronousMode: "yes" } }, "patroni.synchronousMode", "\"off\", \"on\", \"strict\"", "\"yes\"");
+        assert.equal(parseConfig({ patroni: { synchronousMode: "quorum" } }, "t").spec.patroni.synchronousMode, "quorum");
+        assert.equal(parseConfig({ patroni: { synchronousMode: "off" } }, "t").spec.patroni.synchronousMode, "off");
+        assert.equal(parseConfig({ patroniNodes: 2 }, "t").spec.patroni.synchronousMode, "on");
+        const single = parseConfig({ patroniNodes: 1 }, "t");
+        assert.equal(single.spec.patroni.synchronousMode, "off");
+        assert.deepEqual(single.warnings, [], "the one-node default needs no warning");
+        rejects({ patroni: { synchronousMode: "yes" } }, "patroni.synchronousMode", "\"off\", \"on\", \"quorum\", \"strict\"", "\"yes\"");
     });
 
     it("unknown keys inside object configs and at the top level", () => {

@@ -59,10 +59,10 @@ class FakeCluster {
                 return reply(200, this.config);
             }
             if (m[2] === "patroni") {
-                const leader = this.members.find(x => x.role === "master");
+                const leader = this.members.find(x => x.role === "primary");
                 return reply(200, {
                     state: member.state, role: member.role, pending_restart: member.pending || undefined,
-                    ...(member.role === "master" ? { replication: this.members.filter(x => x !== leader && x.streaming).map(x => ({ application_name: x.name, state: "streaming" })) } : {}),
+                    ...(member.role === "primary" ? { replication: this.members.filter(x => x !== leader && x.streaming).map(x => ({ application_name: x.name, state: "streaming" })) } : {}),
                 });
             }
             if (m[2] === "restart" && req.method === "POST") {
@@ -103,7 +103,7 @@ describe("DCS client", () => {
         c.kv.set("/service/s/initialize", "123");
         c.config = { ttl: 30, loop_wait: 1, postgresql: { parameters: { work_mem: "4MB", jit: "off" } } };
         c.members = [
-            { name: "db1", role: "master", pending: true, state: "running", streaming: false },
+            { name: "db1", role: "primary", pending: true, state: "running", streaming: false },
             { name: "db2", role: "replica", pending: true, state: "running", streaming: true },
             { name: "db3", role: "replica", pending: false, state: "running", streaming: true },
         ];
@@ -119,7 +119,7 @@ describe("DCS client", () => {
     it("fails with the reason when the API password is wrong, instead of hanging", async () => {
         c.kv.set("/service/s/initialize", "1");
         c.config = { ttl: 30, loop_wait: 1 };
-        c.members = [{ name: "db1", role: "master", pending: false, state: "running", streaming: false }];
+        c.members = [{ name: "db1", role: "primary", pending: false, state: "running", streaming: false }];
         c.auth = "patroni:other";
         await assert.rejects(applyDynamicConfig({ ...state(c, { ttl: 20 }), timeoutSeconds: 2 }), /PATCH \/config: gave up after 2s: HTTP 401/);
     });

@@ -153,7 +153,8 @@ describe("program: container inputs (dev stack)", () => {
     it("the DCS configuration resource is seeded before nodes and carries every tunable", () => {
         const dcs = byType(run, DYNAMIC)[0];
         const config = JSON.parse(String(dcs.inputs.config));
-        assert.equal(config.ttl, 30);
+        assert.equal(config.ttl, 20);
+        assert.equal(config.synchronous_mode, true);
         assert.equal(config.postgresql.parameters.max_connections, 100);
         // Archiving is the stack's: every node carries the command, only the primary runs it.
         assert.equal(config.postgresql.parameters.archive_mode, "always");
@@ -318,7 +319,7 @@ describe("program: the second `pulumi up`", () => {
         ["a PostgreSQL parameter", { patroni: { postgresql: { work_mem: "4MB" } } }, { patroni: { postgresql: { work_mem: "64MB" } } }],
         ["a restart-only PostgreSQL parameter", {}, { patroni: { postgresql: { max_connections: 200 } } }],
         ["ttl", { patroni: { ttl: 30 } }, { patroni: { ttl: 40 } }],
-        ["synchronousMode", {}, { patroni: { synchronousMode: "on" } }],
+        ["synchronousMode", {}, { patroni: { synchronousMode: "off" } }],
     ] as const) {
         it(`changing ${what} changes no container's inputs, only the DCS configuration`, async () => {
             const before = await runProgram(a, "dev");

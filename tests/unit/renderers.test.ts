@@ -60,17 +60,22 @@ describe("renderers: DCS configuration", () => {
     const dcs = renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet }) as Record<string, any>;
 
     it("carries the Patroni timings, slots and pg_rewind", () => {
-        assert.equal(dcs.ttl, 30);
-        assert.equal(dcs.loop_wait, 10);
-        assert.equal(dcs.retry_timeout, 10);
+        assert.equal(dcs.ttl, 20);
+        assert.equal(dcs.loop_wait, 8);
+        assert.equal(dcs.retry_timeout, 6);
+        assert.equal(dcs.failsafe_mode, true);
         assert.equal(dcs.maximum_lag_on_failover, 1048576);
         assert.equal(dcs.postgresql.use_pg_rewind, true);
         assert.equal(dcs.postgresql.use_slots, true);
-        assert.equal(dcs.synchronous_mode, false);
+        assert.equal(dcs.synchronous_mode, true);
         assert.equal(dcs.synchronous_mode_strict, false);
     });
 
-    it("maps synchronousMode on/strict", () => {
+    it("maps synchronousMode off/on/quorum/strict", () => {
+        const off = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "off" }, subnet: spec.subnet }) as Record<string, any>;
+        assert.deepEqual([off.synchronous_mode, off.synchronous_mode_strict], [false, false]);
+        const quorum = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "quorum" }, subnet: spec.subnet }) as Record<string, any>;
+        assert.deepEqual([quorum.synchronous_mode, quorum.synchronous_mode_strict], ["quorum", false]);
         const on = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "on" }, subnet: spec.subnet }) as Record<string, any>;
         assert.deepEqual([on.synchronous_mode, on.synchronous_mode_strict], [true, false]);
         const strict = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "strict" }, subnet: spec.subnet }) as Record<string, any>;
@@ -125,7 +130,7 @@ describe("renderers: haproxy.cfg", () => {
     it("cuts sessions to a server marked down, with the configured timings", () => {
         for (const backend of ["backend primary", "backend replicas"]) {
             assert.match(section(backend), /on-marked-down shutdown-sessions/);
-            assert.match(section(backend), /inter 2000 fastinter 1000 downinter 2000 rise 2 fall 3/);
+            assert.match(section(backend), /inter 500 fastinter 250 downinter 500 rise 1 fall 2/);
         }
     });
 
