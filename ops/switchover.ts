@@ -55,11 +55,18 @@ export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSecon
     const view = await members(o);
     const leader = view.find(m => m.role === "leader");
     if (!leader) { throw new Error("the cluster has no leader; a switchover needs one (see `npm run status`)"); }
-    const candidates = view.filter(m => m.name !== leader.name && m.state === "running" && !m.tags?.nofailover);
+    const running = view.filter(m => m.name !== leader.name && m.state === "running" && !m.tags?.nofailover);
+    // In synchronous (and quorum) mode Patroni hands over only to a synchronous standby: one that has every commit.
+    const synchronous = running.filter(m => m.role === "sync_standby" || m.role === "quorum_standby");
+    const candidates = synchronous.length > 0 ? synchronous : running;
     const target = to ? view.find(m => m.name === to) : [...candidates].sort((a, b) => Number(a.lag ?? 0) - Number(b.lag ?? 0))[0];
     if (to && !target) { throw new Error(`no member named ${to}; members: ${view.map(m => m.name).join(", ")}`); }
     if (!target) { throw new Error("no running replica to switch over to"); }
     if (target.name === leader.name) { throw new Error(`${to} already leads`); }
+    if (synchronous.length > 0 && !candidates.includes(target)) {
+        throw new Error(`${target.name} is not a synchronous standby; in synchronous mode Patroni switches over only to ` +
+            `${candidates.map(m => m.name).join(" or ")} (or run without --to)`);
+    }
     if (!candidates.includes(target)) { throw new Error(`${target.name} is ${target.state}, not a running replica that may take over`); }
     await waitAllStreaming(memberEndpoints(o), 30).catch(e => { throw new Error(`refusing: ${e.message}`); });
 

@@ -64,7 +64,11 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         }
         const bad = await inImage("barman", { ...files, "/tmp/b/conf.d/cluster.conf": files["/tmp/b/conf.d/cluster.conf"].replace("backup_method = postgres", "backup_method = nonsense") },
             "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
-        assert.ok(bad.code !== 0 || /nonsense|invalid|error/i.test(bad.out), `an invalid backup_method must be reported: ${bad.out}`);
+        // Barman exits 0 either way; its verdict is the server's "disabled" flag (and a warning naming the key).
+        assert.match(r.out, /^\s*disabled: False$/m, "the rendered server section must leave the server enabled");
+        assert.equal(bad.code, 0, bad.out);
+        assert.match(bad.out, /^\s*disabled: True$/m, `an invalid backup_method must disable the server: ${bad.out}`);
+        assert.match(bad.out, /invalid configuration value 'nonsense' for key backup_method/);
     });
 
     it("barman reads the rsync-mode server section (backup_method rsync, ssh_command to the leader route)", async () => {

@@ -2,13 +2,28 @@
 import { Client } from "pg";
 import { query } from "./stack";
 
+export interface Ack {
+    id: number;
+    /** When COMMIT returned, ms since the epoch. */
+    at: number;
+    /** The server that acknowledged it (inet_server_addr()), to tell an old leader from a new one. */
+    server: string;
+}
+
 export interface WriterResult {
     /** Ids whose INSERT was acknowledged (COMMIT returned). */
     acked: number[];
+    /** Every acknowledgement with its time and server. */
+    acks: Ack[];
     attempts: number;
     failures: number;
-    /** Longest time without an acknowledged write after the first failure, seconds (0 if none failed). */
+    /**
+     * Longest time without an acknowledged write, seconds, from the writer's start to its stop. A stall
+     * that ends in success counts as much as one full of errors: a client waits either way.
+     */
     outageSeconds: number;
+    startedAt: number;
+    stoppedAt: number;
 }
 
 export interface Writer { stop(): Promise<WriterResult> }
@@ -20,9 +35,10 @@ export async function createTable(connectionString: string, table: string): Prom
 /** Start writing numbered rows until stop(); every INSERT uses a fresh connection, as a pooled app would after a reset. */
 export function startWriter(connectionString: string, table: string, pauseMs = 20): Writer {
     let running = true;
-    const acked: number[] = [];
+    const acks: Ack[] = [];
     let attempts = 0, failures = 0;
-    let lastOk = Date.now(), firstFailure = 0, outage = 0;
+    const startedAt = Date.now();
+    let lastOk = startedAt, outage = 0;
     const loop = (async () => {
         let id = 0;
         while (running) {
@@ -32,28 +48,41 @@ export function startWriter(connectionString: string, table: string, pauseMs = 2
             client.on("error", () => undefined);
             try {
                 await client.connect();
-                await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
-                acked.push(id);
+                const r = await client.query<{ s: string }>(`INSERT INTO ${table} (id) VALUES ($1) RETURNING inet_server_addr()::text AS s`, [id]);
                 const now = Date.now();
-                if (firstFailure) { outage = Math.max(outage, now - lastOk); firstFailure = 0; }
+                acks.push({ id, at: now, server: r.rows[0]?.s ?? "" });
+                outage = Math.max(outage, now - lastOk);
                 lastOk = now;
             } catch {
                 failures++;
-                if (!firstFailure) { firstFailure = Date.now(); }
             } finally {
                 await client.end().catch(() => undefined);
             }
             await new Promise(r => setTimeout(r, pauseMs));
         }
-        if (firstFailure) { outage = Math.max(outage, Date.now() - lastOk); }
     })();
     return {
         async stop() {
             running = false;
             await loop;
-            return { acked, attempts, failures, outageSeconds: outage / 1000 };
+            const stoppedAt = Date.now();
+            outage = Math.max(outage, stoppedAt - lastOk);
+            return { acked: acks.map(a => a.id), acks, attempts, failures, outageSeconds: outage / 1000, startedAt, stoppedAt };
         },
     };
+}
+
+/**
+ * Fail unless writes were acknowledged both before `faultAt` and after `recoveredAt` (ms since the epoch):
+ * a disruption test whose writes all failed would otherwise pass with nothing to lose.
+ */
+export function assertAckedAround(result: WriterResult, faultAt: number, recoveredAt = faultAt): void {
+    const before = result.acks.filter(a => a.at < faultAt).length;
+    const after = result.acks.filter(a => a.at > recoveredAt).length;
+    if (before === 0 || after === 0) {
+        throw new Error(`expected acknowledged writes before and after the disruption, got ${before} before and ${after} after ` +
+            `(${result.acks.length} acknowledged, ${result.failures} of ${result.attempts} attempts failed)`);
+    }
 }
 
 /** Acknowledged ids missing from the table (read through `connectionString`). */
