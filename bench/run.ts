@@ -5,7 +5,9 @@ import { parseConfig } from "../config";
 import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
+import { DynamicConfigState } from "../components/dcsClient";
 import { docker } from "../tests/e2e/harness/docker";
+import { plannedDynamicConfig, updateDynamicConfig } from "../tests/e2e/harness/update";
 import { Deployed, deployStack, destroyStack, query } from "../tests/e2e/harness/stack";
 import { createTable, missingRows, startWriter, waitFor } from "../tests/e2e/harness/workload";
 import { leader, streamingReplicas, waitNewLeader } from "../tests/e2e/helpers";
@@ -45,17 +47,21 @@ async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: numb
     return { outage: result.outageSeconds, acked: result.acked.length, lost };
 }
 
+const pgbenchBase = (d: Deployed, client: string, host: string) =>
+    ["exec", "-e", `PGPASSWORD=${d.outputs.superuserPassword}`, client, "pgbench", "-h", host, "-p", "5431", "-U", "postgres"];
+
+/** One pgbench TPC-B run of `seconds`: transactions per second and the average latency in ms. */
+async function pgbenchRun(d: Deployed, client: string, host: string, seconds: number): Promise<{ tps: number; latencyMs: number }> {
+    const out = await run([...pgbenchBase(d, client, host), "-c", "8", "-j", "2", "-T", String(seconds), "-n", "postgres"]);
+    const tps = /tps = ([\d.]+)/.exec(out), latency = /latency average = ([\d.]+) ms/.exec(out);
+    if (!tps || !latency) { throw new Error(`no tps or latency in pgbench output: ${out}`); }
+    return { tps: Number(tps[1]), latencyMs: Number(latency[1]) };
+}
+
 /** pgbench TPC-B from a replica container: one init, a warm-up, then alternating pairs; medians. */
 async function pgbench(d: Deployed, viaHost: string, directHost: string, client: string, pairs = 3): Promise<{ via: number; direct: number }> {
-    const env = ["-e", `PGPASSWORD=${d.outputs.superuserPassword}`];
-    const base = (host: string) => ["pgbench", "-h", host, "-p", "5431", "-U", "postgres"];
-    const tps = async (host: string, seconds: number) => {
-        const out = await run(["exec", ...env, client, ...base(host), "-c", "8", "-j", "2", "-T", String(seconds), "-n", "postgres"]);
-        const m = /tps = ([\d.]+)/.exec(out);
-        if (!m) { throw new Error(`no tps in pgbench output: ${out}`); }
-        return Number(m[1]);
-    };
-    await run(["exec", ...env, client, ...base(directHost), "-i", "-q", "-s", "10", "postgres"]);
+    const tps = async (host: string, seconds: number) => (await pgbenchRun(d, client, host, seconds)).tps;
+    await run([...pgbenchBase(d, client, directHost), "-i", "-q", "-s", "10", "postgres"]);
     await tps(directHost, 5);
     const via: number[] = [], direct: number[] = [];
     for (let i = 0; i < pairs; i++) {
@@ -96,6 +102,40 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
 
 const run = (a: string[]) => docker(a, { timeoutMs: 300000 });
 
+/**
+ * What synchronous replication costs: pgbench direct to the leader with the stack's synchronousMode and
+ * with "off", alternating, same run; medians of TPS and average latency. Restores the mode afterwards.
+ */
+async function synchronousCost(d: Deployed, client: string, pairs = 3): Promise<[string, string, string][]> {
+    const deployed = d.engine.inputs.get("dcs-config") as unknown as DynamicConfigState;
+    const mode = parseConfig(config, STACK).spec.patroni.synchronousMode;
+    const asyncConfig = { ...config, patroni: { ...(config.patroni as object ?? {}), synchronousMode: "off" } };
+    const asyncInputs = await plannedDynamicConfig(STACK, asyncConfig, deployed);
+    const setMode = async (to: "stack" | "off") => {
+        await updateDynamicConfig(to === "off" ? deployed : asyncInputs, to === "off" ? asyncInputs : deployed);
+        await waitFor(`synchronous_standby_names ${to === "off" ? "empty" : "set"}`, 60, async () => {
+            const [r] = await query<{ s: string }>(d.outputs.superuserConnectionString, "SELECT current_setting('synchronous_standby_names') AS s");
+            return (r.s === "") === (to === "off" || mode === "off");
+        });
+    };
+    const results: Record<"stack" | "off", { tps: number; latencyMs: number }[]> = { stack: [], off: [] };
+    try {
+        for (let i = 0; i < pairs; i++) {
+            for (const m of (i % 2 === 0 ? ["stack", "off"] : ["off", "stack"]) as ("stack" | "off")[]) {
+                await setMode(m);
+                results[m].push(await pgbenchRun(d, client, (await leader(d.outputs)).host, 10));
+            }
+            log(`synchronous cost pair ${i + 1}: ${mode} ${results.stack[i].tps.toFixed(0)} tps ${results.stack[i].latencyMs} ms, off ${results.off[i].tps.toFixed(0)} tps ${results.off[i].latencyMs} ms`);
+        }
+    } finally { await setMode("stack"); }
+    const tps = (m: "stack" | "off") => median(results[m].map(r => r.tps));
+    const lat = (m: "stack" | "off") => median(results[m].map(r => r.latencyMs));
+    return [
+        [`pgbench direct to the leader, synchronousMode "${mode}" / "off": TPS`, `${tps("stack").toFixed(0)} / ${tps("off").toFixed(0)} = ${(tps("stack") / tps("off")).toFixed(2)}`, ""],
+        [`pgbench direct to the leader, synchronousMode "${mode}" / "off": average latency`, `${lat("stack").toFixed(2)} / ${lat("off").toFixed(2)} ms`, ""],
+    ];
+}
+
 async function main() {
     const spec = parseConfig(config, STACK).spec;
     log(`profile ${profile}: ttl ${spec.patroni.ttl}, loop_wait ${spec.patroni.loopWait}, retry_timeout ${spec.patroni.retryTimeout}, ` +
@@ -110,7 +150,18 @@ async function main() {
         }
         const l = await leader(d.outputs);
         const client = `${STACK}-${["db1", "db2", "db3", "db4"].find(x => x !== l.name)}`;
+        // False-failover check for the profile: pgbench and a base backup at once on these CPUs must not
+        // move the leadership (the timeline would grow).
+        const timeline = async () => (await leader(d.outputs)).timeline ?? 0;
+        const tlBefore = await timeline();
+        const backupUnderLoad = args.includes("--skip-barman") ? Promise.resolve() : (async () => {
+            await waitFor("the first base backup", 300, async () => (await listBackups(d.outputs.barmanContainer)).some(b => b.status === "DONE"));
+            await takeBackup(d.outputs.barmanContainer);
+        })();
         const { via: viaHaproxy, direct } = await pgbench(d, spec.addresses.haproxy, l.host, client);
+        await backupUnderLoad;
+        const unplanned = (await timeline()) - tlBefore;
+        const syncRows = await synchronousCost(d, client);
         const rows: [string, string, string][] = [
             ["time to all streaming (deploy, images cached)", `${d.timings.healthy.toFixed(1)} s`, ""],
         ];
@@ -124,6 +175,8 @@ async function main() {
         const acked = Object.values(trials).flat().reduce((a, t) => a + t.acked, 0);
         const lost = Object.values(trials).flat().reduce((a, t) => a + t.lost, 0);
         rows.push(["acknowledged rows / present afterwards", `${acked} / ${acked - lost}`, `0 lost ${lost === 0 ? "met" : "MISSED"}`]);
+        rows.push(["unplanned failovers during pgbench + a base backup", String(unplanned), `0 ${unplanned === 0 ? "met" : "MISSED"}`]);
+        rows.push(...syncRows);
         rows.push(["pgbench TPS through the write port / direct to the leader", `${viaHaproxy.toFixed(0)} / ${direct.toFixed(0)} = ${(viaHaproxy / direct).toFixed(2)}`, `>= 0.9 ${viaHaproxy / direct >= 0.9 ? "met" : "MISSED"}`]);
         const width = Math.max(...rows.map(r => r[0].length));
         process.stdout.write(`\n| measure (profile ${profile}) ${" ".repeat(Math.max(0, width - 19 - profile.length))}| value | target |\n|${"-".repeat(width + 2)}|---|---|\n`);

@@ -3,6 +3,7 @@
 import { archiveGaps, barman, check, GapReport, listBackups } from "./barman";
 import { readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
+import { memberRunning } from "./switchover";
 
 export interface MemberStatus { name: string; role: string; state: string; timeline?: number; lagBytes?: number | null; streaming?: boolean }
 export interface Snapshot {
@@ -85,7 +86,7 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
         }
         if (leaders.length !== 1) { reasons.push(leaders.length === 0 ? "the cluster has no leader: writes fail" : `${leaders.length} leaders`); }
         for (const m of s.members) {
-            if (m.state !== "running") { reasons.push(`${m.name} is ${m.state}`); continue; }
+            if (!memberRunning(m)) { reasons.push(`${m.name} is ${m.state}`); continue; }
             if (m.role === "leader") { continue; }
             if (m.streaming === false) { reasons.push(`${m.name} does not stream from the leader`); }
             if (m.lagBytes === null || m.lagBytes === undefined) { reasons.push(`${m.name} lag unknown`); } else if (s.maximumLagOnFailover !== undefined && m.lagBytes > s.maximumLagOnFailover) {
@@ -98,7 +99,7 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
                 const write = s.haproxy.write[m.name], read = s.haproxy.read[m.name];
                 if (m.name === leader && write !== "UP") { reasons.push(`HAProxy's write backend has the leader ${m.name} ${write ?? "missing"}`); }
                 if (m.name !== leader && write === "UP") { reasons.push(`HAProxy's write backend has ${m.name} UP although it is not the leader`); }
-                if (m.name !== leader && m.state === "running" && read !== "UP") { reasons.push(`HAProxy's read backend has replica ${m.name} ${read ?? "missing"}`); }
+                if (m.name !== leader && memberRunning(m) && read !== "UP") { reasons.push(`HAProxy's read backend has replica ${m.name} ${read ?? "missing"}`); }
             }
         }
     }

@@ -12,6 +12,14 @@ export interface SwitchoverOutputs {
 
 export interface MemberView { name: string; role: string; state: string; host: string; timeline?: number; lag?: number | string; tags?: Record<string, unknown> }
 
+/**
+ * Whether a member's PostgreSQL runs. Patroni 4's /cluster reports a replica's replication state
+ * ("streaming", "in archive recovery") where Patroni 3 said "running".
+ */
+export function memberRunning(m: Pick<MemberView, "state">): boolean {
+    return m.state === "running" || m.state === "streaming" || m.state === "in archive recovery";
+}
+
 export interface SwitchoverResult {
     from: string;
     to: string;
@@ -55,7 +63,7 @@ export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSecon
     const view = await members(o);
     const leader = view.find(m => m.role === "leader");
     if (!leader) { throw new Error("the cluster has no leader; a switchover needs one (see `npm run status`)"); }
-    const running = view.filter(m => m.name !== leader.name && m.state === "running" && !m.tags?.nofailover);
+    const running = view.filter(m => m.name !== leader.name && memberRunning(m) && !m.tags?.nofailover);
     // In synchronous (and quorum) mode Patroni hands over only to a synchronous standby: one that has every commit.
     const synchronous = running.filter(m => m.role === "sync_standby" || m.role === "quorum_standby");
     const candidates = synchronous.length > 0 ? synchronous : running;

@@ -7,6 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { memberRunning } from "../../ops/switchover";
 import { docker } from "./harness/docker";
 import { clusterView, Deployed, deployStack, destroyStack, query } from "./harness/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "./harness/update";
@@ -198,7 +199,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
 
     it("6. the old leader, started again, rejoins as a replica (pg_rewind) and streams", async () => {
         const members = await clusterView(d.outputs);
-        const down = ["db1", "db2", "db3", "db4"].find(n => !members.some(m => m.name === n && m.state === "running"))!;
+        const down = ["db1", "db2", "db3", "db4"].find(n => !members.some(m => m.name === n && memberRunning(m)))!;
         assert.ok(down, "one member is down after the kill");
         await docker(["start", `${STACK}-${down}`]);
         await waitFor(`${down} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(down));

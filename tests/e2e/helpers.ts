@@ -1,5 +1,6 @@
 // Shared helpers for the e2e scenarios.
 import { parseConfig } from "../../config";
+import { memberRunning } from "../../ops/switchover";
 import { docker } from "./harness/docker";
 import { clusterView, Deployed, Member, query, StackFile, StackOutputs } from "./harness/stack";
 import { waitFor } from "./harness/workload";
@@ -29,7 +30,7 @@ export async function waitNewLeader(o: StackOutputs, not: string, timeoutSeconds
     let found: Member | undefined;
     await waitFor(`a leader other than ${not}`, timeoutSeconds, async () => {
         const l = await leader(o);
-        if (l.name === not || l.state !== "running") { return false; }
+        if (l.name === not || !memberRunning(l)) { return false; }
         const [r] = await query<{ r: boolean }>(o.superuserConnectionString, "SELECT pg_is_in_recovery() AS r");
         found = l;
         return r.r === false;

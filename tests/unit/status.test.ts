@@ -1,12 +1,14 @@
 import { strict as assert } from "assert";
 import { render, Snapshot, verdict } from "../../ops/status";
+import { memberRunning } from "../../ops/switchover";
 
 function healthy(): Snapshot {
     return {
         members: [
             { name: "db1", role: "leader", state: "running", timeline: 2, lagBytes: 0 },
-            { name: "db2", role: "replica", state: "running", timeline: 2, lagBytes: 0, streaming: true },
-            { name: "db3", role: "replica", state: "running", timeline: 2, lagBytes: 120, streaming: true },
+            // Patroni 4 reports a replica's replication state where Patroni 3 said "running".
+            { name: "db2", role: "sync_standby", state: "streaming", timeline: 2, lagBytes: 0, streaming: true },
+            { name: "db3", role: "replica", state: "streaming", timeline: 2, lagBytes: 120, streaming: true },
         ],
         maximumLagOnFailover: 1048576,
         etcd: [{ endpoint: "http://127.0.0.1:23791", healthy: true }, { endpoint: "http://127.0.0.1:23792", healthy: true }, { endpoint: "http://127.0.0.1:23793", healthy: true }],
@@ -16,12 +18,20 @@ function healthy(): Snapshot {
 }
 
 describe("status verdict", () => {
+    it("counts Patroni 3's running and Patroni 4's replication states as running, nothing else", () => {
+        for (const state of ["running", "streaming", "in archive recovery"]) { assert.equal(memberRunning({ state }), true, state); }
+        for (const state of ["stopped", "crashed", "starting", "restarting", "stopping", ""]) { assert.equal(memberRunning({ state }), false, state); }
+        const s = healthy();
+        s.members![1] = { ...s.members![1], state: "in archive recovery", streaming: false };
+        assert.deepEqual(verdict(s).reasons, ["db2 does not stream from the leader"]);
+    });
+
     it("a healthy snapshot is healthy and says so first", () => {
         const v = verdict(healthy());
         assert.deepEqual(v, { ok: true, reasons: [] });
         const text = render(healthy(), v);
         assert.match(text, /^HEALTHY\n/);
-        assert.match(text, /db3\s+replica\s+running\s+2\s+120\s+yes\s+DOWN\/UP/);
+        assert.match(text, /db3\s+replica\s+streaming\s+2\s+120\s+yes\s+DOWN\/UP/);
         assert.match(text, /leader: db1/);
     });
 

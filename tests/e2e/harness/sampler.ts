@@ -29,7 +29,8 @@ async function tryWrite(target: SampleTarget, table: string, round: number): Pro
     } catch {
         return false;
     } finally {
-        await client.end().catch(() => undefined);
+        // Not awaited: ending a connection to a frozen server waits until it thaws.
+        void client.end().catch(() => undefined);
     }
 }
 

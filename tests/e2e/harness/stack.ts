@@ -5,7 +5,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { Client } from "pg";
 import { StackOutputs as BaseOutputs } from "../../../ops/outputs";
-import { members, MemberView } from "../../../ops/switchover";
+import { memberRunning, members, MemberView } from "../../../ops/switchover";
 import { run, sweepByLabel } from "./docker";
 import { RealEngine, unwrapSecrets } from "./engine";
 
@@ -101,6 +101,14 @@ export async function query<T = Record<string, unknown>>(connectionString: strin
     try { return (await client.query(sql, params)).rows as T[]; } finally { await client.end().catch(() => undefined); }
 }
 
+/** The cluster-wide configuration as Patroni holds it (GET /config from the first member that answers). */
+async function dynamicConfig(outputs: StackOutputs): Promise<{ synchronous_mode?: unknown }> {
+    for (const url of outputs.patroniApiUrls) {
+        try { return await (await fetch(`${url}/config`, { signal: AbortSignal.timeout(3000) })).json() as { synchronous_mode?: unknown }; } catch { /* next */ }
+    }
+    throw new Error("no Patroni REST API answered GET /config");
+}
+
 /** Until a leader runs, every replica streams from it, and the write (and read) port answer. */
 export async function waitForCluster(outputs: StackOutputs, timeoutSeconds: number, log: (m: string) => void = () => undefined): Promise<void> {
     const deadline = Date.now() + timeoutSeconds * 1000;
@@ -111,12 +119,18 @@ export async function waitForCluster(outputs: StackOutputs, timeoutSeconds: numb
             const members = await clusterView(outputs);
             const leaders = members.filter(m => m.role === "leader");
             if (members.length !== expected) { throw new Error(`${members.length}/${expected} members registered`); }
-            if (leaders.length !== 1 || leaders[0].state !== "running") { throw new Error(`leaders: ${JSON.stringify(leaders)}`); }
+            if (leaders.length !== 1 || !memberRunning(leaders[0])) { throw new Error(`leaders: ${JSON.stringify(leaders)}`); }
             const streaming = await query<{ n: string }>(outputs.superuserConnectionString, "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%'");
             if (Number(streaming[0].n) !== expected - 1) { throw new Error(`${streaming[0].n}/${expected - 1} replicas streaming`); }
             const [w] = await query<{ r: boolean }>(outputs.superuserConnectionString, "SELECT pg_is_in_recovery() AS r");
             if (w.r) { throw new Error("write port reached a replica"); }
             if (expected > 1) {
+                // In synchronous mode only a synchronous standby may take over: until the leader has named
+                // one, a failover cannot happen at all.
+                const cfg = await dynamicConfig(outputs);
+                if (cfg.synchronous_mode && cfg.synchronous_mode !== "off" && !members.some(m => m.role === "sync_standby" || m.role === "quorum_standby")) {
+                    throw new Error("no synchronous standby yet");
+                }
                 const readSu = outputs.superuserConnectionString.replace(outputs.writeEndpoint, outputs.readEndpoint);
                 const [r] = await query<{ r: boolean }>(readSu, "SELECT pg_is_in_recovery() AS r");
                 if (!r.r) { throw new Error("read port reached the primary"); }

@@ -56,7 +56,8 @@ export function startWriter(connectionString: string, table: string, pauseMs = 2
             } catch {
                 failures++;
             } finally {
-                await client.end().catch(() => undefined);
+                // Not awaited: ending a connection to a frozen server waits until it thaws.
+                void client.end().catch(() => undefined);
             }
             await new Promise(r => setTimeout(r, pauseMs));
         }
