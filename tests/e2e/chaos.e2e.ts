@@ -77,12 +77,18 @@ async function containerPid(name: string): Promise<string> {
     return docker(["inspect", "-f", "{{.State.Pid}}", name]);
 }
 
-/** Drop all traffic between a container and the given peers (the host and HAProxy still reach it). */
+/**
+ * Drop all traffic between a container and the given peers (the host and HAProxy still reach it); with
+ * on=false, remove exactly those rules (each at most once, so healing twice is harmless).
+ */
 async function partition(name: string, peers: string[], on: boolean): Promise<void> {
     const pid = await containerPid(name);
     for (const peer of peers) {
-        for (const rule of [["INPUT", "-s"], ["OUTPUT", "-d"]]) {
-            await run("nsenter", ["-t", pid, "-n", "iptables", on ? "-I" : "-D", rule[0], rule[1], peer, "-j", "DROP"]);
+        for (const [chain, side] of [["INPUT", "-s"], ["OUTPUT", "-d"]]) {
+            const rule = [chain, side, peer, "-j", "DROP"];
+            const present = (await run("nsenter", ["-t", pid, "-n", "iptables", "-C", ...rule], { allowFail: true })).code === 0;
+            if (on && !present) { await run("nsenter", ["-t", pid, "-n", "iptables", "-I", ...rule]); }
+            if (!on && present) { await run("nsenter", ["-t", pid, "-n", "iptables", "-D", ...rule]); }
         }
     }
 }
@@ -170,13 +176,14 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
     const cut = async (oldLeader: string) => {
         const name = `${STACK}-${oldLeader}`;
         const peers = [...addresses.etcd, ...addresses.db.filter((_, i) => NODES[i] !== oldLeader)];
+        const cutAt = Date.now();
         await partition(name, peers, true);
         try {
             const next = await waitDcsLeader(d, oldLeader, 90);
-            await sleep(5000);
+            await sleep(Math.max(3000, HOLD_MS - (Date.now() - cutAt)));
             await partition(name, peers, false);
             await assertLeaderHolds(d, next, 15);
-        } catch (e) { await partition(name, peers, false).catch(() => undefined); throw e; }
+        } finally { await partition(name, peers, false); }
     };
 
     const killLeader = async (oldLeader: string) => {

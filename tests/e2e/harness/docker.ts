@@ -19,6 +19,8 @@ export function run(cmd: string, args: string[], opts: { input?: string; allowFa
                 reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")} ... exited ${r.code}: ${(stderr || stdout).trim().slice(-2000)}`));
             } else { resolve(r); }
         });
+        // A command that exits without reading its stdin (nsenter, iptables) must not surface as EPIPE.
+        child.stdin.on("error", () => undefined);
         child.stdin.end(opts.input ?? "");
     });
 }
