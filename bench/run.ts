@@ -1,11 +1,14 @@
 // `npm run bench`: bring a stack up on the local engine and print measured numbers as a table.
 // Targets live here, not in tests. Options: --profile fast|seed (default fast), --runs N (default 3),
 // --set key=json (extra stack config, e.g. --set 'patroni={"loopWait":8,"retryTimeout":6}').
+// --chaos: instead, the chaos scenarios (tests/e2e/harness/chaos.ts) on a 3-node stack, in the default
+// synchronous mode and in "off", as one table.
 import { parseConfig } from "../config";
 import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
 import { DynamicConfigState } from "../components/dcsClient";
+import { ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "../tests/e2e/harness/chaos";
 import { docker } from "../tests/e2e/harness/docker";
 import { plannedDynamicConfig, updateDynamicConfig } from "../tests/e2e/harness/update";
 import { Deployed, deployStack, destroyStack, query } from "../tests/e2e/harness/stack";
@@ -136,7 +139,31 @@ async function synchronousCost(d: Deployed, client: string, pairs = 3): Promise<
     ];
 }
 
+/** `--chaos`: every chaos scenario in the stack's synchronous mode, then in "off"; one table. */
+async function chaos(): Promise<void> {
+    const chaosConfig = { ...config, patroniNodes: 3 };
+    const stack = `${STACK}-chaos`;
+    const spec = parseConfig(chaosConfig, stack).spec;
+    const d = await deployStack({ stack, config: chaosConfig }, { log });
+    const c: ChaosStack = { d, config: chaosConfig, spec, dcsInputs: d.engine.inputs.get("dcs-config") as unknown as DynamicConfigState, mode: spec.patroni.synchronousMode, log };
+    const rows: ChaosRow[] = [];
+    try {
+        for (const mode of [spec.patroni.synchronousMode, "off" as const]) {
+            if (c.mode !== mode) { await setSynchronousMode(c, mode); }
+            for (const s of SCENARIOS) { rows.push((await underFault(c, s.name, s.fault)).row); }
+        }
+        process.stdout.write(`\n${chaosTable(rows)}\n`);
+        const [v] = await query<{ v: string }>(d.outputs.superuserConnectionString, "SELECT version() AS v");
+        const patroni = await docker(["exec", `${stack}-db1`, "patroni", "--version"]);
+        process.stdout.write(`\n${v.v.split(" on ")[0]}; ${patroni}; profile ${profile}; ` +
+            `${await docker(["info", "-f", "{{.NCPU}} CPUs, {{.MemTotal}} bytes, Docker {{.ServerVersion}}"])}\n`);
+    } finally {
+        if (!args.includes("--keep")) { await destroyStack(stack); }
+    }
+}
+
 async function main() {
+    if (args.includes("--chaos")) { return chaos(); }
     const spec = parseConfig(config, STACK).spec;
     log(`profile ${profile}: ttl ${spec.patroni.ttl}, loop_wait ${spec.patroni.loopWait}, retry_timeout ${spec.patroni.retryTimeout}, ` +
         `HAProxy inter ${spec.haproxy.inter} fastinter ${spec.haproxy.fastinter} downinter ${spec.haproxy.downinter} rise ${spec.haproxy.rise} fall ${spec.haproxy.fall}`);

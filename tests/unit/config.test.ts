@@ -217,6 +217,24 @@ describe("config: every problem is reported, naming the key, the value and what 
         rejects({ app: { database: "postgres" } }, "app.database", "system database");
     });
 
+    it("profile, barman.*, haproxy.* ranges, cpus and the stack name", () => {
+        rejects({ profile: "turbo" }, "profile", "\"fast\", \"seed\"", "\"turbo\"");
+        rejects({ barman: { mode: "ftp" } }, "barman.mode", "\"streaming\", \"rsync\"", "\"ftp\"");
+        rejects({ barman: { retentionPolicy: "KEEP 3" } }, "barman.retentionPolicy", "REDUNDANCY", "\"KEEP 3\"");
+        rejects({ barman: { minimumRedundancy: -1 } }, "barman.minimumRedundancy", "0 to 1000");
+        rejects({ barman: { backupSchedule: "daily" } }, "barman.backupSchedule", "5-field cron");
+        rejects({ barman: { backupMaxAgeHours: 0 } }, "barman.backupMaxAgeHours", "1 to");
+        rejects({ barman: { compression: "zstd" } }, "barman.compression", "\"gzip\", \"none\"");
+        assert.equal(parseConfig({ barman: { backupSchedule: "" } }, "t").spec.barman.backupSchedule, "", "\"\" disables scheduled backups");
+        rejects({ haproxy: { inter: 50 } }, "haproxy.inter", "100 to 600000", "50");
+        rejects({ haproxy: { rise: 0 } }, "haproxy.rise", "1 to 100");
+        rejects({ haproxy: { maxconn: 0 } }, "haproxy.maxconn", "1 to 100000");
+        rejects({ resources: { patroni: { cpus: 0 } } }, "resources.patroni.cpus", "greater than 0", "0");
+        rejects({ resources: { etcd: { cpus: "two" } } }, "resources.etcd.cpus", "\"two\"");
+        rejects({ resources: { barman: { memoryMb: 10 } } }, "resources.barman.memoryMb", "64 to");
+        assert.ok(problems({}, "bad name!").some(p => p.includes("stack name \"bad name!\"")), "a stack name Docker cannot carry is refused");
+    });
+
     it("reports all problems together in one error", () => {
         const found = problems({ patroniNodes: 0, etcdNodes: 9, bindAddress: "x", ports: { write: 0 }, patroni: { ttl: 5 } });
         for (const key of ["patroniNodes", "etcdNodes", "bindAddress", "ports.write", "patroni.ttl"]) {

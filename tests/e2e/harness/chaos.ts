@@ -1,0 +1,257 @@
+// Chaos scenarios on a deployed stack, shared by the chaos e2e suite (which asserts the invariants) and
+// `npm run bench -- --chaos` (which prints the table). Each fault runs under a writer through the write
+// port and a sampler that tries a direct write on every node every 0.2 s, and heals before it returns.
+import { ClusterSpec, SynchronousMode } from "../../../config";
+import { DynamicConfigState } from "../../../components/dcsClient";
+import { clusterView, Deployed, query, waitForCluster } from "./stack";
+import { docker, run } from "./docker";
+import { plannedDynamicConfig, updateDynamicConfig } from "./update";
+import { SAMPLER_TABLE_DDL, SamplerResult, startSampler } from "./sampler";
+import { Ack, createTable, missingRows, startWriter, waitFor, WriterResult } from "./workload";
+
+/** Longer than the default profile's ttl (20 s): the lease expires while the fault lasts. */
+export const HOLD_MS = 30_000;
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+export interface ChaosStack {
+    d: Deployed;
+    /** The stack's config as deployed (for direct connections and DCS changes). */
+    config: Record<string, unknown>;
+    spec: ClusterSpec;
+    /** The DCS configuration inputs in force (updated by setSynchronousMode). */
+    dcsInputs: DynamicConfigState;
+    mode: SynchronousMode;
+    log: (m: string) => void;
+}
+
+export interface ChaosRow {
+    scenario: string;
+    mode: string;
+    /** Longest time without an acknowledged write through the write port, seconds. */
+    outageSeconds: number;
+    failures: number;
+    acked: number;
+    present: number;
+    /** Lost rows acknowledged by a server other than the faulted old leader (must be 0 in every mode). */
+    lostFromOthers: number;
+    /** Sampler rounds in which two nodes accepted a direct write. */
+    doubleWritableRounds: number;
+    /** Times the leader key named the old leader again after another member had taken it. */
+    leaderTakenBack: number;
+}
+
+export interface ChaosOutcome { row: ChaosRow; lost: number[]; writer: WriterResult; sampler: SamplerResult; faultAt: number; healedAt: number }
+
+/** A fault: gets the leader when it starts, returns once healed (the stack then recovers by itself). */
+export type Fault = (c: ChaosStack, oldLeader: string, watch: LeaderWatch) => Promise<void>;
+
+const nodeNames = (c: ChaosStack) => c.spec.addresses.db.map((_, i) => `db${i + 1}`);
+const containerName = (c: ChaosStack, member: string) => `${c.spec.stack}-${member}`;
+
+/** Superuser connection string straight to db<n>'s published PostgreSQL port. */
+export function directUrl(c: ChaosStack, n: number): string {
+    return c.d.outputs.superuserConnectionString.replace(c.d.outputs.writeEndpoint, `${c.spec.publicHost}:${c.spec.ports.postgresBase + n}`);
+}
+
+/** The leader key in etcd: the truth, whatever a frozen or partitioned member's REST API says. */
+export async function dcsLeader(c: ChaosStack): Promise<string | undefined> {
+    const key = Buffer.from(`/service/${c.spec.stack}/leader`).toString("base64");
+    for (const endpoint of c.d.outputs.etcdEndpoints as string[]) {
+        try {
+            const r = await fetch(`${endpoint}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key }), signal: AbortSignal.timeout(2000) });
+            if (!r.ok) { continue; }
+            const kvs = ((await r.json()) as { kvs?: { value: string }[] }).kvs;
+            return kvs?.length ? Buffer.from(kvs[0].value, "base64").toString() : undefined;
+        } catch { /* next member */ }
+    }
+    return undefined;
+}
+
+/** Follows the leader key every 0.3 s for the whole scenario; counts the times an old leader got it back. */
+export class LeaderWatch {
+    private running = true;
+    private readonly holders: string[] = [];
+    private readonly loop: Promise<void>;
+    constructor(c: ChaosStack) {
+        this.loop = (async () => {
+            while (this.running) {
+                const l = await dcsLeader(c);
+                if (l && this.holders[this.holders.length - 1] !== l) { this.holders.push(l); }
+                await sleep(300);
+            }
+        })();
+    }
+    /** The first holder other than `not`, waiting up to `timeoutSeconds`. */
+    async next(not: string, timeoutSeconds: number): Promise<string> {
+        let found = "";
+        await waitFor(`a leader other than ${not} in the DCS`, timeoutSeconds, async () => {
+            found = this.holders.find(h => h !== not) ?? "";
+            return found !== "";
+        });
+        return found;
+    }
+    /** Stops and returns how often a member that had lost the key held it again (A, B, A counts 1). */
+    async stop(): Promise<{ holders: string[]; takenBack: number }> {
+        this.running = false;
+        await this.loop;
+        const takenBack = this.holders.filter((h, i) => this.holders.indexOf(h) < i).length;
+        return { holders: this.holders, takenBack };
+    }
+}
+
+/**
+ * Drop all traffic between a container and the given peers (the host and HAProxy still reach it); with
+ * on=false, remove exactly those rules (each at most once, so healing twice is harmless).
+ */
+export async function partition(container: string, peers: string[], on: boolean): Promise<void> {
+    const pid = await docker(["inspect", "-f", "{{.State.Pid}}", container]);
+    for (const peer of peers) {
+        for (const [chain, side] of [["INPUT", "-s"], ["OUTPUT", "-d"]]) {
+            const rule = [chain, side, peer, "-j", "DROP"];
+            const present = (await run("nsenter", ["-t", pid, "-n", "iptables", "-C", ...rule], { allowFail: true })).code === 0;
+            if (on && !present) { await run("nsenter", ["-t", pid, "-n", "iptables", "-I", ...rule]); }
+            if (!on && present) { await run("nsenter", ["-t", pid, "-n", "iptables", "-D", ...rule]); }
+        }
+    }
+}
+
+/** Leader frozen (docker pause) longer than ttl, then resumed. */
+export const freezeLeader: Fault = async (c, oldLeader, watch) => {
+    const name = containerName(c, oldLeader);
+    const pausedAt = Date.now();
+    await docker(["pause", name]);
+    try {
+        await watch.next(oldLeader, 90);
+        await sleep(Math.max(3000, HOLD_MS - (Date.now() - pausedAt)));
+    } finally { await docker(["unpause", name], { allowFail: true }); }
+    await sleep(15_000); // the resumed old leader's chance to take the key back
+};
+
+/** Leader cut off from etcd and its peers for longer than ttl, then healed. */
+export const partitionLeader: Fault = async (c, oldLeader, watch) => {
+    const name = containerName(c, oldLeader);
+    const peers = [...c.spec.addresses.etcd, ...c.spec.addresses.db.filter((_, i) => `db${i + 1}` !== oldLeader)];
+    const cutAt = Date.now();
+    await partition(name, peers, true);
+    try {
+        await watch.next(oldLeader, 90);
+        await sleep(Math.max(3000, HOLD_MS - (Date.now() - cutAt)));
+    } finally { await partition(name, peers, false); }
+    await sleep(15_000);
+};
+
+/** Leader container killed, started again once another member leads. */
+export const killLeader: Fault = async (c, oldLeader, watch) => {
+    await docker(["kill", containerName(c, oldLeader)]);
+    await watch.next(oldLeader, 90);
+    await docker(["start", containerName(c, oldLeader)]);
+    await sleep(10_000);
+};
+
+/** The leader's postmaster killed with SIGKILL; Patroni restarts it. */
+export const killPostmaster: Fault = async (c, oldLeader) => {
+    await docker(["exec", containerName(c, oldLeader), "sh", "-c", "kill -9 $(head -n 1 /var/lib/postgresql/15/data/postmaster.pid)"]);
+    await sleep(5000);
+};
+
+/** A majority of etcd members killed for HOLD_MS, then started. */
+export const loseEtcdQuorum: Fault = async c => {
+    const n = c.spec.addresses.etcd.length;
+    const victims = Array.from({ length: Math.floor(n / 2) + 1 }, (_, i) => `${c.spec.stack}-etcd${n - i}`);
+    await docker(["kill", ...victims]);
+    try { await sleep(HOLD_MS); } finally { await docker(["start", ...victims]); }
+    await waitFor("etcd answering again", 60, async () => (await dcsLeader(c)) !== undefined);
+};
+
+/** One etcd member killed for 10 s. */
+export const killEtcdMember: Fault = async c => {
+    await docker(["kill", `${c.spec.stack}-etcd1`]);
+    try { await sleep(10_000); } finally { await docker(["start", `${c.spec.stack}-etcd1`]); }
+};
+
+/** A replica killed for 15 s (the synchronous standby when there is one), then started. */
+export const killReplica: Fault = async (c, oldLeader) => {
+    const view = await clusterView(c.d.outputs);
+    const victim = view.find(m => m.role === "sync_standby" || m.role === "quorum_standby") ?? view.find(m => m.name !== oldLeader);
+    if (!victim) { throw new Error("no replica to kill"); }
+    await docker(["kill", containerName(c, victim.name)]);
+    try { await sleep(15_000); } finally { await docker(["start", containerName(c, victim.name)]); }
+};
+
+let tables = 0;
+
+/** Run one fault under the writer and the sampler, wait until the stack is whole again, and measure. */
+export async function underFault(c: ChaosStack, scenario: string, fault: Fault): Promise<ChaosOutcome> {
+    const table = `chaos_${++tables}_${c.mode}`;
+    await createTable(c.d.outputs.writeConnectionString, table);
+    await query(c.d.outputs.superuserConnectionString, SAMPLER_TABLE_DDL(`${table}_probe`));
+    const nodes = nodeNames(c);
+    await waitFor("the probe table on every node", 30, async () => {
+        for (let n = 1; n <= nodes.length; n++) { await query(directUrl(c, n), `SELECT 1 FROM ${table}_probe LIMIT 1`); }
+        return true;
+    });
+    const oldLeader = await dcsLeader(c);
+    if (!oldLeader) { throw new Error("no leader before the fault"); }
+    const oldAddress = c.spec.addresses.db[nodes.indexOf(oldLeader)];
+    const watch = new LeaderWatch(c);
+    const writer = startWriter(c.d.outputs.writeConnectionString, table);
+    const sampler = startSampler(nodes.map((name, i) => ({ name, connectionString: directUrl(c, i + 1) })), `${table}_probe`);
+    await sleep(2000);
+    const faultAt = Date.now();
+    let healedAt = faultAt, w: WriterResult, s: SamplerResult, leaders: { holders: string[]; takenBack: number };
+    try {
+        await fault(c, oldLeader, watch);
+        await waitForCluster(c.d.outputs, 240, c.log);
+        healedAt = Date.now();
+        await sleep(2000);
+    } finally {
+        w = await writer.stop();
+        s = await sampler.stop();
+        leaders = await watch.stop();
+    }
+    const lost = await missingRows(c.d.outputs.writeConnectionString, table, w.acked);
+    const lostSet = new Set(lost);
+    const row: ChaosRow = {
+        scenario, mode: c.mode, outageSeconds: w.outageSeconds, failures: w.failures, acked: w.acked.length, present: w.acked.length - lost.length,
+        lostFromOthers: w.acks.filter((a: Ack) => lostSet.has(a.id) && a.server !== oldAddress).length,
+        doubleWritableRounds: s.doubleWritable.length, leaderTakenBack: leaders.takenBack,
+    };
+    c.log(`${scenario} (${c.mode}): ${JSON.stringify(row)}; leader key ${leaders.holders.join(" -> ")}; sampler ${JSON.stringify(s.acceptedBy)} of ${s.rounds} rounds`);
+    return { row, lost, writer: w, sampler: s, faultAt, healedAt };
+}
+
+/** Change synchronousMode on the running stack as a second `pulumi up` would, and wait until it holds. */
+export async function setSynchronousMode(c: ChaosStack, mode: SynchronousMode): Promise<void> {
+    const config = { ...c.config, patroni: { ...((c.config.patroni as object) ?? {}), synchronousMode: mode } };
+    const news = await plannedDynamicConfig(c.spec.stack, config, c.dcsInputs);
+    await updateDynamicConfig(c.dcsInputs, news);
+    c.dcsInputs = news;
+    c.config = config;
+    c.mode = mode;
+    await waitFor(`synchronous mode ${mode}`, 60, async () => {
+        const view = await clusterView(c.d.outputs);
+        return (mode === "off") === !view.some(m => m.role === "sync_standby" || m.role === "quorum_standby");
+    });
+}
+
+/** Every scenario, in the order the suite and the bench run them; `faultedLeaderMayLose` marks those where async mode may lose. */
+export const SCENARIOS: { name: string; fault: Fault; asyncToo: boolean }[] = [
+    { name: "leader frozen 30 s, resumed", fault: freezeLeader, asyncToo: true },
+    { name: "leader partitioned 30 s, healed", fault: partitionLeader, asyncToo: true },
+    { name: "leader container killed", fault: killLeader, asyncToo: true },
+    { name: "postmaster kill -9", fault: killPostmaster, asyncToo: false },
+    { name: "etcd quorum lost 30 s", fault: loseEtcdQuorum, asyncToo: false },
+    { name: "one etcd member killed", fault: killEtcdMember, asyncToo: false },
+    { name: "sync standby / replica killed", fault: killReplica, asyncToo: false },
+];
+
+/** The rows as a Markdown table. */
+export function chaosTable(rows: ChaosRow[]): string {
+    const lines = ["| fault | mode | write outage | write errors | acknowledged / present | lost rows not from the old leader | rounds with two writable nodes | old leader took the key back |",
+        "|---|---|---|---|---|---|---|---|"];
+    for (const r of rows) {
+        lines.push(`| ${r.scenario} | ${r.mode} | ${r.outageSeconds.toFixed(1)} s | ${r.failures} | ${r.acked} / ${r.present} | ${r.lostFromOthers} | ${r.doubleWritableRounds} | ${r.leaderTakenBack} |`);
+    }
+    return lines.join("\n");
+}
