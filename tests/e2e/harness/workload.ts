@@ -6,7 +6,7 @@ export interface Ack {
     id: number;
     /** When COMMIT returned, ms since the epoch. */
     at: number;
-    /** The server that acknowledged it (inet_server_addr()), to tell an old leader from a new one. */
+    /** The address of the server that acknowledged it (host(inet_server_addr())), to tell an old leader from a new one. */
     server: string;
 }
 
@@ -48,7 +48,7 @@ export function startWriter(connectionString: string, table: string, pauseMs = 2
             client.on("error", () => undefined);
             try {
                 await client.connect();
-                const r = await client.query<{ s: string }>(`INSERT INTO ${table} (id) VALUES ($1) RETURNING inet_server_addr()::text AS s`, [id]);
+                const r = await client.query<{ s: string }>(`INSERT INTO ${table} (id) VALUES ($1) RETURNING host(inet_server_addr()) AS s`, [id]);
                 const now = Date.now();
                 acks.push({ id, at: now, server: r.rows[0]?.s ?? "" });
                 outage = Math.max(outage, now - lastOk);
