@@ -7,14 +7,17 @@
 import { strict as assert } from "assert";
 import { parseConfig } from "../../config";
 import { DynamicConfigState } from "../../components/dcsClient";
-import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "./harness/chaos";
-import { clusterView, deployStack, destroyStack, query } from "./harness/stack";
-import { assertAckedAround } from "./harness/workload";
-import { log, stackFile } from "./helpers";
+import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, setSynchronousMode, underFault } from "./harness/chaos";
+import { docker } from "./harness/docker";
+import { clusterView, deployStack, destroyStack, query, waitForCluster } from "./harness/stack";
+import { assertAckedAround, waitFor } from "./harness/workload";
+import { haproxyStatus, log, stackFile } from "./helpers";
 
 const STACK = "e2e-chaos";
 const CONFIG: Record<string, unknown> = {
     patroniNodes: 3, etcdNodes: 3, subnet: "10.213.245.0/24",
+    // Limits on the etcd members (generous, so they change no timing): README says resources.* reach the containers.
+    resources: { etcd: { memoryMb: 512, cpus: 1.5 } },
     ports: { write: 29551, read: 29552, stats: 29553, postgresBase: 29430, apiBase: 29800, etcdBase: 29890, pitr: 29554, metrics: 29187, barmanMetrics: 29780 },
 };
 
@@ -32,6 +35,14 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
     after(async () => {
         if (rows.length) { console.log(chaosTable(rows).split("\n").map(l => `      ${l}`).join("\n")); }
         if (!process.env.E2E_KEEP) { await destroyStack(STACK); }
+    });
+
+    it("0. resources.* reach the containers as limits", async () => {
+        for (let n = 1; n <= 3; n++) {
+            const limits = await docker(["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", `${STACK}-etcd${n}`]);
+            assert.equal(limits, `${512 * 1024 * 1024} ${1.5e9}`, `etcd${n}`);
+        }
+        assert.equal(await docker(["inspect", "-f", "{{.HostConfig.Memory}}", `${STACK}-db1`]), "0", "no limit where none is configured");
     });
 
     /** The invariants of every mode; in synchronous mode also: nothing acknowledged is lost. */
@@ -67,7 +78,48 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         });
     }
 
-    it(`${SCENARIOS.length + 1}. asynchronous mode: only the old leader's unreplicated writes can be lost, never two writable nodes`, async () => {
+    it(`${SCENARIOS.length + 1}. a replica cut off from the leader falls behind maximumLagOnFailover and leaves the read pool`, async () => {
+        const view = await clusterView(c.d.outputs);
+        const leaderName = view.find(m => m.role === "leader")!.name;
+        const lagging = view.find(m => m.role === "replica");
+        assert.ok(lagging, "a replica that is not the synchronous standby");
+        const container = `${STACK}-${lagging.name}`;
+        const leaderAddress = c.spec.addresses.db[Number(leaderName.slice(2)) - 1];
+        const laggingAddress = c.spec.addresses.db[Number(lagging.name.slice(2)) - 1];
+        await partition(container, [leaderAddress], true);
+        try {
+            await query(c.d.outputs.writeConnectionString, "CREATE TABLE IF NOT EXISTS lagfill (id bigint, pad text)");
+            // About 5 MiB of WAL, well over maximumLagOnFailover (1 MiB).
+            await query(c.d.outputs.writeConnectionString, "INSERT INTO lagfill SELECT g, repeat('x', 1000) FROM generate_series(1, 5000) g");
+            const n = Number(lagging.name.slice(2));
+            await waitFor(`${lagging.name} out of HAProxy's read pool`, 90, async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "DOWN");
+            for (let i = 0; i < 12; i++) {
+                const [r] = await query<{ a: string }>(c.d.outputs.readConnectionString, "SELECT host(inet_server_addr()) AS a");
+                assert.notEqual(r.a, laggingAddress, `read ${i} reached the lagging replica ${lagging.name}`);
+            }
+        } finally { await partition(container, [leaderAddress], false); }
+        const n = Number(lagging.name.slice(2));
+        await waitFor(`${lagging.name} back in the read pool`, 90, async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "UP");
+    });
+
+    it(`${SCENARIOS.length + 2}. strict mode: with both replicas dead, writes block (none acknowledged) and reads fall back to the leader`, async () => {
+        await setSynchronousMode(c, "strict");
+        const replicas = (await clusterView(c.d.outputs)).filter(m => m.role !== "leader").map(m => `${STACK}-${m.name}`);
+        assert.equal(replicas.length, 2);
+        await query(c.d.outputs.writeConnectionString, "CREATE TABLE IF NOT EXISTS strictprobe (id bigint PRIMARY KEY)");
+        await docker(["kill", ...replicas]);
+        try {
+            await waitFor("the read port falling back to the leader", 30, async () =>
+                (await query<{ r: boolean }>(c.d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r"))[0].r === false);
+            const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (1)").then(() => "acknowledged", (e: Error) => e.message);
+            assert.notEqual(blocked, "acknowledged", "strict mode acknowledged a commit with no standby");
+        } finally { await docker(["start", ...replicas]); }
+        await waitForCluster(c.d.outputs, 240, log);
+        await waitFor("writes acknowledged again", 60, async () => { await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)"); return true; });
+        await setSynchronousMode(c, "on");
+    });
+
+    it(`${SCENARIOS.length + 3}. asynchronous mode: only the old leader's unreplicated writes can be lost, never two writable nodes`, async () => {
         await setSynchronousMode(c, "off");
         let partitionLost = 0;
         for (const s of SCENARIOS.filter(x => x.asyncToo)) {

@@ -12,7 +12,7 @@ import { docker } from "./harness/docker";
 import { clusterView, Deployed, deployStack, destroyStack, query } from "./harness/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "./harness/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "./harness/workload";
-import { containerStarts, directTo, leader, log, stackFile, streamingReplicas, waitNewLeader } from "./helpers";
+import { containerStarts, directTo, haproxyStatus, leader, log, stackFile, streamingReplicas, waitNewLeader } from "./helpers";
 
 const STACK = "e2e";
 // Asynchronous at first (test 5 shows the asynchronous kill); 5b turns synchronous mode on, the default.
@@ -23,13 +23,6 @@ const CONFIG: Record<string, unknown> = {
     subnet: "10.213.240.0/24",
     ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890, pitr: 25554, metrics: 25187, barmanMetrics: 25780 },
 };
-
-/** HAProxy's view (stats CSV) of every server of one backend, db1 first: "UP", "DOWN" ... */
-async function haproxyStatus(d: Deployed, backend: string): Promise<string[]> {
-    const auth = `Basic ${Buffer.from(`${d.outputs.statsUser}:${d.outputs.statsPassword}`).toString("base64")}`;
-    const csv = await (await fetch(`${d.outputs.statsUrl};csv`, { headers: { authorization: auth } })).text();
-    return d.outputs.patroniApiUrls.map((_, i) => csv.split("\n").find(line => line.startsWith(`${backend},db${i + 1},`))?.split(",")[17] ?? "absent");
-}
 
 describe("e2e: a 4-node cluster with 3 etcd members on the real engine", function () {
     this.timeout(600_000);
@@ -53,7 +46,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const [w] = await query<{ r: boolean }>(d.outputs.writeConnectionString, "SELECT pg_is_in_recovery() AS r");
         assert.equal(w.r, false);
         // Right after deploy a replica may still be joining HAProxy's read pool: wait until all three are in it.
-        await waitFor("every replica in HAProxy's read pool", 60, async () => (await haproxyStatus(d, "replicas")).filter(s => s === "UP").length === 3);
+        await waitFor("every replica in HAProxy's read pool", 60, async () => (await haproxyStatus(d.outputs, "replicas")).filter(s => s === "UP").length === 3);
         const seen = new Map<string, number>();
         for (let i = 0; i < 24; i++) {
             const [r] = await query<{ r: boolean; a: string }>(d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r, inet_server_addr()::text AS a");

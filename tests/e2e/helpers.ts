@@ -54,3 +54,10 @@ export async function streamingReplicas(o: StackOutputs): Promise<string[]> {
         "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%' ORDER BY 1");
     return rows.map(r => r.application_name);
 }
+
+/** HAProxy's view (stats CSV) of every server of one backend, db1 first: "UP", "DOWN" ... */
+export async function haproxyStatus(o: StackOutputs, backend: string): Promise<string[]> {
+    const auth = `Basic ${Buffer.from(`${o.statsUser}:${o.statsPassword}`).toString("base64")}`;
+    const csv = await (await fetch(`${o.statsUrl};csv`, { headers: { authorization: auth } })).text();
+    return o.patroniApiUrls.map((_, i) => csv.split("\n").find(line => line.startsWith(`${backend},db${i + 1},`))?.split(",")[17] ?? "absent");
+}

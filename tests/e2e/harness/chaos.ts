@@ -149,6 +149,14 @@ export const killLeader: Fault = async (c, oldLeader, watch) => {
     await sleep(10_000);
 };
 
+/** Leader container stopped (docker stop: SIGTERM, Patroni hands the leadership over), then started. */
+export const stopLeader: Fault = async (c, oldLeader, watch) => {
+    await docker(["stop", containerName(c, oldLeader)]);
+    await watch.next(oldLeader, 90);
+    await docker(["start", containerName(c, oldLeader)]);
+    await sleep(10_000);
+};
+
 /** The leader's postmaster killed with SIGKILL; Patroni restarts it. */
 export const killPostmaster: Fault = async (c, oldLeader) => {
     await docker(["exec", containerName(c, oldLeader), "sh", "-c", "kill -9 $(head -n 1 /var/lib/postgresql/15/data/postmaster.pid)"]);
@@ -240,6 +248,7 @@ export const SCENARIOS: { name: string; fault: Fault; asyncToo: boolean }[] = [
     { name: "leader frozen 30 s, resumed", fault: freezeLeader, asyncToo: true },
     { name: "leader partitioned 30 s, healed", fault: partitionLeader, asyncToo: true },
     { name: "leader container killed", fault: killLeader, asyncToo: true },
+    { name: "leader container stopped", fault: stopLeader, asyncToo: false },
     { name: "postmaster kill -9", fault: killPostmaster, asyncToo: false },
     { name: "etcd quorum lost 30 s", fault: loseEtcdQuorum, asyncToo: false },
     { name: "one etcd member killed", fault: killEtcdMember, asyncToo: false },
