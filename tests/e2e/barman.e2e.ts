@@ -18,13 +18,13 @@ const CONFIG = {
 };
 
 /** Run `npm run status` against a stack's outputs: exit code and output. */
-function runStatus(d: Deployed): { code: number; out: string } {
+function runStatus(d: Deployed, ...extra: string[]): { code: number; out: string; stdout: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outputs-"));
     const file = path.join(dir, "outputs.json");
     fs.writeFileSync(file, JSON.stringify(d.outputs), { mode: 0o600 });
-    const r = spawnSync("npm", ["run", "--silent", "status", "--", "--outputs", file], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+    const r = spawnSync("npm", ["run", "--silent", "status", "--", "--outputs", file, ...extra], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
     fs.rmSync(dir, { recursive: true });
-    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 /** Rows before a target time, rows after it, all archived; returns the target (UTC ISO, no zone). */
@@ -75,10 +75,18 @@ describe("e2e: Barman follows the leader", function () {
     });
 
     it("status exits 0 on the healthy stack and shows every member", async () => {
-        let last = { code: -1, out: "" };
+        let last = { code: -1, out: "", stdout: "" };
         await waitFor("status to report healthy", 120, async () => { last = runStatus(d); return last.code === 0; }).catch(() => assert.fail(last.out));
         assert.match(last.out, /^HEALTHY/);
         for (const n of ["db1", "db2", "db3"]) { assert.match(last.out, new RegExp(`\\b${n}\\b`)); }
+        // The same verdict for machines.
+        const json = runStatus(d, "--json");
+        assert.equal(json.code, 0, json.out);
+        const parsed = JSON.parse(json.stdout) as { ok: boolean; reasons: string[]; snapshot: { members: { name: string; role: string }[] } };
+        assert.equal(parsed.ok, true);
+        assert.deepEqual(parsed.reasons, []);
+        assert.deepEqual(parsed.snapshot.members.map(m => m.name).sort(), ["db1", "db2", "db3"]);
+        assert.equal(parsed.snapshot.members.filter(m => m.role === "leader").length, 1);
     });
 
     it("Prometheus (optional) scrapes every part, loads the alert rules, and Barman's metrics say all is well", async () => {
