@@ -2,6 +2,7 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import { Client } from "pg";
 import * as os from "os";
 import * as path from "path";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
@@ -19,10 +20,15 @@ const CONFIG = {
 
 /** Run `npm run status` against a stack's outputs: exit code and output. */
 function runStatus(d: Deployed, ...extra: string[]): { code: number; out: string; stdout: string } {
+    return runCli(d, "status", ...extra);
+}
+
+/** An operator command as a user runs it: `npm run <command> -- --outputs <file> ...`. */
+function runCli(d: Deployed, command: string, ...extra: string[]): { code: number; out: string; stdout: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outputs-"));
     const file = path.join(dir, "outputs.json");
     fs.writeFileSync(file, JSON.stringify(d.outputs), { mode: 0o600 });
-    const r = spawnSync("npm", ["run", "--silent", "status", "--", "--outputs", file, ...extra], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+    const r = spawnSync("npm", ["run", "--silent", command, "--", "--outputs", file, ...extra], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
     fs.rmSync(dir, { recursive: true });
     return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
@@ -113,6 +119,34 @@ describe("e2e: Barman follows the leader", function () {
         assert.deepEqual(rows.map(r => r.id), before);
         await removePitr(d.outputs);
         assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
+    });
+
+    it("4c. npm run pitr as a command: --target-xid and --target-lsn recover exactly the first transaction, --remove cleans up", async () => {
+        const su = d.outputs.superuserConnectionString;
+        await query(su, "CREATE TABLE pitr_cli (id int PRIMARY KEY)");
+        const client = new Client({ connectionString: su });
+        await client.connect();
+        let xid: string, lsn: string;
+        try {
+            await client.query("BEGIN");
+            await client.query("INSERT INTO pitr_cli VALUES (1), (2), (3)");
+            xid = (await client.query<{ x: string }>("SELECT pg_current_xact_id()::text AS x")).rows[0].x;
+            await client.query("COMMIT");
+            lsn = (await client.query<{ l: string }>("SELECT pg_current_wal_insert_lsn()::text AS l")).rows[0].l;
+            await client.query("INSERT INTO pitr_cli VALUES (4), (5), (6)");
+        } finally { await client.end(); }
+        await switchWalAndWait(container, su);
+        for (const flags of [["--target-xid", xid], ["--target-lsn", lsn]]) {
+            const r = runCli(d, "pitr", ...flags);
+            assert.equal(r.code, 0, r.out);
+            const connectionString = r.stdout.trim().split("\n").pop()!;
+            assert.match(connectionString, /^postgresql:\/\//, r.out);
+            const rows = await query<{ id: number }>(connectionString, "SELECT id FROM pitr_cli ORDER BY id");
+            assert.deepEqual(rows.map(x => x.id), [1, 2, 3], `${flags.join(" ")}: ${r.out}`);
+            const removed = runCli(d, "pitr", "--remove");
+            assert.equal(removed.code, 0, removed.out);
+            assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
+        }
     });
 
     for (const round of [1, 2]) {
