@@ -76,7 +76,8 @@ export async function switchWalAndWait(container: string, superuserConnectionStr
     await client.connect();
     let segment: string;
     try {
-        await client.query("SELECT pg_logical_emit_message(false, 'patroni-ha', 'switch-wal')");
+        // Transactional: its commit record carries a timestamp, so a recovery target time before now is reached.
+        await client.query("SELECT pg_logical_emit_message(true, 'patroni-ha', 'switch-wal')");
         segment = (await client.query("SELECT pg_walfile_name(pg_switch_wal()) AS s")).rows[0].s;
     } finally { await client.end().catch(() => undefined); }
     const started = Date.now();

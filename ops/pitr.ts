@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import { Client } from "pg";
 import { BARMAN_SERVER } from "../configs/barman";
 import { PG_BIN } from "../configs/layout";
-import { archivedWalNames, barman, BackupInfo, listBackups } from "./barman";
+import { archivedWalNames, barman, BackupInfo, listBackups, switchWalAndWait } from "./barman";
 import { readOutputs, runCommand, StackOutputs, UsageError } from "./outputs";
 
 export type PitrTarget = { time: string } | { lsn: string } | { xid: string } | { latest: true };
@@ -28,12 +28,26 @@ function sh(cmd: string, args: string[], input?: NodeJS.ReadableStream): Promise
 }
 const docker = (args: string[]) => sh("docker", args);
 
-/** ISO 8601; without a zone it means UTC. */
+const TIME_FORM = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)\s*(Z|z|[+-]\d\d(?::?\d\d)?)?$/;
+
+/**
+ * A recovery target time as ISO 8601 or as PostgreSQL prints a timestamptz (`2026-11-26 11:10:29.176878+00`,
+ * `+05:30`, with or without fractional seconds); without a zone it means UTC. Returns the instant (ms
+ * precision, for choosing a backup) and the text PostgreSQL gets (microseconds kept).
+ */
+export function targetTime(text: string): { at: Date; postgres: string } {
+    const m = TIME_FORM.exec(text.trim());
+    const form = "an ISO 8601 or PostgreSQL timestamp (e.g. 2026-11-25T22:30:00Z or 2026-11-25 22:30:00.123456+00; no zone means UTC)";
+    if (!m) { throw new UsageError(`--target-time "${text}" is not ${form}`); }
+    const zone = !m[3] || /^z$/i.test(m[3]) ? "+00:00" : /^[+-]\d\d$/.test(m[3]) ? `${m[3]}:00` : m[3].replace(/^([+-]\d\d)(\d\d)$/, "$1:$2");
+    const at = new Date(`${m[1]}T${m[2]}${zone}`);
+    if (Number.isNaN(at.getTime())) { throw new UsageError(`--target-time "${text}" is not ${form}`); }
+    return { at, postgres: `${m[1]} ${m[2]}${zone}` };
+}
+
+/** The instant of a target time (see targetTime). */
 export function parseTargetTime(text: string): Date {
-    const withZone = /([zZ]|[+-]\d\d:?\d\d)$/.test(text.trim()) ? text.trim() : `${text.trim()}Z`;
-    const d = new Date(withZone.replace(" ", "T"));
-    if (Number.isNaN(d.getTime())) { throw new UsageError(`--target-time "${text}" is not an ISO 8601 timestamp (e.g. 2026-11-25T22:30:00Z; no zone means UTC)`); }
-    return d;
+    return targetTime(text).at;
 }
 
 /** The newest finished backup that ended before the target (any finished one for lsn/xid/latest). */
@@ -73,18 +87,31 @@ export async function removePitr(o: Pick<StackOutputs, "barmanContainer">): Prom
 export interface PitrResult { connectionString: string; backupId: string; timeline: number; seconds: number }
 
 export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId?: string; log?: (m: string) => void; timeoutSeconds?: number } = {}): Promise<PitrResult> {
-    const log = opts.log ?? (() => undefined);
     const started = Date.now();
+    const log = (m: string) => (opts.log ?? (() => undefined))(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`);
     const n = names(o);
+    if ("time" in target && targetTime(target.time).at.getTime() > Date.now() + 1000) {
+        throw new UsageError(`--target-time ${target.time} is in the future (now is ${new Date().toISOString()})`);
+    }
     await removePitr(o);
     const backup = chooseBackup(await listBackups(o.barmanContainer), target, opts.backupId);
+    // The WAL up to "now" must be in Barman's archive, or recovery ends before a recent target: close the
+    // current segment on the leader (after a commit, so a time target has a commit record past it) and
+    // wait until Barman has it.
+    log("closing the current WAL segment on the leader and waiting until Barman has archived it");
+    const archived = await switchWalAndWait(o.barmanContainer, o.superuserConnectionString, 180).catch(e => {
+        throw new Error(`the WAL up to now is not in Barman's archive, so recovery could end before the target: ${e instanceof Error ? e.message : e}; ` +
+            "check `npm run status` (Barman and archiving) and retry; an older target that the archive covers still works");
+    });
+    log(`segment ${archived.segment} archived after ${archived.seconds.toFixed(1)} s`);
     const timeline = latestTimeline(await archivedWalNames(o.barmanContainer), backup.timeline || 1);
-    const targetArgs = "time" in target ? ["--target-time", parseTargetTime(target.time).toISOString().replace("T", " ").replace("Z", "+00:00")]
+    const targetArgs = "time" in target ? ["--target-time", targetTime(target.time).postgres]
         : "lsn" in target ? ["--target-lsn", target.lsn] : "xid" in target ? ["--target-xid", target.xid] : [];
     log(`recovering backup ${backup.id} (timeline ${backup.timeline}) ${targetArgs.join(" ") || "to the end of the archive"}, following timeline ${timeline}`);
     const rec = await barman(o.barmanContainer, ["recover", ...targetArgs, "--target-tli", String(timeline),
         ...(targetArgs.length ? ["--target-action", "promote"] : []), BARMAN_SERVER, backup.id, `${RESTORE_DIR}/data`]);
     if (rec.code !== 0) { throw new Error(`barman recover failed: ${(rec.stderr || rec.stdout).trim().split("\n").slice(-6).join(" | ")}`); }
+    log("backup recovered; copying it into the recovery volume");
 
     // Copy the recovered directory into the restore target's own volume, at the path Patroni's
     // postgresql.conf names (the data directory of the cluster it came from).
@@ -95,12 +122,13 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
         `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data`], tar.stdout);
     await docker(["exec", o.barmanContainer, "rm", "-rf", RESTORE_DIR]);
 
+    log("starting the recovery PostgreSQL and replaying WAL to the target");
     const [host, port] = splitHostPort(o.pitrEndpoint);
     await docker(["run", "-d", "--name", n.container, "--label", `patroni-ha.stack=${n.stack}`, "--label", "patroni-ha.role=pitr",
         "--log-driver", "json-file", "--log-opt", "max-size=10m", "--shm-size", "256m",
         "-p", `${host === "::1" ? "[::1]" : host}:${port}:5432`, "-v", `${n.volume}:${PG15}`, "--user", "postgres", image,
         `${PG_BIN}/postgres`, "-D", `${PG15}/data`, "-c", "port=5432", "-c", "listen_addresses=*", "-c", "archive_mode=off",
-        "-c", "cluster_name=pitr", "-c", "hot_standby=on"]);
+        "-c", "cluster_name=pitr", "-c", "hot_standby=on", "-c", "logging_collector=off"]);
 
     const connectionString = `postgresql://postgres:${encodeURIComponent(o.superuserPassword)}@${o.pitrEndpoint}/postgres`;
     const deadline = Date.now() + (opts.timeoutSeconds ?? 900) * 1000;
@@ -108,7 +136,7 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
     while (Date.now() < deadline) {
         const state = await docker(["inspect", "-f", "{{.State.Status}}", n.container]).catch(() => "gone");
         if (state !== "running") {
-            throw new Error(`the recovery PostgreSQL stopped (${state}): ${(await docker(["logs", "--tail", "15", n.container]).catch(() => "")).trim()}`);
+            throw new Error(`the recovery PostgreSQL stopped (${state}): ${postgresVerdict(await dockerLogs(n.container))}`);
         }
         const client = new Client({ connectionString, connectionTimeoutMillis: 2000 });
         client.on("error", () => undefined);
@@ -121,6 +149,24 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
         await new Promise(r => setTimeout(r, 1000));
     }
     throw new Error(`the recovery PostgreSQL did not reach the target in time (${last})`);
+}
+
+/** A stopped container's output (PostgreSQL logs to stderr there). */
+async function dockerLogs(container: string): Promise<string> {
+    return new Promise(resolve => {
+        const child = spawn("docker", ["logs", "--tail", "60", container], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", d => { out += d; });
+        child.stderr.on("data", d => { out += d; });
+        child.on("close", () => resolve(out));
+        child.on("error", () => resolve(out));
+    });
+}
+
+/** PostgreSQL's own lines that say why a recovery stopped (FATAL, PANIC, and recovery LOG lines). */
+export function postgresVerdict(logs: string): string {
+    const lines = logs.split("\n").map(l => l.trim()).filter(l => /\b(FATAL|PANIC):|LOG: +(recovery|redo|last completed transaction|consistent recovery)/.test(l));
+    return lines.length ? lines.slice(-8).join(" | ") : `no FATAL or recovery line in its log; last lines: ${logs.trim().split("\n").slice(-5).join(" | ")}`;
 }
 
 function splitHostPort(endpoint: string): [string, number] {
@@ -151,7 +197,7 @@ export function parseTarget(argv: string[]): PitrTarget | undefined {
 if (require.main === module) {
     runCommand(async () => {
         const argv = process.argv.slice(2);
-        const o = readOutputs(argv, argv.includes("--remove") ? ["barmanContainer"] : ["barmanContainer", "pitrEndpoint", "superuserPassword"]);
+        const o = readOutputs(argv, argv.includes("--remove") ? ["barmanContainer"] : ["barmanContainer", "pitrEndpoint", "superuserPassword", "superuserConnectionString"]);
         if (argv.includes("--remove")) {
             await removePitr(o);
             process.stderr.write(`removed ${names(o).container} and its volume\n`);

@@ -34,13 +34,16 @@ function runCli(d: Deployed, command: string, ...extra: string[]): { code: numbe
 }
 
 /** Rows before a target time, rows after it, all archived; returns the target (UTC ISO, no zone). */
-async function rowsAroundTarget(d: Deployed, table: string): Promise<{ target: string; before: number[]; after: number[] }> {
+/** Rows before and after a target time; `form` "postgres" takes the target as `SELECT now()` prints it. */
+async function rowsAroundTarget(d: Deployed, table: string, form: "iso" | "postgres" = "iso"): Promise<{ target: string; before: number[]; after: number[] }> {
     const su = d.outputs.superuserConnectionString;
     await query(su, `CREATE TABLE ${table} (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())`);
     const before = [1, 2, 3, 4, 5], after = [6, 7, 8, 9, 10];
     for (const id of before) { await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]); }
     await new Promise(r => setTimeout(r, 1500));
-    const [{ t }] = await query<{ t: string }>(su, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t");
+    const [{ t }] = await query<{ t: string }>(su, form === "postgres" ? "SELECT now()::text AS t"
+        : "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t");
+    if (form === "postgres") { assert.match(t, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00$/, "now() as PostgreSQL prints it"); }
     await new Promise(r => setTimeout(r, 1500));
     for (const id of after) { await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]); }
     return { target: t, before, after };
@@ -110,9 +113,8 @@ describe("e2e: Barman follows the leader", function () {
         await waitFor("barman_check_ok 1", 60, async () => (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_check_ok{server="cluster"} 1'));
     });
 
-    it("4a. PITR to a time before any failover: rows committed before it are back, rows after it are not", async () => {
-        const { target, before } = await rowsAroundTarget(d, "pitr_before_failover");
-        await switchWalAndWait(container, d.outputs.superuserConnectionString);
+    it("4a. PITR to a moment ago (SELECT now() as PostgreSQL prints it, no manual WAL switch): exactly the rows before it", async () => {
+        const { target, before } = await rowsAroundTarget(d, "pitr_before_failover", "postgres");
         const result = await pitr(d.outputs, { time: target }, { log });
         console.log(`      PITR (timeline 1, backup ${result.backupId}) restored and started in ${result.seconds.toFixed(1)} s`);
         const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_before_failover ORDER BY id");
