@@ -13,7 +13,7 @@ import { docker } from "../tests/e2e/harness/docker";
 import { plannedDynamicConfig, updateDynamicConfig } from "../tests/e2e/harness/update";
 import { Deployed, deployStack, destroyStack, query } from "../tests/e2e/harness/stack";
 import { createTable, missingRows, startWriter, waitFor } from "../tests/e2e/harness/workload";
-import { leader, streamingReplicas, waitNewLeader } from "../tests/e2e/helpers";
+import { leader, waitNewLeader, waitRejoined } from "../tests/e2e/helpers";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
@@ -45,7 +45,7 @@ async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: numb
     const result = await writer.stop();
     const lost = (await missingRows(d.outputs.writeConnectionString, table, result.acked)).length;
     if (how !== "switchover") { await docker(["start", `${STACK}-${old.name}`]); }
-    await waitFor(`${old.name} streaming again`, 300, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+    await waitRejoined(d.outputs, old.name, 300);
     log(`${how} #${n}: outage ${result.outageSeconds.toFixed(2)} s, acked ${result.acked.length}, lost ${lost}`);
     return { outage: result.outageSeconds, acked: result.acked.length, lost };
 }
@@ -94,7 +94,7 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
         parseInt((await switchWalAndWait(c, d.outputs.superuserConnectionString, 60)).segment.slice(0, 8), 16) > oldTli);
     const resume = (Date.now() - t) / 1000;
     await docker(["start", `${STACK}-${old.name}`]);
-    await waitFor(`${old.name} streaming again`, 300, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+    await waitRejoined(d.outputs, old.name, 300);
     return [
         ["switch-wal until the segment is in Barman's archive (barman cron every 15 s)", `${sw.seconds.toFixed(1)} s`, ""],
         ["on-demand base backup (npm run backup, small database)", `${backupSeconds.toFixed(1)} s`, ""],

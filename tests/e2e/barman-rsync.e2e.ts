@@ -6,7 +6,7 @@ import { pitr, removePitr } from "../../ops/pitr";
 import { docker } from "./harness/docker";
 import { Deployed, deployStack, destroyStack, query } from "./harness/stack";
 import { waitFor } from "./harness/workload";
-import { leader, log, stackFile, streamingReplicas, waitNewLeader } from "./helpers";
+import { leader, log, stackFile, waitNewLeader, waitRejoined } from "./helpers";
 
 const STACK = "e2e-rsync";
 const CONFIG = {
@@ -87,7 +87,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
             assert.equal(info.timeline, timeline, "the backup was taken from the new leader");
             await waitFor("barman check to pass", 240, async () => (await check(barman)).ok);
             await docker(["start", `${STACK}-${old.name}`]);
-            await waitFor(`${old.name} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+            await waitRejoined(d.outputs, old.name, 180);
         });
     }
 

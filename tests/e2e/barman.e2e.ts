@@ -10,7 +10,7 @@ import { pitr, removePitr } from "../../ops/pitr";
 import { docker } from "./harness/docker";
 import { Deployed, deployStack, destroyStack, query } from "./harness/stack";
 import { waitFor } from "./harness/workload";
-import { leader, log, stackFile, streamingReplicas, waitNewLeader } from "./helpers";
+import { leader, log, stackFile, waitNewLeader, waitRejoined } from "./helpers";
 
 const STACK = "e2e-barman";
 const CONFIG = {
@@ -184,7 +184,7 @@ describe("e2e: Barman follows the leader", function () {
                 assert.equal((await listBackups(container)).find(b => b.id === id)?.status, "DONE");
             } finally {
                 await docker(["start", `${STACK}-${old.name}`]);
-                await waitFor(`${old.name} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+                await waitRejoined(d.outputs, old.name, 180);
             }
         });
     }

@@ -12,7 +12,7 @@ import { docker } from "./harness/docker";
 import { clusterView, Deployed, deployStack, destroyStack, query } from "./harness/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "./harness/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "./harness/workload";
-import { containerStarts, directTo, haproxyStatus, leader, log, stackFile, streamingReplicas, waitNewLeader } from "./helpers";
+import { containerStarts, directTo, haproxyStatus, leader, log, stackFile, streamingReplicas, waitNewLeader, waitRejoined } from "./helpers";
 
 const STACK = "e2e";
 // Asynchronous at first (test 5 shows the asynchronous kill); 5b turns synchronous mode on, the default.
@@ -169,7 +169,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "switchover", result.acked), []);
         assert.ok(result.outageSeconds < 10, `switchover write outage ${result.outageSeconds} s (liveness ceiling 10 s; the target is in the bench)`);
         console.log(`      switchover write outage: ${result.outageSeconds.toFixed(2)} s`);
-        await waitFor("the old leader streaming again", 90, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+        await waitRejoined(d.outputs, old.name, 90);
     });
 
     it("5. docker kill the leader (asynchronous): writes resume elsewhere, every acknowledged row survives", async () => {
@@ -195,7 +195,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const down = ["db1", "db2", "db3", "db4"].find(n => !members.some(m => m.name === n && memberRunning(m)))!;
         assert.ok(down, "one member is down after the kill");
         await docker(["start", `${STACK}-${down}`]);
-        await waitFor(`${down} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(down));
+        await waitRejoined(d.outputs, down, 180);
         // It follows the new timeline and holds exactly the leader's rows.
         const n = Number(down.replace(/^db/, ""));
         const digest = "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s, (SELECT timeline_id FROM pg_control_checkpoint())::text AS tl FROM killasync";
@@ -229,7 +229,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "killsync", result.acked), []);
         console.log(`      kill-leader (sync) write outage: ${result.outageSeconds.toFixed(2)} s, ${result.acked.length} rows acknowledged`);
         await docker(["start", `${STACK}-${old.name}`]);
-        await waitFor(`${old.name} streaming again`, 180, async () => (await streamingReplicas(d.outputs)).includes(old.name));
+        await waitRejoined(d.outputs, old.name, 180);
     });
 
     it("8. with one etcd member killed, writes continue and a leader kill still fails over", async () => {

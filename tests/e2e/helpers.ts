@@ -2,7 +2,7 @@
 import { parseConfig } from "../../config";
 import { memberRunning } from "../../ops/switchover";
 import { docker } from "./harness/docker";
-import { clusterView, Deployed, Member, query, StackFile, StackOutputs } from "./harness/stack";
+import { clusterView, Deployed, Member, query, StackFile, StackOutputs, waitForCluster } from "./harness/stack";
 import { waitFor } from "./harness/workload";
 
 export const log = (m: string) => { if (process.env.E2E_VERBOSE) { process.stderr.write(`      [e2e] ${m}\n`); } };
@@ -60,4 +60,13 @@ export async function haproxyStatus(o: StackOutputs, backend: string): Promise<s
     const auth = `Basic ${Buffer.from(`${o.statsUser}:${o.statsPassword}`).toString("base64")}`;
     const csv = await (await fetch(`${o.statsUrl};csv`, { headers: { authorization: auth } })).text();
     return o.patroniApiUrls.map((_, i) => csv.split("\n").find(line => line.startsWith(`${backend},db${i + 1},`))?.split(",")[17] ?? "absent");
+}
+
+/**
+ * Wait until `member` streams from the leader again and the cluster is whole: in synchronous mode that
+ * includes a synchronous standby, without which no failover can happen (the next fault would find none).
+ */
+export async function waitRejoined(o: StackOutputs, member: string, timeoutSeconds: number): Promise<void> {
+    await waitFor(`${member} streaming again`, timeoutSeconds, async () => (await streamingReplicas(o)).includes(member));
+    await waitForCluster(o, timeoutSeconds);
 }
