@@ -6,7 +6,7 @@ runCommand(async () => {
     const o = readOutputs(process.argv.slice(2), ["barmanContainer"]);
     const started = Date.now();
     process.stderr.write(`taking a base backup through ${o.barmanContainer} ...\n`);
-    const id = await takeBackup(o.barmanContainer);
+    const id = await takeBackup(o.barmanContainer, m => process.stderr.write(`${m}\n`));
     process.stderr.write(`backup ${id} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     process.stdout.write(`${id}\n`);
 });

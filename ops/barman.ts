@@ -39,7 +39,30 @@ export async function listBackups(container: string): Promise<BackupInfo[]> {
 }
 
 /** Take a base backup now and wait for the WAL it needs; returns its id. */
-export async function takeBackup(container: string): Promise<string> {
+/** `barman check` lines that do not stop a new backup (they are what a new backup fixes, or only about age). */
+const NOT_BLOCKING_A_BACKUP = /minimum redundancy requirements|backup maximum age|failed backups|wal maximum age/i;
+
+/**
+ * Wait until nothing in `barman check` stands in the way of a backup: right after a switchover or a
+ * failover Barman's slot and receive-wal need a moment to follow the new leader. Reports progress;
+ * fails naming what is still wrong after `timeoutSeconds`.
+ */
+export async function waitReadyForBackup(container: string, timeoutSeconds = 180, progress: (m: string) => void = () => undefined): Promise<void> {
+    const started = Date.now();
+    let last = "";
+    for (;;) {
+        const blocking = (await check(container)).failures.filter(l => !NOT_BLOCKING_A_BACKUP.test(l));
+        if (blocking.length === 0) { return; }
+        const now = blocking.join("; ");
+        const elapsed = (Date.now() - started) / 1000;
+        if (now !== last) { progress(`[${elapsed.toFixed(0)} s] waiting for Barman to follow the leader: ${now}`); last = now; }
+        if (elapsed > timeoutSeconds) { throw new Error(`Barman is not ready for a backup after ${timeoutSeconds} s: ${now} (see \`npm run status\`)`); }
+        await new Promise(r => setTimeout(r, 2000));
+    }
+}
+
+export async function takeBackup(container: string, progress: (m: string) => void = () => undefined): Promise<string> {
+    await waitReadyForBackup(container, 180, progress);
     const before = new Set((await listBackups(container)).map(b => b.id));
     const r = await barman(container, ["backup", "--wait", "--wait-timeout", "300", BARMAN_SERVER]);
     const after = await listBackups(container);

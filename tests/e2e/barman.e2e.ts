@@ -83,6 +83,23 @@ describe("e2e: Barman follows the leader", function () {
         fs.rmSync(path.dirname(file), { recursive: true });
     });
 
+    it("2b. npm run backup right after npm run switchover waits for Barman to follow the new leader, then succeeds", async () => {
+        const old = await leader(d.outputs);
+        const sw = runCli(d, "switchover");
+        assert.equal(sw.code, 0, sw.out);
+        assert.notEqual((await leader(d.outputs)).name, old.name);
+        const started = Date.now();
+        const b = runCli(d, "backup");
+        assert.equal(b.code, 0, b.out);
+        const id = b.stdout.trim();
+        const listed = await listBackups(container);
+        const made = listed.find(x => x.id === id);
+        assert.ok(made && made.status === "DONE", JSON.stringify(listed));
+        assert.ok((made.timeline ?? 0) >= 2, `the backup comes from the new leader's timeline (got ${made.timeline})`);
+        console.log(`      backup right after a switchover: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        await waitRejoined(d.outputs, old.name, 180);
+    });
+
     it("status exits 0 on the healthy stack and shows every member", async () => {
         let last = { code: -1, out: "", stdout: "" };
         await waitFor("status to report healthy", 120, async () => { last = runStatus(d); return last.code === 0; }).catch(() => assert.fail(last.out));
