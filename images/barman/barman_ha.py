@@ -17,6 +17,7 @@ import json
 import os
 import http.server
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -98,6 +99,14 @@ def clean_errors(server):
         if not content:
             continue
         tli = int(m.group(1), 16)
+        same = os.path.join(wals, name[:16], name[:24])
+        end = _timeline_end(wals, tli)
+        if end is not None and os.path.exists(same) and _same_up_to_end(_read_wal(same), _read_wal(path), int(m.group(2)[:8], 16) * 256 + int(m.group(2)[8:], 16), tli, end):
+            os.unlink(path)
+            removed += 1
+            print("barman-ha: removed errors/%s: it matches the archived copy up to the end of timeline %d (%X/%X); "
+                  "past it, it holds no WAL of that timeline" % (name, tli, end >> 32, end & 0xFFFFFFFF), file=sys.stderr)
+            continue
         for later in range(tli, tli + 64):
             candidate_name = "%08X%s" % (later, m.group(2))
             candidate = os.path.join(wals, candidate_name[:16], candidate_name)
@@ -107,6 +116,45 @@ def clean_errors(server):
                 print("barman-ha: removed errors/%s: its content is archived in %s" % (name, candidate_name), file=sys.stderr)
                 break
     return 0 if removed >= 0 else 1
+
+
+SEGMENT_SIZE = 16 * 1024 * 1024
+PAGE_SIZE = 8192
+
+
+def _timeline_end(wals, tli):
+    """Where timeline `tli` ended (its child's history file says), as an LSN; None while it has no child."""
+    for path in sorted(glob.glob(os.path.join(wals, "*.history"))):
+        for line in _read_wal(path).decode("ascii", "replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].isdigit() and int(parts[0]) == tli and "/" in parts[1]:
+                hi, lo = parts[1].split("/")
+                return (int(hi, 16) << 32) | int(lo, 16)
+    return None
+
+
+def _holds_wal_after(data, start, segment_start, tli):
+    """Whether any page of `data` from byte `start` on is a WAL page written at that address on `tli`
+    (a recycled segment keeps old pages, whose recorded page address is elsewhere)."""
+    first_page = (start + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+    for offset in range(first_page, len(data), PAGE_SIZE):
+        page = data[offset:offset + 24]
+        if len(page) < 16 or page == bytes(len(page)):
+            continue
+        magic, _info, page_tli, page_addr = struct.unpack("<HHIQ", page[:16])
+        if page_tli == tli and page_addr == segment_start + offset and magic != 0:
+            return True
+    return False
+
+
+def _same_up_to_end(archived, duplicate, segment, tli, end):
+    """Two copies of the segment in which timeline `tli` ended at LSN `end`: harmless when they agree up to
+    `end` and the duplicate holds no WAL of that timeline past it (what is past the end is never replayed)."""
+    segment_start = segment * SEGMENT_SIZE
+    if not segment_start <= end < segment_start + SEGMENT_SIZE:
+        return False
+    cut = end - segment_start
+    return archived[:cut] == duplicate[:cut] and not _holds_wal_after(duplicate, cut, segment_start, tli)
 
 
 WAL_NAME = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")

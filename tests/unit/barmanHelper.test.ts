@@ -56,6 +56,54 @@ describe("Barman helper: clearing errors/", () => {
     });
 });
 
+describe("Barman helper: the segment in which a timeline ended", () => {
+    // Segment 3 of timeline 1; timeline 2 began at 0/3000100 (its history file says so).
+    const SEG = 3 * 16 * 1024 * 1024, PAGE = 8192, SIZE = 4 * PAGE;
+    const page = (offset: number, tli: number, address: number, fill: number) => {
+        const p = Buffer.alloc(PAGE, fill);
+        p.writeUInt16LE(0xd110, 0); p.writeUInt16LE(0, 2); p.writeUInt32LE(tli, 4); p.writeBigUInt64LE(BigInt(address), 8);
+        return { offset, p };
+    };
+    const segment = (pages: { offset: number; p: Buffer }[], head = 0x100) => {
+        const b = Buffer.alloc(SIZE);
+        const first = page(0, 1, SEG, 7).p;
+        first.copy(b, 0, 0, head);
+        for (const x of pages) { x.p.copy(b, x.offset); }
+        return b;
+    };
+    let home: string;
+    const write = (rel: string, data: Buffer) => { fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true }); fs.writeFileSync(path.join(home, rel), data); };
+    const clean = () => spawnSync("python3", [SCRIPT, "clean-errors", "cluster"], { env: { ...process.env, BARMAN_HOME_OVERRIDE: home }, encoding: "utf8" });
+    beforeEach(() => {
+        home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-"));
+        write("cluster/wals/00000002.history", zlib.gzipSync(Buffer.from("1\t0/3000100\tno recovery target specified\n")));
+        write("cluster/wals/0000000100000000/000000010000000000000003", zlib.gzipSync(segment([])));
+    });
+    afterEach(() => fs.rmSync(home, { recursive: true }));
+
+    it("drops a copy that differs only past the timeline's end by recycled pages (after a switchover)", () => {
+        write("cluster/errors/000000010000000000000003.20261126T135917Z.duplicate", segment([page(PAGE, 1, 0x1000000 + PAGE, 5), page(2 * PAGE, 1, 0x1000000 + 2 * PAGE, 5)]));
+        const r = clean();
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(fs.readdirSync(path.join(home, "cluster", "errors")), []);
+        assert.match(r.stderr, /up to the end of timeline 1 \(0\/3000100\)/);
+    });
+
+    it("keeps a copy with WAL of that timeline past its end (what an old primary wrote and never replicated)", () => {
+        write("cluster/errors/000000010000000000000003.20261126T135917Z.duplicate", segment([page(PAGE, 1, SEG + PAGE, 5)]));
+        assert.equal(clean().status, 0);
+        assert.equal(fs.readdirSync(path.join(home, "cluster", "errors")).length, 1);
+    });
+
+    it("keeps a copy that differs before the timeline's end", () => {
+        const b = segment([]);
+        b[0x80] ^= 0xff;
+        write("cluster/errors/000000010000000000000003.20261126T135917Z.duplicate", b);
+        assert.equal(clean().status, 0);
+        assert.equal(fs.readdirSync(path.join(home, "cluster", "errors")).length, 1);
+    });
+});
+
 describe("Barman helper: WAL gaps", () => {
     const names = ["000000010000000000000002", "000000010000000000000005", "000000010000000000000005.00000028.backup", "000000010000000000000006",
         "000000010000000000000007", "00000001000000000000000B.partial", "00000002.history", "000000020000000000000007", "000000020000000000000008"];
