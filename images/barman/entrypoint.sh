@@ -26,7 +26,24 @@ while :; do
         say "receive-wal has failed for $stuck rounds: resetting it to the server's current WAL"
         barman receive-wal --stop "$server" >&2
         sleep 2
+        # Patroni 4 keeps the permanent slot on every member, so after a failover the new leader's slot
+        # can still point into the old timeline, where pg_receivewal cannot start and --reset would align
+        # to. Recreate it at the current WAL (Patroni may recreate it first: "already exists" is fine).
+        barman receive-wal --drop-slot "$server" >&2 || say "receive-wal --drop-slot failed"
+        barman receive-wal --create-slot "$server" >&2 || true
         barman receive-wal --reset "$server" >&2 || say "receive-wal --reset failed"
+        # --reset compares segment numbers only: a .partial of an older timeline in the segment where the
+        # new one began counts as "aligned", and pg_receivewal asks for it again. It holds nothing of the
+        # current timeline, so remove it; receive-wal then starts at the server's current WAL.
+        current="$(barman show-servers "$server" 2>/dev/null | sed -n 's/^[[:space:]]*current_xlog: \([0-9A-F]\{8\}\).*/\1/p' | head -n 1)"
+        for partial in "/data/pg-backup/$server/streaming/"*.partial; do
+            if [ ! -e "$partial" ] || [ -z "$current" ]; then continue; fi
+            tli="$(basename "$partial" | cut -c1-8)"
+            if [ "$tli" != "$current" ]; then
+                say "removing $(basename "$partial"): timeline $tli, the server is on $current"
+                rm -f -- "$partial"
+            fi
+        done
         stuck=0
     fi
     barman-ha clean-errors "$server" || say "clean-errors failed"
