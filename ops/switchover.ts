@@ -76,7 +76,7 @@ export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSecon
             `${candidates.map(m => m.name).join(" or ")} (or run without --to)`);
     }
     if (!candidates.includes(target)) { throw new Error(`${target.name} is ${target.state}, not a running replica that may take over`); }
-    await waitAllStreaming(memberEndpoints(o), 30).catch(e => { throw new Error(`refusing: ${e.message}`); });
+    await waitAllStreaming(memberEndpoints(o), Math.min(30, timeoutSeconds)).catch(e => { throw new Error(`refusing: ${e.message}`); });
 
     const leaderUrl = o.patroniApiUrls[Number(leader.name.replace(/^db/, "")) - 1];
     const started = Date.now();
