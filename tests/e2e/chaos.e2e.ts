@@ -102,20 +102,30 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         await waitFor(`${lagging.name} back in the read pool`, 90, async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "UP");
     });
 
-    it(`${SCENARIOS.length + 2}. strict mode: with both replicas dead, writes block (none acknowledged) and reads fall back to the leader`, async () => {
+    it(`${SCENARIOS.length + 2}. strict mode with both replicas dead: reads fall back to the leader; a commit waits for Barman's WAL stream, and blocks without it`, async () => {
         await setSynchronousMode(c, "strict");
         const replicas = (await clusterView(c.d.outputs)).filter(m => m.role !== "leader").map(m => `${STACK}-${m.name}`);
         assert.equal(replicas.length, 2);
+        const barman = c.d.outputs.barmanContainer;
         await query(c.d.outputs.writeConnectionString, "CREATE TABLE IF NOT EXISTS strictprobe (id bigint PRIMARY KEY)");
         await docker(["kill", ...replicas]);
         try {
             await waitFor("the read port falling back to the leader", 30, async () =>
                 (await query<{ r: boolean }>(c.d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r"))[0].r === false);
-            const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (1)").then(() => "acknowledged", (e: Error) => e.message);
-            assert.notEqual(blocked, "acknowledged", "strict mode acknowledged a commit with no standby");
+            // With no replica Patroni sets synchronous_standby_names to '*', and Barman's pg_receivewal (which
+            // receives every commit on another container) becomes the synchronous standby.
+            await waitFor("Barman's WAL stream as the synchronous standby", 60, async () =>
+                (await query<{ n: string }>(c.d.outputs.superuserConnectionString,
+                    "SELECT count(*) AS n FROM pg_stat_replication WHERE application_name NOT LIKE 'db%' AND sync_state = 'sync'"))[0].n === "1");
+            await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (1)");
+            await docker(["stop", barman]);
+            try {
+                const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)").then(() => "acknowledged", (e: Error) => e.message);
+                assert.notEqual(blocked, "acknowledged", "strict mode acknowledged a commit with neither a replica nor Barman's stream");
+            } finally { await docker(["start", barman]); }
         } finally { await docker(["start", ...replicas]); }
         await waitForCluster(c.d.outputs, 240, log);
-        await waitFor("writes acknowledged again", 60, async () => { await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)"); return true; });
+        await waitFor("writes acknowledged again", 60, async () => { await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (3)"); return true; });
         await setSynchronousMode(c, "on");
     });
 
