@@ -199,13 +199,16 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         await waitRejoined(d.outputs, down, 180);
         // It follows the new timeline and holds exactly the leader's rows.
         const n = Number(down.replace(/^db/, ""));
-        const digest = "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s, (SELECT timeline_id FROM pg_control_checkpoint())::text AS tl FROM killasync";
-        const [onLeader] = await query<{ n: string; s: string; tl: string }>(d.outputs.superuserConnectionString, "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync");
+        const digest = "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync";
+        // The table is the application's (database app): read it as the application role, on the leader and on the node itself.
+        const [onLeader] = await query<{ n: string; s: string; tl: string }>(d.outputs.writeConnectionString, "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync");
+        const onNode = d.outputs.writeConnectionString.replace(d.outputs.writeEndpoint, new URL(directTo(d, config, n)).host);
         assert.ok(Number(onLeader.n) > 0);
         await waitFor(`${down} to hold the leader's rows on the leader's timeline`, 60, async () => {
-            const [mine] = await query<{ n: string; s: string; tl: string }>(directTo(d, config, n), digest);
-            const tl = (await clusterView(d.outputs)).find(m => m.role === "leader")!.timeline;
-            return mine.n === onLeader.n && mine.s === onLeader.s && Number(mine.tl) === tl;
+            const [mine] = await query<{ n: string; s: string }>(onNode, digest);
+            const [{ tl }] = await query<{ tl: string }>(directTo(d, config, n), "SELECT timeline_id::text AS tl FROM pg_control_checkpoint()");
+            const leaderTl = (await clusterView(d.outputs)).find(m => m.role === "leader")!.timeline;
+            return mine.n === onLeader.n && mine.s === onLeader.s && Number(tl) === leaderTl;
         });
     });
 
