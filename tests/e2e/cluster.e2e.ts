@@ -197,7 +197,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.ok(down, "one member is down after the kill");
         await docker(["start", `${STACK}-${down}`]);
         await waitRejoined(d.outputs, down, 180);
-        // It follows the new timeline and holds exactly the leader's rows.
+        // It receives the leader's timeline and holds exactly the leader's rows.
         const n = Number(down.replace(/^db/, ""));
         const digest = "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync";
         // The table is the application's (database app): read it as the application role, on the leader and on the node itself.
@@ -206,7 +206,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.ok(Number(onLeader.n) > 0);
         await waitFor(`${down} to hold the leader's rows on the leader's timeline`, 60, async () => {
             const [mine] = await query<{ n: string; s: string }>(onNode, digest);
-            const [{ tl }] = await query<{ tl: string }>(directTo(d, config, n), "SELECT timeline_id::text AS tl FROM pg_control_checkpoint()");
+            const [{ tl }] = await query<{ tl: string }>(directTo(d, config, n), "SELECT received_tli::text AS tl FROM pg_stat_wal_receiver");
             const leaderTl = (await clusterView(d.outputs)).find(m => m.role === "leader")!.timeline;
             return mine.n === onLeader.n && mine.s === onLeader.s && Number(tl) === leaderTl;
         });
