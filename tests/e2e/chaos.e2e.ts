@@ -5,6 +5,7 @@
 // only writes the old leader acknowledged. One stack serves every scenario; each heals before the next.
 // Bounds are liveness timeouts; the numbers are printed as a table (`npm run bench -- --chaos` too).
 import { strict as assert } from "assert";
+import { Client } from "pg";
 import { parseConfig } from "../../config";
 import { DynamicConfigState } from "../../components/dcsClient";
 import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, setSynchronousMode, underFault } from "./harness/chaos";
@@ -117,7 +118,11 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
             await waitFor("Barman's WAL stream as the synchronous standby", 60, async () =>
                 (await query<{ n: string }>(c.d.outputs.superuserConnectionString,
                     "SELECT count(*) AS n FROM pg_stat_replication WHERE application_name NOT LIKE 'db%' AND sync_state = 'sync'"))[0].n === "1");
-            await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (1)");
+            // pg_receivewal confirms what it flushed at its status interval (10 s by default): allow 30 s.
+            const slow = new Client({ connectionString: c.d.outputs.writeConnectionString, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
+            slow.on("error", () => undefined);
+            await slow.connect();
+            try { await slow.query("INSERT INTO strictprobe VALUES (1)"); } finally { await slow.end().catch(() => undefined); }
             await docker(["stop", barman]);
             try {
                 const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)").then(() => "acknowledged", (e: Error) => e.message);
