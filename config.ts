@@ -8,7 +8,7 @@ export const NAMESPACE = "patroni-ha";
  * How commits wait for standbys (Patroni's synchronous_mode): "on" = one synchronous standby confirms every
  * commit (the default with two or more nodes); "quorum" = Patroni 4's quorum commit (ANY n of the
  * replicas); "strict" = "on", and with no replica left a commit waits for Barman's WAL stream (Patroni
- * then names any standby), blocking without it; "off" = asynchronous.
+ * then names any standby; it confirms at segment ends), blocking without it; "off" = asynchronous.
  */
 export type SynchronousMode = "off" | "on" | "quorum" | "strict";
 export const SYNCHRONOUS_MODES: readonly SynchronousMode[] = ["off", "on", "quorum", "strict"];

@@ -5,7 +5,6 @@
 // only writes the old leader acknowledged. One stack serves every scenario; each heals before the next.
 // Bounds are liveness timeouts; the numbers are printed as a table (`npm run bench -- --chaos` too).
 import { strict as assert } from "assert";
-import { Client } from "pg";
 import { parseConfig } from "../../config";
 import { DynamicConfigState } from "../../components/dcsClient";
 import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, setSynchronousMode, underFault } from "./harness/chaos";
@@ -103,34 +102,26 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         await waitFor(`${lagging.name} back in the read pool`, 90, async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "UP");
     });
 
-    it(`${SCENARIOS.length + 2}. strict mode with both replicas dead: reads fall back to the leader; a commit waits for Barman's WAL stream, and blocks without it`, async () => {
+    it(`${SCENARIOS.length + 2}. strict mode with no standby at all: writes block and the read port falls back to the leader`, async () => {
         await setSynchronousMode(c, "strict");
         const replicas = (await clusterView(c.d.outputs)).filter(m => m.role !== "leader").map(m => `${STACK}-${m.name}`);
         assert.equal(replicas.length, 2);
         const barman = c.d.outputs.barmanContainer;
         await query(c.d.outputs.writeConnectionString, "CREATE TABLE IF NOT EXISTS strictprobe (id bigint PRIMARY KEY)");
-        await docker(["kill", ...replicas]);
+        // Barman first: with no replica Patroni names any standby ('*'), and Barman's WAL stream would qualify
+        // (it confirms only at segment ends, so commits would crawl rather than block; README says so).
+        await docker(["stop", barman]);
         try {
-            await waitFor("the read port falling back to the leader", 30, async () =>
-                (await query<{ r: boolean }>(c.d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r"))[0].r === false);
-            // With no replica Patroni sets synchronous_standby_names to '*', and Barman's pg_receivewal (which
-            // receives every commit on another container) becomes the synchronous standby.
-            await waitFor("Barman's WAL stream as the synchronous standby", 60, async () =>
-                (await query<{ n: string }>(c.d.outputs.superuserConnectionString,
-                    "SELECT count(*) AS n FROM pg_stat_replication WHERE application_name NOT LIKE 'db%' AND sync_state = 'sync'"))[0].n === "1");
-            // pg_receivewal confirms what it flushed at its status interval (10 s by default): allow 30 s.
-            const slow = new Client({ connectionString: c.d.outputs.writeConnectionString, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
-            slow.on("error", () => undefined);
-            await slow.connect();
-            try { await slow.query("INSERT INTO strictprobe VALUES (1)"); } finally { await slow.end().catch(() => undefined); }
-            await docker(["stop", barman]);
+            await docker(["kill", ...replicas]);
             try {
-                const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)").then(() => "acknowledged", (e: Error) => e.message);
-                assert.notEqual(blocked, "acknowledged", "strict mode acknowledged a commit with neither a replica nor Barman's stream");
-            } finally { await docker(["start", barman]); }
-        } finally { await docker(["start", ...replicas]); }
+                await waitFor("the read port falling back to the leader", 30, async () =>
+                    (await query<{ r: boolean }>(c.d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r"))[0].r === false);
+                const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (1)").then(() => "acknowledged", (e: Error) => e.message);
+                assert.notEqual(blocked, "acknowledged", "strict mode acknowledged a commit with no standby at all");
+            } finally { await docker(["start", ...replicas]); }
+        } finally { await docker(["start", barman]); }
         await waitForCluster(c.d.outputs, 240, log);
-        await waitFor("writes acknowledged again", 60, async () => { await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (3)"); return true; });
+        await waitFor("writes acknowledged again", 60, async () => { await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)"); return true; });
         await setSynchronousMode(c, "on");
     });
 
