@@ -116,6 +116,20 @@ export async function partition(container: string, peers: string[], on: boolean)
     }
 }
 
+/**
+ * Start stopped containers again. A published port can be briefly held by a host connection's ephemeral
+ * source port (the published ports lie in Linux's ephemeral range) while the container was down, and
+ * Docker then refuses to bind it: retry a few times.
+ */
+async function startAgain(names: string[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+        const r = await run("docker", ["start", ...names], { allowFail: true });
+        if (r.code === 0) { return; }
+        if (attempt >= 6) { throw new Error(`docker start ${names.join(" ")}: ${r.stderr.trim()}`); }
+        await sleep(2000);
+    }
+}
+
 /** Leader frozen (docker pause) longer than ttl, then resumed. */
 export const freezeLeader: Fault = async (c, oldLeader, watch) => {
     const name = containerName(c, oldLeader);
@@ -145,7 +159,7 @@ export const partitionLeader: Fault = async (c, oldLeader, watch) => {
 export const killLeader: Fault = async (c, oldLeader, watch) => {
     await docker(["kill", containerName(c, oldLeader)]);
     await watch.next(oldLeader, 90);
-    await docker(["start", containerName(c, oldLeader)]);
+    await startAgain([containerName(c, oldLeader)]);
     await sleep(10_000);
 };
 
@@ -153,7 +167,7 @@ export const killLeader: Fault = async (c, oldLeader, watch) => {
 export const stopLeader: Fault = async (c, oldLeader, watch) => {
     await docker(["stop", containerName(c, oldLeader)]);
     await watch.next(oldLeader, 90);
-    await docker(["start", containerName(c, oldLeader)]);
+    await startAgain([containerName(c, oldLeader)]);
     await sleep(10_000);
 };
 
@@ -168,14 +182,14 @@ export const loseEtcdQuorum: Fault = async c => {
     const n = c.spec.addresses.etcd.length;
     const victims = Array.from({ length: Math.floor(n / 2) + 1 }, (_, i) => `${c.spec.stack}-etcd${n - i}`);
     await docker(["kill", ...victims]);
-    try { await sleep(HOLD_MS); } finally { await docker(["start", ...victims]); }
+    try { await sleep(HOLD_MS); } finally { await startAgain(victims); }
     await waitFor("etcd answering again", 60, async () => (await dcsLeader(c)) !== undefined);
 };
 
 /** One etcd member killed for 10 s. */
 export const killEtcdMember: Fault = async c => {
     await docker(["kill", `${c.spec.stack}-etcd1`]);
-    try { await sleep(10_000); } finally { await docker(["start", `${c.spec.stack}-etcd1`]); }
+    try { await sleep(10_000); } finally { await startAgain([`${c.spec.stack}-etcd1`]); }
 };
 
 /** A replica killed for 15 s (the synchronous standby when there is one), then started. */
@@ -184,7 +198,7 @@ export const killReplica: Fault = async (c, oldLeader) => {
     const victim = view.find(m => m.role === "sync_standby" || m.role === "quorum_standby") ?? view.find(m => m.name !== oldLeader);
     if (!victim) { throw new Error("no replica to kill"); }
     await docker(["kill", containerName(c, victim.name)]);
-    try { await sleep(15_000); } finally { await docker(["start", containerName(c, victim.name)]); }
+    try { await sleep(15_000); } finally { await startAgain([containerName(c, victim.name)]); }
 };
 
 let tables = 0;
