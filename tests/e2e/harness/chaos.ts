@@ -5,6 +5,7 @@ import { ClusterSpec, SynchronousMode } from "../../../config";
 import { DynamicConfigState } from "../../../components/dcsClient";
 import { clusterView, Deployed, query, waitForCluster } from "./stack";
 import { docker, run } from "./docker";
+import { directTo } from "../helpers";
 import { plannedDynamicConfig, updateDynamicConfig } from "./update";
 import { SAMPLER_TABLE_DDL, SamplerResult, startSampler } from "./sampler";
 import { Ack, createTable, missingRows, startWriter, waitFor, WriterResult } from "./workload";
@@ -51,7 +52,7 @@ const containerName = (c: ChaosStack, member: string) => `${c.spec.stack}-${memb
 
 /** Superuser connection string straight to db<n>'s published PostgreSQL port. */
 export function directUrl(c: ChaosStack, n: number): string {
-    return c.d.outputs.superuserConnectionString.replace(c.d.outputs.writeEndpoint, `${c.spec.publicHost}:${c.spec.ports.postgresBase + n}`);
+    return directTo(c.d, c.config, n);
 }
 
 /** The leader key in etcd: the truth, whatever a frozen or partitioned member's REST API says. */
