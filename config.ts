@@ -1,6 +1,7 @@
 // Stack configuration: read every `patroni-ha:*` key once, validate all of them, resolve defaults,
 // and hand a plain, typed ClusterSpec to the components. Nothing below this module reads config.
 import * as net from "net";
+import { hostPort, httpUrl } from "./lib/net";
 
 export const NAMESPACE = "patroni-ha";
 
@@ -91,8 +92,33 @@ export interface Addresses {
     barman: string;
     exporter: string;
     prometheus: string;
-    etcd: string[];
-    db: string[];
+}
+
+/** One Patroni node, resolved once here; everything else takes these values instead of rebuilding them. */
+export interface MemberSpec {
+    /** "db<n>": Patroni member name, container suffix, HAProxy server and replication application_name. */
+    name: string;
+    /** Address on the stack network. */
+    address: string;
+    /** Host port of its PostgreSQL (ports.postgresBase + n). */
+    hostPostgresPort: number;
+    /** Host port of its Patroni REST API (ports.apiBase + n). */
+    hostApiPort: number;
+    /** REST API URL from the Docker host (IPv6 hosts bracketed). */
+    apiUrl: string;
+    /** "host:port" of its PostgreSQL from the Docker host. */
+    postgresEndpoint: string;
+}
+
+/** One etcd member, resolved once. */
+export interface EtcdMemberSpec {
+    /** "etcd<n>". */
+    name: string;
+    address: string;
+    /** Host port of its client API (ports.etcdBase + n). */
+    hostClientPort: number;
+    /** Client URL from the Docker host. */
+    clientUrl: string;
 }
 
 /** Everything the program needs, validated and with defaults resolved. Plain data. */
@@ -115,6 +141,10 @@ export interface ClusterSpec {
     app: { database: string; user: string };
     resources: { etcd: RoleResources; patroni: RoleResources; haproxy: RoleResources; barman: RoleResources };
     addresses: Addresses;
+    /** Patroni nodes, db1 first. */
+    members: MemberSpec[];
+    /** etcd members, etcd1 first. */
+    etcd: EtcdMemberSpec[];
 }
 
 /**
@@ -284,7 +314,13 @@ export function defaultSubnet(stack: string): string {
     return `10.213.${h % 256}.0/24`;
 }
 
-function subnetAddresses(key: string, cidr: string, patroniNodes: number, etcdNodes: number, problems: Problems): Addresses | undefined {
+/** The Patroni member name of node n (1-based). */
+export const memberName = (n: number) => `db${n}`;
+/** The etcd member name of member n (1-based). */
+export const etcdMemberName = (n: number) => `etcd${n}`;
+
+/** Network addresses: singletons, then the etcd and Patroni blocks (n-th member at block + n). */
+function subnetAddresses(key: string, cidr: string, patroniNodes: number, problems: Problems): ((offset: number) => string) | undefined {
     const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
     if (!m || net.isIPv4(m[1]) === false || Number(m[2]) > 32) {
         problems.push(`${key}: must be an IPv4 CIDR such as 10.213.7.0/24 (given ${show(cidr)})`);
@@ -303,16 +339,7 @@ function subnetAddresses(key: string, cidr: string, patroniNodes: number, etcdNo
         problems.push(`${key}: ${cidr} is too small for the containers (needs address offset ${highest}); use a /${need} or larger`);
         return undefined;
     }
-    const at = (offset: number) => intToIp(base + offset);
-    return {
-        gateway: at(OFFSETS.gateway),
-        haproxy: at(OFFSETS.haproxy),
-        barman: at(OFFSETS.barman),
-        exporter: at(OFFSETS.exporter),
-        prometheus: at(OFFSETS.prometheus),
-        etcd: Array.from({ length: etcdNodes }, (_, i) => at(OFFSETS.etcd + i + 1)),
-        db: Array.from({ length: patroniNodes }, (_, i) => at(OFFSETS.db + i + 1)),
-    };
+    return (offset: number) => intToIp(base + offset);
 }
 
 const TOP_KEYS = ["profile", "prometheus", "patroniNodes", "etcdNodes", "baseImage", "bindAddress", "subnet", "ports", "patroni",
@@ -365,7 +392,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     }
     // "" (the Pulumi.yaml default) means: derive from the stack name.
     const subnet = raw.subnet === undefined || raw.subnet === "" ? defaultSubnet(stack) : text("subnet", raw.subnet, "", problems);
-    const addresses = subnetAddresses("subnet", subnet, patroniNodes, etcdNodes, problems);
+    const at = subnetAddresses("subnet", subnet, patroniNodes, problems);
 
     const p = objectAt("ports", raw.ports, Object.keys(DEFAULTS.ports), problems);
     const ports = {} as PortsSpec;
@@ -376,10 +403,10 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats], ["ports.pitr", ports.pitr], ["ports.metrics", ports.metrics],
         ["ports.barmanMetrics", ports.barmanMetrics], ...(prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : [])];
     for (let n = 1; n <= patroniNodes; n++) {
-        published.push([`ports.postgresBase+${n} (db${n} PostgreSQL)`, ports.postgresBase + n]);
-        published.push([`ports.apiBase+${n} (db${n} REST API)`, ports.apiBase + n]);
+        published.push([`ports.postgresBase+${n} (${memberName(n)} PostgreSQL)`, ports.postgresBase + n]);
+        published.push([`ports.apiBase+${n} (${memberName(n)} REST API)`, ports.apiBase + n]);
     }
-    for (let n = 1; n <= etcdNodes; n++) { published.push([`ports.etcdBase+${n} (etcd${n} client)`, ports.etcdBase + n]); }
+    for (let n = 1; n <= etcdNodes; n++) { published.push([`ports.etcdBase+${n} (${etcdMemberName(n)} client)`, ports.etcdBase + n]); }
     const seen = new Map<number, string>();
     for (const [name, port] of published) {
         if (port < 1 || port > 65535) { problems.push(`${name}: host port ${port} is outside 1-65535`); }
@@ -459,10 +486,21 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(stack)) {
         problems.push(`stack name "${stack}": Docker object names carry it, so use letters, digits, '.', '_' or '-'`);
     }
-    if (problems.length > 0 || !addresses) { throw new ConfigError(problems); }
+    if (problems.length > 0 || !at) { throw new ConfigError(problems); }
     const publicHost = bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress === "::" ? "::1" : bindAddress;
+    const addresses: Addresses = {
+        gateway: at(OFFSETS.gateway), haproxy: at(OFFSETS.haproxy), barman: at(OFFSETS.barman), exporter: at(OFFSETS.exporter), prometheus: at(OFFSETS.prometheus),
+    };
+    const members: MemberSpec[] = Array.from({ length: patroniNodes }, (_, i) => {
+        const n = i + 1, hostPostgresPort = ports.postgresBase + n, hostApiPort = ports.apiBase + n;
+        return { name: memberName(n), address: at(OFFSETS.db + n), hostPostgresPort, hostApiPort, apiUrl: httpUrl(publicHost, hostApiPort), postgresEndpoint: hostPort(publicHost, hostPostgresPort) };
+    });
+    const etcd: EtcdMemberSpec[] = Array.from({ length: etcdNodes }, (_, i) => {
+        const n = i + 1, hostClientPort = ports.etcdBase + n;
+        return { name: etcdMemberName(n), address: at(OFFSETS.etcd + n), hostClientPort, clientUrl: httpUrl(publicHost, hostClientPort) };
+    });
     return {
-        spec: { stack, profile, prometheus, baseImage, bindAddress, publicHost, subnet, patroniNodes, etcdNodes, ports, patroni, haproxy, barman, app, resources: res, addresses },
+        spec: { stack, profile, prometheus, baseImage, bindAddress, publicHost, subnet, patroniNodes, etcdNodes, ports, patroni, haproxy, barman, app, resources: res, addresses, members, etcd },
         warnings,
     };
 }

@@ -12,6 +12,7 @@ export const statsUrl = outputs.statsUrl;
 export const statsUser = outputs.statsUser;
 export const statsPassword = outputs.statsPassword;
 export const patroniApiUrls = outputs.patroniApiUrls;
+export const patroniMembers = outputs.patroniMembers;
 export const patroniApiUser = outputs.patroniApiUser;
 export const patroniApiPassword = outputs.patroniApiPassword;
 export const etcdEndpoints = outputs.etcdEndpoints;

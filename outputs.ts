@@ -1,15 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PatroniCluster } from "./components/cluster";
+import { hostPort, httpUrl, postgresUri } from "./lib/net";
 
-/** "host:port", with brackets for an IPv6 host. */
-export function hostPort(host: string, port: number): string {
-    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** postgresql:// URI with the password URL-encoded. */
-export function postgresUri(user: string, password: string, endpoint: string, database: string): string {
-    return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint}/${encodeURIComponent(database)}`;
-}
+export { hostPort, postgresUri };
 
 /** The stack outputs (public interface: names are contracts). Anything holding a password is secret. */
 export function clusterOutputs(cluster: PatroniCluster) {
@@ -22,10 +15,12 @@ export function clusterOutputs(cluster: PatroniCluster) {
     return {
         writeEndpoint,
         readEndpoint,
-        statsUrl: `http://${hostPort(host, spec.ports.stats)}/`,
+        statsUrl: httpUrl(host, spec.ports.stats, "/"),
         statsUser: "admin",
         statsPassword: pulumi.secret(cluster.secrets.stats),
-        patroniApiUrls: spec.addresses.db.map((_, i) => `http://${hostPort(host, spec.ports.apiBase + i + 1)}`),
+        patroniApiUrls: spec.members.map(m => m.apiUrl),
+        /** Every member by name: REST API URL and PostgreSQL endpoint from the host (operator commands use it). */
+        patroniMembers: spec.members.map(m => ({ name: m.name, apiUrl: m.apiUrl, postgresEndpoint: m.postgresEndpoint })),
         patroniApiUser: "patroni",
         patroniApiPassword: pulumi.secret(cluster.secrets.api),
         etcdEndpoints: cluster.etcd.endpoints,
@@ -36,11 +31,11 @@ export function clusterOutputs(cluster: PatroniCluster) {
         barmanContainer: cluster.barman.containerName,
         pitrEndpoint: hostPort(host, spec.ports.pitr),
         metricsUrls: {
-            patroni: spec.addresses.db.map((_, i) => `http://${hostPort(host, spec.ports.apiBase + i + 1)}/metrics`),
-            haproxy: `http://${hostPort(host, spec.ports.stats)}/metrics`,
-            postgres: `http://${hostPort(host, spec.ports.metrics)}/metrics`,
-            barman: `http://${hostPort(host, spec.ports.barmanMetrics)}/metrics`,
+            patroni: spec.members.map(m => `${m.apiUrl}/metrics`),
+            haproxy: httpUrl(host, spec.ports.stats, "/metrics"),
+            postgres: httpUrl(host, spec.ports.metrics, "/metrics"),
+            barman: httpUrl(host, spec.ports.barmanMetrics, "/metrics"),
         },
-        prometheusUrl: spec.prometheus ? `http://${hostPort(host, spec.ports.prometheus)}/` : undefined,
+        prometheusUrl: spec.prometheus ? httpUrl(host, spec.ports.prometheus, "/") : undefined,
     };
 }

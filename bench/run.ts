@@ -7,13 +7,12 @@ import { parseConfig } from "../config";
 import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
-import { DynamicConfigState } from "../components/dcsClient";
-import { ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "../tests/e2e/harness/chaos";
-import { docker } from "../tests/e2e/harness/docker";
-import { plannedDynamicConfig, updateDynamicConfig } from "../tests/e2e/harness/update";
-import { Deployed, deployStack, destroyStack, query } from "../tests/e2e/harness/stack";
-import { createTable, missingRows, startWriter, waitFor } from "../tests/e2e/harness/workload";
-import { leader, waitNewLeader, waitRejoined } from "../tests/e2e/helpers";
+import { ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "../tests/support/chaos";
+import { docker } from "../tests/support/docker";
+import { plannedDynamicConfig, updateDynamicConfig } from "../tests/support/update";
+import { Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../tests/support/stack";
+import { createTable, missingRows, startWriter, waitFor } from "../tests/support/workload";
+import { leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
@@ -110,7 +109,7 @@ const run = (a: string[]) => docker(a, { timeoutMs: 300000 });
  * with "off", alternating, same run; medians of TPS and average latency. Restores the mode afterwards.
  */
 async function synchronousCost(d: Deployed, client: string, pairs = 3): Promise<[string, string, string][]> {
-    const deployed = d.engine.inputs.get("dcs-config") as unknown as DynamicConfigState;
+    const deployed = deployedDcsInputs(d);
     const mode = parseConfig(config, STACK).spec.patroni.synchronousMode;
     const asyncConfig = { ...config, patroni: { ...(config.patroni as object ?? {}), synchronousMode: "off" } };
     const asyncInputs = await plannedDynamicConfig(STACK, asyncConfig, deployed);
@@ -145,7 +144,7 @@ async function chaos(): Promise<void> {
     const stack = `${STACK}-chaos`;
     const spec = parseConfig(chaosConfig, stack).spec;
     const d = await deployStack({ stack, config: chaosConfig }, { log });
-    const c: ChaosStack = { d, config: chaosConfig, spec, dcsInputs: d.engine.inputs.get("dcs-config") as unknown as DynamicConfigState, mode: spec.patroni.synchronousMode, log };
+    const c: ChaosStack = { d, config: chaosConfig, spec, dcsInputs: deployedDcsInputs(d), mode: spec.patroni.synchronousMode, log };
     const rows: ChaosRow[] = [];
     try {
         for (const mode of [spec.patroni.synchronousMode, "off" as const]) {

@@ -4,15 +4,13 @@ import { BarmanSpec, RoleResources } from "../config";
 import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
 import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_METRICS_PORT, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
 
 export interface BarmanServerArgs {
-    /** Stack name; the container is `<stack>-barman`. */
-    stack: string;
+    /** Network, host binding and Docker name prefix (the container is `<stack>-barman`). */
+    placement: Placement;
     /** Barman image reference. */
     image: pulumi.Input<string>;
-    /** Name of the stack's Docker network. */
-    networkName: pulumi.Input<string>;
     /** Barman's fixed address on the stack network. */
     address: string;
     /** HAProxy's address: Barman reaches the leader through the write listener. */
@@ -29,8 +27,7 @@ export interface BarmanServerArgs {
     walVolume?: pulumi.Input<string>;
     /** barman.mode "rsync": Barman's SSH side (sshd receiving WAL, the key for rsync backups). */
     ssh?: SshSide;
-    /** Host address and port Barman's metrics are published on. */
-    bindAddress: string;
+    /** Host port Barman's metrics are published on. */
     metricsHostPort: number;
 }
 
@@ -46,12 +43,13 @@ export class BarmanServer extends pulumi.ComponentResource {
     constructor(name: string, args: BarmanServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:BarmanServer", name, {}, opts);
         this.globalConfig = renderBarmanConf(args.spec);
-        this.serverConfig = renderBarmanServer({ stack: args.stack, haproxyAddress: args.haproxyAddress, mode: args.spec.mode });
-        this.containerName = dockerName(args.stack, "barman");
-        const volume = (suffix: string) => new docker.Volume(`barman-${suffix}`, {
-            name: dockerName(args.stack, `barman-${suffix}`),
-            labels: stackLabels(args.stack, "barman"),
-        }, { parent: this });
+        const { stack, networkName, bindAddress } = args.placement;
+        this.serverConfig = renderBarmanServer({ stack, haproxyAddress: args.haproxyAddress, mode: args.spec.mode });
+        this.containerName = dockerName(stack, "barman");
+        const volume = (suffix: string) => new docker.Volume(`${name}-${suffix}`, {
+            name: dockerName(stack, `barman-${suffix}`),
+            labels: stackLabels(stack, "barman"),
+        }, childOptions(this, `barman-${suffix}`));
         const home = volume("home");
         const backups = volume("backups");
         const ssh = args.ssh ? sshEnvs(args.ssh) : pulumi.output([] as string[]);
@@ -64,8 +62,8 @@ export class BarmanServer extends pulumi.ComponentResource {
                 `METRICS_PORT=${BARMAN_METRICS_PORT}`,
                 ...sshKeys,
             ]));
-        this.container = new docker.Container("barman", {
-            ...commonContainerArgs(args.stack, "barman", args.resources),
+        this.container = new docker.Container(`${name}-container`, {
+            ...commonContainerArgs(stack, "barman", args.resources),
             name: this.containerName,
             hostname: "barman",
             image: args.image,
@@ -75,8 +73,8 @@ export class BarmanServer extends pulumi.ComponentResource {
                 { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
                 ...(args.ssh?.files ?? []),
             ],
-            networksAdvanced: stackNetwork(args.networkName, args.address, "barman"),
-            ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: args.bindAddress }],
+            networksAdvanced: stackNetwork(networkName, args.address, "barman"),
+            ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: bindAddress }],
             volumes: [
                 { volumeName: home.name, containerPath: BARMAN_HOME },
                 { volumeName: backups.name, containerPath: BARMAN_BACKUPS },
@@ -84,7 +82,7 @@ export class BarmanServer extends pulumi.ComponentResource {
             ],
             healthcheck: healthcheck(`barman-health ${BARMAN_SERVER}`, "120s"),
             stopTimeout: 30,
-        }, { parent: this, deleteBeforeReplace: true });
-        this.registerOutputs({ containerName: this.containerName });
+        }, childOptions(this, "barman", { deleteBeforeReplace: true }));
+        this.registerOutputs({ containerName: this.containerName, globalConfig: this.globalConfig, serverConfig: this.serverConfig });
     }
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { BARMAN_INCOMING } from "../configs/barman";
 import { HAPROXY_SSH_PORT, SSH_PORT } from "../configs/layout";
+import { childOptions } from "./docker";
 import { authorizedKeyLine, knownHostsLine, renderSshClientConfig, renderSshdConfig, SSH_FILES, SshPeer } from "../configs/ssh";
 
 /** What one container needs for its SSH side: two private keys (secret, delivered as env) and four plain files. */
@@ -37,7 +38,7 @@ export class BarmanSsh extends pulumi.ComponentResource {
 
     constructor(name: string, args: BarmanSshArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:BarmanSsh", name, {}, opts);
-        const key = (keyName: string) => new tls.PrivateKey(keyName, { algorithm: "ED25519" }, { parent: this });
+        const key = (keyName: string) => new tls.PrivateKey(`${name}-${keyName}`, { algorithm: "ED25519" }, childOptions(this, keyName));
         const nodeHost = key("node-host-key"), barmanHost = key("barman-host-key");
         const archive = key("archive-key"), backup = key("backup-key");
         const secretPem = (k: tls.PrivateKey) => pulumi.secret(k.privateKeyOpenssh);
@@ -59,7 +60,7 @@ export class BarmanSsh extends pulumi.ComponentResource {
             backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`)));
         this.barman = side("barman", barmanHost, backup, toLeader, nodeHost,
             archive.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `wal-archive@${args.stack}`, `/usr/bin/rrsync -wo ${BARMAN_INCOMING}`)));
-        this.registerOutputs({});
+        this.registerOutputs({ nodeFiles: this.node.files.map(f => f.content), barmanFiles: this.barman.files.map(f => f.content) });
     }
 }
 

@@ -8,7 +8,7 @@ import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE } from "../configs/layout";
 import { BarmanServer } from "./barmanServer";
 import { BarmanSsh } from "./barmanSsh";
-import { dockerName, stackLabels } from "./docker";
+import { childOptions, dockerName, Placement, stackLabels } from "./docker";
 import { EtcdCluster } from "./etcdCluster";
 import { HaproxyGateway } from "./haproxyGateway";
 import { MetricsExporter } from "./metricsExporter";
@@ -23,8 +23,8 @@ export interface PatroniClusterArgs {
 }
 
 /** Generated passwords: letters and digits only, so they are safe inside URIs and config files. */
-function password(name: string, parent: pulumi.Resource): pulumi.Output<string> {
-    return pulumi.secret(new random.RandomPassword(name, { length: 32, special: false }, { parent }).result);
+function password(component: string, suffix: string, parent: pulumi.Resource): pulumi.Output<string> {
+    return pulumi.secret(new random.RandomPassword(`${component}-${suffix}`, { length: 32, special: false }, childOptions(parent, suffix)).result);
 }
 
 /** The whole stack: network, images, secrets, etcd, the DCS configuration, Patroni nodes, HAProxy and Barman. */
@@ -47,101 +47,107 @@ export class PatroniCluster extends pulumi.ComponentResource {
         super("patroni-ha:index:PatroniCluster", name, {}, opts);
         const spec = this.spec = args.spec;
         const scope = this.scope = spec.stack;
-        const child = { parent: this };
+        // Children are named `<name>-<part>`; the alias (childOptions) is the part alone, as named before.
+        const named = (part: string) => `${name}-${part}`;
+        const child = (part: string, extra: pulumi.CustomResourceOptions = {}) => childOptions(this, part, extra);
 
+        const pw = (suffix: string) => password(name, suffix, this);
         this.secrets = {
-            superuser: password("superuser-password", this),
-            replication: password("replication-password", this),
-            rewind: password("rewind-password", this),
-            api: password("patroni-api-password", this),
-            stats: password("stats-password", this),
-            app: password("app-password", this),
-            barman: password("barman-password", this),
-            streamingBarman: password("streaming-barman-password", this),
-            monitor: password("monitor-password", this),
+            superuser: pw("superuser-password"),
+            replication: pw("replication-password"),
+            rewind: pw("rewind-password"),
+            api: pw("patroni-api-password"),
+            stats: pw("stats-password"),
+            app: pw("app-password"),
+            barman: pw("barman-password"),
+            streamingBarman: pw("streaming-barman-password"),
+            monitor: pw("monitor-password"),
         };
 
-        this.network = new docker.Network("network", {
+        this.network = new docker.Network(named("network"), {
             name: dockerName(spec.stack, "net"),
             driver: "bridge",
             ipamConfigs: [{ subnet: spec.subnet, gateway: spec.addresses.gateway }],
             labels: stackLabels(spec.stack, "network"),
-        }, child);
+        }, child("network"));
+        const placement: Placement = { stack: spec.stack, networkName: this.network.name, bindAddress: spec.bindAddress };
 
         const roles = IMAGE_ROLES.filter(r => r !== "prometheus" || spec.prometheus);
-        const built = new StackImages("images", { stack: spec.stack, baseImage: spec.baseImage, roles }, child);
+        const built = new StackImages(named("images"), { stack: spec.stack, baseImage: spec.baseImage, roles }, child("images"));
         const image = (role: ImageRole) => built.refs[role]!;
 
-        const etcdMembers = spec.addresses.etcd.map((address, i) => ({ name: `etcd${i + 1}`, address }));
-        this.etcd = new EtcdCluster("etcd", {
-            stack: spec.stack, members: etcdMembers, image: image("etcd"), networkName: this.network.name,
-            bindAddress: spec.bindAddress, publicHost: spec.publicHost, etcdBase: spec.ports.etcdBase, resources: spec.resources.etcd,
-        }, child);
+        this.etcd = new EtcdCluster(named("etcd"), { placement, members: spec.etcd, image: image("etcd"), resources: spec.resources.etcd }, child("etcd"));
 
         // Streaming mode: the WAL hand-off volume between every node's archive_command and Barman.
         // Rsync mode: per-stack SSH keys instead (see BarmanSsh).
         const mode = spec.barman.mode;
         const walVolume = mode === "streaming"
-            ? new docker.Volume("wal", { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") }, child).name
+            ? new docker.Volume(named("wal"), { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") }, child("wal")).name
             : undefined;
         const ssh = mode === "rsync"
-            ? new BarmanSsh("barman-ssh", { stack: spec.stack, barmanAddress: spec.addresses.barman, haproxyAddress: spec.addresses.haproxy }, child)
+            ? new BarmanSsh(named("barman-ssh"), { stack: spec.stack, barmanAddress: spec.addresses.barman, haproxyAddress: spec.addresses.haproxy }, child("barman-ssh"))
             : undefined;
 
-        const members = spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address }));
-        this.dynamicConfig = new PatroniDynamicConfig("dcs-config", {
+        const apiUser = "patroni";
+        this.dynamicConfig = new PatroniDynamicConfig(named("dcs-config"), {
             scope,
             namespace: DCS_NAMESPACE,
             etcdEndpoints: this.etcd.endpoints,
-            members: members.map((m, i) => ({ name: m.name, apiUrl: `http://${spec.publicHost}:${spec.ports.apiBase + i + 1}` })),
-            apiUser: "patroni",
+            members: spec.members.map(m => ({ name: m.name, apiUrl: m.apiUrl })),
+            apiUser,
             apiPassword: this.secrets.api,
             config: canonicalJson(renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet, ownedParameters: archiveParameters(mode), slots: barmanSlots(mode) })),
-        }, { parent: this, dependsOn: this.etcd.containers });
+        }, child("dcs-config", { dependsOn: this.etcd.containers }));
 
-        this.nodes = members.map((m, i) => new PatroniNode(m.name, {
-            stack: spec.stack, scope, name: m.name, address: m.address, subnet: spec.subnet, etcdAddresses: spec.addresses.etcd,
-            image: image("patroni"), networkName: this.network.name, bindAddress: spec.bindAddress,
-            hostPostgresPort: spec.ports.postgresBase + i + 1, hostApiPort: spec.ports.apiBase + i + 1,
+        const etcdAddresses = spec.etcd.map(e => e.address);
+        this.nodes = spec.members.map(member => new PatroniNode(named(member.name), {
+            placement, member, scope, subnet: spec.subnet, etcdAddresses, image: image("patroni"),
             app: spec.app, resources: spec.resources.patroni, walVolume, ssh: ssh?.node,
             secrets: {
                 superuserPassword: this.secrets.superuser, replicationPassword: this.secrets.replication,
-                rewindPassword: this.secrets.rewind, apiUser: "patroni", apiPassword: this.secrets.api,
+                rewindPassword: this.secrets.rewind, apiUser, apiPassword: this.secrets.api,
                 appPassword: this.secrets.app, barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
                 monitorPassword: this.secrets.monitor,
             },
-        }, { parent: this, dependsOn: [this.dynamicConfig] }));
+        }, child(member.name, { dependsOn: [this.dynamicConfig] })));
+        const nodeContainers = this.nodes.map(n => n.container);
+        const servers = spec.members.map(m => ({ name: m.name, address: m.address }));
 
-        this.haproxy = new HaproxyGateway("haproxy", {
-            stack: spec.stack, servers: members, image: image("haproxy"), networkName: this.network.name,
-            address: spec.addresses.haproxy, bindAddress: spec.bindAddress, ports: spec.ports,
+        this.haproxy = new HaproxyGateway(named("haproxy"), {
+            placement, servers, image: image("haproxy"), address: spec.addresses.haproxy, ports: spec.ports,
             maximumLagOnFailover: spec.patroni.maximumLagOnFailover, timings: spec.haproxy,
             statsUser: "admin", statsPassword: this.secrets.stats, resources: spec.resources.haproxy, sshRoute: mode === "rsync",
-        }, child);
+        }, child("haproxy"));
 
-        this.barman = new BarmanServer("barman", {
-            stack: spec.stack, image: image("barman"), networkName: this.network.name, address: spec.addresses.barman,
+        this.barman = new BarmanServer(named("barman"), {
+            placement, image: image("barman"), address: spec.addresses.barman,
             haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman, walVolume, ssh: ssh?.barman,
-            barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
-            bindAddress: spec.bindAddress, metricsHostPort: spec.ports.barmanMetrics,
-        }, { parent: this, dependsOn: this.nodes.map(n => n.container) });
+            barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman, metricsHostPort: spec.ports.barmanMetrics,
+        }, child("barman", { dependsOn: nodeContainers }));
 
-        this.exporter = new MetricsExporter("exporter", {
-            stack: spec.stack, image: image("exporter"), networkName: this.network.name, address: spec.addresses.exporter,
-            haproxyAddress: spec.addresses.haproxy, bindAddress: spec.bindAddress, hostPort: spec.ports.metrics,
+        this.exporter = new MetricsExporter(named("exporter"), {
+            placement, image: image("exporter"), address: spec.addresses.exporter,
+            haproxyAddress: spec.addresses.haproxy, hostPort: spec.ports.metrics,
             monitorPassword: this.secrets.monitor, resources: spec.resources.haproxy,
-        }, { parent: this, dependsOn: this.nodes.map(n => n.container) });
+        }, child("exporter", { dependsOn: nodeContainers }));
 
         if (spec.prometheus) {
-            this.prometheus = new PrometheusServer("prometheus", {
-                stack: spec.stack, image: image("prometheus"), networkName: this.network.name, address: spec.addresses.prometheus,
-                targets: { members, haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman },
+            this.prometheus = new PrometheusServer(named("prometheus"), {
+                placement, image: image("prometheus"), address: spec.addresses.prometheus,
+                targets: { members: servers, haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman },
                 alerts: { maximumLagOnFailover: spec.patroni.maximumLagOnFailover, backupMaxAgeSeconds: spec.barman.backupMaxAgeHours * 3600 },
-                bindAddress: spec.bindAddress, hostPort: spec.ports.prometheus, resources: spec.resources.barman,
-            }, child);
+                hostPort: spec.ports.prometheus, resources: spec.resources.barman,
+            }, child("prometheus"));
         }
 
-        this.registerOutputs({});
+        this.registerOutputs({
+            network: this.network.name,
+            etcdEndpoints: this.etcd.endpoints,
+            nodes: nodeContainers.map(c => c.name),
+            haproxy: this.haproxy.container.name,
+            barman: this.barman.containerName,
+            exporter: this.exporter.container.name,
+            prometheus: this.prometheus?.container.name,
+        });
     }
 }
-

@@ -1,12 +1,11 @@
 // Talks to etcd and the Patroni REST API from the machine running `pulumi up`, to seed and change the
-// cluster-wide (DCS) configuration. Self-contained (global fetch only): Pulumi serializes it into the
-// dynamic provider, and the e2e harness calls it directly.
+// cluster-wide (DCS) configuration. Pulumi serializes it into the dynamic provider, so it imports only
+// modules that are themselves self-contained (global fetch only; a unit test serializes it); the e2e
+// harness calls it directly.
+import { errorText } from "../lib/errors";
+import { apiRequest, isPrimaryRole, Json, memberStatus, MemberEndpoint } from "../lib/patroniApi";
 
-/** A Patroni member as reachable from the host. */
-export interface MemberEndpoint {
-    name: string;
-    apiUrl: string;
-}
+export type { MemberEndpoint };
 
 export interface DynamicConfigState {
     /** Patroni scope and DCS namespace (with trailing slash). */
@@ -31,30 +30,21 @@ export interface ApplyReport {
     restarted: string[];
 }
 
-type Json = Record<string, unknown>;
 type Log = (msg: string) => void;
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
+/** Retry `fn` until it succeeds or `timeoutSeconds` pass; polls once a second (more often under a short timeout). */
 async function retry<T>(what: string, timeoutSeconds: number, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutSeconds * 1000;
+    const pollMs = Math.min(1000, timeoutSeconds * 50);
     let last = "";
     for (;;) {
-        try { return await fn(); } catch (e) { last = e instanceof Error ? e.message : String(e); }
+        try { return await fn(); } catch (e) { last = errorText(e); }
         if (Date.now() > deadline) { throw new Error(`${what}: gave up after ${timeoutSeconds}s: ${last}`); }
-        await sleep(1000);
+        await sleep(pollMs);
     }
-}
-
-async function http(method: string, url: string, body?: unknown, auth?: [string, string], timeoutMs = 10000): Promise<{ status: number; json: Json }> {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (auth) { headers.authorization = `Basic ${b64(`${auth[0]}:${auth[1]}`)}`; }
-    const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
-    const text = await res.text();
-    let json: Json = {};
-    try { json = text ? JSON.parse(text) : {}; } catch { json = { text }; }
-    return { status: res.status, json };
 }
 
 /** etcd v3 JSON gateway: first endpoint that answers. */
@@ -62,10 +52,10 @@ async function etcd(state: DynamicConfigState, path: string, body: Json): Promis
     const errors: string[] = [];
     for (const endpoint of state.etcdEndpoints) {
         try {
-            const r = await http("POST", `${endpoint}/v3/${path}`, body);
+            const r = await apiRequest("POST", `${endpoint}/v3/${path}`, { body });
             if (r.status === 200) { return r.json; }
             errors.push(`${endpoint}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
-        } catch (e) { errors.push(`${endpoint}: ${e instanceof Error ? e.message : e}`); }
+        } catch (e) { errors.push(`${endpoint}: ${errorText(e)}`); }
     }
     throw new Error(`no etcd endpoint answered: ${errors.join("; ")}`);
 }
@@ -88,11 +78,6 @@ function isPlain(v: unknown): v is Json {
     return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-async function memberStatus(member: MemberEndpoint): Promise<Json> {
-    const r = await http("GET", `${member.apiUrl}/patroni`);
-    return r.json;
-}
-
 /**
  * Wait until the leader streams to every other running member. A replica that is "running" but has not
  * reconnected yet is still within maximum_lag_on_failover, so Patroni would accept it as a switchover or
@@ -100,8 +85,8 @@ async function memberStatus(member: MemberEndpoint): Promise<Json> {
  */
 export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds: number): Promise<void> {
     await retry("every replica streaming from the leader", timeoutSeconds, async () => {
-        const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
-        const leader = statuses.find(x => x.s.role === "primary" || x.s.role === "master");
+        const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m.apiUrl) })));
+        const leader = statuses.find(x => isPrimaryRole(x.s.role));
         if (!leader) { throw new Error("no leader"); }
         const streaming = new Set(((leader.s.replication ?? []) as Json[]).filter(r => r.state === "streaming").map(r => r.application_name));
         const behind = statuses.filter(x => x !== leader && x.s.state === "running" && !streaming.has(x.m.name)).map(x => x.m.name);
@@ -116,28 +101,27 @@ export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds
  */
 async function rollingRestart(state: DynamicConfigState, log: Log): Promise<string[]> {
     const restarted: string[] = [];
-    // "master": a Patroni 3 member, while a stack rolls to Patroni 4.
-    const isLeader = (s: Json) => s.role === "primary" || s.role === "master";
+    const isLeader = (s: Json) => isPrimaryRole(s.role);
     for (let pass = 1; pass <= 3; pass++) {
-        const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) })));
+        const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl) })));
         const pending = statuses.filter(x => x.s.pending_restart === true);
         if (pending.length === 0) { return restarted; }
         for (const { m } of [...pending.filter(x => !isLeader(x.s)), ...pending.filter(x => isLeader(x.s))]) {
             log(`restarting ${m.name} to apply restart-only parameters (pass ${pass})`);
             await retry(`restart ${m.name}`, state.timeoutSeconds, async () => {
-                const r = await http("POST", `${m.apiUrl}/restart`, { restart_pending: true }, [state.apiUser, state.apiPassword], 120000);
+                const r = await apiRequest("POST", `${m.apiUrl}/restart`, { body: { restart_pending: true }, auth: [state.apiUser, state.apiPassword], timeoutMs: 120000 });
                 // 503 "restart is not needed" when the flag cleared meanwhile: nothing to do.
                 if (r.status !== 200 && !/not needed|no restart/i.test(JSON.stringify(r.json))) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
             });
             await retry(`${m.name} running after restart`, state.timeoutSeconds, async () => {
-                const s = await memberStatus(m);
+                const s = await memberStatus(m.apiUrl);
                 if (s.state !== "running") { throw new Error(`state ${s.state}`); }
             });
             await waitAllStreaming(state.members, state.timeoutSeconds);
             restarted.push(m.name);
         }
     }
-    const still = (await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m).catch(() => ({} as Json)) }))))
+    const still = (await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl) }))))
         .filter(x => x.s.pending_restart === true).map(x => x.m.name);
     if (still.length) { throw new Error(`still pending a restart after three passes: ${still.join(", ")}`); }
     return restarted;
@@ -164,7 +148,7 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
     const { member, current } = await retry("reading /config from a Patroni member", state.timeoutSeconds, async () => {
         for (const m of state.members) {
             try {
-                const r = await http("GET", `${m.apiUrl}/config`);
+                const r = await apiRequest("GET", `${m.apiUrl}/config`);
                 if (r.status === 200) { return { member: m, current: r.json }; }
             } catch { /* try the next member */ }
         }
@@ -173,7 +157,7 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
     if (sameConfig(current, desired)) { return { mode: "unchanged", restarted: await rollingRestart(state, log) }; }
     const patch = configPatch(current, desired);
     await retry("PATCH /config", state.timeoutSeconds, async () => {
-        const r = await http("PATCH", `${member.apiUrl}/config`, patch, [state.apiUser, state.apiPassword]);
+        const r = await apiRequest("PATCH", `${member.apiUrl}/config`, { body: patch, auth: [state.apiUser, state.apiPassword] });
         if (r.status !== 200) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
     });
     log(`patched the DCS configuration through ${member.name}`);
@@ -181,7 +165,7 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
     const loop = Math.max(Number(current.loop_wait ?? 10), Number(desired.loop_wait ?? 10));
     const settle = Date.now() + (2 * loop + 3) * 1000;
     while (Date.now() < settle) {
-        const s = await Promise.all(state.members.map(m => memberStatus(m).catch(() => ({} as Json))));
+        const s = await Promise.all(state.members.map(m => memberStatus(m.apiUrl)));
         if (s.every(x => x.pending_restart === true)) { break; }
         await sleep(1000);
     }

@@ -3,6 +3,28 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
 
+/**
+ * Where a component's containers run; the same for every component of a cluster, so passed as one
+ * argument instead of repeated fields.
+ */
+export interface Placement {
+    /** The cluster's identity (the stack name): prefix of Docker object names, value of the `patroni-ha.stack` label. */
+    stack: string;
+    /** Name of the cluster's Docker network. */
+    networkName: pulumi.Input<string>;
+    /** Host address published ports bind to. */
+    bindAddress: string;
+}
+
+/**
+ * Options for a child resource whose logical name starts with its component's name (so two clusters in
+ * one program never clash). `formerName` is the name it had before names carried the component's name:
+ * the alias keeps a stack deployed by an earlier version as it is, so upgrading replaces nothing.
+ */
+export function childOptions(parent: pulumi.Resource, formerName: string, extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
+    return { ...extra, parent, aliases: [{ name: formerName }] };
+}
+
 /** Docker object name: `<stack>-<role><n>`, so two stacks never collide and `docker ps` reads like the architecture. */
 export function dockerName(stack: string, role: string): string {
     return `${stack}-${role}`;

@@ -3,21 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { HaproxySpec, RoleResources } from "../config";
 import { HaproxyServer, renderHaproxyCfg } from "../configs/haproxy";
 import { HAPROXY_CONFIG, HAPROXY_HEALTH_PORT, HAPROXY_READ_PORT, HAPROXY_STATS_PORT, HAPROXY_WRITE_PORT } from "../configs/layout";
-import { commonContainerArgs, dockerName, healthcheck, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface HaproxyGatewayArgs {
-    /** Stack name; the container is `<stack>-haproxy`. */
-    stack: string;
+    /** Network, host binding and Docker name prefix (the container is `<stack>-haproxy`). */
+    placement: Placement;
     /** Every Patroni node, by name and fixed address. */
     servers: HaproxyServer[];
     /** HAProxy image reference. */
     image: pulumi.Input<string>;
-    /** Name of the stack's Docker network. */
-    networkName: pulumi.Input<string>;
     /** HAProxy's fixed address on the stack network (Barman connects from it). */
     address: string;
-    /** Host address the ports are published on. */
-    bindAddress: string;
     /** Host ports for the write, read and stats listeners. */
     ports: { write: number; read: number; stats: number };
     /** Bytes of lag after which a replica leaves the read pool. */
@@ -45,25 +41,26 @@ export class HaproxyGateway extends pulumi.ComponentResource {
         this.config = renderHaproxyCfg({ servers: args.servers, maximumLagOnFailover: args.maximumLagOnFailover, timings: args.timings, sshRoute: args.sshRoute });
         const envs = pulumi.secret(pulumi.all([args.statsUser, args.statsPassword])
             .apply(([user, password]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`]));
-        this.container = new docker.Container("haproxy", {
-            ...commonContainerArgs(args.stack, "haproxy", args.resources),
-            name: dockerName(args.stack, "haproxy"),
+        const { stack, networkName, bindAddress } = args.placement;
+        this.container = new docker.Container(`${name}-container`, {
+            ...commonContainerArgs(stack, "haproxy", args.resources),
+            name: dockerName(stack, "haproxy"),
             hostname: "haproxy",
             image: args.image,
             user: "haproxy",
             command: ["haproxy", "-W", "-db", "-f", HAPROXY_CONFIG],
             envs,
             uploads: [{ file: HAPROXY_CONFIG, content: this.config }],
-            networksAdvanced: stackNetwork(args.networkName, args.address, "haproxy"),
+            networksAdvanced: stackNetwork(networkName, args.address, "haproxy"),
             ports: [
-                { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: args.bindAddress },
-                { internal: HAPROXY_READ_PORT, external: args.ports.read, ip: args.bindAddress },
-                { internal: HAPROXY_STATS_PORT, external: args.ports.stats, ip: args.bindAddress },
+                { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: bindAddress },
+                { internal: HAPROXY_READ_PORT, external: args.ports.read, ip: bindAddress },
+                { internal: HAPROXY_STATS_PORT, external: args.ports.stats, ip: bindAddress },
             ],
             healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${HAPROXY_HEALTH_PORT}/health`, "5s"),
             stopSignal: "SIGTERM",
             stopTimeout: 10,
-        }, { parent: this, deleteBeforeReplace: true });
-        this.registerOutputs({ container: this.container.name });
+        }, childOptions(this, "haproxy", { deleteBeforeReplace: true }));
+        this.registerOutputs({ container: this.container.name, config: this.config });
     }
 }

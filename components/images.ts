@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { childOptions } from "./docker";
 
 /** The images the stack builds, one folder each under images/. */
 export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman", "exporter", "prometheus"] as const;
@@ -39,7 +40,7 @@ export class StackImages extends pulumi.ComponentResource {
                     dockerfile: path.join(IMAGES_DIR, role, "Dockerfile"),
                     args: { BASE_IMAGE: args.baseImage },
                 },
-            }, { parent: this });
+            }, childOptions(this, `images-${role}`));
             refs[role] = image.repoDigest;
         }
         this.refs = refs;

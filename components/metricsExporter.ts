@@ -2,21 +2,18 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
 import { EXPORTER_PORT, HAPROXY_WRITE_PORT, ROLES } from "../configs/layout";
-import { commonContainerArgs, dockerName, healthcheck, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface MetricsExporterArgs {
-    /** Stack name; the container is `<stack>-exporter`. */
-    stack: string;
+    /** Network, host binding and Docker name prefix (the container is `<stack>-exporter`). */
+    placement: Placement;
     /** Exporter image reference. */
     image: pulumi.Input<string>;
-    /** Name of the stack's Docker network. */
-    networkName: pulumi.Input<string>;
     /** The exporter's fixed address on the stack network. */
     address: string;
     /** HAProxy's address: the exporter reads the leader through the write listener. */
     haproxyAddress: string;
-    /** Host address and port the metrics are published on. */
-    bindAddress: string;
+    /** Host port the metrics are published on. */
     hostPort: number;
     /** Password of the `monitor` role (pg_monitor). */
     monitorPassword: pulumi.Input<string>;
@@ -33,17 +30,18 @@ export class MetricsExporter extends pulumi.ComponentResource {
         const envs = pulumi.secret(pulumi.output(args.monitorPassword).apply(pw => [
             `DATA_SOURCE_NAME=postgresql://${ROLES.monitor}:${encodeURIComponent(pw)}@${args.haproxyAddress}:${HAPROXY_WRITE_PORT}/postgres?sslmode=disable&application_name=exporter`,
         ]));
-        this.container = new docker.Container("exporter", {
-            ...commonContainerArgs(args.stack, "exporter", args.resources),
-            name: dockerName(args.stack, "exporter"),
+        const { stack, networkName, bindAddress } = args.placement;
+        this.container = new docker.Container(`${name}-container`, {
+            ...commonContainerArgs(stack, "exporter", args.resources),
+            name: dockerName(stack, "exporter"),
             hostname: "exporter",
             image: args.image,
             envs,
-            networksAdvanced: stackNetwork(args.networkName, args.address, "exporter"),
-            ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: args.bindAddress }],
+            networksAdvanced: stackNetwork(networkName, args.address, "exporter"),
+            ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: bindAddress }],
             healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${EXPORTER_PORT}/metrics`, "10s"),
             stopTimeout: 10,
-        }, { parent: this, deleteBeforeReplace: true });
+        }, childOptions(this, "exporter", { deleteBeforeReplace: true }));
         this.registerOutputs({ container: this.container.name });
     }
 }

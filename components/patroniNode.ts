@@ -1,11 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { RoleResources } from "../config";
+import { MemberSpec, RoleResources } from "../config";
 import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../configs/layout";
 import { renderPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
 
 /** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
 export interface PatroniSecrets {
@@ -30,28 +30,18 @@ export interface PatroniSecrets {
 }
 
 export interface PatroniNodeArgs {
-    /** Stack name; the container is `<stack>-<name>`. */
-    stack: string;
+    /** Network, host binding and Docker name prefix (the container is `<stack>-<member name>`). */
+    placement: Placement;
+    /** This member: name (`db<n>`), fixed address, host ports. */
+    member: MemberSpec;
     /** Patroni scope shared by every node. */
     scope: string;
-    /** Member name, `db<n>`. */
-    name: string;
-    /** Fixed address on the stack network. */
-    address: string;
     /** Stack subnet (CIDR), for the pg_hba lines used at initdb. */
     subnet: string;
     /** Addresses of every etcd member. */
     etcdAddresses: string[];
     /** Patroni + PostgreSQL image reference. */
     image: pulumi.Input<string>;
-    /** Name of the stack's Docker network. */
-    networkName: pulumi.Input<string>;
-    /** Host address the ports are published on. */
-    bindAddress: string;
-    /** Host port for PostgreSQL. */
-    hostPostgresPort: number;
-    /** Host port for the Patroni REST API. */
-    hostApiPort: number;
     /** Application database and role created at bootstrap. */
     app: { database: string; user: string };
     /** Passwords (secret outputs). */
@@ -72,11 +62,13 @@ export class PatroniNode extends pulumi.ComponentResource {
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
-        this.patroniYml = renderPatroniYml({ scope: args.scope, name: args.name, address: args.address, etcdAddresses: args.etcdAddresses, pgHba: renderPgHba(args.subnet) });
-        const volume = new docker.Volume(`${args.name}-data`, {
-            name: dockerName(args.stack, `${args.name}-data`),
-            labels: stackLabels(args.stack, "patroni"),
-        }, { parent: this });
+        const { stack, networkName, bindAddress } = args.placement;
+        const member = args.member;
+        this.patroniYml = renderPatroniYml({ scope: args.scope, name: member.name, address: member.address, etcdAddresses: args.etcdAddresses, pgHba: renderPgHba(args.subnet) });
+        const volume = new docker.Volume(`${name}-data`, {
+            name: dockerName(stack, `${member.name}-data`),
+            labels: stackLabels(stack, "patroni"),
+        }, childOptions(this, `${member.name}-data`));
         const s = args.secrets;
         const passwordEnvs = pulumi.secret(pulumi.all([s.superuserPassword, s.replicationPassword, s.rewindPassword, s.apiUser, s.apiPassword,
             s.appPassword, s.barmanPassword, s.streamingBarmanPassword, s.monitorPassword])
@@ -95,20 +87,20 @@ export class PatroniNode extends pulumi.ComponentResource {
                 `MONITOR_PASSWORD=${monitor}`,
             ]));
         const envs = args.ssh ? pulumi.secret(pulumi.all([passwordEnvs, sshEnvs(args.ssh)]).apply(([a, b]) => [...a, ...b])) : passwordEnvs;
-        this.container = new docker.Container(args.name, {
-            ...commonContainerArgs(args.stack, "patroni", args.resources),
-            name: dockerName(args.stack, args.name),
-            hostname: args.name,
+        this.container = new docker.Container(name, {
+            ...commonContainerArgs(stack, "patroni", args.resources),
+            name: dockerName(stack, member.name),
+            hostname: member.name,
             image: args.image,
             user: "postgres",
             // Starts sshd first in rsync mode, then execs `patroni <config>`.
             command: ["patroni-entrypoint", PATRONI_CONFIG],
             envs,
             uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...(args.ssh?.files ?? [])],
-            networksAdvanced: stackNetwork(args.networkName, args.address, args.name),
+            networksAdvanced: stackNetwork(networkName, member.address, member.name),
             ports: [
-                { internal: PG_PORT, external: args.hostPostgresPort, ip: args.bindAddress },
-                { internal: API_PORT, external: args.hostApiPort, ip: args.bindAddress },
+                { internal: PG_PORT, external: member.hostPostgresPort, ip: bindAddress },
+                { internal: API_PORT, external: member.hostApiPort, ip: bindAddress },
             ],
             volumes: [
                 { volumeName: volume.name, containerPath: PG_HOME },
@@ -120,7 +112,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             stopSignal: "SIGTERM",
             stopTimeout: 60,
             shmSize: 256,
-        }, { parent: this, deleteBeforeReplace: true });
-        this.registerOutputs({ container: this.container.name });
+        }, childOptions(this, member.name, { deleteBeforeReplace: true }));
+        this.registerOutputs({ container: this.container.name, patroniYml: this.patroniYml });
     }
 }

@@ -3,23 +3,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
 import { PROMETHEUS_PORT } from "../configs/layout";
 import { AlertRulesInput, PrometheusConfigInput, renderAlertRules, renderPrometheusYml, RULES_FILE } from "../configs/prometheus";
-import { commonContainerArgs, dockerName, healthcheck, stackLabels, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
 
 export interface PrometheusServerArgs {
-    /** Stack name; the container is `<stack>-prometheus`. */
-    stack: string;
+    /** Network, host binding and Docker name prefix (the container is `<stack>-prometheus`). */
+    placement: Placement;
     /** Prometheus image reference. */
     image: pulumi.Input<string>;
-    /** Name of the stack's Docker network. */
-    networkName: pulumi.Input<string>;
     /** Prometheus's fixed address on the stack network. */
     address: string;
     /** What to scrape (fixed addresses of the stack's parts). */
     targets: PrometheusConfigInput;
     /** Alert thresholds. */
     alerts: AlertRulesInput;
-    /** Host address and port the web UI and API are published on. */
-    bindAddress: string;
+    /** Host port the web UI and API are published on. */
     hostPort: number;
     /** Optional container limits (shares the Barman role's). */
     resources: RoleResources;
@@ -35,25 +32,26 @@ export class PrometheusServer extends pulumi.ComponentResource {
         super("patroni-ha:index:PrometheusServer", name, {}, opts);
         this.config = renderPrometheusYml(args.targets);
         this.rules = renderAlertRules(args.alerts);
-        const data = new docker.Volume("prometheus-data", {
-            name: dockerName(args.stack, "prometheus-data"),
-            labels: stackLabels(args.stack, "prometheus"),
-        }, { parent: this });
-        this.container = new docker.Container("prometheus", {
-            ...commonContainerArgs(args.stack, "prometheus", args.resources),
-            name: dockerName(args.stack, "prometheus"),
+        const { stack, networkName, bindAddress } = args.placement;
+        const data = new docker.Volume(`${name}-data`, {
+            name: dockerName(stack, "prometheus-data"),
+            labels: stackLabels(stack, "prometheus"),
+        }, childOptions(this, "prometheus-data"));
+        this.container = new docker.Container(`${name}-container`, {
+            ...commonContainerArgs(stack, "prometheus", args.resources),
+            name: dockerName(stack, "prometheus"),
             hostname: "prometheus",
             image: args.image,
             uploads: [
                 { file: "/etc/prometheus/prometheus.yml", content: this.config },
                 { file: RULES_FILE, content: this.rules },
             ],
-            networksAdvanced: stackNetwork(args.networkName, args.address, "prometheus"),
-            ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: args.bindAddress }],
+            networksAdvanced: stackNetwork(networkName, args.address, "prometheus"),
+            ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: bindAddress }],
             volumes: [{ volumeName: data.name, containerPath: "/var/lib/prometheus" }],
             healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${PROMETHEUS_PORT}/-/ready`, "30s"),
             stopTimeout: 30,
-        }, { parent: this, deleteBeforeReplace: true });
-        this.registerOutputs({ container: this.container.name });
+        }, childOptions(this, "prometheus", { deleteBeforeReplace: true }));
+        this.registerOutputs({ container: this.container.name, config: this.config, rules: this.rules });
     }
 }

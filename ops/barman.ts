@@ -1,8 +1,8 @@
 // Barman operations, run inside the Barman container with `docker exec`.
-import { spawn } from "child_process";
 import { BARMAN_SERVER } from "../configs/barman";
+import { dockerExec as exec, ExecResult } from "../lib/exec";
 
-export interface ExecResult { code: number; stdout: string; stderr: string }
+export type { ExecResult };
 
 /** `docker exec <container> barman ...`. */
 export function barman(container: string, args: string[], timeoutMs = 30 * 60000): Promise<ExecResult> {
@@ -11,15 +11,7 @@ export function barman(container: string, args: string[], timeoutMs = 30 * 60000
 
 /** `docker exec <container> <command...>`, never throwing on a non-zero exit. */
 export function dockerExec(container: string, command: string[], timeoutMs = 60000): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("docker", ["exec", container, ...command], { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "", stderr = "";
-        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-        child.stdout.on("data", d => { stdout += d; });
-        child.stderr.on("data", d => { stderr += d; });
-        child.on("error", e => { clearTimeout(timer); reject(new Error(`docker: ${e.message}`)); });
-        child.on("close", code => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
-    });
+    return exec(container, command, { timeoutMs, allowFail: true });
 }
 
 export interface BackupInfo { id: string; status: string; endTime?: string; timeline?: number; beginWal?: string }

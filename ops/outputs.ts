@@ -1,6 +1,9 @@
 // Stack outputs for operator commands: `--outputs FILE` (or `-` for stdin) holding what
 // `pulumi stack output --json --show-secrets` prints, or the last line of `npm run e2e:up`.
 import * as fs from "fs";
+import { memberName } from "../config";
+import { errorText } from "../lib/errors";
+import { MemberEndpoint } from "../lib/patroniApi";
 
 export interface StackOutputs {
     writeEndpoint: string;
@@ -9,6 +12,8 @@ export interface StackOutputs {
     statsUser: string;
     statsPassword: string;
     patroniApiUrls: string[];
+    /** Members by name (stacks deployed before this output existed lack it: see memberEndpoints). */
+    patroniMembers?: { name: string; apiUrl: string; postgresEndpoint: string }[];
     patroniApiUser: string;
     patroniApiPassword: string;
     etcdEndpoints: string[];
@@ -20,6 +25,19 @@ export interface StackOutputs {
     pitrEndpoint: string;
     metricsUrls: { patroni: string[]; haproxy: string; postgres: string; barman: string };
     prometheusUrl?: string;
+}
+
+/**
+ * Every member's name and REST API URL. From `patroniMembers`; outputs of a stack deployed before that
+ * output existed have only `patroniApiUrls`, which lists db1..dbN in order.
+ */
+export function memberEndpoints(o: Pick<StackOutputs, "patroniApiUrls" | "patroniMembers">): MemberEndpoint[] {
+    return o.patroniMembers?.map(m => ({ name: m.name, apiUrl: m.apiUrl })) ?? o.patroniApiUrls.map((apiUrl, i) => ({ name: memberName(i + 1), apiUrl }));
+}
+
+/** The REST API URL of a member by name. */
+export function memberApiUrl(o: Pick<StackOutputs, "patroniApiUrls" | "patroniMembers">, name: string): string | undefined {
+    return memberEndpoints(o).find(m => m.name === name)?.apiUrl;
 }
 
 /** A problem the user can fix; commands print its message without a stack trace. */
@@ -52,7 +70,7 @@ export function readOutputs(argv: string[], required: (keyof StackOutputs)[]): S
     if (!file) { throw new UsageError("--outputs FILE is required (`pulumi stack output --json --show-secrets > outputs.json`; `-` reads stdin)"); }
     let text: string;
     try { text = fs.readFileSync(file === "-" ? 0 : file, "utf8"); } catch (e) {
-        throw new UsageError(`cannot read --outputs ${file}: ${e instanceof Error ? e.message : e}`);
+        throw new UsageError(`cannot read --outputs ${file}: ${errorText(e)}`);
     }
     return parseOutputs(text, required);
 }
@@ -60,7 +78,7 @@ export function readOutputs(argv: string[], required: (keyof StackOutputs)[]): S
 /** Run a command's main: usage errors and failures print one clear line, exit 1 (2 for usage). */
 export function runCommand(main: () => Promise<number | void>): void {
     main().then(code => process.exit(code ?? 0), (e: unknown) => {
-        const msg = e instanceof Error ? e.message : String(e);
+        const msg = errorText(e);
         process.stderr.write(`error: ${msg}\n`);
         process.exit(e instanceof UsageError ? 2 : 1);
     });

@@ -5,6 +5,8 @@
 // with the stack, so it never blocks `pulumi destroy` or `e2e:down`.
 import { spawn } from "child_process";
 import { Client } from "pg";
+import { docker, execute } from "../lib/exec";
+import { errorText } from "../lib/errors";
 import { BARMAN_SERVER } from "../configs/barman";
 import { PG_BIN } from "../configs/layout";
 import { archivedWalNames, barman, BackupInfo, listBackups, switchWalAndWait } from "./barman";
@@ -15,18 +17,6 @@ export type PitrTarget = { time: string } | { lsn: string } | { xid: string } | 
 const RESTORE_DIR = "/var/lib/barman/pitr";
 const PG15 = "/var/lib/postgresql/15";
 
-function sh(cmd: string, args: string[], input?: NodeJS.ReadableStream): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
-        let out = "", err = "";
-        child.stdout?.on("data", d => { out += d; });
-        child.stderr?.on("data", d => { err += d; });
-        if (input && child.stdin) { input.pipe(child.stdin); }
-        child.on("error", e => reject(new Error(`${cmd}: ${e.message}`)));
-        child.on("close", code => code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} ${args.slice(0, 2).join(" ")} exited ${code}: ${(err || out).trim().slice(-1500)}`)));
-    });
-}
-const docker = (args: string[]) => sh("docker", args);
 
 const TIME_FORM = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)\s*(Z|z|[+-]\d\d(?::?\d\d)?)?$/;
 
@@ -100,7 +90,7 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
     // wait until Barman has it.
     log("closing the current WAL segment on the leader and waiting until Barman has archived it");
     const archived = await switchWalAndWait(o.barmanContainer, o.superuserConnectionString, 180).catch(e => {
-        throw new Error(`the WAL up to now is not in Barman's archive, so recovery could end before the target: ${e instanceof Error ? e.message : e}; ` +
+        throw new Error(`the WAL up to now is not in Barman's archive, so recovery could end before the target: ${errorText(e)}; ` +
             "check `npm run status` (Barman and archiving) and retry; an older target that the archive covers still works");
     });
     log(`segment ${archived.segment} archived after ${archived.seconds.toFixed(1)} s`);
@@ -118,8 +108,8 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
     const image = (await docker(["inspect", "-f", "{{.Config.Image}}", `${n.stack}-db1`]).catch(() => `patroni-ha-patroni:${n.stack}`));
     await docker(["volume", "create", "--label", `patroni-ha.stack=${n.stack}`, "--label", "patroni-ha.role=pitr", n.volume]);
     const tar = spawn("docker", ["exec", o.barmanContainer, "tar", "-C", `${RESTORE_DIR}/data`, "-cf", "-", "."], { stdio: ["ignore", "pipe", "inherit"] });
-    await sh("docker", ["run", "-i", "--rm", "--user", "root", "-v", `${n.volume}:${PG15}`, "--entrypoint", "sh", image, "-c",
-        `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data`], tar.stdout);
+    await docker(["run", "-i", "--rm", "--user", "root", "-v", `${n.volume}:${PG15}`, "--entrypoint", "sh", image, "-c",
+        `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data`], { stdin: tar.stdout });
     await docker(["exec", o.barmanContainer, "rm", "-rf", RESTORE_DIR]);
 
     log("starting the recovery PostgreSQL and replaying WAL to the target");
@@ -145,7 +135,7 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
             const r = await client.query("SELECT pg_is_in_recovery() AS r");
             if (!r.rows[0].r) { return { connectionString, backupId: backup.id, timeline, seconds: (Date.now() - started) / 1000 }; }
             last = "still replaying WAL";
-        } catch (e) { last = e instanceof Error ? e.message : String(e); } finally { await client.end().catch(() => undefined); }
+        } catch (e) { last = errorText(e); } finally { await client.end().catch(() => undefined); }
         await new Promise(r => setTimeout(r, 1000));
     }
     throw new Error(`the recovery PostgreSQL did not reach the target in time (${last})`);
@@ -153,14 +143,8 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
 
 /** A stopped container's output (PostgreSQL logs to stderr there). */
 async function dockerLogs(container: string): Promise<string> {
-    return new Promise(resolve => {
-        const child = spawn("docker", ["logs", "--tail", "60", container], { stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", d => { out += d; });
-        child.stderr.on("data", d => { out += d; });
-        child.on("close", () => resolve(out));
-        child.on("error", () => resolve(out));
-    });
+    const r = await execute("docker", ["logs", "--tail", "60", container], { allowFail: true }).catch(() => ({ stdout: "", stderr: "" }));
+    return r.stdout + r.stderr;
 }
 
 /** PostgreSQL's own lines that say why a recovery stopped (FATAL, PANIC, and recovery LOG lines). */

@@ -1,9 +1,10 @@
 // `npm run status -- --outputs FILE [--json]`: one screen with every member, etcd, HAProxy's view and
 // Barman. Exit 0 only when everything is healthy, 1 with the reasons otherwise.
 import { archiveGaps, barman, check, GapReport, listBackups } from "./barman";
-import { readOutputs, runCommand, StackOutputs } from "./outputs";
+import { memberApiUrl, memberEndpoints, readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
-import { memberRunning } from "./switchover";
+import { errorText } from "../lib/errors";
+import { basicAuth, getJson, memberRunning } from "../lib/patroniApi";
 
 export interface MemberStatus { name: string; role: string; state: string; timeline?: number; lagBytes?: number | null; streaming?: boolean }
 export interface Snapshot {
@@ -19,46 +20,39 @@ export interface Snapshot {
     barmanError?: string;
 }
 
-async function getJson(url: string, auth?: string): Promise<unknown> {
-    const r = await fetch(url, { headers: auth ? { authorization: auth } : {}, signal: AbortSignal.timeout(4000) });
-    if (!r.ok) { throw new Error(`HTTP ${r.status}`); }
-    return r.json();
-}
-
 export async function collect(o: StackOutputs): Promise<Snapshot> {
-    const snap: Snapshot = { expected: o.patroniApiUrls.map((_, i) => `db${i + 1}`), members: null, etcd: [], haproxy: null, barman: null };
+    const snap: Snapshot = { expected: memberEndpoints(o).map(m => m.name), members: null, etcd: [], haproxy: null, barman: null };
     // Patroni: the cluster view from the first API that answers, streaming from the leader's walsenders.
     for (const url of o.patroniApiUrls) {
         try {
-            const view = await getJson(`${url}/cluster`) as { members: { name: string; role: string; state: string; timeline?: number; lag?: number | string }[] };
+            const view = await getJson(`${url}/cluster`) as unknown as { members: { name: string; role: string; state: string; timeline?: number; lag?: number | string }[] };
             snap.members = view.members.map(m => ({ name: m.name, role: m.role, state: m.state, timeline: m.timeline, lagBytes: typeof m.lag === "number" ? m.lag : m.role === "leader" ? 0 : null }));
             const cfg = await getJson(`${url}/config`).catch(() => ({})) as { maximum_lag_on_failover?: number };
             snap.maximumLagOnFailover = cfg.maximum_lag_on_failover;
             const leader = snap.members.find(m => m.role === "leader");
             if (leader) {
-                const leaderUrl = o.patroniApiUrls[Number(leader.name.replace(/^db/, "")) - 1];
+                const leaderUrl = memberApiUrl(o, leader.name);
                 const st = await getJson(`${leaderUrl}/patroni`).catch(() => ({})) as { replication?: { application_name: string; state: string }[] };
                 const streaming = new Set((st.replication ?? []).filter(r => r.state === "streaming").map(r => r.application_name));
                 for (const m of snap.members) { if (m !== leader) { m.streaming = streaming.has(m.name); } }
             }
             break;
-        } catch (e) { snap.membersError = `${url}: ${e instanceof Error ? e.message : e}`; }
+        } catch (e) { snap.membersError = `${url}: ${errorText(e)}`; }
     }
     if (snap.members) { delete snap.membersError; }
     snap.etcd = await Promise.all(o.etcdEndpoints.map(async endpoint => {
         try {
             const h = await getJson(`${endpoint}/health`) as { health?: string };
             return { endpoint, healthy: h.health === "true" };
-        } catch (e) { return { endpoint, healthy: false, error: e instanceof Error ? e.message : String(e) }; }
+        } catch (e) { return { endpoint, healthy: false, error: errorText(e) }; }
     }));
     try {
-        const auth = `Basic ${Buffer.from(`${o.statsUser}:${o.statsPassword}`).toString("base64")}`;
-        const r = await fetch(`${o.statsUrl};csv`, { headers: { authorization: auth }, signal: AbortSignal.timeout(4000) });
+        const r = await fetch(`${o.statsUrl};csv`, { headers: { authorization: basicAuth(o.statsUser, o.statsPassword) }, signal: AbortSignal.timeout(4000) });
         if (!r.ok) { throw new Error(`HTTP ${r.status}`); }
         const rows = (await r.text()).split("\n").map(l => l.split(","));
         const backend = (name: string) => Object.fromEntries(rows.filter(c => c[0] === name && !["FRONTEND", "BACKEND"].includes(c[1])).map(c => [c[1], c[17]]));
         snap.haproxy = { write: backend("primary"), read: backend("replicas") };
-    } catch (e) { snap.haproxyError = e instanceof Error ? e.message : String(e); }
+    } catch (e) { snap.haproxyError = errorText(e); }
     try {
         const c = await check(o.barmanContainer);
         const st = await barman(o.barmanContainer, ["status", BARMAN_SERVER]);
@@ -70,7 +64,7 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
             checkOk: c.ok, failures: c.failures, gaps: await archiveGaps(o.barmanContainer), lastArchivedWal: field("Last archived WAL"), archiverFailures: field("Failures of WAL archiver"),
             lastBackup: newest?.id, lastBackupAgeHours: end ? (Date.now() - end) / 3600000 : undefined,
         };
-    } catch (e) { snap.barmanError = e instanceof Error ? e.message : String(e); }
+    } catch (e) { snap.barmanError = errorText(e); }
     return snap;
 }
 

@@ -1,24 +1,11 @@
 // Planned switchover through Patroni's REST API, refusing a candidate that could lose commits.
 import { Client } from "pg";
 import { waitAllStreaming } from "../components/dcsClient";
+import { apiRequest, clusterMembers, memberRunning, MemberView } from "../lib/patroniApi";
+import { memberApiUrl, memberEndpoints, StackOutputs } from "./outputs";
 
 /** The subset of stack outputs a switchover needs. */
-export interface SwitchoverOutputs {
-    patroniApiUrls: string[];
-    patroniApiUser: string;
-    patroniApiPassword: string;
-    superuserConnectionString: string;
-}
-
-export interface MemberView { name: string; role: string; state: string; host: string; timeline?: number; lag?: number | string; tags?: Record<string, unknown> }
-
-/**
- * Whether a member's PostgreSQL runs. Patroni 4's /cluster reports a replica's replication state
- * ("streaming", "in archive recovery") where Patroni 3 said "running".
- */
-export function memberRunning(m: Pick<MemberView, "state">): boolean {
-    return m.state === "running" || m.state === "streaming" || m.state === "in archive recovery";
-}
+export type SwitchoverOutputs = Pick<StackOutputs, "patroniApiUrls" | "patroniMembers" | "patroniApiUser" | "patroniApiPassword" | "superuserConnectionString">;
 
 export interface SwitchoverResult {
     from: string;
@@ -29,20 +16,10 @@ export interface SwitchoverResult {
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** Members as Patroni sees them, by their REST URLs (db<n> is patroniApiUrls[n-1]). */
-export async function members(o: SwitchoverOutputs): Promise<MemberView[]> {
-    const errors: string[] = [];
-    for (const url of o.patroniApiUrls) {
-        try {
-            const r = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(3000) });
-            if (r.ok) { return ((await r.json()) as { members: MemberView[] }).members; }
-            errors.push(`${url}: HTTP ${r.status}`);
-        } catch (e) { errors.push(`${url}: ${e instanceof Error ? e.message : e}`); }
-    }
-    throw new Error(`no Patroni REST API answered (${errors.join("; ")})`);
+/** Members as Patroni sees them, from the first REST API that answers. */
+export function members(o: Pick<StackOutputs, "patroniApiUrls">): Promise<MemberView[]> {
+    return clusterMembers(o.patroniApiUrls);
 }
-
-const memberEndpoints = (o: SwitchoverOutputs) => o.patroniApiUrls.map((apiUrl, i) => ({ name: `db${i + 1}`, apiUrl }));
 
 async function writePortServer(o: SwitchoverOutputs): Promise<string | undefined> {
     const client = new Client({ connectionString: o.superuserConnectionString, connectionTimeoutMillis: 1000, query_timeout: 2000 });
@@ -78,16 +55,13 @@ export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSecon
     if (!candidates.includes(target)) { throw new Error(`${target.name} is ${target.state}, not a running replica that may take over`); }
     await waitAllStreaming(memberEndpoints(o), Math.min(30, timeoutSeconds)).catch(e => { throw new Error(`refusing: ${e.message}`); });
 
-    const leaderUrl = o.patroniApiUrls[Number(leader.name.replace(/^db/, "")) - 1];
+    const leaderUrl = memberApiUrl(o, leader.name);
+    if (!leaderUrl) { throw new Error(`the leader ${leader.name} is not among the stack's members (${memberEndpoints(o).map(m => m.name).join(", ")})`); }
     const started = Date.now();
-    const res = await fetch(`${leaderUrl}/switchover`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${o.patroniApiUser}:${o.patroniApiPassword}`).toString("base64")}` },
-        body: JSON.stringify({ leader: leader.name, candidate: target.name }),
-        signal: AbortSignal.timeout(timeoutSeconds * 1000),
+    const res = await apiRequest("POST", `${leaderUrl}/switchover`, {
+        body: { leader: leader.name, candidate: target.name }, auth: [o.patroniApiUser, o.patroniApiPassword], timeoutMs: timeoutSeconds * 1000,
     });
-    const text = await res.text();
-    if (res.status !== 200) { throw new Error(`Patroni refused the switchover: HTTP ${res.status} ${text.trim()}`); }
+    if (res.status !== 200) { throw new Error(`Patroni refused the switchover: HTTP ${res.status} ${(typeof res.json.text === "string" ? res.json.text : JSON.stringify(res.json)).trim()}`); }
     while (Date.now() - started < timeoutSeconds * 1000) {
         const now = await members(o).catch(() => [] as MemberView[]);
         if (now.find(m => m.role === "leader")?.name === target.name && (await writePortServer(o)) !== undefined) {

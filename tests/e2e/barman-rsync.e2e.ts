@@ -3,10 +3,10 @@
 import { strict as assert } from "assert";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
-import { docker } from "./harness/docker";
-import { Deployed, deployStack, destroyStack, query } from "./harness/stack";
-import { waitFor } from "./harness/workload";
-import { leader, log, stackFile, waitNewLeader, waitRejoined } from "./helpers";
+import { docker } from "../support/docker";
+import { Deployed, deployStack, destroyStack, query } from "../support/stack";
+import { waitFor } from "../support/workload";
+import { leader, log, stackFile, waitNewLeader, waitRejoined } from "../support/helpers";
 
 const STACK = "e2e-rsync";
 const CONFIG = {

@@ -6,12 +6,11 @@
 // Bounds are liveness timeouts; the numbers are printed as a table (`npm run bench -- --chaos` too).
 import { strict as assert } from "assert";
 import { parseConfig } from "../../config";
-import { DynamicConfigState } from "../../components/dcsClient";
-import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, setSynchronousMode, underFault } from "./harness/chaos";
-import { docker } from "./harness/docker";
-import { clusterView, deployStack, destroyStack, query, waitForCluster } from "./harness/stack";
-import { assertAckedAround, waitFor } from "./harness/workload";
-import { haproxyStatus, log, stackFile } from "./helpers";
+import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, setSynchronousMode, underFault } from "../support/chaos";
+import { docker } from "../support/docker";
+import { clusterView, deployedDcsInputs, deployStack, destroyStack, query, waitForCluster } from "../support/stack";
+import { assertAckedAround, waitFor } from "../support/workload";
+import { haproxyStatus, log, stackFile } from "../support/helpers";
 
 const STACK = "e2e-chaos";
 const CONFIG: Record<string, unknown> = {
@@ -29,7 +28,7 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
     before(async () => {
         const d = await deployStack(stackFile(STACK, CONFIG), { log });
         const spec = parseConfig(CONFIG, STACK).spec;
-        c = { d, config: CONFIG, spec, dcsInputs: d.engine.inputs.get("dcs-config") as unknown as DynamicConfigState, mode: spec.patroni.synchronousMode, log };
+        c = { d, config: CONFIG, spec, dcsInputs: deployedDcsInputs(d), mode: spec.patroni.synchronousMode, log };
         assert.equal(c.mode, "on", "synchronous replication is the default");
     });
     after(async () => {
@@ -84,8 +83,9 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         const lagging = view.find(m => m.role === "replica");
         assert.ok(lagging, "a replica that is not the synchronous standby");
         const container = `${STACK}-${lagging.name}`;
-        const leaderAddress = c.spec.addresses.db[Number(leaderName.slice(2)) - 1];
-        const laggingAddress = c.spec.addresses.db[Number(lagging.name.slice(2)) - 1];
+        const address = (member: string) => c.spec.members.find(m => m.name === member)!.address;
+        const leaderAddress = address(leaderName);
+        const laggingAddress = address(lagging.name);
         await partition(container, [leaderAddress], true);
         try {
             await query(c.d.outputs.writeConnectionString, "CREATE TABLE IF NOT EXISTS lagfill (id bigint, pad text)");

@@ -1,6 +1,6 @@
 // `npm run --silent e2e:up -- <Pulumi.<stack>.yaml>` and `npm run --silent e2e:down -- <same>`.
 // Progress goes to stderr; e2e:up prints the stack outputs (secrets revealed) as the last stdout line.
-import { deployStack, destroyStack, readStackFile } from "./harness/stack";
+import { deployStack, destroyStack, readStackFile } from "../support/stack";
 
 async function main(): Promise<void> {
     const [command, file] = process.argv.slice(2);

@@ -7,12 +7,13 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { memberRunning } from "../../ops/switchover";
-import { docker } from "./harness/docker";
-import { clusterView, Deployed, deployStack, destroyStack, query } from "./harness/stack";
-import { plannedDynamicConfig, updateDynamicConfig } from "./harness/update";
-import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "./harness/workload";
-import { containerStarts, directTo, haproxyStatus, leader, log, stackFile, streamingReplicas, waitNewLeader, waitRejoined } from "./helpers";
+import { memberRunning, memberStatus } from "../../lib/patroniApi";
+import { memberEndpoints } from "../../ops/outputs";
+import { docker } from "../support/docker";
+import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../support/stack";
+import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
+import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
+import { containerStarts, directTo, haproxyStatus, leader, log, stackFile, streamingReplicas, waitNewLeader, waitRejoined } from "../support/helpers";
 
 const STACK = "e2e";
 // Asynchronous (test 5 shows an asynchronous kill and 6 the rewind after it); the synchronous default and
@@ -96,7 +97,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
     // 11. Changing the running stack (the second `pulumi up`).
     let deployedInputs: DynamicConfigState;
     it("11a. a reloadable parameter and ttl reach every node without restarting any container", async () => {
-            deployedInputs = d.engine.inputs.get("dcs-config") as unknown as DynamicConfigState;
+            deployedInputs = deployedDcsInputs(d);
             const before = await containerStarts(STACK);
             const next = { ...config, patroni: { ...(config.patroni as object), ttl: 25, postgresql: { work_mem: "24MB" } } };
             const news = await plannedDynamicConfig(STACK, next, deployedInputs);
@@ -128,8 +129,8 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             const result = await writer.stop();
             assertAckedAround(result, changeAt, doneAt);
             // Replicas first, the leader last: its postmaster started after every replica's.
-            const starts = await Promise.all(d.outputs.patroniApiUrls.map(async (u, i) => ({ name: `db${i + 1}`,
-                at: Date.parse(((await (await fetch(`${u}/patroni`)).json()) as { postmaster_start_time: string }).postmaster_start_time) })));
+            const starts = await Promise.all(memberEndpoints(d.outputs).map(async m => ({ name: m.name,
+                at: Date.parse(String((await memberStatus(m.apiUrl)).postmaster_start_time)) })));
             const leaderStart = starts.find(x => x.name === leaderBefore.name)!.at;
             for (const x of starts) { assert.ok(x.at > changeAt, `${x.name} was not restarted`); }
             assert.ok(starts.every(x => x.at <= leaderStart), `the leader ${leaderBefore.name} must restart last: ${JSON.stringify(starts)}`);

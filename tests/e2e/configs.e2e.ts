@@ -9,8 +9,8 @@ import { renderPgHba } from "../../configs/dcs";
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
 import { renderSshdConfig } from "../../configs/ssh";
-import { docker, run } from "./harness/docker";
-import { ROOT } from "./harness/stack";
+import { docker, run } from "../support/docker";
+import { ROOT } from "../support/stack";
 
 const TAG = "configcheck";
 const spec = parseConfig({ subnet: "10.213.244.0/24" }, TAG).spec;
@@ -34,7 +34,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     after(async () => { await docker(["image", "rm", ...["haproxy", "patroni", "barman", "prometheus"].map(r => `patroni-ha-${r}:${TAG}`)], { allowFail: true }); });
 
     it("haproxy -c accepts haproxy.cfg (and rejects a broken one)", async () => {
-        const cfg = renderHaproxyCfg({ servers: spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address })), maximumLagOnFailover: 1048576, timings: spec.haproxy });
+        const cfg = renderHaproxyCfg({ servers: spec.members, maximumLagOnFailover: 1048576, timings: spec.haproxy });
         const check = (text: string) => inImage("haproxy", { "/tmp/haproxy.cfg": text }, "STATS_USER=a STATS_PASSWORD=b haproxy -c -f /tmp/haproxy.cfg");
         const good = await check(cfg);
         assert.equal(good.code, 0, good.out);
@@ -44,7 +44,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     });
 
     it("patroni --validate-config accepts patroni.yml (and rejects a broken one)", async () => {
-        const yml = renderPatroniYml({ scope: TAG, name: "db1", address: spec.addresses.db[0], etcdAddresses: spec.addresses.etcd, pgHba: renderPgHba(spec.subnet) });
+        const yml = renderPatroniYml({ scope: TAG, name: "db1", address: spec.members[0].address, etcdAddresses: spec.etcd.map(e => e.address), pgHba: renderPgHba(spec.subnet) });
         const env = "PATRONI_SUPERUSER_PASSWORD=x PATRONI_REPLICATION_PASSWORD=x PATRONI_REWIND_PASSWORD=x PATRONI_RESTAPI_USERNAME=u PATRONI_RESTAPI_PASSWORD=x";
         const check = (text: string) => inImage("patroni", { "/tmp/patroni.yml": text }, `${env} patroni --validate-config /tmp/patroni.yml`, "postgres");
         const good = await check(yml);
@@ -94,7 +94,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     });
 
     it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {
-        const yml = renderPrometheusYml({ members: spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address })),
+        const yml = renderPrometheusYml({ members: spec.members,
             haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman });
         const rules = renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 });
         const good = await inImage("prometheus", { "/etc/prometheus/prometheus.yml": yml, "/etc/prometheus/rules.yml": rules },

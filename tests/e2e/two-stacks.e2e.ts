@@ -1,8 +1,8 @@
 // Scenario 10: two stacks with different names and ports side by side on one engine.
 import { strict as assert } from "assert";
-import { docker } from "./harness/docker";
-import { deployStack, destroyStack, query } from "./harness/stack";
-import { log, stackFile } from "./helpers";
+import { docker } from "../support/docker";
+import { deployStack, destroyStack, query } from "../support/stack";
+import { log, stackFile } from "../support/helpers";
 
 describe("e2e: two stacks side by side", function () {
     this.timeout(600_000);

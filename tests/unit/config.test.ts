@@ -45,8 +45,20 @@ describe("config: defaults", () => {
         const { spec } = parseConfig({ subnet: "10.50.0.0/24", patroniNodes: 3, etcdNodes: 5 }, "x");
         assert.equal(spec.addresses.gateway, "10.50.0.1");
         assert.equal(spec.addresses.haproxy, "10.50.0.2");
-        assert.deepEqual(spec.addresses.etcd, ["10.50.0.11", "10.50.0.12", "10.50.0.13", "10.50.0.14", "10.50.0.15"]);
-        assert.deepEqual(spec.addresses.db, ["10.50.0.21", "10.50.0.22", "10.50.0.23"]);
+        assert.deepEqual(spec.etcd.map(e => e.address), ["10.50.0.11", "10.50.0.12", "10.50.0.13", "10.50.0.14", "10.50.0.15"]);
+        assert.deepEqual(spec.members.map(m => m.address), ["10.50.0.21", "10.50.0.22", "10.50.0.23"]);
+    });
+
+    it("resolves every member once: names, addresses, host ports and URLs, IPv6 hosts bracketed", () => {
+        const { spec } = parseConfig({ subnet: "10.50.0.0/24", patroniNodes: 2, etcdNodes: 1, bindAddress: "::1", ports: { apiBase: 9000, postgresBase: 9100, etcdBase: 9200 } }, "v6");
+        assert.deepEqual(spec.members, [
+            { name: "db1", address: "10.50.0.21", hostPostgresPort: 9101, hostApiPort: 9001, apiUrl: "http://[::1]:9001", postgresEndpoint: "[::1]:9101" },
+            { name: "db2", address: "10.50.0.22", hostPostgresPort: 9102, hostApiPort: 9002, apiUrl: "http://[::1]:9002", postgresEndpoint: "[::1]:9102" },
+        ]);
+        assert.deepEqual(spec.etcd, [{ name: "etcd1", address: "10.50.0.11", hostClientPort: 9201, clientUrl: "http://[::1]:9201" }]);
+        for (const url of [...spec.members.map(m => m.apiUrl), spec.etcd[0].clientUrl]) { assert.equal(new URL(url).port !== "", true, url); }
+        assert.equal(parseConfig({ bindAddress: "::" }, "v6").spec.members[0].apiUrl, "http://[::1]:8001", "a wildcard binds all; clients use loopback");
+        assert.equal(parseConfig({}, "v4").spec.members[3].apiUrl, "http://127.0.0.1:8004");
     });
 
     it("pins both profiles' values (README's failover table says the same, see the next test)", () => {

@@ -10,11 +10,12 @@ import { renderAlertRules } from "../../configs/prometheus";
 import { canonicalJson } from "../../configs/yaml";
 
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
-const etcdMembers = spec.addresses.etcd.map((address, i) => ({ name: `etcd${i + 1}`, address }));
-const servers = spec.addresses.db.map((address, i) => ({ name: `db${i + 1}`, address }));
+const etcdMembers = spec.etcd;
+const etcdAddresses = spec.etcd.map(e => e.address);
+const servers = spec.members;
 
 describe("renderers: patroni.yml", () => {
-    const text = renderPatroniYml({ scope: "dev", name: "db2", address: "10.9.8.22", etcdAddresses: spec.addresses.etcd, pgHba: renderPgHba(spec.subnet) });
+    const text = renderPatroniYml({ scope: "dev", name: "db2", address: "10.9.8.22", etcdAddresses: etcdAddresses, pgHba: renderPgHba(spec.subnet) });
     const doc = yaml.load(text) as Record<string, any>;
 
     it("names the scope and member, with connect addresses by IP", () => {
@@ -193,7 +194,7 @@ describe("renderers are deterministic", () => {
         const a = { ...spec.patroni, postgresql: { work_mem: "8MB", jit: false } };
         const b = { ...spec.patroni, postgresql: { jit: false, work_mem: "8MB" } };
         assert.equal(canonicalJson(renderDynamicConfig({ patroni: a, subnet: spec.subnet })), canonicalJson(renderDynamicConfig({ patroni: b, subnet: spec.subnet })));
-        const node = { scope: "dev", name: "db1", address: "10.9.8.21", etcdAddresses: spec.addresses.etcd, pgHba: renderPgHba(spec.subnet) };
+        const node = { scope: "dev", name: "db1", address: "10.9.8.21", etcdAddresses: etcdAddresses, pgHba: renderPgHba(spec.subnet) };
         assert.equal(renderPatroniYml(node), renderPatroniYml({ ...node }));
         assert.equal(renderHaproxyCfg({ servers, maximumLagOnFailover: 5, timings: spec.haproxy }), renderHaproxyCfg({ servers: [...servers], maximumLagOnFailover: 5, timings: { ...spec.haproxy } }));
         assert.equal(canonicalJson({ b: 1, a: { d: 1, c: 2 } }), '{"a":{"c":2,"d":1},"b":1}');

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { render, Snapshot, verdict } from "../../ops/status";
-import { memberRunning } from "../../ops/switchover";
+import { render, Snapshot, verdict } from "../../../ops/status";
+import { memberRunning } from "../../../lib/patroniApi";
 
 function healthy(): Snapshot {
     return {

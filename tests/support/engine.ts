@@ -2,12 +2,13 @@
 // program under the SDK's mock hook and have that hook create every declared Docker resource for real.
 // Users deploy with `pulumi up`; see README ("How the e2e harness works").
 import * as pulumi from "@pulumi/pulumi";
+import { errorText } from "../../lib/errors";
 import { randomInt } from "crypto";
 import { ed25519OpenSsh } from "./sshKey";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { applyDynamicConfig, DynamicConfigState } from "../../../components/dcsClient";
+import { applyDynamicConfig, DynamicConfigState } from "../../components/dcsClient";
 import { docker, waitHealthy } from "./docker";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -46,6 +47,8 @@ export class RealEngine implements pulumi.runtime.Mocks {
     public readonly errors: string[] = [];
     /** Inputs each resource was created with (secrets unwrapped), by logical name. */
     public readonly inputs = new Map<string, Inputs>();
+    /** Logical names by resource type, in creation order. */
+    public readonly namesByType = new Map<string, string[]>();
     private inFlight = 0;
 
     constructor(public readonly runLabel: string, private readonly log: (msg: string) => void = () => undefined) {}
@@ -63,10 +66,11 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 if (unknown.length) { throw new Error(`${args.type} ${args.name}: harness does not map input(s) ${unknown.join(", ")}`); }
             }
             this.inputs.set(args.name, inputs);
+            this.namesByType.set(args.type, [...(this.namesByType.get(args.type) ?? []), args.name]);
             const result = await this.create(args.type, args.name, inputs);
             return { id: result.id, state: { ...args.inputs, ...result.state } };
         } catch (e) {
-            const msg = `${args.type} ${args.name}: ${e instanceof Error ? e.message : String(e)}`;
+            const msg = `${args.type} ${args.name}: ${errorText(e)}`;
             this.errors.push(msg);
             throw new Error(msg); // plain Error, never one with a numeric code
         } finally {

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
-import { byType, container, containers, isWrappedSecret, runProgram, unwrap } from "./program";
+import { byType, container, containers, isWrappedSecret, runProgram, unwrap } from "../support/program";
 
 const VOLUME = "docker:index/volume:Volume";
 const NETWORK = "docker:index/network:Network";
@@ -47,7 +47,7 @@ describe("program: container inputs (dev stack)", () => {
     it("every container: built image, restart policy, init, bounded logs, labels, healthcheck, fixed address", () => {
         for (const c of containers(run)) {
             const name = unwrap(c.inputs.name) as string;
-            assert.match(String(c.inputs.image), /^sha256:images-(etcd|patroni|haproxy|barman|exporter)$/, name);
+            assert.match(String(c.inputs.image), /^sha256:cluster-images-(etcd|patroni|haproxy|barman|exporter)$/, name);
             assert.equal(c.inputs.restart, "unless-stopped", name);
             assert.equal(c.inputs.init, true, name);
             assert.equal(c.inputs.logDriver, "json-file", name);
@@ -88,8 +88,8 @@ describe("program: container inputs (dev stack)", () => {
             assert.deepEqual(yml.postgresql.callbacks, { on_role_change: "/usr/local/bin/patroni-on-role-change" });
             assert.equal(yml.restapi.connect_address, `10.77.1.${20 + n}:8001`);
             const env = envOf(c);
-            assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-superuser-password");
-            assert.equal(env.PATRONI_RESTAPI_PASSWORD, "pw-patroni-api-password");
+            assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-cluster-superuser-password");
+            assert.equal(env.PATRONI_RESTAPI_PASSWORD, "pw-cluster-patroni-api-password");
             assert.equal(env.APP_DATABASE, "app");
             assert.match((c.inputs.healthcheck as { tests: string[] }).tests[1], /8001\/health/);
         }
@@ -108,7 +108,7 @@ describe("program: container inputs (dev stack)", () => {
     it("HAProxy: write/read/stats ports, stats credentials from env", () => {
         const c = container(run, "dev-haproxy");
         assert.deepEqual((c.inputs.ports as { external: number }[]).map(p => p.external), [5551, 5552, 5553]);
-        assert.deepEqual(envOf(c), { STATS_USER: "admin", STATS_PASSWORD: "pw-stats-password" });
+        assert.deepEqual(envOf(c), { STATS_USER: "admin", STATS_PASSWORD: "pw-cluster-stats-password" });
         assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.2");
     });
 
@@ -123,7 +123,7 @@ describe("program: container inputs (dev stack)", () => {
 
     it("no Prometheus unless enabled", () => {
         assert.equal(containers(run).filter(c => unwrap(c.inputs.name) === "dev-prometheus").length, 0);
-        assert.equal(byType(run, IMAGE).filter(i => i.name === "images-prometheus").length, 0);
+        assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 0);
         assert.equal(run.resolved.prometheusUrl.value, undefined);
     });
 
@@ -131,13 +131,13 @@ describe("program: container inputs (dev stack)", () => {
         const c = container(run, "dev-exporter");
         assert.deepEqual(c.inputs.ports, [{ internal: 9187, external: 9187, ip: "127.0.0.1" }]);
         assert.ok(isWrappedSecret(c.inputs.envs));
-        assert.deepEqual(envOf(c), { DATA_SOURCE_NAME: "postgresql://monitor:pw-monitor-password@10.77.1.2:5431/postgres?sslmode=disable&application_name=exporter" });
-        assert.equal(envOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-monitor-password");
+        assert.deepEqual(envOf(c), { DATA_SOURCE_NAME: "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=disable&application_name=exporter" });
+        assert.equal(envOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-cluster-monitor-password");
     });
 
     it("images build from images/<role> on the configured base image, never pushed", async () => {
         for (const img of byType(run, IMAGE)) {
-            const role = img.name.replace("images-", "");
+            const role = img.name.replace("cluster-images-", "");
             assert.equal(img.inputs.imageName, `patroni-ha-${role}:dev`);
             assert.equal(img.inputs.skipPush, true);
             const build = img.inputs.build as { context: string; args: Record<string, string> };
@@ -171,7 +171,7 @@ describe("program: the optional Prometheus", () => {
         const run = await runProgram({ prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2 }, "mon");
         const c = container(run, "mon-prometheus");
         assert.deepEqual(c.inputs.ports, [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
-        assert.equal(byType(run, IMAGE).filter(i => i.name === "images-prometheus").length, 1);
+        assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 1);
         const cfg = yaml.load(upload(c, "/etc/prometheus/prometheus.yml")) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
         const targets = Object.fromEntries(cfg.scrape_configs.map(j => [j.job_name, j.static_configs.flatMap(sc => sc.targets)]));
         assert.deepEqual(targets, { patroni: ["10.77.2.21:8001", "10.77.2.22:8001"], haproxy: ["10.77.2.2:8404"], postgres: ["10.77.2.4:9187"], barman: ["10.77.2.3:9780"] });
@@ -210,7 +210,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
 
     it("four ED25519 keys per stack, no shared WAL volume, no Barman slot, the rsync archive_command", () => {
         const keys = byType(run, "tls:index/privateKey:PrivateKey");
-        assert.deepEqual(keys.map(k => k.name).sort(), [...KEYS].sort());
+        assert.deepEqual(keys.map(k => k.name).sort(), KEYS.map(k => `cluster-barman-ssh-${k}`).sort());
         for (const k of keys) { assert.equal(k.inputs.algorithm, "ED25519"); }
         assert.ok(!byType(run, VOLUME).some(v => unwrap(v.inputs.name) === "rs-wal"), "no rs-wal volume in rsync mode");
         for (const c of containers(run)) {
@@ -232,15 +232,15 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
             for (const u of unwrap(c.inputs.uploads) as { content: string }[]) { assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/); }
         }
         const key = (c: typeof db, v: string) => Buffer.from(envOf(c)[v], "base64").toString();
-        assert.match(key(db, "SSH_HOST_KEY_B64"), /secret-node-host-key/);
-        assert.match(key(db, "SSH_CLIENT_KEY_B64"), /secret-archive-key/);
-        assert.match(key(barman, "SSH_HOST_KEY_B64"), /secret-barman-host-key/);
-        assert.match(key(barman, "SSH_CLIENT_KEY_B64"), /secret-backup-key/);
-        assert.equal(upload(db, "/etc/ssh-ha/authorized_keys"), "restrict ssh-ed25519 PUB-backup-key barman-backup@rs\n");
+        assert.match(key(db, "SSH_HOST_KEY_B64"), /secret-cluster-barman-ssh-node-host-key/);
+        assert.match(key(db, "SSH_CLIENT_KEY_B64"), /secret-cluster-barman-ssh-archive-key/);
+        assert.match(key(barman, "SSH_HOST_KEY_B64"), /secret-cluster-barman-ssh-barman-host-key/);
+        assert.match(key(barman, "SSH_CLIENT_KEY_B64"), /secret-cluster-barman-ssh-backup-key/);
+        assert.equal(upload(db, "/etc/ssh-ha/authorized_keys"), "restrict ssh-ed25519 PUB-cluster-barman-ssh-backup-key barman-backup@rs\n");
         assert.equal(upload(barman, "/etc/ssh-ha/authorized_keys"),
-            'command="/usr/bin/rrsync -wo /data/pg-backup/cluster/incoming",restrict ssh-ed25519 PUB-archive-key wal-archive@rs\n');
-        assert.equal(upload(db, "/etc/ssh-ha/known_hosts"), "[10.77.2.3]:2222 ssh-ed25519 PUB-barman-host-key\n");
-        assert.equal(upload(barman, "/etc/ssh-ha/known_hosts"), "[10.77.2.2]:2222 ssh-ed25519 PUB-node-host-key\n");
+            'command="/usr/bin/rrsync -wo /data/pg-backup/cluster/incoming",restrict ssh-ed25519 PUB-cluster-barman-ssh-archive-key wal-archive@rs\n');
+        assert.equal(upload(db, "/etc/ssh-ha/known_hosts"), "[10.77.2.3]:2222 ssh-ed25519 PUB-cluster-barman-ssh-barman-host-key\n");
+        assert.equal(upload(barman, "/etc/ssh-ha/known_hosts"), "[10.77.2.2]:2222 ssh-ed25519 PUB-cluster-barman-ssh-node-host-key\n");
         assert.match(upload(db, "/etc/ssh-ha/ssh_config"), /Host barman\n\s+HostName 10\.77\.2\.3\n\s+Port 2222\n\s+User barman\n/);
         assert.match(upload(barman, "/etc/ssh-ha/ssh_config"), /Host leader\n\s+HostName 10\.77\.2\.2\n\s+Port 2222\n\s+User postgres\n/);
         assert.match(upload(db, "/etc/ssh-ha/sshd_config"), /^AllowUsers postgres$/m);
@@ -284,10 +284,11 @@ describe("program: outputs", () => {
         assert.equal(v("statsUser"), "admin");
         assert.deepEqual(v("patroniApiUrls"), ["http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003", "http://127.0.0.1:8004"]);
         assert.equal(v("patroniApiUser"), "patroni");
+        assert.deepEqual(v("patroniMembers"), [1, 2, 3, 4].map(n => ({ name: `db${n}`, apiUrl: `http://127.0.0.1:${8000 + n}`, postgresEndpoint: `127.0.0.1:${15430 + n}` })));
         assert.deepEqual(v("etcdEndpoints"), ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
-        assert.equal(v("writeConnectionString"), "postgresql://web:pw-app-password@127.0.0.1:6001/shop");
-        assert.equal(v("readConnectionString"), "postgresql://web:pw-app-password@127.0.0.1:6002/shop");
-        assert.equal(v("superuserConnectionString"), "postgresql://postgres:pw-superuser-password@127.0.0.1:6001/postgres");
+        assert.equal(v("writeConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6001/shop");
+        assert.equal(v("readConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6002/shop");
+        assert.equal(v("superuserConnectionString"), "postgresql://postgres:pw-cluster-superuser-password@127.0.0.1:6001/postgres");
         assert.equal(v("barmanContainer"), "out-barman");
         assert.equal(v("pitrEndpoint"), "127.0.0.1:5554");
         assert.deepEqual(v("metricsUrls"), {
@@ -296,7 +297,7 @@ describe("program: outputs", () => {
             postgres: "http://127.0.0.1:9187/metrics",
             barman: "http://127.0.0.1:9780/metrics",
         });
-        assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "metricsUrls", "patroniApiPassword", "patroniApiUrls", "patroniApiUser",
+        assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "metricsUrls", "patroniApiPassword", "patroniApiUrls", "patroniApiUser", "patroniMembers",
             "pitrEndpoint", "prometheusUrl", "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
             "writeConnectionString", "writeEndpoint"]);
         // Published ports bind to the configured address.

@@ -1,11 +1,11 @@
 // Chaos scenarios on a deployed stack, shared by the chaos e2e suite (which asserts the invariants) and
 // `npm run bench -- --chaos` (which prints the table). Each fault runs under a writer through the write
 // port and a sampler that tries a direct write on every node every 0.2 s, and heals before it returns.
-import { ClusterSpec, SynchronousMode } from "../../../config";
-import { DynamicConfigState } from "../../../components/dcsClient";
+import { ClusterSpec, SynchronousMode } from "../../config";
+import { DynamicConfigState } from "../../components/dcsClient";
 import { clusterView, Deployed, query, waitForCluster } from "./stack";
 import { docker, run } from "./docker";
-import { directTo } from "../helpers";
+import { directTo } from "./helpers";
 import { plannedDynamicConfig, updateDynamicConfig } from "./update";
 import { SAMPLER_TABLE_DDL, SamplerResult, startSampler } from "./sampler";
 import { Ack, createTable, missingRows, startWriter, waitFor, WriterResult } from "./workload";
@@ -47,7 +47,7 @@ export interface ChaosOutcome { row: ChaosRow; lost: number[]; writer: WriterRes
 /** A fault: gets the leader when it starts, returns once healed (the stack then recovers by itself). */
 export type Fault = (c: ChaosStack, oldLeader: string, watch: LeaderWatch) => Promise<void>;
 
-const nodeNames = (c: ChaosStack) => c.spec.addresses.db.map((_, i) => `db${i + 1}`);
+const nodeNames = (c: ChaosStack) => c.spec.members.map(m => m.name);
 const containerName = (c: ChaosStack, member: string) => `${c.spec.stack}-${member}`;
 
 /** Superuser connection string straight to db<n>'s published PostgreSQL port. */
@@ -146,7 +146,7 @@ export const freezeLeader: Fault = async (c, oldLeader, watch) => {
 /** Leader cut off from etcd and its peers for longer than ttl, then healed. */
 export const partitionLeader: Fault = async (c, oldLeader, watch) => {
     const name = containerName(c, oldLeader);
-    const peers = [...c.spec.addresses.etcd, ...c.spec.addresses.db.filter((_, i) => `db${i + 1}` !== oldLeader)];
+    const peers = [...c.spec.etcd.map(e => e.address), ...c.spec.members.filter(m => m.name !== oldLeader).map(m => m.address)];
     const cutAt = Date.now();
     await partition(name, peers, true);
     try {
@@ -180,8 +180,7 @@ export const killPostmaster: Fault = async (c, oldLeader) => {
 
 /** A majority of etcd members killed for HOLD_MS, then started. */
 export const loseEtcdQuorum: Fault = async c => {
-    const n = c.spec.addresses.etcd.length;
-    const victims = Array.from({ length: Math.floor(n / 2) + 1 }, (_, i) => `${c.spec.stack}-etcd${n - i}`);
+    const victims = c.spec.etcd.slice(-(Math.floor(c.spec.etcd.length / 2) + 1)).reverse().map(e => containerName(c, e.name));
     await docker(["kill", ...victims]);
     try { await sleep(HOLD_MS); } finally { await startAgain(victims); }
     await waitFor("etcd answering again", 60, async () => (await dcsLeader(c)) !== undefined);
@@ -189,8 +188,9 @@ export const loseEtcdQuorum: Fault = async c => {
 
 /** One etcd member killed for 10 s. */
 export const killEtcdMember: Fault = async c => {
-    await docker(["kill", `${c.spec.stack}-etcd1`]);
-    try { await sleep(10_000); } finally { await startAgain([`${c.spec.stack}-etcd1`]); }
+    const victim = containerName(c, c.spec.etcd[0].name);
+    await docker(["kill", victim]);
+    try { await sleep(10_000); } finally { await startAgain([victim]); }
 };
 
 /** A replica killed for 15 s (the synchronous standby when there is one), then started. */
@@ -216,7 +216,7 @@ export async function underFault(c: ChaosStack, scenario: string, fault: Fault):
     });
     const oldLeader = await dcsLeader(c);
     if (!oldLeader) { throw new Error("no leader before the fault"); }
-    const oldAddress = c.spec.addresses.db[nodes.indexOf(oldLeader)];
+    const oldAddress = c.spec.members[nodes.indexOf(oldLeader)].address;
     const watch = new LeaderWatch(c);
     const writer = startWriter(c.d.outputs.writeConnectionString, table);
     const sampler = startSampler(nodes.map((name, i) => ({ name, connectionString: directUrl(c, i + 1) })), `${table}_probe`);

@@ -4,12 +4,14 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { Client } from "pg";
-import { StackOutputs as BaseOutputs } from "../../../ops/outputs";
-import { memberRunning, members, MemberView } from "../../../ops/switchover";
+import { StackOutputs as BaseOutputs } from "../../ops/outputs";
+import { memberRunning, MemberView } from "../../lib/patroniApi";
+import { members } from "../../ops/switchover";
+import { DynamicConfigState } from "../../components/dcsClient";
 import { run, sweepByLabel } from "./docker";
 import { RealEngine, unwrapSecrets } from "./engine";
 
-export const ROOT = path.resolve(__dirname, "..", "..", "..");
+export const ROOT = path.resolve(__dirname, "..", "..");
 
 /** The program's stack outputs (one definition, shared with the operator commands). */
 export type StackOutputs = BaseOutputs & { [key: string]: unknown };
@@ -56,6 +58,13 @@ export interface Deployed {
     engine: RealEngine;
     /** Seconds from start to every resource created, and to a healthy, streaming cluster. */
     timings: { resources: number; healthy: number };
+}
+
+/** The inputs the stack's PatroniDynamicConfig (the DCS configuration) was created with. */
+export function deployedDcsInputs(d: Deployed): DynamicConfigState {
+    const [name] = d.engine.namesByType.get("pulumi-nodejs:dynamic:Resource") ?? [];
+    if (!name) { throw new Error("the stack declared no dynamic DCS configuration resource"); }
+    return d.engine.inputs.get(name) as unknown as DynamicConfigState;
 }
 
 /** Deploy a stack on the local engine, replacing whatever of it exists, and wait until it is healthy. */

@@ -1,9 +1,9 @@
 // The DCS client against a fake etcd gateway and fake Patroni members on loopback.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { applyDynamicConfig, configPatch, DynamicConfigState } from "../../components/dcsClient";
-import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
-import { FakeCluster } from "./fakeCluster";
+import { applyDynamicConfig, configPatch, DynamicConfigState } from "../../../components/dcsClient";
+import { dynamicConfigProvider } from "../../../components/patroniDynamicConfig";
+import { FakeCluster } from "../../support/fakeCluster";
 
 function state(c: FakeCluster, config: Record<string, unknown>): DynamicConfigState {
     return {
@@ -70,5 +70,8 @@ describe("PatroniDynamicConfig provider", () => {
         const serialized = await pulumi.runtime.serializeFunction(() => dynamicConfigProvider, { isFactoryFunction: true });
         assert.match(serialized.text, /applyDynamicConfig/);
         assert.match(serialized.text, /waitAllStreaming/);
+        // lib/patroniApi is captured by value: the provider process has no checkout to require it from.
+        assert.match(serialized.text, /apiRequest/);
+        assert.deepEqual(serialized.text.match(/require\(["'][./][^"']*["']\)/g) ?? [], [], "requires a local module");
     });
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { BackupInfo } from "../../ops/barman";
-import { chooseBackup, latestTimeline, parseTarget, parseTargetTime, postgresVerdict, targetTime } from "../../ops/pitr";
+import { BackupInfo } from "../../../ops/barman";
+import { chooseBackup, latestTimeline, parseTarget, parseTargetTime, postgresVerdict, targetTime } from "../../../ops/pitr";
 
 const backups: BackupInfo[] = [
     { id: "20261126T100000", status: "DONE", endTime: "2026-11-26 10:00:30+00:00" },

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { switchover } from "../../ops/switchover";
-import { FakeCluster } from "./fakeCluster";
+import { switchover } from "../../../ops/switchover";
+import { FakeCluster } from "../../support/fakeCluster";
 
 describe("switchover: which candidates it accepts", () => {
     let c: FakeCluster;

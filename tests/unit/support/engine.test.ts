@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { MAPPED_INPUTS, unwrapSecrets } from "../e2e/harness/engine";
+import { MAPPED_INPUTS, unwrapSecrets } from "../../support/engine";
 
 const DECLARATIONS: Record<string, [string, string]> = {
     "docker:index/network:Network": ["@pulumi/docker/network.d.ts", "NetworkArgs"],
@@ -14,7 +14,7 @@ const DECLARATIONS: Record<string, [string, string]> = {
 };
 
 function declaredInputs(file: string, iface: string): string[] {
-    const text = fs.readFileSync(path.join(__dirname, "..", "..", "node_modules", file), "utf8");
+    const text = fs.readFileSync(path.join(__dirname, "..", "..", "..", "node_modules", file), "utf8");
     const start = text.indexOf(`export interface ${iface} {`);
     assert.ok(start >= 0, `${iface} not found in ${file}`);
     const body = text.slice(start, text.indexOf("\n}", start));
@@ -32,7 +32,7 @@ describe("e2e harness: provider input names", () => {
     }
 
     it("the nested input names it reads exist too", () => {
-        const types = fs.readFileSync(path.join(__dirname, "..", "..", "node_modules", "@pulumi/docker/types/input.d.ts"), "utf8");
+        const types = fs.readFileSync(path.join(__dirname, "..", "..", "..", "node_modules", "@pulumi/docker/types/input.d.ts"), "utf8");
         for (const [iface, fields] of Object.entries({
             ContainerUpload: ["file", "content", "executable"], ContainerPort: ["internal", "external", "ip"],
             ContainerVolume: ["volumeName", "containerPath", "readOnly"], ContainerNetworksAdvanced: ["name", "ipv4Address", "aliases"],
@@ -47,7 +47,7 @@ describe("e2e harness: provider input names", () => {
     });
 
     it("the key state it produces for tls.PrivateKey uses the provider's output names", () => {
-        const text = fs.readFileSync(path.join(__dirname, "..", "..", "node_modules", "@pulumi/tls/privateKey.d.ts"), "utf8");
+        const text = fs.readFileSync(path.join(__dirname, "..", "..", "..", "node_modules", "@pulumi/tls/privateKey.d.ts"), "utf8");
         for (const out of ["privateKeyOpenssh", "publicKeyOpenssh"]) { assert.match(text, new RegExp(`readonly ${out}: pulumi.Output<string>`)); }
     });
 

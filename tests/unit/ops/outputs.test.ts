@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { parseOutputs, UsageError } from "../../ops/outputs";
+import { parseOutputs, UsageError } from "../../../ops/outputs";
 
 const full = { barmanContainer: "dev-barman", superuserConnectionString: "postgresql://postgres:x@127.0.0.1:5551/postgres", patroniApiUrls: ["http://127.0.0.1:8001"] };
 

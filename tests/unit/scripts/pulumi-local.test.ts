@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const ROOT = path.join(__dirname, "..", "..");
+const ROOT = path.join(__dirname, "..", "..", "..");
 
 describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
     let dir: string, work: string;

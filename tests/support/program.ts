@@ -61,6 +61,18 @@ async function settle(): Promise<void> {
     }
 }
 
+/** Declare resources with `declare` under fresh mocks (no program); what the mock monitor saw. */
+export async function declareUnderMocks(stack: string, declare: () => void): Promise<Declared[]> {
+    const formatStack = Error.prepareStackTrace;
+    Error.prepareStackTrace = undefined;
+    try {
+        await installMocks(stack, {});
+        declare();
+        await settle();
+        return [...declared];
+    } finally { Error.prepareStackTrace = formatStack; }
+}
+
 export interface ProgramRun {
     resources: Declared[];
     /** The module's exports (stack outputs). */
@@ -71,11 +83,19 @@ export interface ProgramRun {
 
 /** Run index.ts fresh for a stack and config (keys without namespace). */
 export async function runProgram(config: Record<string, unknown>, stack = "test"): Promise<ProgramRun> {
+    // The SDK takes a stack trace for every resource and promise; ts-node's source-map formatting of those
+    // traces is most of a run's time. The program's own errors read the same without it.
+    const formatStack = Error.prepareStackTrace;
+    Error.prepareStackTrace = undefined;
+    try { return await runProgramOnce(config, stack); } finally { Error.prepareStackTrace = formatStack; }
+}
+
+async function runProgramOnce(config: Record<string, unknown>, stack: string): Promise<ProgramRun> {
     await installMocks(stack, config);
-    for (const key of Object.keys(require.cache)) {
-        if (key.startsWith(ROOT) && !key.includes("node_modules") && !key.includes(`${path.sep}tests${path.sep}`)) { delete require.cache[key]; }
-    }
-    // A fresh require runs the program again, as `pulumi up` would in a new process.
+    // A fresh require of index.ts runs the program again, as `pulumi up` would in a new process. Only the
+    // entry point is reloaded: nothing below it reads config at load time (config.ts's rule), and keeping
+    // the dynamic provider's module keeps its object, so the SDK serializes it once per process, not per run.
+    delete require.cache[require.resolve(path.join(ROOT, "index.ts"))];
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const outputs = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
     const resolved: ProgramRun["resolved"] = {};

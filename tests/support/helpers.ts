@@ -1,9 +1,10 @@
 // Shared helpers for the e2e scenarios.
 import { parseConfig } from "../../config";
-import { memberRunning } from "../../ops/switchover";
-import { docker } from "./harness/docker";
-import { clusterView, Deployed, Member, query, StackFile, StackOutputs, waitForCluster } from "./harness/stack";
-import { waitFor } from "./harness/workload";
+import { basicAuth, memberRunning } from "../../lib/patroniApi";
+import { memberEndpoints } from "../../ops/outputs";
+import { docker } from "./docker";
+import { clusterView, Deployed, Member, query, StackFile, StackOutputs, waitForCluster } from "./stack";
+import { waitFor } from "./workload";
 
 export const log = (m: string) => { if (process.env.E2E_VERBOSE) { process.stderr.write(`      [e2e] ${m}\n`); } };
 
@@ -14,8 +15,8 @@ export function stackFile(stack: string, config: Record<string, unknown>): Stack
 
 /** Superuser connection string straight to db<n>'s published PostgreSQL port. */
 export function directTo(d: Deployed, config: Record<string, unknown>, n: number): string {
-    const spec = parseConfig(config, d.stack).spec;
-    return d.outputs.superuserConnectionString.replace(d.outputs.writeEndpoint, `${spec.publicHost}:${spec.ports.postgresBase + n}`);
+    const member = parseConfig(config, d.stack).spec.members[n - 1];
+    return d.outputs.superuserConnectionString.replace(d.outputs.writeEndpoint, member.postgresEndpoint);
 }
 
 export async function leader(o: StackOutputs): Promise<Member> {
@@ -57,9 +58,8 @@ export async function streamingReplicas(o: StackOutputs): Promise<string[]> {
 
 /** HAProxy's view (stats CSV) of every server of one backend, db1 first: "UP", "DOWN" ... */
 export async function haproxyStatus(o: StackOutputs, backend: string): Promise<string[]> {
-    const auth = `Basic ${Buffer.from(`${o.statsUser}:${o.statsPassword}`).toString("base64")}`;
-    const csv = await (await fetch(`${o.statsUrl};csv`, { headers: { authorization: auth } })).text();
-    return o.patroniApiUrls.map((_, i) => csv.split("\n").find(line => line.startsWith(`${backend},db${i + 1},`))?.split(",")[17] ?? "absent");
+    const csv = await (await fetch(`${o.statsUrl};csv`, { headers: { authorization: basicAuth(o.statsUser, o.statsPassword) } })).text();
+    return memberEndpoints(o).map(m => csv.split("\n").find(line => line.startsWith(`${backend},${m.name},`))?.split(",")[17] ?? "absent");
 }
 
 /**

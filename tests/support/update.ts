@@ -1,8 +1,8 @@
 // What a second `pulumi up` does to the DCS configuration: run the program with the new config, diff the
 // PatroniDynamicConfig inputs against the deployed ones, and call the provider's update.
-import { dynamicConfigProvider } from "../../../components/patroniDynamicConfig";
-import { DynamicConfigState } from "../../../components/dcsClient";
-import { byType, runProgram, unwrap } from "../../unit/program";
+import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
+import { DynamicConfigState } from "../../components/dcsClient";
+import { byType, runProgram, unwrap } from "./program";
 
 /**
  * The dynamic-config inputs the program declares for a config, as a second `pulumi up` would compute

@@ -1,0 +1,16 @@
+// Host and URL text: an IPv6 host is bracketed wherever a port follows it.
+
+/** "host:port", with brackets for an IPv6 host ("[::1]:8001"). */
+export function hostPort(host: string, port: number): string {
+    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** "http://host:port" plus an optional path, IPv6-safe. */
+export function httpUrl(host: string, port: number, path = ""): string {
+    return `http://${hostPort(host, port)}${path}`;
+}
+
+/** postgresql:// URI with user, password and database URL-encoded. */
+export function postgresUri(user: string, password: string, endpoint: string, database: string): string {
+    return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint}/${encodeURIComponent(database)}`;
+}
