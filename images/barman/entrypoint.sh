@@ -55,7 +55,7 @@ while :; do
             barman-ha switch-wal "$server" >/dev/null || say "switch-wal failed"
             sleep 3
         fi
-        barman backup --wait --wait-timeout 120 "$server" >&2 && say "first base backup done" || say "first base backup failed; retrying next round"
+        if barman backup --wait --wait-timeout 120 "$server" >&2; then say "first base backup done"; else say "first base backup failed; retrying next round"; fi
     elif barman-ha due "${BACKUP_SCHEDULE:-}" "$HOME/.last-scheduled-backup"; then
         say "scheduled base backup (${BACKUP_SCHEDULE})"
         barman backup --wait --wait-timeout 120 "$server" >&2 || say "scheduled base backup failed"

@@ -19,7 +19,11 @@ done
 # a file of an old timeline at or past it is a leftover (recycled or never written), not WAL.
 history="$wal/$current.history"
 [ -f "$history" ] || exit 0
-for f in $(ls "$wal" | grep -E '^[0-9A-F]{24}$'); do
+for path in "$wal"/[0-9A-F]*; do
+    f=${path##*/}
+    # Segment files only: 24 hex digits (not .history, .partial or .backup files).
+    case "$f" in *[!0-9A-F]*) continue ;; esac
+    [ "${#f}" -eq 24 ] || continue
     tli=$((0x$(echo "$f" | cut -c1-8)))
     [ "$tli" -lt $((0x$current)) ] || continue
     lsn=$(awk -v t="$tli" '$1 == t { print $2 }' "$history")
