@@ -1,9 +1,10 @@
 // `npm run bench`: bring a stack up on the local engine and print measured numbers as a table.
 // Targets live here, not in tests. Options: --profile fast|seed (default fast), --runs N (default 3),
 // --set key=json (extra stack config, e.g. --set 'patroni={"loopWait":8,"retryTimeout":6}').
-// --chaos: instead, the chaos scenarios (tests/e2e/harness/chaos.ts) on a 3-node stack, in the default
-// synchronous mode and (those that can lose writes or bring an old leader back) in "off", as one table.
-import { parseConfig } from "../config";
+// --chaos: instead, the chaos scenarios (tests/support/chaos.ts) on a 3-node stack, in the default
+// synchronous mode and (those that can lose writes or bring an old leader back) in "off", as one table;
+// --modes on,off picks the modes (e.g. --modes off).
+import { parseConfig, SYNCHRONOUS_MODES, SynchronousMode } from "../config";
 import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
@@ -147,7 +148,10 @@ async function chaos(): Promise<void> {
     const c: ChaosStack = { d, config: chaosConfig, spec, dcsInputs: deployedDcsInputs(d), mode: spec.patroni.synchronousMode, log };
     const rows: ChaosRow[] = [];
     try {
-        for (const mode of [spec.patroni.synchronousMode, "off" as const]) {
+        const modes = opt("modes", `${spec.patroni.synchronousMode},off`).split(",").map(m => m.trim()) as SynchronousMode[];
+        const unknown = modes.filter(m => !SYNCHRONOUS_MODES.includes(m));
+        if (unknown.length) { throw new Error(`--modes: unknown ${unknown.join(", ")}; allowed: ${SYNCHRONOUS_MODES.join(", ")}`); }
+        for (const mode of modes) {
             if (c.mode !== mode) { await setSynchronousMode(c, mode); }
             for (const s of SCENARIOS.filter(x => mode !== "off" || x.asyncToo)) { rows.push((await underFault(c, s.name, s.fault)).row); }
         }
