@@ -155,7 +155,10 @@ export interface ClusterSpec {
  * a short DCS outage when the other members confirm it; HAProxy checks twice a second and trusts one
  * good check (Patroni answers 200 on /primary only while holding the leader lock).
  */
-export const PROFILES: Record<Profile, { patroni: Pick<PatroniSpec, "ttl" | "loopWait" | "retryTimeout" | "failsafeMode">; haproxy: HaproxySpec }> = {
+export const PROFILES: Record<
+    Profile,
+    { patroni: Pick<PatroniSpec, "ttl" | "loopWait" | "retryTimeout" | "failsafeMode">; haproxy: HaproxySpec }
+> = {
     seed: {
         patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, failsafeMode: false },
         haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
@@ -174,7 +177,18 @@ export const DEFAULTS = {
     etcdNodes: 3,
     baseImage: "debian:bookworm-slim",
     bindAddress: "127.0.0.1",
-    ports: { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187, barmanMetrics: 9780, prometheus: 9090 } as PortsSpec,
+    ports: {
+        write: 5551,
+        read: 5552,
+        stats: 5553,
+        postgresBase: 15430,
+        apiBase: 8000,
+        etcdBase: 23790,
+        pitr: 5554,
+        metrics: 9187,
+        barmanMetrics: 9780,
+        prometheus: 9090,
+    } as PortsSpec,
     patroni: {
         maximumLagOnFailover: 1048576,
         primaryStartTimeout: 300,
@@ -197,12 +211,33 @@ export const LIMITS = { patroniNodes: [1, 9], etcdNodes: [1, 7] } as const;
 
 /** PostgreSQL parameters the stack sets itself; a user value would break replication, archiving or routing. */
 export const OWNED_PARAMETERS = [
-    "archive_command", "archive_mode", "archive_timeout", "cluster_name", "config_file", "data_directory",
-    "hba_file", "hot_standby", "ident_file", "listen_addresses", "logging_collector", "port", "primary_conninfo",
-    "primary_slot_name", "promote_trigger_file", "recovery_target", "recovery_target_action",
-    "recovery_target_inclusive", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
-    "recovery_target_timeline", "recovery_target_xid", "restore_command", "synchronous_standby_names",
-    "unix_socket_directories", "wal_level",
+    "archive_command",
+    "archive_mode",
+    "archive_timeout",
+    "cluster_name",
+    "config_file",
+    "data_directory",
+    "hba_file",
+    "hot_standby",
+    "ident_file",
+    "listen_addresses",
+    "logging_collector",
+    "port",
+    "primary_conninfo",
+    "primary_slot_name",
+    "promote_trigger_file",
+    "recovery_target",
+    "recovery_target_action",
+    "recovery_target_inclusive",
+    "recovery_target_lsn",
+    "recovery_target_name",
+    "recovery_target_time",
+    "recovery_target_timeline",
+    "recovery_target_xid",
+    "restore_command",
+    "synchronous_standby_names",
+    "unix_socket_directories",
+    "wal_level",
 ];
 
 /** Role names the stack creates itself; the application role must differ. */
@@ -213,15 +248,21 @@ export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometh
 
 export class ConfigError extends Error {
     constructor(public readonly problems: string[]) {
-        super(`Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-            problems.map(p => `  - ${p}`).join("\n"));
+        super(
+            `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map(p => `  - ${p}`).join("\n"),
+        );
         this.name = "ConfigError";
     }
 }
 
 /** Parse a raw config value as Pulumi hands it over (always a string) into JSON where it is JSON. */
 function decode(value: string): unknown {
-    try { return JSON.parse(value); } catch { return value; }
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
 }
 
 type Problems = string[];
@@ -240,7 +281,9 @@ function checkKeys(key: string, value: Record<string, unknown>, allowed: string[
 }
 
 function objectAt(key: string, raw: unknown, allowed: string[], problems: Problems): Record<string, unknown> {
-    if (raw === undefined) { return {}; }
+    if (raw === undefined) {
+        return {};
+    }
     if (!isObject(raw)) {
         problems.push(`${key}: must be an object with keys ${allowed.join(", ")} (given ${show(raw)})`);
         return {};
@@ -250,7 +293,9 @@ function objectAt(key: string, raw: unknown, allowed: string[], problems: Proble
 }
 
 function integer(key: string, raw: unknown, dflt: number, min: number, max: number, problems: Problems): number {
-    if (raw === undefined) { return dflt; }
+    if (raw === undefined) {
+        return dflt;
+    }
     const n = typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
     if (typeof n !== "number" || !Number.isInteger(n)) {
         problems.push(`${key}: must be an integer from ${min} to ${max} (given ${show(raw)})`);
@@ -264,23 +309,35 @@ function integer(key: string, raw: unknown, dflt: number, min: number, max: numb
 }
 
 function boolean(key: string, raw: unknown, dflt: boolean, problems: Problems): boolean {
-    if (raw === undefined) { return dflt; }
-    if (raw === true || raw === "true") { return true; }
-    if (raw === false || raw === "false") { return false; }
+    if (raw === undefined) {
+        return dflt;
+    }
+    if (raw === true || raw === "true") {
+        return true;
+    }
+    if (raw === false || raw === "false") {
+        return false;
+    }
     problems.push(`${key}: must be true or false (given ${show(raw)})`);
     return dflt;
 }
 
 function oneOf<T extends string>(key: string, raw: unknown, dflt: T, allowed: readonly T[], problems: Problems): T {
-    if (raw === undefined) { return dflt; }
+    if (raw === undefined) {
+        return dflt;
+    }
     const s = typeof raw === "boolean" ? (raw ? "on" : "off") : raw;
-    if (typeof s === "string" && (allowed as readonly string[]).includes(s)) { return s as T; }
+    if (typeof s === "string" && (allowed as readonly string[]).includes(s)) {
+        return s as T;
+    }
     problems.push(`${key}: must be one of ${allowed.map(a => `"${a}"`).join(", ")} (given ${show(raw)})`);
     return dflt;
 }
 
 function text(key: string, raw: unknown, dflt: string, problems: Problems, pattern?: RegExp, what?: string): string {
-    if (raw === undefined) { return dflt; }
+    if (raw === undefined) {
+        return dflt;
+    }
     if (typeof raw !== "string" || raw.trim() === "" || (pattern && !pattern.test(raw))) {
         problems.push(`${key}: must be ${what ?? "a non-empty string"} (given ${show(raw)})`);
         return dflt;
@@ -291,11 +348,15 @@ function text(key: string, raw: unknown, dflt: string, problems: Problems, patte
 function resources(key: string, raw: unknown, problems: Problems): RoleResources {
     const o = objectAt(key, raw, ["memoryMb", "cpus"], problems);
     const out: RoleResources = {};
-    if (o.memoryMb !== undefined) { out.memoryMb = integer(`${key}.memoryMb`, o.memoryMb, 0, 64, 1048576, problems); }
+    if (o.memoryMb !== undefined) {
+        out.memoryMb = integer(`${key}.memoryMb`, o.memoryMb, 0, 64, 1048576, problems);
+    }
     if (o.cpus !== undefined) {
         if (typeof o.cpus !== "number" || !(o.cpus > 0) || o.cpus > 1024) {
             problems.push(`${key}.cpus: must be a number greater than 0 (given ${show(o.cpus)})`);
-        } else { out.cpus = o.cpus; }
+        } else {
+            out.cpus = o.cpus;
+        }
     }
     return out;
 }
@@ -310,7 +371,9 @@ export function intToIp(n: number): string {
 /** A stable default subnet per stack (FNV-1a of the name), so two stacks on one host differ. */
 export function defaultSubnet(stack: string): string {
     let h = 0x811c9dc5;
-    for (const c of Buffer.from(stack)) { h = Math.imul(h ^ c, 0x01000193) >>> 0; }
+    for (const c of Buffer.from(stack)) {
+        h = Math.imul(h ^ c, 0x01000193) >>> 0;
+    }
     return `10.213.${h % 256}.0/24`;
 }
 
@@ -342,14 +405,29 @@ function subnetAddresses(key: string, cidr: string, patroniNodes: number, proble
     return (offset: number) => intToIp(base + offset);
 }
 
-const TOP_KEYS = ["profile", "prometheus", "patroniNodes", "etcdNodes", "baseImage", "bindAddress", "subnet", "ports", "patroni",
-    "haproxy", "barman", "app", "resources"];
+const TOP_KEYS = [
+    "profile",
+    "prometheus",
+    "patroniNodes",
+    "etcdNodes",
+    "baseImage",
+    "bindAddress",
+    "subnet",
+    "ports",
+    "patroni",
+    "haproxy",
+    "barman",
+    "app",
+    "resources",
+];
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
 function postgresParameters(raw: unknown, problems: Problems): Record<string, PgValue> {
     const key = "patroni.postgresql";
-    if (raw === undefined) { return {}; }
+    if (raw === undefined) {
+        return {};
+    }
     if (!isObject(raw)) {
         problems.push(`${key}: must be an object of PostgreSQL parameter names to values (given ${show(raw)})`);
         return {};
@@ -359,7 +437,9 @@ function postgresParameters(raw: unknown, problems: Problems): Record<string, Pg
         if (!PARAM_NAME.test(name)) {
             problems.push(`${key}.${name}: not a valid PostgreSQL parameter name (letters, digits, underscores, one optional dot)`);
         } else if (OWNED_PARAMETERS.includes(name.toLowerCase())) {
-            problems.push(`${key}.${name}: set by the stack itself and cannot be overridden (given ${show(value)}); stack-owned: ${OWNED_PARAMETERS.join(", ")}`);
+            problems.push(
+                `${key}.${name}: set by the stack itself and cannot be overridden (given ${show(value)}); stack-owned: ${OWNED_PARAMETERS.join(", ")}`,
+            );
         } else if (!["string", "number", "boolean"].includes(typeof value)) {
             problems.push(`${key}.${name}: value must be a string, number or boolean (given ${show(value)})`);
         } else {
@@ -374,18 +454,36 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     const problems: Problems = [];
     const warnings: string[] = [];
     for (const k of Object.keys(raw)) {
-        if (!TOP_KEYS.includes(k)) { problems.push(`${k}: unknown key ${NAMESPACE}:${k}; known keys: ${TOP_KEYS.join(", ")}`); }
+        if (!TOP_KEYS.includes(k)) {
+            problems.push(`${k}: unknown key ${NAMESPACE}:${k}; known keys: ${TOP_KEYS.join(", ")}`);
+        }
     }
     const profile = oneOf("profile", raw.profile, DEFAULTS.profile, ["fast", "seed"] as const, problems);
     const timings = PROFILES[profile];
     const prometheus = boolean("prometheus", raw.prometheus, DEFAULTS.prometheus, problems);
-    const patroniNodes = integer("patroniNodes", raw.patroniNodes, DEFAULTS.patroniNodes, LIMITS.patroniNodes[0], LIMITS.patroniNodes[1], problems);
+    const patroniNodes = integer(
+        "patroniNodes",
+        raw.patroniNodes,
+        DEFAULTS.patroniNodes,
+        LIMITS.patroniNodes[0],
+        LIMITS.patroniNodes[1],
+        problems,
+    );
     const etcdNodes = integer("etcdNodes", raw.etcdNodes, DEFAULTS.etcdNodes, LIMITS.etcdNodes[0], LIMITS.etcdNodes[1], problems);
     if (etcdNodes % 2 === 0) {
-        warnings.push(`etcdNodes is ${etcdNodes}, an even count: a cluster of ${etcdNodes} needs ${etcdNodes / 2 + 1} members for quorum, ` +
-            `so it survives ${etcdNodes / 2 - 1} failure(s), no more than ${etcdNodes - 1} members would. Use an odd count.`);
+        warnings.push(
+            `etcdNodes is ${etcdNodes}, an even count: a cluster of ${etcdNodes} needs ${etcdNodes / 2 + 1} members for quorum, ` +
+                `so it survives ${etcdNodes / 2 - 1} failure(s), no more than ${etcdNodes - 1} members would. Use an odd count.`,
+        );
     }
-    const baseImage = text("baseImage", raw.baseImage, DEFAULTS.baseImage, problems, /^[a-zA-Z0-9][\w.\-/:@]*$/, "a Docker image reference");
+    const baseImage = text(
+        "baseImage",
+        raw.baseImage,
+        DEFAULTS.baseImage,
+        problems,
+        /^[a-zA-Z0-9][\w.\-/:@]*$/,
+        "a Docker image reference",
+    );
     const bindAddress = text("bindAddress", raw.bindAddress, DEFAULTS.bindAddress, problems);
     if (raw.bindAddress !== undefined && net.isIP(String(raw.bindAddress)) === 0) {
         problems.push(`bindAddress: must be an IP address such as 127.0.0.1 or 0.0.0.0 (given ${show(raw.bindAddress)})`);
@@ -398,45 +496,99 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     const ports = {} as PortsSpec;
     for (const k of Object.keys(DEFAULTS.ports) as (keyof PortsSpec)[]) {
         const isBase = k.endsWith("Base");
-        ports[k] = integer(`ports.${k}`, p[k], DEFAULTS.ports[k], isBase ? 0 : 1, isBase ? 65535 - LIMITS.patroniNodes[1] : 65535, problems);
+        ports[k] = integer(
+            `ports.${k}`,
+            p[k],
+            DEFAULTS.ports[k],
+            isBase ? 0 : 1,
+            isBase ? 65535 - LIMITS.patroniNodes[1] : 65535,
+            problems,
+        );
     }
-    const published: [string, number][] = [["ports.write", ports.write], ["ports.read", ports.read], ["ports.stats", ports.stats], ["ports.pitr", ports.pitr], ["ports.metrics", ports.metrics],
-        ["ports.barmanMetrics", ports.barmanMetrics], ...(prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : [])];
+    const published: [string, number][] = [
+        ["ports.write", ports.write],
+        ["ports.read", ports.read],
+        ["ports.stats", ports.stats],
+        ["ports.pitr", ports.pitr],
+        ["ports.metrics", ports.metrics],
+        ["ports.barmanMetrics", ports.barmanMetrics],
+        ...(prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : []),
+    ];
     for (let n = 1; n <= patroniNodes; n++) {
         published.push([`ports.postgresBase+${n} (${memberName(n)} PostgreSQL)`, ports.postgresBase + n]);
         published.push([`ports.apiBase+${n} (${memberName(n)} REST API)`, ports.apiBase + n]);
     }
-    for (let n = 1; n <= etcdNodes; n++) { published.push([`ports.etcdBase+${n} (${etcdMemberName(n)} client)`, ports.etcdBase + n]); }
+    for (let n = 1; n <= etcdNodes; n++) {
+        published.push([`ports.etcdBase+${n} (${etcdMemberName(n)} client)`, ports.etcdBase + n]);
+    }
     const seen = new Map<number, string>();
     for (const [name, port] of published) {
-        if (port < 1 || port > 65535) { problems.push(`${name}: host port ${port} is outside 1-65535`); }
+        if (port < 1 || port > 65535) {
+            problems.push(`${name}: host port ${port} is outside 1-65535`);
+        }
         const other = seen.get(port);
-        if (other) { problems.push(`${name}: host port ${port} is also used by ${other}; every published port must differ`); }
+        if (other) {
+            problems.push(`${name}: host port ${port} is also used by ${other}; every published port must differ`);
+        }
         seen.set(port, name);
     }
 
-    const pat = objectAt("patroni", raw.patroni, ["ttl", "loopWait", "retryTimeout", "maximumLagOnFailover", "primaryStartTimeout",
-        "failsafeMode", "synchronousMode", "postgresql"], problems);
+    const pat = objectAt(
+        "patroni",
+        raw.patroni,
+        ["ttl", "loopWait", "retryTimeout", "maximumLagOnFailover", "primaryStartTimeout", "failsafeMode", "synchronousMode", "postgresql"],
+        problems,
+    );
     const patroni: PatroniSpec = {
         ttl: integer("patroni.ttl", pat.ttl, timings.patroni.ttl, 1, 86400, problems),
         loopWait: integer("patroni.loopWait", pat.loopWait, timings.patroni.loopWait, 0, 3600, problems),
         retryTimeout: integer("patroni.retryTimeout", pat.retryTimeout, timings.patroni.retryTimeout, 0, 3600, problems),
-        maximumLagOnFailover: integer("patroni.maximumLagOnFailover", pat.maximumLagOnFailover, DEFAULTS.patroni.maximumLagOnFailover, 0, Number.MAX_SAFE_INTEGER, problems),
-        primaryStartTimeout: integer("patroni.primaryStartTimeout", pat.primaryStartTimeout, DEFAULTS.patroni.primaryStartTimeout, 0, 86400, problems),
+        maximumLagOnFailover: integer(
+            "patroni.maximumLagOnFailover",
+            pat.maximumLagOnFailover,
+            DEFAULTS.patroni.maximumLagOnFailover,
+            0,
+            Number.MAX_SAFE_INTEGER,
+            problems,
+        ),
+        primaryStartTimeout: integer(
+            "patroni.primaryStartTimeout",
+            pat.primaryStartTimeout,
+            DEFAULTS.patroni.primaryStartTimeout,
+            0,
+            86400,
+            problems,
+        ),
         failsafeMode: boolean("patroni.failsafeMode", pat.failsafeMode, timings.patroni.failsafeMode, problems),
-        synchronousMode: oneOf("patroni.synchronousMode", pat.synchronousMode, patroniNodes < 2 ? "off" : DEFAULTS.patroni.synchronousMode, SYNCHRONOUS_MODES, problems),
+        synchronousMode: oneOf(
+            "patroni.synchronousMode",
+            pat.synchronousMode,
+            patroniNodes < 2 ? "off" : DEFAULTS.patroni.synchronousMode,
+            SYNCHRONOUS_MODES,
+            problems,
+        ),
         postgresql: postgresParameters(pat.postgresql, problems),
     };
     const t = `(ttl ${patroni.ttl}, loopWait ${patroni.loopWait}, retryTimeout ${patroni.retryTimeout})`;
-    if (patroni.ttl < 20) { problems.push(`patroni.ttl: must be at least 20 seconds ${t}`); }
-    if (patroni.loopWait < 1) { problems.push(`patroni.loopWait: must be at least 1 second ${t}`); }
-    if (patroni.retryTimeout < 3) { problems.push(`patroni.retryTimeout: must be at least 3 seconds ${t}`); }
+    if (patroni.ttl < 20) {
+        problems.push(`patroni.ttl: must be at least 20 seconds ${t}`);
+    }
+    if (patroni.loopWait < 1) {
+        problems.push(`patroni.loopWait: must be at least 1 second ${t}`);
+    }
+    if (patroni.retryTimeout < 3) {
+        problems.push(`patroni.retryTimeout: must be at least 3 seconds ${t}`);
+    }
     if (patroni.loopWait + 2 * patroni.retryTimeout > patroni.ttl) {
-        problems.push(`patroni.ttl: Patroni requires loopWait + 2 * retryTimeout <= ttl, but ${patroni.loopWait} + 2 * ${patroni.retryTimeout} > ${patroni.ttl} ${t}`);
+        problems.push(
+            `patroni.ttl: Patroni requires loopWait + 2 * retryTimeout <= ttl, but ${patroni.loopWait} + 2 * ${patroni.retryTimeout} > ${patroni.ttl} ${t}`,
+        );
     }
     if (patroni.synchronousMode !== "off" && patroniNodes < 2) {
-        warnings.push(`patroni.synchronousMode is "${patroni.synchronousMode}" with one node: there is no standby to confirm commits` +
-            (patroni.synchronousMode === "strict" ? ", so writes block until a second node exists" : ""));
+        warnings.push(
+            `patroni.synchronousMode is "${patroni.synchronousMode}" with one node: there is no standby to confirm commits` +
+                (patroni.synchronousMode === "strict" ? ", so writes block until a second node exists" : ""),
+        );
     }
 
     const hp = objectAt("haproxy", raw.haproxy, Object.keys(timings.haproxy), problems);
@@ -449,21 +601,45 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     const b = objectAt("barman", raw.barman, Object.keys(DEFAULTS.barman), problems);
     const barman: BarmanSpec = {
         mode: oneOf("barman.mode", b.mode, DEFAULTS.barman.mode, ["streaming", "rsync"] as const, problems),
-        retentionPolicy: text("barman.retentionPolicy", b.retentionPolicy, DEFAULTS.barman.retentionPolicy, problems,
-            /^(REDUNDANCY \d+|RECOVERY WINDOW OF \d+ (DAYS?|WEEKS?|MONTHS?))$/i, `"REDUNDANCY <n>" or "RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS"`),
+        retentionPolicy: text(
+            "barman.retentionPolicy",
+            b.retentionPolicy,
+            DEFAULTS.barman.retentionPolicy,
+            problems,
+            /^(REDUNDANCY \d+|RECOVERY WINDOW OF \d+ (DAYS?|WEEKS?|MONTHS?))$/i,
+            `"REDUNDANCY <n>" or "RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS"`,
+        ),
         walRetentionPolicy: oneOf("barman.walRetentionPolicy", b.walRetentionPolicy, "main", ["main"] as const, problems),
         minimumRedundancy: integer("barman.minimumRedundancy", b.minimumRedundancy, DEFAULTS.barman.minimumRedundancy, 0, 1000, problems),
-        backupSchedule: b.backupSchedule === "" ? "" : text("barman.backupSchedule", b.backupSchedule, DEFAULTS.barman.backupSchedule, problems,
-            /^\S+ \S+ \S+ \S+ \S+$/, `a 5-field cron expression such as "0 3 * * *", or "" to disable`),
-        backupMaxAgeHours: integer("barman.backupMaxAgeHours", b.backupMaxAgeHours, DEFAULTS.barman.backupMaxAgeHours, 1, 24 * 366, problems),
+        backupSchedule:
+            b.backupSchedule === ""
+                ? ""
+                : text(
+                      "barman.backupSchedule",
+                      b.backupSchedule,
+                      DEFAULTS.barman.backupSchedule,
+                      problems,
+                      /^\S+ \S+ \S+ \S+ \S+$/,
+                      `a 5-field cron expression such as "0 3 * * *", or "" to disable`,
+                  ),
+        backupMaxAgeHours: integer(
+            "barman.backupMaxAgeHours",
+            b.backupMaxAgeHours,
+            DEFAULTS.barman.backupMaxAgeHours,
+            1,
+            24 * 366,
+            problems,
+        ),
         compression: oneOf("barman.compression", b.compression, DEFAULTS.barman.compression, ["gzip", "none"] as const, problems),
     };
     if (barman.mode === "rsync") {
-        warnings.push(`barman.mode is "rsync" (the seed's SSH/rsync design): Barman still follows the leader (archive_command ` +
-            `pushes from every node; rsync base backups reach the leader through HAProxy), but without WAL streaming the archive ` +
-            `lags up to archive_timeout (60 s) behind the cluster, so losing the cluster's disks loses that much to ` +
-            `point-in-time recovery, and while Barman is down archive_command fails and WAL piles up in every node's pg_wal. ` +
-            `"streaming" has neither limit.`);
+        warnings.push(
+            `barman.mode is "rsync" (the seed's SSH/rsync design): Barman still follows the leader (archive_command ` +
+                `pushes from every node; rsync base backups reach the leader through HAProxy), but without WAL streaming the archive ` +
+                `lags up to archive_timeout (60 s) behind the cluster, so losing the cluster's disks loses that much to ` +
+                `point-in-time recovery, and while Barman is down archive_command fails and WAL piles up in every node's pg_wal. ` +
+                `"streaming" has neither limit.`,
+        );
     }
 
     const a = objectAt("app", raw.app, ["database", "user"], problems);
@@ -472,8 +648,12 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         database: text("app.database", a.database, DEFAULTS.app.database, problems, IDENT, identMsg),
         user: text("app.user", a.user, DEFAULTS.app.user, problems, IDENT, identMsg),
     };
-    if (RESERVED_ROLES.includes(app.user)) { problems.push(`app.user: "${app.user}" is a role the stack creates itself; choose another name`); }
-    if (["postgres", "template0", "template1"].includes(app.database)) { problems.push(`app.database: "${app.database}" is a system database; choose another name`); }
+    if (RESERVED_ROLES.includes(app.user)) {
+        problems.push(`app.user: "${app.user}" is a role the stack creates itself; choose another name`);
+    }
+    if (["postgres", "template0", "template1"].includes(app.database)) {
+        problems.push(`app.database: "${app.database}" is a system database; choose another name`);
+    }
 
     const r = objectAt("resources", raw.resources, ["etcd", "patroni", "haproxy", "barman"], problems);
     const res = {
@@ -486,21 +666,56 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(stack)) {
         problems.push(`stack name "${stack}": Docker object names carry it, so use letters, digits, '.', '_' or '-'`);
     }
-    if (problems.length > 0 || !at) { throw new ConfigError(problems); }
+    if (problems.length > 0 || !at) {
+        throw new ConfigError(problems);
+    }
     const publicHost = bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress === "::" ? "::1" : bindAddress;
     const addresses: Addresses = {
-        gateway: at(OFFSETS.gateway), haproxy: at(OFFSETS.haproxy), barman: at(OFFSETS.barman), exporter: at(OFFSETS.exporter), prometheus: at(OFFSETS.prometheus),
+        gateway: at(OFFSETS.gateway),
+        haproxy: at(OFFSETS.haproxy),
+        barman: at(OFFSETS.barman),
+        exporter: at(OFFSETS.exporter),
+        prometheus: at(OFFSETS.prometheus),
     };
     const members: MemberSpec[] = Array.from({ length: patroniNodes }, (_, i) => {
-        const n = i + 1, hostPostgresPort = ports.postgresBase + n, hostApiPort = ports.apiBase + n;
-        return { name: memberName(n), address: at(OFFSETS.db + n), hostPostgresPort, hostApiPort, apiUrl: httpUrl(publicHost, hostApiPort), postgresEndpoint: hostPort(publicHost, hostPostgresPort) };
+        const n = i + 1,
+            hostPostgresPort = ports.postgresBase + n,
+            hostApiPort = ports.apiBase + n;
+        return {
+            name: memberName(n),
+            address: at(OFFSETS.db + n),
+            hostPostgresPort,
+            hostApiPort,
+            apiUrl: httpUrl(publicHost, hostApiPort),
+            postgresEndpoint: hostPort(publicHost, hostPostgresPort),
+        };
     });
     const etcd: EtcdMemberSpec[] = Array.from({ length: etcdNodes }, (_, i) => {
-        const n = i + 1, hostClientPort = ports.etcdBase + n;
+        const n = i + 1,
+            hostClientPort = ports.etcdBase + n;
         return { name: etcdMemberName(n), address: at(OFFSETS.etcd + n), hostClientPort, clientUrl: httpUrl(publicHost, hostClientPort) };
     });
     return {
-        spec: { stack, profile, prometheus, baseImage, bindAddress, publicHost, subnet, patroniNodes, etcdNodes, ports, patroni, haproxy, barman, app, resources: res, addresses, members, etcd },
+        spec: {
+            stack,
+            profile,
+            prometheus,
+            baseImage,
+            bindAddress,
+            publicHost,
+            subnet,
+            patroniNodes,
+            etcdNodes,
+            ports,
+            patroni,
+            haproxy,
+            barman,
+            app,
+            resources: res,
+            addresses,
+            members,
+            etcd,
+        },
         warnings,
     };
 }
@@ -509,12 +724,16 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
 export function rawFromPulumiConfig(all: Record<string, string>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(all)) {
-        if (k.startsWith(`${NAMESPACE}:`)) { out[k.slice(NAMESPACE.length + 1)] = decode(v); }
+        if (k.startsWith(`${NAMESPACE}:`)) {
+            out[k.slice(NAMESPACE.length + 1)] = decode(v);
+        }
     }
     // Strings that must stay strings even when they look like JSON numbers.
     for (const k of ["baseImage", "bindAddress", "subnet"]) {
         const v = all[`${NAMESPACE}:${k}`];
-        if (v !== undefined) { out[k] = v; }
+        if (v !== undefined) {
+            out[k] = v;
+        }
     }
     return out;
 }
@@ -528,6 +747,8 @@ export function loadSpec(): ClusterSpec {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
     const { spec, warnings } = parseConfig(rawFromPulumiConfig(pulumi.runtime.allConfig()), pulumi.getStack());
-    for (const w of warnings) { pulumi.log.warn(w); }
+    for (const w of warnings) {
+        pulumi.log.warn(w);
+    }
     return spec;
 }

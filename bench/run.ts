@@ -16,20 +16,49 @@ import { createTable, missingRows, startWriter, waitFor } from "../tests/support
 import { leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const opt = (name: string, dflt: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : dflt;
+};
 const profile = opt("profile", "fast");
 const runs = Number(opt("runs", "3"));
 const STACK = `bench-${profile}`;
 const config: Record<string, unknown> = {
-    profile, patroniNodes: 4, etcdNodes: 3, subnet: "10.213.250.0/24",
-    ports: { write: 45551, read: 45552, stats: 45553, postgresBase: 45430, apiBase: 45800, etcdBase: 45890, pitr: 45554, metrics: 45187, barmanMetrics: 45780, prometheus: 45090 },
+    profile,
+    patroniNodes: 4,
+    etcdNodes: 3,
+    subnet: "10.213.250.0/24",
+    ports: {
+        write: 45551,
+        read: 45552,
+        stats: 45553,
+        postgresBase: 45430,
+        apiBase: 45800,
+        etcdBase: 45890,
+        pitr: 45554,
+        metrics: 45187,
+        barmanMetrics: 45780,
+        prometheus: 45090,
+    },
 };
-args.forEach((a, i) => { if (a === "--set") { const [k, ...v] = args[i + 1].split("="); config[k] = JSON.parse(v.join("=")); } });
+args.forEach((a, i) => {
+    if (a === "--set") {
+        const [k, ...v] = args[i + 1].split("=");
+        config[k] = JSON.parse(v.join("="));
+    }
+});
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
-interface Trial { outage: number; acked: number; lost: number }
+interface Trial {
+    outage: number;
+    acked: number;
+    lost: number;
+}
 
 async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: number): Promise<Trial> {
     const table = `t_${how}_${n}`;
@@ -37,38 +66,69 @@ async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: numb
     const old = await leader(d.outputs);
     const writer = startWriter(d.outputs.writeConnectionString, table, 10);
     await new Promise(r => setTimeout(r, 2000));
-    if (how === "switchover") { await switchover(d.outputs); } else {
+    if (how === "switchover") {
+        await switchover(d.outputs);
+    } else {
         await docker([how, `${STACK}-${old.name}`]);
         await waitNewLeader(d.outputs, old.name, 180);
     }
     await new Promise(r => setTimeout(r, 2000));
     const result = await writer.stop();
     const lost = (await missingRows(d.outputs.writeConnectionString, table, result.acked)).length;
-    if (how !== "switchover") { await docker(["start", `${STACK}-${old.name}`]); }
+    if (how !== "switchover") {
+        await docker(["start", `${STACK}-${old.name}`]);
+    }
     await waitRejoined(d.outputs, old.name, 300);
     log(`${how} #${n}: outage ${result.outageSeconds.toFixed(2)} s, acked ${result.acked.length}, lost ${lost}`);
     return { outage: result.outageSeconds, acked: result.acked.length, lost };
 }
 
-const pgbenchBase = (d: Deployed, client: string, host: string) =>
-    ["exec", "-e", `PGPASSWORD=${d.outputs.superuserPassword}`, client, "pgbench", "-h", host, "-p", "5431", "-U", "postgres"];
+const pgbenchBase = (d: Deployed, client: string, host: string) => [
+    "exec",
+    "-e",
+    `PGPASSWORD=${d.outputs.superuserPassword}`,
+    client,
+    "pgbench",
+    "-h",
+    host,
+    "-p",
+    "5431",
+    "-U",
+    "postgres",
+];
 
 /** One pgbench TPC-B run of `seconds`: transactions per second and the average latency in ms. */
 async function pgbenchRun(d: Deployed, client: string, host: string, seconds: number): Promise<{ tps: number; latencyMs: number }> {
     const out = await run([...pgbenchBase(d, client, host), "-c", "8", "-j", "2", "-T", String(seconds), "-n", "postgres"]);
-    const tps = /tps = ([\d.]+)/.exec(out), latency = /latency average = ([\d.]+) ms/.exec(out);
-    if (!tps || !latency) { throw new Error(`no tps or latency in pgbench output: ${out}`); }
+    const tps = /tps = ([\d.]+)/.exec(out),
+        latency = /latency average = ([\d.]+) ms/.exec(out);
+    if (!tps || !latency) {
+        throw new Error(`no tps or latency in pgbench output: ${out}`);
+    }
     return { tps: Number(tps[1]), latencyMs: Number(latency[1]) };
 }
 
 /** pgbench TPC-B from a replica container: one init, a warm-up, then alternating pairs; medians. */
-async function pgbench(d: Deployed, viaHost: string, directHost: string, client: string, pairs = 3): Promise<{ via: number; direct: number }> {
+async function pgbench(
+    d: Deployed,
+    viaHost: string,
+    directHost: string,
+    client: string,
+    pairs = 3,
+): Promise<{ via: number; direct: number }> {
     const tps = async (host: string, seconds: number) => (await pgbenchRun(d, client, host, seconds)).tps;
     await run([...pgbenchBase(d, client, directHost), "-i", "-q", "-s", "10", "postgres"]);
     await tps(directHost, 5);
-    const via: number[] = [], direct: number[] = [];
+    const via: number[] = [],
+        direct: number[] = [];
     for (let i = 0; i < pairs; i++) {
-        if (i % 2 === 0) { via.push(await tps(viaHost, 10)); direct.push(await tps(directHost, 10)); } else { direct.push(await tps(directHost, 10)); via.push(await tps(viaHost, 10)); }
+        if (i % 2 === 0) {
+            via.push(await tps(viaHost, 10));
+            direct.push(await tps(directHost, 10));
+        } else {
+            direct.push(await tps(directHost, 10));
+            via.push(await tps(viaHost, 10));
+        }
         log(`pgbench pair ${i + 1}: via HAProxy ${via[i].toFixed(0)} tps, direct ${direct[i].toFixed(0)} tps`);
     }
     return { via: median(via), direct: median(direct) };
@@ -90,8 +150,11 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
     await docker(["kill", `${STACK}-${old.name}`]);
     await waitNewLeader(d.outputs, old.name, 180);
     t = Date.now();
-    await waitFor("archiving on the new timeline", 300, async () =>
-        parseInt((await switchWalAndWait(c, d.outputs.superuserConnectionString, 60)).segment.slice(0, 8), 16) > oldTli);
+    await waitFor(
+        "archiving on the new timeline",
+        300,
+        async () => parseInt((await switchWalAndWait(c, d.outputs.superuserConnectionString, 60)).segment.slice(0, 8), 16) > oldTli,
+    );
     const resume = (Date.now() - t) / 1000;
     await docker(["start", `${STACK}-${old.name}`]);
     await waitRejoined(d.outputs, old.name, 300);
@@ -112,12 +175,15 @@ const run = (a: string[]) => docker(a, { timeoutMs: 300000 });
 async function synchronousCost(d: Deployed, client: string, pairs = 3): Promise<[string, string, string][]> {
     const deployed = deployedDcsInputs(d);
     const mode = parseConfig(config, STACK).spec.patroni.synchronousMode;
-    const asyncConfig = { ...config, patroni: { ...(config.patroni as object ?? {}), synchronousMode: "off" } };
+    const asyncConfig = { ...config, patroni: { ...((config.patroni as object) ?? {}), synchronousMode: "off" } };
     const asyncInputs = await plannedDynamicConfig(STACK, asyncConfig, deployed);
     const setMode = async (to: "stack" | "off") => {
         await updateDynamicConfig(to === "off" ? deployed : asyncInputs, to === "off" ? asyncInputs : deployed);
         await waitFor(`synchronous_standby_names ${to === "off" ? "empty" : "set"}`, 60, async () => {
-            const [r] = await query<{ s: string }>(d.outputs.superuserConnectionString, "SELECT current_setting('synchronous_standby_names') AS s");
+            const [r] = await query<{ s: string }>(
+                d.outputs.superuserConnectionString,
+                "SELECT current_setting('synchronous_standby_names') AS s",
+            );
             return (r.s === "") === (to === "off" || mode === "off");
         });
     };
@@ -128,14 +194,26 @@ async function synchronousCost(d: Deployed, client: string, pairs = 3): Promise<
                 await setMode(m);
                 results[m].push(await pgbenchRun(d, client, (await leader(d.outputs)).host, 10));
             }
-            log(`synchronous cost pair ${i + 1}: ${mode} ${results.stack[i].tps.toFixed(0)} tps ${results.stack[i].latencyMs} ms, off ${results.off[i].tps.toFixed(0)} tps ${results.off[i].latencyMs} ms`);
+            log(
+                `synchronous cost pair ${i + 1}: ${mode} ${results.stack[i].tps.toFixed(0)} tps ${results.stack[i].latencyMs} ms, off ${results.off[i].tps.toFixed(0)} tps ${results.off[i].latencyMs} ms`,
+            );
         }
-    } finally { await setMode("stack"); }
+    } finally {
+        await setMode("stack");
+    }
     const tps = (m: "stack" | "off") => median(results[m].map(r => r.tps));
     const lat = (m: "stack" | "off") => median(results[m].map(r => r.latencyMs));
     return [
-        [`pgbench direct to the leader, synchronousMode "${mode}" / "off": TPS`, `${tps("stack").toFixed(0)} / ${tps("off").toFixed(0)} = ${(tps("stack") / tps("off")).toFixed(2)}`, ""],
-        [`pgbench direct to the leader, synchronousMode "${mode}" / "off": average latency`, `${lat("stack").toFixed(2)} / ${lat("off").toFixed(2)} ms`, ""],
+        [
+            `pgbench direct to the leader, synchronousMode "${mode}" / "off": TPS`,
+            `${tps("stack").toFixed(0)} / ${tps("off").toFixed(0)} = ${(tps("stack") / tps("off")).toFixed(2)}`,
+            "",
+        ],
+        [
+            `pgbench direct to the leader, synchronousMode "${mode}" / "off": average latency`,
+            `${lat("stack").toFixed(2)} / ${lat("off").toFixed(2)} ms`,
+            "",
+        ],
     ];
 }
 
@@ -148,34 +226,52 @@ async function chaos(): Promise<void> {
     const c: ChaosStack = { d, config: chaosConfig, spec, dcsInputs: deployedDcsInputs(d), mode: spec.patroni.synchronousMode, log };
     const rows: ChaosRow[] = [];
     try {
-        const modes = opt("modes", `${spec.patroni.synchronousMode},off`).split(",").map(m => m.trim()) as SynchronousMode[];
+        const modes = opt("modes", `${spec.patroni.synchronousMode},off`)
+            .split(",")
+            .map(m => m.trim()) as SynchronousMode[];
         const unknown = modes.filter(m => !SYNCHRONOUS_MODES.includes(m));
-        if (unknown.length) { throw new Error(`--modes: unknown ${unknown.join(", ")}; allowed: ${SYNCHRONOUS_MODES.join(", ")}`); }
+        if (unknown.length) {
+            throw new Error(`--modes: unknown ${unknown.join(", ")}; allowed: ${SYNCHRONOUS_MODES.join(", ")}`);
+        }
         for (const mode of modes) {
-            if (c.mode !== mode) { await setSynchronousMode(c, mode); }
-            for (const s of SCENARIOS.filter(x => mode !== "off" || x.asyncToo)) { rows.push((await underFault(c, s.name, s.fault)).row); }
+            if (c.mode !== mode) {
+                await setSynchronousMode(c, mode);
+            }
+            for (const s of SCENARIOS.filter(x => mode !== "off" || x.asyncToo)) {
+                rows.push((await underFault(c, s.name, s.fault)).row);
+            }
         }
         process.stdout.write(`\n${chaosTable(rows)}\n`);
         const [v] = await query<{ v: string }>(d.outputs.superuserConnectionString, "SELECT version() AS v");
         const patroni = await docker(["exec", `${stack}-db1`, "patroni", "--version"]);
-        process.stdout.write(`\n${v.v.split(" on ")[0]}; ${patroni}; profile ${profile}; ` +
-            `${await docker(["info", "-f", "{{.NCPU}} CPUs, {{.MemTotal}} bytes, Docker {{.ServerVersion}}"])}\n`);
+        process.stdout.write(
+            `\n${v.v.split(" on ")[0]}; ${patroni}; profile ${profile}; ` +
+                `${await docker(["info", "-f", "{{.NCPU}} CPUs, {{.MemTotal}} bytes, Docker {{.ServerVersion}}"])}\n`,
+        );
     } finally {
-        if (!args.includes("--keep")) { await destroyStack(stack); }
+        if (!args.includes("--keep")) {
+            await destroyStack(stack);
+        }
     }
 }
 
 async function main() {
-    if (args.includes("--chaos")) { return chaos(); }
+    if (args.includes("--chaos")) {
+        return chaos();
+    }
     const spec = parseConfig(config, STACK).spec;
-    log(`profile ${profile}: ttl ${spec.patroni.ttl}, loop_wait ${spec.patroni.loopWait}, retry_timeout ${spec.patroni.retryTimeout}, ` +
-        `HAProxy inter ${spec.haproxy.inter} fastinter ${spec.haproxy.fastinter} downinter ${spec.haproxy.downinter} rise ${spec.haproxy.rise} fall ${spec.haproxy.fall}`);
+    log(
+        `profile ${profile}: ttl ${spec.patroni.ttl}, loop_wait ${spec.patroni.loopWait}, retry_timeout ${spec.patroni.retryTimeout}, ` +
+            `HAProxy inter ${spec.haproxy.inter} fastinter ${spec.haproxy.fastinter} downinter ${spec.haproxy.downinter} rise ${spec.haproxy.rise} fall ${spec.haproxy.fall}`,
+    );
     const d = await deployStack({ stack: STACK, config }, { log });
     try {
         const trials: Record<string, Trial[]> = { kill: [], stop: [], switchover: [] };
         if (!args.includes("--skip-failover")) {
             for (const how of ["switchover", "stop", "kill"] as const) {
-                for (let n = 1; n <= runs; n++) { trials[how].push(await disrupt(d, how, n)); }
+                for (let n = 1; n <= runs; n++) {
+                    trials[how].push(await disrupt(d, how, n));
+                }
             }
         }
         const l = await leader(d.outputs);
@@ -184,10 +280,14 @@ async function main() {
         // move the leadership (the timeline would grow).
         const timeline = async () => (await leader(d.outputs)).timeline ?? 0;
         const tlBefore = await timeline();
-        const backupUnderLoad = args.includes("--skip-barman") ? Promise.resolve() : (async () => {
-            await waitFor("the first base backup", 300, async () => (await listBackups(d.outputs.barmanContainer)).some(b => b.status === "DONE"));
-            await takeBackup(d.outputs.barmanContainer);
-        })();
+        const backupUnderLoad = args.includes("--skip-barman")
+            ? Promise.resolve()
+            : (async () => {
+                  await waitFor("the first base backup", 300, async () =>
+                      (await listBackups(d.outputs.barmanContainer)).some(b => b.status === "DONE"),
+                  );
+                  await takeBackup(d.outputs.barmanContainer);
+              })();
         const { via: viaHaproxy, direct } = await pgbench(d, spec.addresses.haproxy, l.host, client);
         await backupUnderLoad;
         const unplanned = (await timeline()) - tlBefore;
@@ -195,27 +295,61 @@ async function main() {
         const rows: [string, string, string][] = [
             ["time to all streaming (deploy, images cached)", `${d.timings.healthy.toFixed(1)} s`, ""],
         ];
-        for (const [how, label, target] of [["kill", "kill-leader write outage", 20], ["stop", "stop-leader write outage", 3], ["switchover", "switchover write outage", 3]] as const) {
+        for (const [how, label, target] of [
+            ["kill", "kill-leader write outage", 20],
+            ["stop", "stop-leader write outage", 3],
+            ["switchover", "switchover write outage", 3],
+        ] as const) {
             const t = trials[how];
-            if (t.length === 0) { continue; }
+            if (t.length === 0) {
+                continue;
+            }
             const med = median(t.map(x => x.outage));
-            rows.push([`${label} (median of ${t.length}; each: ${t.map(x => x.outage.toFixed(1)).join(", ")})`, `${med.toFixed(2)} s`, `<= ${target} s ${med <= target ? "met" : "MISSED"}`]);
+            rows.push([
+                `${label} (median of ${t.length}; each: ${t.map(x => x.outage.toFixed(1)).join(", ")})`,
+                `${med.toFixed(2)} s`,
+                `<= ${target} s ${med <= target ? "met" : "MISSED"}`,
+            ]);
         }
-        if (!args.includes("--skip-barman")) { rows.push(...await barmanTimings(d)); }
-        const acked = Object.values(trials).flat().reduce((a, t) => a + t.acked, 0);
-        const lost = Object.values(trials).flat().reduce((a, t) => a + t.lost, 0);
+        if (!args.includes("--skip-barman")) {
+            rows.push(...(await barmanTimings(d)));
+        }
+        const acked = Object.values(trials)
+            .flat()
+            .reduce((a, t) => a + t.acked, 0);
+        const lost = Object.values(trials)
+            .flat()
+            .reduce((a, t) => a + t.lost, 0);
         rows.push(["acknowledged rows / present afterwards", `${acked} / ${acked - lost}`, `0 lost ${lost === 0 ? "met" : "MISSED"}`]);
         rows.push(["unplanned failovers during pgbench + a base backup", String(unplanned), `0 ${unplanned === 0 ? "met" : "MISSED"}`]);
         rows.push(...syncRows);
-        rows.push(["pgbench TPS through the write port / direct to the leader", `${viaHaproxy.toFixed(0)} / ${direct.toFixed(0)} = ${(viaHaproxy / direct).toFixed(2)}`, `>= 0.9 ${viaHaproxy / direct >= 0.9 ? "met" : "MISSED"}`]);
+        rows.push([
+            "pgbench TPS through the write port / direct to the leader",
+            `${viaHaproxy.toFixed(0)} / ${direct.toFixed(0)} = ${(viaHaproxy / direct).toFixed(2)}`,
+            `>= 0.9 ${viaHaproxy / direct >= 0.9 ? "met" : "MISSED"}`,
+        ]);
         const width = Math.max(...rows.map(r => r[0].length));
-        process.stdout.write(`\n| measure (profile ${profile}) ${" ".repeat(Math.max(0, width - 19 - profile.length))}| value | target |\n|${"-".repeat(width + 2)}|---|---|\n`);
-        for (const r of rows) { process.stdout.write(`| ${r[0].padEnd(width)} | ${r[1]} | ${r[2]} |\n`); }
+        process.stdout.write(
+            `\n| measure (profile ${profile}) ${" ".repeat(Math.max(0, width - 19 - profile.length))}| value | target |\n|${"-".repeat(width + 2)}|---|---|\n`,
+        );
+        for (const r of rows) {
+            process.stdout.write(`| ${r[0].padEnd(width)} | ${r[1]} | ${r[2]} |\n`);
+        }
         const [v] = await query<{ v: string }>(d.outputs.superuserConnectionString, "SELECT version() AS v");
-        process.stdout.write(`\n${v.v.split(" on ")[0]}; ${(await docker(["info", "-f", "{{.NCPU}} CPUs, {{.MemTotal}} bytes, Docker {{.ServerVersion}}"]))}\n`);
+        process.stdout.write(
+            `\n${v.v.split(" on ")[0]}; ${await docker(["info", "-f", "{{.NCPU}} CPUs, {{.MemTotal}} bytes, Docker {{.ServerVersion}}"])}\n`,
+        );
     } finally {
-        if (!args.includes("--keep")) { await destroyStack(STACK); }
+        if (!args.includes("--keep")) {
+            await destroyStack(STACK);
+        }
     }
 }
 
-main().then(() => process.exit(0), e => { process.stderr.write(`bench: ${e instanceof Error ? e.message : e}\n`); process.exit(1); });
+main().then(
+    () => process.exit(0),
+    e => {
+        process.stderr.write(`bench: ${e instanceof Error ? e.message : e}\n`);
+        process.exit(1);
+    },
+);

@@ -46,43 +46,55 @@ export class BarmanServer extends pulumi.ComponentResource {
         const { stack, networkName, bindAddress } = args.placement;
         this.serverConfig = renderBarmanServer({ stack, haproxyAddress: args.haproxyAddress, mode: args.spec.mode });
         this.containerName = dockerName(stack, "barman");
-        const volume = (suffix: string) => new docker.Volume(`${name}-${suffix}`, {
-            name: dockerName(stack, `barman-${suffix}`),
-            labels: stackLabels(stack, "barman"),
-        }, childOptions(this, `barman-${suffix}`));
+        const volume = (suffix: string) =>
+            new docker.Volume(
+                `${name}-${suffix}`,
+                {
+                    name: dockerName(stack, `barman-${suffix}`),
+                    labels: stackLabels(stack, "barman"),
+                },
+                childOptions(this, `barman-${suffix}`),
+            );
         const home = volume("home");
         const backups = volume("backups");
         const ssh = args.ssh ? sshEnvs(args.ssh) : pulumi.output([] as string[]);
-        const envs = pulumi.secret(pulumi.all([args.barmanPassword, args.streamingBarmanPassword, ssh])
-            .apply(([barman, streaming, sshKeys]) => [
-                `BARMAN_PASSWORD=${barman}`,
-                `STREAMING_BARMAN_PASSWORD=${streaming}`,
-                `BARMAN_SERVER=${BARMAN_SERVER}`,
-                `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
-                `METRICS_PORT=${BARMAN_METRICS_PORT}`,
-                ...sshKeys,
-            ]));
-        this.container = new docker.Container(`${name}-container`, {
-            ...commonContainerArgs(stack, "barman", args.resources),
-            name: this.containerName,
-            hostname: "barman",
-            image: args.image,
-            envs,
-            uploads: [
-                { file: BARMAN_CONFIG, content: this.globalConfig },
-                { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
-                ...(args.ssh?.files ?? []),
-            ],
-            networksAdvanced: stackNetwork(networkName, args.address, "barman"),
-            ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: bindAddress }],
-            volumes: [
-                { volumeName: home.name, containerPath: BARMAN_HOME },
-                { volumeName: backups.name, containerPath: BARMAN_BACKUPS },
-                ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
-            ],
-            healthcheck: healthcheck(`barman-health ${BARMAN_SERVER}`, "120s"),
-            stopTimeout: 30,
-        }, childOptions(this, "barman", { deleteBeforeReplace: true }));
+        const envs = pulumi.secret(
+            pulumi
+                .all([args.barmanPassword, args.streamingBarmanPassword, ssh])
+                .apply(([barman, streaming, sshKeys]) => [
+                    `BARMAN_PASSWORD=${barman}`,
+                    `STREAMING_BARMAN_PASSWORD=${streaming}`,
+                    `BARMAN_SERVER=${BARMAN_SERVER}`,
+                    `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
+                    `METRICS_PORT=${BARMAN_METRICS_PORT}`,
+                    ...sshKeys,
+                ]),
+        );
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                ...commonContainerArgs(stack, "barman", args.resources),
+                name: this.containerName,
+                hostname: "barman",
+                image: args.image,
+                envs,
+                uploads: [
+                    { file: BARMAN_CONFIG, content: this.globalConfig },
+                    { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
+                    ...(args.ssh?.files ?? []),
+                ],
+                networksAdvanced: stackNetwork(networkName, args.address, "barman"),
+                ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: bindAddress }],
+                volumes: [
+                    { volumeName: home.name, containerPath: BARMAN_HOME },
+                    { volumeName: backups.name, containerPath: BARMAN_BACKUPS },
+                    ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
+                ],
+                healthcheck: healthcheck(`barman-health ${BARMAN_SERVER}`, "120s"),
+                stopTimeout: 30,
+            },
+            childOptions(this, "barman", { deleteBeforeReplace: true }),
+        );
         this.registerOutputs({ containerName: this.containerName, globalConfig: this.globalConfig, serverConfig: this.serverConfig });
     }
 }

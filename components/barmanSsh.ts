@@ -39,14 +39,22 @@ export class BarmanSsh extends pulumi.ComponentResource {
     constructor(name: string, args: BarmanSshArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:BarmanSsh", name, {}, opts);
         const key = (keyName: string) => new tls.PrivateKey(`${name}-${keyName}`, { algorithm: "ED25519" }, childOptions(this, keyName));
-        const nodeHost = key("node-host-key"), barmanHost = key("barman-host-key");
-        const archive = key("archive-key"), backup = key("backup-key");
+        const nodeHost = key("node-host-key"),
+            barmanHost = key("barman-host-key");
+        const archive = key("archive-key"),
+            backup = key("backup-key");
         const secretPem = (k: tls.PrivateKey) => pulumi.secret(k.privateKeyOpenssh);
         const toBarman: SshPeer = { alias: "barman", address: args.barmanAddress, port: SSH_PORT, user: "barman" };
         const toLeader: SshPeer = { alias: "leader", address: args.haproxyAddress, port: HAPROXY_SSH_PORT, user: "postgres" };
         // One side: its own host and client keys, the peer it logs in to, and the one key it lets in.
-        const side = (user: string, hostKey: tls.PrivateKey, clientKey: tls.PrivateKey, peer: SshPeer, peerHostKey: tls.PrivateKey,
-            authorized: pulumi.Output<string>): SshSide => ({
+        const side = (
+            user: string,
+            hostKey: tls.PrivateKey,
+            clientKey: tls.PrivateKey,
+            peer: SshPeer,
+            peerHostKey: tls.PrivateKey,
+            authorized: pulumi.Output<string>,
+        ): SshSide => ({
             hostKey: secretPem(hostKey),
             clientKey: secretPem(clientKey),
             files: [
@@ -56,18 +64,36 @@ export class BarmanSsh extends pulumi.ComponentResource {
                 { file: SSH_FILES.authorizedKeys, content: authorized },
             ],
         });
-        this.node = side("postgres", nodeHost, archive, toBarman, barmanHost,
-            backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`)));
-        this.barman = side("barman", barmanHost, backup, toLeader, nodeHost,
-            archive.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `wal-archive@${args.stack}`, `/usr/bin/rrsync -wo ${BARMAN_INCOMING}`)));
+        this.node = side(
+            "postgres",
+            nodeHost,
+            archive,
+            toBarman,
+            barmanHost,
+            backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`)),
+        );
+        this.barman = side(
+            "barman",
+            barmanHost,
+            backup,
+            toLeader,
+            nodeHost,
+            archive.publicKeyOpenssh.apply(k =>
+                authorizedKeyLine(k, `wal-archive@${args.stack}`, `/usr/bin/rrsync -wo ${BARMAN_INCOMING}`),
+            ),
+        );
         this.registerOutputs({ nodeFiles: this.node.files.map(f => f.content), barmanFiles: this.barman.files.map(f => f.content) });
     }
 }
 
 /** Environment entries that deliver an SSH side's private keys (base64: one line each). */
 export function sshEnvs(side: SshSide): pulumi.Output<string[]> {
-    return pulumi.secret(pulumi.all([side.hostKey, side.clientKey]).apply(([host, client]) => [
-        `SSH_HOST_KEY_B64=${Buffer.from(host).toString("base64")}`,
-        `SSH_CLIENT_KEY_B64=${Buffer.from(client).toString("base64")}`,
-    ]));
+    return pulumi.secret(
+        pulumi
+            .all([side.hostKey, side.clientKey])
+            .apply(([host, client]) => [
+                `SSH_HOST_KEY_B64=${Buffer.from(host).toString("base64")}`,
+                `SSH_CLIENT_KEY_B64=${Buffer.from(client).toString("base64")}`,
+            ]),
+    );
 }

@@ -24,7 +24,9 @@ export interface PatroniClusterArgs {
 
 /** Generated passwords: letters and digits only, so they are safe inside URIs and config files. */
 function password(component: string, suffix: string, parent: pulumi.Resource): pulumi.Output<string> {
-    return pulumi.secret(new random.RandomPassword(`${component}-${suffix}`, { length: 32, special: false }, childOptions(parent, suffix)).result);
+    return pulumi.secret(
+        new random.RandomPassword(`${component}-${suffix}`, { length: 32, special: false }, childOptions(parent, suffix)).result,
+    );
 }
 
 /** The whole stack: network, images, secrets, etcd, the DCS configuration, Patroni nodes, HAProxy and Barman. */
@@ -39,14 +41,17 @@ export class PatroniCluster extends pulumi.ComponentResource {
     public readonly exporter: MetricsExporter;
     /** The optional Prometheus server (patroni-ha:prometheus). */
     public readonly prometheus?: PrometheusServer;
-    public readonly secrets: Record<"superuser" | "replication" | "rewind" | "api" | "stats" | "app" | "barman" | "streamingBarman" | "monitor", pulumi.Output<string>>;
+    public readonly secrets: Record<
+        "superuser" | "replication" | "rewind" | "api" | "stats" | "app" | "barman" | "streamingBarman" | "monitor",
+        pulumi.Output<string>
+    >;
     /** Scope = stack name: it is PostgreSQL's cluster_name and the DCS key prefix. */
     public readonly scope: string;
 
     constructor(name: string, args: PatroniClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniCluster", name, {}, opts);
-        const spec = this.spec = args.spec;
-        const scope = this.scope = spec.stack;
+        const spec = (this.spec = args.spec);
+        const scope = (this.scope = spec.stack);
         // Children are named `<name>-<part>`; the alias (childOptions) is the part alone, as named before.
         const named = (part: string) => `${name}-${part}`;
         const child = (part: string, extra: pulumi.CustomResourceOptions = {}) => childOptions(this, part, extra);
@@ -64,80 +69,176 @@ export class PatroniCluster extends pulumi.ComponentResource {
             monitor: pw("monitor-password"),
         };
 
-        this.network = new docker.Network(named("network"), {
-            name: dockerName(spec.stack, "net"),
-            driver: "bridge",
-            ipamConfigs: [{ subnet: spec.subnet, gateway: spec.addresses.gateway }],
-            labels: stackLabels(spec.stack, "network"),
-        }, child("network"));
+        this.network = new docker.Network(
+            named("network"),
+            {
+                name: dockerName(spec.stack, "net"),
+                driver: "bridge",
+                ipamConfigs: [{ subnet: spec.subnet, gateway: spec.addresses.gateway }],
+                labels: stackLabels(spec.stack, "network"),
+            },
+            child("network"),
+        );
         const placement: Placement = { stack: spec.stack, networkName: this.network.name, bindAddress: spec.bindAddress };
 
         const roles = IMAGE_ROLES.filter(r => r !== "prometheus" || spec.prometheus);
         const built = new StackImages(named("images"), { stack: spec.stack, baseImage: spec.baseImage, roles }, child("images"));
         const image = (role: ImageRole) => built.refs[role]!;
 
-        this.etcd = new EtcdCluster(named("etcd"), { placement, members: spec.etcd, image: image("etcd"), resources: spec.resources.etcd }, child("etcd"));
+        this.etcd = new EtcdCluster(
+            named("etcd"),
+            { placement, members: spec.etcd, image: image("etcd"), resources: spec.resources.etcd },
+            child("etcd"),
+        );
 
         // Streaming mode: the WAL hand-off volume between every node's archive_command and Barman.
         // Rsync mode: per-stack SSH keys instead (see BarmanSsh).
         const mode = spec.barman.mode;
-        const walVolume = mode === "streaming"
-            ? new docker.Volume(named("wal"), { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") }, child("wal")).name
-            : undefined;
-        const ssh = mode === "rsync"
-            ? new BarmanSsh(named("barman-ssh"), { stack: spec.stack, barmanAddress: spec.addresses.barman, haproxyAddress: spec.addresses.haproxy }, child("barman-ssh"))
-            : undefined;
+        const walVolume =
+            mode === "streaming"
+                ? new docker.Volume(
+                      named("wal"),
+                      { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") },
+                      child("wal"),
+                  ).name
+                : undefined;
+        const ssh =
+            mode === "rsync"
+                ? new BarmanSsh(
+                      named("barman-ssh"),
+                      { stack: spec.stack, barmanAddress: spec.addresses.barman, haproxyAddress: spec.addresses.haproxy },
+                      child("barman-ssh"),
+                  )
+                : undefined;
 
         const apiUser = "patroni";
-        this.dynamicConfig = new PatroniDynamicConfig(named("dcs-config"), {
-            scope,
-            namespace: DCS_NAMESPACE,
-            etcdEndpoints: this.etcd.endpoints,
-            members: spec.members.map(m => ({ name: m.name, apiUrl: m.apiUrl })),
-            apiUser,
-            apiPassword: this.secrets.api,
-            config: canonicalJson(renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet, ownedParameters: archiveParameters(mode), slots: barmanSlots(mode) })),
-        }, child("dcs-config", { dependsOn: this.etcd.containers }));
+        this.dynamicConfig = new PatroniDynamicConfig(
+            named("dcs-config"),
+            {
+                scope,
+                namespace: DCS_NAMESPACE,
+                etcdEndpoints: this.etcd.endpoints,
+                members: spec.members.map(m => ({ name: m.name, apiUrl: m.apiUrl })),
+                apiUser,
+                apiPassword: this.secrets.api,
+                config: canonicalJson(
+                    renderDynamicConfig({
+                        patroni: spec.patroni,
+                        subnet: spec.subnet,
+                        ownedParameters: archiveParameters(mode),
+                        slots: barmanSlots(mode),
+                    }),
+                ),
+            },
+            child("dcs-config", { dependsOn: this.etcd.containers }),
+        );
 
         const etcdAddresses = spec.etcd.map(e => e.address);
-        this.nodes = spec.members.map(member => new PatroniNode(named(member.name), {
-            placement, member, scope, subnet: spec.subnet, etcdAddresses, image: image("patroni"),
-            app: spec.app, resources: spec.resources.patroni, walVolume, ssh: ssh?.node,
-            secrets: {
-                superuserPassword: this.secrets.superuser, replicationPassword: this.secrets.replication,
-                rewindPassword: this.secrets.rewind, apiUser, apiPassword: this.secrets.api,
-                appPassword: this.secrets.app, barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman,
-                monitorPassword: this.secrets.monitor,
-            },
-        }, child(member.name, { dependsOn: [this.dynamicConfig] })));
+        this.nodes = spec.members.map(
+            member =>
+                new PatroniNode(
+                    named(member.name),
+                    {
+                        placement,
+                        member,
+                        scope,
+                        subnet: spec.subnet,
+                        etcdAddresses,
+                        image: image("patroni"),
+                        app: spec.app,
+                        resources: spec.resources.patroni,
+                        walVolume,
+                        ssh: ssh?.node,
+                        secrets: {
+                            superuserPassword: this.secrets.superuser,
+                            replicationPassword: this.secrets.replication,
+                            rewindPassword: this.secrets.rewind,
+                            apiUser,
+                            apiPassword: this.secrets.api,
+                            appPassword: this.secrets.app,
+                            barmanPassword: this.secrets.barman,
+                            streamingBarmanPassword: this.secrets.streamingBarman,
+                            monitorPassword: this.secrets.monitor,
+                        },
+                    },
+                    child(member.name, { dependsOn: [this.dynamicConfig] }),
+                ),
+        );
         const nodeContainers = this.nodes.map(n => n.container);
         const servers = spec.members.map(m => ({ name: m.name, address: m.address }));
 
-        this.haproxy = new HaproxyGateway(named("haproxy"), {
-            placement, servers, image: image("haproxy"), address: spec.addresses.haproxy, ports: spec.ports,
-            maximumLagOnFailover: spec.patroni.maximumLagOnFailover, timings: spec.haproxy,
-            statsUser: "admin", statsPassword: this.secrets.stats, resources: spec.resources.haproxy, sshRoute: mode === "rsync",
-        }, child("haproxy"));
+        this.haproxy = new HaproxyGateway(
+            named("haproxy"),
+            {
+                placement,
+                servers,
+                image: image("haproxy"),
+                address: spec.addresses.haproxy,
+                ports: spec.ports,
+                maximumLagOnFailover: spec.patroni.maximumLagOnFailover,
+                timings: spec.haproxy,
+                statsUser: "admin",
+                statsPassword: this.secrets.stats,
+                resources: spec.resources.haproxy,
+                sshRoute: mode === "rsync",
+            },
+            child("haproxy"),
+        );
 
-        this.barman = new BarmanServer(named("barman"), {
-            placement, image: image("barman"), address: spec.addresses.barman,
-            haproxyAddress: spec.addresses.haproxy, spec: spec.barman, resources: spec.resources.barman, walVolume, ssh: ssh?.barman,
-            barmanPassword: this.secrets.barman, streamingBarmanPassword: this.secrets.streamingBarman, metricsHostPort: spec.ports.barmanMetrics,
-        }, child("barman", { dependsOn: nodeContainers }));
+        this.barman = new BarmanServer(
+            named("barman"),
+            {
+                placement,
+                image: image("barman"),
+                address: spec.addresses.barman,
+                haproxyAddress: spec.addresses.haproxy,
+                spec: spec.barman,
+                resources: spec.resources.barman,
+                walVolume,
+                ssh: ssh?.barman,
+                barmanPassword: this.secrets.barman,
+                streamingBarmanPassword: this.secrets.streamingBarman,
+                metricsHostPort: spec.ports.barmanMetrics,
+            },
+            child("barman", { dependsOn: nodeContainers }),
+        );
 
-        this.exporter = new MetricsExporter(named("exporter"), {
-            placement, image: image("exporter"), address: spec.addresses.exporter,
-            haproxyAddress: spec.addresses.haproxy, hostPort: spec.ports.metrics,
-            monitorPassword: this.secrets.monitor, resources: spec.resources.haproxy,
-        }, child("exporter", { dependsOn: nodeContainers }));
+        this.exporter = new MetricsExporter(
+            named("exporter"),
+            {
+                placement,
+                image: image("exporter"),
+                address: spec.addresses.exporter,
+                haproxyAddress: spec.addresses.haproxy,
+                hostPort: spec.ports.metrics,
+                monitorPassword: this.secrets.monitor,
+                resources: spec.resources.haproxy,
+            },
+            child("exporter", { dependsOn: nodeContainers }),
+        );
 
         if (spec.prometheus) {
-            this.prometheus = new PrometheusServer(named("prometheus"), {
-                placement, image: image("prometheus"), address: spec.addresses.prometheus,
-                targets: { members: servers, haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman },
-                alerts: { maximumLagOnFailover: spec.patroni.maximumLagOnFailover, backupMaxAgeSeconds: spec.barman.backupMaxAgeHours * 3600 },
-                hostPort: spec.ports.prometheus, resources: spec.resources.barman,
-            }, child("prometheus"));
+            this.prometheus = new PrometheusServer(
+                named("prometheus"),
+                {
+                    placement,
+                    image: image("prometheus"),
+                    address: spec.addresses.prometheus,
+                    targets: {
+                        members: servers,
+                        haproxyAddress: spec.addresses.haproxy,
+                        exporterAddress: spec.addresses.exporter,
+                        barmanAddress: spec.addresses.barman,
+                    },
+                    alerts: {
+                        maximumLagOnFailover: spec.patroni.maximumLagOnFailover,
+                        backupMaxAgeSeconds: spec.barman.backupMaxAgeHours * 3600,
+                    },
+                    hostPort: spec.ports.prometheus,
+                    resources: spec.resources.barman,
+                },
+                child("prometheus"),
+            );
         }
 
         this.registerOutputs({

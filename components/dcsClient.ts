@@ -41,8 +41,14 @@ async function retry<T>(what: string, timeoutSeconds: number, fn: () => Promise<
     const pollMs = Math.min(1000, timeoutSeconds * 50);
     let last = "";
     for (;;) {
-        try { return await fn(); } catch (e) { last = errorText(e); }
-        if (Date.now() > deadline) { throw new Error(`${what}: gave up after ${timeoutSeconds}s: ${last}`); }
+        try {
+            return await fn();
+        } catch (e) {
+            last = errorText(e);
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`${what}: gave up after ${timeoutSeconds}s: ${last}`);
+        }
         await sleep(pollMs);
     }
 }
@@ -53,9 +59,13 @@ async function etcd(state: DynamicConfigState, path: string, body: Json): Promis
     for (const endpoint of state.etcdEndpoints) {
         try {
             const r = await apiRequest("POST", `${endpoint}/v3/${path}`, { body });
-            if (r.status === 200) { return r.json; }
+            if (r.status === 200) {
+                return r.json;
+            }
             errors.push(`${endpoint}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
-        } catch (e) { errors.push(`${endpoint}: ${errorText(e)}`); }
+        } catch (e) {
+            errors.push(`${endpoint}: ${errorText(e)}`);
+        }
     }
     throw new Error(`no etcd endpoint answered: ${errors.join("; ")}`);
 }
@@ -66,9 +76,15 @@ function dcsKey(state: DynamicConfigState, leaf: string): string {
 
 /** Nulls for keys present now but absent from desired (Patroni's PATCH merges; null deletes). */
 export function configPatch(current: unknown, desired: unknown): unknown {
-    if (!isPlain(desired) || !isPlain(current)) { return desired; }
+    if (!isPlain(desired) || !isPlain(current)) {
+        return desired;
+    }
     const patch: Json = {};
-    for (const k of Object.keys(current)) { if (!(k in desired)) { patch[k] = null; } }
+    for (const k of Object.keys(current)) {
+        if (!(k in desired)) {
+            patch[k] = null;
+        }
+    }
     for (const [k, v] of Object.entries(desired)) {
         patch[k] = isPlain(v) && isPlain(current[k]) ? configPatch(current[k], v) : v;
     }
@@ -87,10 +103,16 @@ export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds
     await retry("every replica streaming from the leader", timeoutSeconds, async () => {
         const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m.apiUrl) })));
         const leader = statuses.find(x => isPrimaryRole(x.s.role));
-        if (!leader) { throw new Error("no leader"); }
-        const streaming = new Set(((leader.s.replication ?? []) as Json[]).filter(r => r.state === "streaming").map(r => r.application_name));
+        if (!leader) {
+            throw new Error("no leader");
+        }
+        const streaming = new Set(
+            ((leader.s.replication ?? []) as Json[]).filter(r => r.state === "streaming").map(r => r.application_name),
+        );
         const behind = statuses.filter(x => x !== leader && x.s.state === "running" && !streaming.has(x.m.name)).map(x => x.m.name);
-        if (behind.length) { throw new Error(`not streaming yet: ${behind.join(", ")}`); }
+        if (behind.length) {
+            throw new Error(`not streaming yet: ${behind.join(", ")}`);
+        }
     });
 }
 
@@ -105,25 +127,38 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
     for (let pass = 1; pass <= 3; pass++) {
         const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl) })));
         const pending = statuses.filter(x => x.s.pending_restart === true);
-        if (pending.length === 0) { return restarted; }
+        if (pending.length === 0) {
+            return restarted;
+        }
         for (const { m } of [...pending.filter(x => !isLeader(x.s)), ...pending.filter(x => isLeader(x.s))]) {
             log(`restarting ${m.name} to apply restart-only parameters (pass ${pass})`);
             await retry(`restart ${m.name}`, state.timeoutSeconds, async () => {
-                const r = await apiRequest("POST", `${m.apiUrl}/restart`, { body: { restart_pending: true }, auth: [state.apiUser, state.apiPassword], timeoutMs: 120000 });
+                const r = await apiRequest("POST", `${m.apiUrl}/restart`, {
+                    body: { restart_pending: true },
+                    auth: [state.apiUser, state.apiPassword],
+                    timeoutMs: 120000,
+                });
                 // 503 "restart is not needed" when the flag cleared meanwhile: nothing to do.
-                if (r.status !== 200 && !/not needed|no restart/i.test(JSON.stringify(r.json))) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
+                if (r.status !== 200 && !/not needed|no restart/i.test(JSON.stringify(r.json))) {
+                    throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`);
+                }
             });
             await retry(`${m.name} running after restart`, state.timeoutSeconds, async () => {
                 const s = await memberStatus(m.apiUrl);
-                if (s.state !== "running") { throw new Error(`state ${s.state}`); }
+                if (s.state !== "running") {
+                    throw new Error(`state ${s.state}`);
+                }
             });
             await waitAllStreaming(state.members, state.timeoutSeconds);
             restarted.push(m.name);
         }
     }
     const still = (await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl) }))))
-        .filter(x => x.s.pending_restart === true).map(x => x.m.name);
-    if (still.length) { throw new Error(`still pending a restart after three passes: ${still.join(", ")}`); }
+        .filter(x => x.s.pending_restart === true)
+        .map(x => x.m.name);
+    if (still.length) {
+        throw new Error(`still pending a restart after three passes: ${still.join(", ")}`);
+    }
     return restarted;
 }
 
@@ -141,7 +176,8 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
     });
     if (!initialized) {
         await retry("seeding the DCS configuration", state.timeoutSeconds, () =>
-            etcd(state, "kv/put", { key: b64(dcsKey(state, "config")), value: b64(state.config) }));
+            etcd(state, "kv/put", { key: b64(dcsKey(state, "config")), value: b64(state.config) }),
+        );
         log("seeded the DCS configuration before bootstrap");
         return { mode: "seeded", restarted: [] };
     }
@@ -149,16 +185,24 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
         for (const m of state.members) {
             try {
                 const r = await apiRequest("GET", `${m.apiUrl}/config`);
-                if (r.status === 200) { return { member: m, current: r.json }; }
-            } catch { /* try the next member */ }
+                if (r.status === 200) {
+                    return { member: m, current: r.json };
+                }
+            } catch {
+                /* try the next member */
+            }
         }
         throw new Error("no member answered");
     });
-    if (sameConfig(current, desired)) { return { mode: "unchanged", restarted: await rollingRestart(state, log) }; }
+    if (sameConfig(current, desired)) {
+        return { mode: "unchanged", restarted: await rollingRestart(state, log) };
+    }
     const patch = configPatch(current, desired);
     await retry("PATCH /config", state.timeoutSeconds, async () => {
         const r = await apiRequest("PATCH", `${member.apiUrl}/config`, { body: patch, auth: [state.apiUser, state.apiPassword] });
-        if (r.status !== 200) { throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`); }
+        if (r.status !== 200) {
+            throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`);
+        }
     });
     log(`patched the DCS configuration through ${member.name}`);
     // Every member applies DCS changes on its next loop; wait two loops (old or new, whichever is longer).
@@ -166,7 +210,9 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
     const settle = Date.now() + (2 * loop + 3) * 1000;
     while (Date.now() < settle) {
         const s = await Promise.all(state.members.map(m => memberStatus(m.apiUrl)));
-        if (s.every(x => x.pending_restart === true)) { break; }
+        if (s.every(x => x.pending_restart === true)) {
+            break;
+        }
         await sleep(1000);
     }
     return { mode: "patched", restarted: await rollingRestart(state, log) };
@@ -175,9 +221,12 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
 /** Deep equality of JSON values regardless of key order. */
 export function sameConfig(a: unknown, b: unknown): boolean {
     if (isPlain(a) && isPlain(b)) {
-        const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+        const ka = Object.keys(a).sort(),
+            kb = Object.keys(b).sort();
         return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameConfig(a[k], b[k]));
     }
-    if (Array.isArray(a) && Array.isArray(b)) { return a.length === b.length && a.every((v, i) => sameConfig(v, b[i])); }
+    if (Array.isArray(a) && Array.isArray(b)) {
+        return a.length === b.length && a.every((v, i) => sameConfig(v, b[i]));
+    }
     return a === b;
 }

@@ -21,7 +21,11 @@ export interface Placement {
  * one program never clash). `formerName` is the name it had before names carried the component's name:
  * the alias keeps a stack deployed by an earlier version as it is, so upgrading replaces nothing.
  */
-export function childOptions(parent: pulumi.Resource, formerName: string, extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
+export function childOptions(
+    parent: pulumi.Resource,
+    formerName: string,
+    extra: pulumi.CustomResourceOptions = {},
+): pulumi.CustomResourceOptions {
     return { ...extra, parent, aliases: [{ name: formerName }] };
 }
 
@@ -57,6 +61,10 @@ export function healthcheck(command: string, startPeriod = "30s"): docker.types.
 }
 
 /** Attach to the stack network at a fixed address. */
-export function stackNetwork(networkName: pulumi.Input<string>, address: string, alias: string): docker.types.input.ContainerNetworksAdvanced[] {
+export function stackNetwork(
+    networkName: pulumi.Input<string>,
+    address: string,
+    alias: string,
+): docker.types.input.ContainerNetworksAdvanced[] {
     return [{ name: networkName, ipv4Address: address, aliases: [alias] }];
 }

@@ -28,26 +28,34 @@ export class EtcdCluster extends pulumi.ComponentResource {
         const { stack, networkName, bindAddress } = args.placement;
         const token = `${stack}-etcd`;
         this.containers = args.members.map(member => {
-            const volume = new docker.Volume(`${name}-${member.name}-data`, {
-                name: dockerName(stack, `${member.name}-data`),
-                labels: stackLabels(stack, "etcd"),
-            }, childOptions(this, `${member.name}-data`));
-            return new docker.Container(`${name}-${member.name}`, {
-                ...commonContainerArgs(stack, "etcd", args.resources),
-                name: dockerName(stack, member.name),
-                hostname: member.name,
-                image: args.image,
-                user: "etcd",
-                command: renderEtcdCommand(member, args.members, token),
-                networksAdvanced: stackNetwork(networkName, member.address, member.name),
-                ports: [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: bindAddress }],
-                volumes: [{ volumeName: volume.name, containerPath: ETCD_DATA }],
-                healthcheck: healthcheck(`curl -fsS http://127.0.0.1:${ETCD_CLIENT_PORT}/health | grep -q '"health":"true"'`, "10s"),
-                stopTimeout: 30,
-                // Quorum forms only when a majority is up, so waiting for health here would deadlock a
-                // one-by-one create; the dynamic-config resource waits for the cluster instead.
-                wait: false,
-            }, childOptions(this, member.name, { deleteBeforeReplace: true }));
+            const volume = new docker.Volume(
+                `${name}-${member.name}-data`,
+                {
+                    name: dockerName(stack, `${member.name}-data`),
+                    labels: stackLabels(stack, "etcd"),
+                },
+                childOptions(this, `${member.name}-data`),
+            );
+            return new docker.Container(
+                `${name}-${member.name}`,
+                {
+                    ...commonContainerArgs(stack, "etcd", args.resources),
+                    name: dockerName(stack, member.name),
+                    hostname: member.name,
+                    image: args.image,
+                    user: "etcd",
+                    command: renderEtcdCommand(member, args.members, token),
+                    networksAdvanced: stackNetwork(networkName, member.address, member.name),
+                    ports: [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: bindAddress }],
+                    volumes: [{ volumeName: volume.name, containerPath: ETCD_DATA }],
+                    healthcheck: healthcheck(`curl -fsS http://127.0.0.1:${ETCD_CLIENT_PORT}/health | grep -q '"health":"true"'`, "10s"),
+                    stopTimeout: 30,
+                    // Quorum forms only when a majority is up, so waiting for health here would deadlock a
+                    // one-by-one create; the dynamic-config resource waits for the cluster instead.
+                    wait: false,
+                },
+                childOptions(this, member.name, { deleteBeforeReplace: true }),
+            );
         });
         this.endpoints = args.members.map(m => m.clientUrl);
         this.registerOutputs({ endpoints: this.endpoints, containers: this.containers.map(c => c.name) });

@@ -38,29 +38,41 @@ export class HaproxyGateway extends pulumi.ComponentResource {
 
     constructor(name: string, args: HaproxyGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:HaproxyGateway", name, {}, opts);
-        this.config = renderHaproxyCfg({ servers: args.servers, maximumLagOnFailover: args.maximumLagOnFailover, timings: args.timings, sshRoute: args.sshRoute });
-        const envs = pulumi.secret(pulumi.all([args.statsUser, args.statsPassword])
-            .apply(([user, password]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`]));
+        this.config = renderHaproxyCfg({
+            servers: args.servers,
+            maximumLagOnFailover: args.maximumLagOnFailover,
+            timings: args.timings,
+            sshRoute: args.sshRoute,
+        });
+        const envs = pulumi.secret(
+            pulumi
+                .all([args.statsUser, args.statsPassword])
+                .apply(([user, password]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`]),
+        );
         const { stack, networkName, bindAddress } = args.placement;
-        this.container = new docker.Container(`${name}-container`, {
-            ...commonContainerArgs(stack, "haproxy", args.resources),
-            name: dockerName(stack, "haproxy"),
-            hostname: "haproxy",
-            image: args.image,
-            user: "haproxy",
-            command: ["haproxy", "-W", "-db", "-f", HAPROXY_CONFIG],
-            envs,
-            uploads: [{ file: HAPROXY_CONFIG, content: this.config }],
-            networksAdvanced: stackNetwork(networkName, args.address, "haproxy"),
-            ports: [
-                { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: bindAddress },
-                { internal: HAPROXY_READ_PORT, external: args.ports.read, ip: bindAddress },
-                { internal: HAPROXY_STATS_PORT, external: args.ports.stats, ip: bindAddress },
-            ],
-            healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${HAPROXY_HEALTH_PORT}/health`, "5s"),
-            stopSignal: "SIGTERM",
-            stopTimeout: 10,
-        }, childOptions(this, "haproxy", { deleteBeforeReplace: true }));
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                ...commonContainerArgs(stack, "haproxy", args.resources),
+                name: dockerName(stack, "haproxy"),
+                hostname: "haproxy",
+                image: args.image,
+                user: "haproxy",
+                command: ["haproxy", "-W", "-db", "-f", HAPROXY_CONFIG],
+                envs,
+                uploads: [{ file: HAPROXY_CONFIG, content: this.config }],
+                networksAdvanced: stackNetwork(networkName, args.address, "haproxy"),
+                ports: [
+                    { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: bindAddress },
+                    { internal: HAPROXY_READ_PORT, external: args.ports.read, ip: bindAddress },
+                    { internal: HAPROXY_STATS_PORT, external: args.ports.stats, ip: bindAddress },
+                ],
+                healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${HAPROXY_HEALTH_PORT}/health`, "5s"),
+                stopSignal: "SIGTERM",
+                stopTimeout: 10,
+            },
+            childOptions(this, "haproxy", { deleteBeforeReplace: true }),
+        );
         this.registerOutputs({ container: this.container.name, config: this.config });
     }
 }

@@ -5,7 +5,7 @@ import { childOptions } from "./docker";
 
 /** The images the stack builds, one folder each under images/. */
 export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman", "exporter", "prometheus"] as const;
-export type ImageRole = typeof IMAGE_ROLES[number];
+export type ImageRole = (typeof IMAGE_ROLES)[number];
 
 /** Where the Dockerfiles live, relative to this file so it works from any working directory. */
 export const IMAGES_DIR = path.resolve(__dirname, "..", "images");
@@ -31,16 +31,20 @@ export class StackImages extends pulumi.ComponentResource {
         super("patroni-ha:index:StackImages", name, {}, opts);
         const refs: Partial<Record<ImageRole, pulumi.Output<string>>> = {};
         for (const role of args.roles) {
-            const image = new docker.Image(`${name}-${role}`, {
-                imageName: `patroni-ha-${role}:${args.stack}`,
-                skipPush: true,
-                build: {
-                    // The whole images/ folder is the context, so images can share scripts from images/common.
-                    context: IMAGES_DIR,
-                    dockerfile: path.join(IMAGES_DIR, role, "Dockerfile"),
-                    args: { BASE_IMAGE: args.baseImage },
+            const image = new docker.Image(
+                `${name}-${role}`,
+                {
+                    imageName: `patroni-ha-${role}:${args.stack}`,
+                    skipPush: true,
+                    build: {
+                        // The whole images/ folder is the context, so images can share scripts from images/common.
+                        context: IMAGES_DIR,
+                        dockerfile: path.join(IMAGES_DIR, role, "Dockerfile"),
+                        args: { BASE_IMAGE: args.baseImage },
+                    },
                 },
-            }, childOptions(this, `images-${role}`));
+                childOptions(this, `images-${role}`),
+            );
             refs[role] = image.repoDigest;
         }
         this.refs = refs;

@@ -27,21 +27,29 @@ export class MetricsExporter extends pulumi.ComponentResource {
 
     constructor(name: string, args: MetricsExporterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:MetricsExporter", name, {}, opts);
-        const envs = pulumi.secret(pulumi.output(args.monitorPassword).apply(pw => [
-            `DATA_SOURCE_NAME=postgresql://${ROLES.monitor}:${encodeURIComponent(pw)}@${args.haproxyAddress}:${HAPROXY_WRITE_PORT}/postgres?sslmode=disable&application_name=exporter`,
-        ]));
+        const envs = pulumi.secret(
+            pulumi
+                .output(args.monitorPassword)
+                .apply(pw => [
+                    `DATA_SOURCE_NAME=postgresql://${ROLES.monitor}:${encodeURIComponent(pw)}@${args.haproxyAddress}:${HAPROXY_WRITE_PORT}/postgres?sslmode=disable&application_name=exporter`,
+                ]),
+        );
         const { stack, networkName, bindAddress } = args.placement;
-        this.container = new docker.Container(`${name}-container`, {
-            ...commonContainerArgs(stack, "exporter", args.resources),
-            name: dockerName(stack, "exporter"),
-            hostname: "exporter",
-            image: args.image,
-            envs,
-            networksAdvanced: stackNetwork(networkName, args.address, "exporter"),
-            ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: bindAddress }],
-            healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${EXPORTER_PORT}/metrics`, "10s"),
-            stopTimeout: 10,
-        }, childOptions(this, "exporter", { deleteBeforeReplace: true }));
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                ...commonContainerArgs(stack, "exporter", args.resources),
+                name: dockerName(stack, "exporter"),
+                hostname: "exporter",
+                image: args.image,
+                envs,
+                networksAdvanced: stackNetwork(networkName, args.address, "exporter"),
+                ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: bindAddress }],
+                healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${EXPORTER_PORT}/metrics`, "10s"),
+                stopTimeout: 10,
+            },
+            childOptions(this, "exporter", { deleteBeforeReplace: true }),
+        );
         this.registerOutputs({ container: this.container.name });
     }
 }

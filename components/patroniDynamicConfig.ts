@@ -26,10 +26,17 @@ export const dynamicConfigProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.namespace}${inputs.scope}/config`, outs: inputs };
     },
     async diff(_id: string, olds: DynamicConfigState, news: DynamicConfigState) {
-        const changed = ["config", "etcdEndpoints", "members", "apiUser", "apiPassword", "scope", "namespace"]
-            .filter(k => JSON.stringify((olds as unknown as Record<string, unknown>)[k]) !== JSON.stringify((news as unknown as Record<string, unknown>)[k]));
+        const changed = ["config", "etcdEndpoints", "members", "apiUser", "apiPassword", "scope", "namespace"].filter(
+            k =>
+                JSON.stringify((olds as unknown as Record<string, unknown>)[k]) !==
+                JSON.stringify((news as unknown as Record<string, unknown>)[k]),
+        );
         // The scope names the cluster: a new scope is a new cluster, anything else is changed in place.
-        return { changes: changed.length > 0, replaces: changed.filter(k => k === "scope" || k === "namespace"), deleteBeforeReplace: false };
+        return {
+            changes: changed.length > 0,
+            replaces: changed.filter(k => k === "scope" || k === "namespace"),
+            deleteBeforeReplace: false,
+        };
     },
     async update(_id: string, _olds: DynamicConfigState, news: DynamicConfigState) {
         await applyDynamicConfig(news);

@@ -64,55 +64,81 @@ export class PatroniNode extends pulumi.ComponentResource {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
         const { stack, networkName, bindAddress } = args.placement;
         const member = args.member;
-        this.patroniYml = renderPatroniYml({ scope: args.scope, name: member.name, address: member.address, etcdAddresses: args.etcdAddresses, pgHba: renderPgHba(args.subnet) });
-        const volume = new docker.Volume(`${name}-data`, {
-            name: dockerName(stack, `${member.name}-data`),
-            labels: stackLabels(stack, "patroni"),
-        }, childOptions(this, `${member.name}-data`));
+        this.patroniYml = renderPatroniYml({
+            scope: args.scope,
+            name: member.name,
+            address: member.address,
+            etcdAddresses: args.etcdAddresses,
+            pgHba: renderPgHba(args.subnet),
+        });
+        const volume = new docker.Volume(
+            `${name}-data`,
+            {
+                name: dockerName(stack, `${member.name}-data`),
+                labels: stackLabels(stack, "patroni"),
+            },
+            childOptions(this, `${member.name}-data`),
+        );
         const s = args.secrets;
-        const passwordEnvs = pulumi.secret(pulumi.all([s.superuserPassword, s.replicationPassword, s.rewindPassword, s.apiUser, s.apiPassword,
-            s.appPassword, s.barmanPassword, s.streamingBarmanPassword, s.monitorPassword])
-            .apply(([su, repl, rewind, apiUser, apiPassword, app, barman, streaming, monitor]) => [
-                `PATRONI_SUPERUSER_PASSWORD=${su}`,
-                `PATRONI_REPLICATION_PASSWORD=${repl}`,
-                `PATRONI_REWIND_PASSWORD=${rewind}`,
-                `PATRONI_RESTAPI_USERNAME=${apiUser}`,
-                `PATRONI_RESTAPI_PASSWORD=${apiPassword}`,
-                `PATRONICTL_CONFIG_FILE=${PATRONI_CONFIG}`,
-                `APP_DATABASE=${args.app.database}`,
-                `APP_USER=${args.app.user}`,
-                `APP_PASSWORD=${app}`,
-                `BARMAN_PASSWORD=${barman}`,
-                `STREAMING_BARMAN_PASSWORD=${streaming}`,
-                `MONITOR_PASSWORD=${monitor}`,
-            ]));
+        const passwordEnvs = pulumi.secret(
+            pulumi
+                .all([
+                    s.superuserPassword,
+                    s.replicationPassword,
+                    s.rewindPassword,
+                    s.apiUser,
+                    s.apiPassword,
+                    s.appPassword,
+                    s.barmanPassword,
+                    s.streamingBarmanPassword,
+                    s.monitorPassword,
+                ])
+                .apply(([su, repl, rewind, apiUser, apiPassword, app, barman, streaming, monitor]) => [
+                    `PATRONI_SUPERUSER_PASSWORD=${su}`,
+                    `PATRONI_REPLICATION_PASSWORD=${repl}`,
+                    `PATRONI_REWIND_PASSWORD=${rewind}`,
+                    `PATRONI_RESTAPI_USERNAME=${apiUser}`,
+                    `PATRONI_RESTAPI_PASSWORD=${apiPassword}`,
+                    `PATRONICTL_CONFIG_FILE=${PATRONI_CONFIG}`,
+                    `APP_DATABASE=${args.app.database}`,
+                    `APP_USER=${args.app.user}`,
+                    `APP_PASSWORD=${app}`,
+                    `BARMAN_PASSWORD=${barman}`,
+                    `STREAMING_BARMAN_PASSWORD=${streaming}`,
+                    `MONITOR_PASSWORD=${monitor}`,
+                ]),
+        );
         const envs = args.ssh ? pulumi.secret(pulumi.all([passwordEnvs, sshEnvs(args.ssh)]).apply(([a, b]) => [...a, ...b])) : passwordEnvs;
-        this.container = new docker.Container(name, {
-            ...commonContainerArgs(stack, "patroni", args.resources),
-            name: dockerName(stack, member.name),
-            hostname: member.name,
-            image: args.image,
-            user: "postgres",
-            // Starts sshd first in rsync mode, then execs `patroni <config>`.
-            command: ["patroni-entrypoint", PATRONI_CONFIG],
-            envs,
-            uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...(args.ssh?.files ?? [])],
-            networksAdvanced: stackNetwork(networkName, member.address, member.name),
-            ports: [
-                { internal: PG_PORT, external: member.hostPostgresPort, ip: bindAddress },
-                { internal: API_PORT, external: member.hostApiPort, ip: bindAddress },
-            ],
-            volumes: [
-                { volumeName: volume.name, containerPath: PG_HOME },
-                ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
-            ],
-            healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
-            // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
-            // once instead of waiting for the TTL; give it the time to do so.
-            stopSignal: "SIGTERM",
-            stopTimeout: 60,
-            shmSize: 256,
-        }, childOptions(this, member.name, { deleteBeforeReplace: true }));
+        this.container = new docker.Container(
+            name,
+            {
+                ...commonContainerArgs(stack, "patroni", args.resources),
+                name: dockerName(stack, member.name),
+                hostname: member.name,
+                image: args.image,
+                user: "postgres",
+                // Starts sshd first in rsync mode, then execs `patroni <config>`.
+                command: ["patroni-entrypoint", PATRONI_CONFIG],
+                envs,
+                uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...(args.ssh?.files ?? [])],
+                networksAdvanced: stackNetwork(networkName, member.address, member.name),
+                ports: [
+                    { internal: PG_PORT, external: member.hostPostgresPort, ip: bindAddress },
+                    { internal: API_PORT, external: member.hostApiPort, ip: bindAddress },
+                ],
+                volumes: [
+                    { volumeName: volume.name, containerPath: PG_HOME },
+                    ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
+                ],
+                healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
+                // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
+                // once instead of waiting for the TTL; give it the time to do so.
+                stopSignal: "SIGTERM",
+                stopTimeout: 60,
+                shmSize: 256,
+            },
+            childOptions(this, member.name, { deleteBeforeReplace: true }),
+        );
         this.registerOutputs({ container: this.container.name, patroniYml: this.patroniYml });
     }
 }

@@ -33,25 +33,33 @@ export class PrometheusServer extends pulumi.ComponentResource {
         this.config = renderPrometheusYml(args.targets);
         this.rules = renderAlertRules(args.alerts);
         const { stack, networkName, bindAddress } = args.placement;
-        const data = new docker.Volume(`${name}-data`, {
-            name: dockerName(stack, "prometheus-data"),
-            labels: stackLabels(stack, "prometheus"),
-        }, childOptions(this, "prometheus-data"));
-        this.container = new docker.Container(`${name}-container`, {
-            ...commonContainerArgs(stack, "prometheus", args.resources),
-            name: dockerName(stack, "prometheus"),
-            hostname: "prometheus",
-            image: args.image,
-            uploads: [
-                { file: "/etc/prometheus/prometheus.yml", content: this.config },
-                { file: RULES_FILE, content: this.rules },
-            ],
-            networksAdvanced: stackNetwork(networkName, args.address, "prometheus"),
-            ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: bindAddress }],
-            volumes: [{ volumeName: data.name, containerPath: "/var/lib/prometheus" }],
-            healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${PROMETHEUS_PORT}/-/ready`, "30s"),
-            stopTimeout: 30,
-        }, childOptions(this, "prometheus", { deleteBeforeReplace: true }));
+        const data = new docker.Volume(
+            `${name}-data`,
+            {
+                name: dockerName(stack, "prometheus-data"),
+                labels: stackLabels(stack, "prometheus"),
+            },
+            childOptions(this, "prometheus-data"),
+        );
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                ...commonContainerArgs(stack, "prometheus", args.resources),
+                name: dockerName(stack, "prometheus"),
+                hostname: "prometheus",
+                image: args.image,
+                uploads: [
+                    { file: "/etc/prometheus/prometheus.yml", content: this.config },
+                    { file: RULES_FILE, content: this.rules },
+                ],
+                networksAdvanced: stackNetwork(networkName, args.address, "prometheus"),
+                ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: bindAddress }],
+                volumes: [{ volumeName: data.name, containerPath: "/var/lib/prometheus" }],
+                healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${PROMETHEUS_PORT}/-/ready`, "30s"),
+                stopTimeout: 30,
+            },
+            childOptions(this, "prometheus", { deleteBeforeReplace: true }),
+        );
         this.registerOutputs({ container: this.container.name, config: this.config, rules: this.rules });
     }
 }

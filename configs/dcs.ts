@@ -32,8 +32,13 @@ export interface DynamicConfigInput {
 
 /** shared_preload_libraries always keeps pg_stat_statements, whatever the user adds. */
 function preloadLibraries(value: PgValue | undefined): string {
-    const libs = String(value ?? "").split(",").map(s => s.trim()).filter(Boolean);
-    if (!libs.includes("pg_stat_statements")) { libs.unshift("pg_stat_statements"); }
+    const libs = String(value ?? "")
+        .split(",")
+        .map(s => s.trim())
+        .filter(Boolean);
+    if (!libs.includes("pg_stat_statements")) {
+        libs.unshift("pg_stat_statements");
+    }
     return libs.join(",");
 }
 
@@ -60,7 +65,11 @@ export function renderDynamicConfig(input: DynamicConfigInput): Record<string, u
     const p = input.patroni;
     const parameters: Record<string, PgValue> = { ...DEFAULT_PARAMETERS, ...p.postgresql, ...(input.ownedParameters ?? {}) };
     parameters.shared_preload_libraries = preloadLibraries(parameters.shared_preload_libraries);
-    const sorted = Object.fromEntries(Object.keys(parameters).sort().map(k => [k, parameters[k]]));
+    const sorted = Object.fromEntries(
+        Object.keys(parameters)
+            .sort()
+            .map(k => [k, parameters[k]]),
+    );
     return {
         failsafe_mode: p.failsafeMode,
         loop_wait: p.loopWait,

@@ -1,5 +1,14 @@
 import { HaproxySpec } from "../config";
-import { API_PORT, HAPROXY_HEALTH_PORT, HAPROXY_READ_PORT, HAPROXY_SSH_PORT, HAPROXY_STATS_PORT, HAPROXY_WRITE_PORT, PG_PORT, SSH_PORT } from "./layout";
+import {
+    API_PORT,
+    HAPROXY_HEALTH_PORT,
+    HAPROXY_READ_PORT,
+    HAPROXY_SSH_PORT,
+    HAPROXY_STATS_PORT,
+    HAPROXY_WRITE_PORT,
+    PG_PORT,
+    SSH_PORT,
+} from "./layout";
 
 export interface HaproxyServer {
     /** Patroni member name, e.g. "db1". */
@@ -24,7 +33,8 @@ export interface HaproxyConfigInput {
  */
 export function renderHaproxyCfg(input: HaproxyConfigInput): string {
     const t = input.timings;
-    const defaultServer = `default-server inter ${t.inter} fastinter ${t.fastinter} downinter ${t.downinter} ` +
+    const defaultServer =
+        `default-server inter ${t.inter} fastinter ${t.fastinter} downinter ${t.downinter} ` +
         `rise ${t.rise} fall ${t.fall} on-marked-down shutdown-sessions slowstart 0 maxconn ${t.maxconn}`;
     const servers = (port: number) => input.servers.map(s => `    server ${s.name} ${s.address}:${port} check port ${API_PORT}`);
     const backend = (name: string, check: string, balance: string, port = PG_PORT) => [
@@ -66,8 +76,15 @@ export function renderHaproxyCfg(input: HaproxyConfigInput): string {
         ...backend("primary", "/primary", "first"),
         ...backend("replicas", `/replica?lag=${input.maximumLagOnFailover}`, "roundrobin"),
         // Not published: only Barman, on the stack network, uses it.
-        ...(input.sshRoute ? ["frontend ssh_leader", `    bind *:${HAPROXY_SSH_PORT}`, "    default_backend ssh_primary", "",
-            ...backend("ssh_primary", "/primary", "first", SSH_PORT)] : []),
+        ...(input.sshRoute
+            ? [
+                  "frontend ssh_leader",
+                  `    bind *:${HAPROXY_SSH_PORT}`,
+                  "    default_backend ssh_primary",
+                  "",
+                  ...backend("ssh_primary", "/primary", "first", SSH_PORT),
+              ]
+            : []),
         "frontend stats",
         "    mode http",
         `    bind *:${HAPROXY_STATS_PORT}`,

@@ -25,7 +25,10 @@ export const ON_ROLE_CHANGE = "/usr/local/bin/patroni-on-role-change";
  * constant so that tuning never rewrites a node's file (which would replace its container).
  */
 const BOOTSTRAP_DCS_FALLBACK = {
-    ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576,
+    ttl: 30,
+    loop_wait: 10,
+    retry_timeout: 10,
+    maximum_lag_on_failover: 1048576,
     postgresql: { use_pg_rewind: true, use_slots: true },
 };
 

@@ -8,9 +8,15 @@ export function dumpYaml(value: unknown): string {
 /** Deterministic JSON: keys sorted at every level. */
 export function canonicalJson(value: unknown): string {
     const sort = (v: unknown): unknown => {
-        if (Array.isArray(v)) { return v.map(sort); }
+        if (Array.isArray(v)) {
+            return v.map(sort);
+        }
         if (v !== null && typeof v === "object") {
-            return Object.fromEntries(Object.keys(v as object).sort().map(k => [k, sort((v as Record<string, unknown>)[k])]));
+            return Object.fromEntries(
+                Object.keys(v as object)
+                    .sort()
+                    .map(k => [k, sort((v as Record<string, unknown>)[k])]),
+            );
         }
         return v;
     };

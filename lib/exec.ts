@@ -23,27 +23,47 @@ export interface ExecOptions {
 export function execute(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
         const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "", stderr = "";
+        let stdout = "",
+            stderr = "";
         const timer = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : undefined;
-        child.stdout.on("data", d => { stdout += d; });
-        child.stderr.on("data", d => { stderr += d; });
-        child.on("error", e => { clearTimeout(timer); reject(new Error(`${cmd}: ${e.message}`)); });
+        child.stdout.on("data", d => {
+            stdout += d;
+        });
+        child.stderr.on("data", d => {
+            stderr += d;
+        });
+        child.on("error", e => {
+            clearTimeout(timer);
+            reject(new Error(`${cmd}: ${e.message}`));
+        });
         child.on("close", code => {
             clearTimeout(timer);
             const r = { stdout, stderr, code: code ?? -1 };
             if (r.code !== 0 && !opts.allowFail) {
                 reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")} ... exited ${r.code}: ${(stderr || stdout).trim().slice(-2000)}`));
-            } else { resolve(r); }
+            } else {
+                resolve(r);
+            }
         });
         // A command that exits without reading its stdin (nsenter, iptables) must not surface as EPIPE.
         child.stdin.on("error", () => undefined);
-        if (opts.stdin) { opts.stdin.pipe(child.stdin); } else { child.stdin.end(opts.input ?? ""); }
+        if (opts.stdin) {
+            opts.stdin.pipe(child.stdin);
+        } else {
+            child.stdin.end(opts.input ?? "");
+        }
     });
 }
 
 /** `docker exec [-i] [-u user] <container> <command...>`. */
 export function dockerExec(container: string, command: string[], opts: ExecOptions & { user?: string } = {}): Promise<ExecResult> {
-    const args = ["exec", ...(opts.input !== undefined || opts.stdin ? ["-i"] : []), ...(opts.user ? ["-u", opts.user] : []), container, ...command];
+    const args = [
+        "exec",
+        ...(opts.input !== undefined || opts.stdin ? ["-i"] : []),
+        ...(opts.user ? ["-u", opts.user] : []),
+        container,
+        ...command,
+    ];
     return execute("docker", args, opts);
 }
 

@@ -33,22 +33,37 @@ export function basicAuth(user: string, password: string): string {
 }
 
 /** One request with a JSON body (if any); never throws on an HTTP status, only on no answer. */
-export async function apiRequest(method: string, url: string, opts: { body?: unknown; auth?: [string, string]; timeoutMs?: number } = {}): Promise<ApiReply> {
+export async function apiRequest(
+    method: string,
+    url: string,
+    opts: { body?: unknown; auth?: [string, string]; timeoutMs?: number } = {},
+): Promise<ApiReply> {
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (opts.auth) { headers.authorization = basicAuth(opts.auth[0], opts.auth[1]); }
+    if (opts.auth) {
+        headers.authorization = basicAuth(opts.auth[0], opts.auth[1]);
+    }
     const res = await fetch(url, {
-        method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: AbortSignal.timeout(opts.timeoutMs ?? 10000),
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 10000),
     });
     const text = await res.text();
     let json: Json = {};
-    try { json = text ? JSON.parse(text) : {}; } catch { json = { text }; }
+    try {
+        json = text ? JSON.parse(text) : {};
+    } catch {
+        json = { text };
+    }
     return { status: res.status, json };
 }
 
 /** GET a JSON document; throws unless the status is 2xx. */
 export async function getJson(url: string, timeoutMs = 4000): Promise<Json> {
     const r = await apiRequest("GET", url, { timeoutMs });
-    if (r.status < 200 || r.status > 299) { throw new Error(`HTTP ${r.status}`); }
+    if (r.status < 200 || r.status > 299) {
+        throw new Error(`HTTP ${r.status}`);
+    }
     return r.json;
 }
 
@@ -56,7 +71,9 @@ export async function getJson(url: string, timeoutMs = 4000): Promise<Json> {
 export async function clusterMembers(apiUrls: string[], timeoutMs = 3000): Promise<MemberView[]> {
     const errors: string[] = [];
     for (const url of apiUrls) {
-        try { return (await getJson(`${url}/cluster`, timeoutMs)).members as MemberView[]; } catch (e) {
+        try {
+            return (await getJson(`${url}/cluster`, timeoutMs)).members as MemberView[];
+        } catch (e) {
             errors.push(`${url}: ${e instanceof Error ? e.message : String(e)}`);
         }
     }

@@ -14,18 +14,35 @@ export function dockerExec(container: string, command: string[], timeoutMs = 600
     return exec(container, command, { timeoutMs, allowFail: true });
 }
 
-export interface BackupInfo { id: string; status: string; endTime?: string; timeline?: number; beginWal?: string }
+export interface BackupInfo {
+    id: string;
+    status: string;
+    endTime?: string;
+    timeline?: number;
+    beginWal?: string;
+}
 
 /** Backups, newest first, from `barman list-backups` + `show-backup`. */
 export async function listBackups(container: string): Promise<BackupInfo[]> {
     const r = await barman(container, ["list-backups", "--minimal", BARMAN_SERVER]);
-    if (r.code !== 0) { throw new Error(`barman list-backups failed: ${(r.stderr || r.stdout).trim()}`); }
-    const ids = r.stdout.split("\n").map(s => s.trim()).filter(Boolean);
+    if (r.code !== 0) {
+        throw new Error(`barman list-backups failed: ${(r.stderr || r.stdout).trim()}`);
+    }
+    const ids = r.stdout
+        .split("\n")
+        .map(s => s.trim())
+        .filter(Boolean);
     const out: BackupInfo[] = [];
     for (const id of ids) {
         const show = await barman(container, ["show-backup", BARMAN_SERVER, id]);
         const field = (name: string) => new RegExp(`^\\s*${name}\\s*:\\s*(.+)$`, "m").exec(show.stdout)?.[1]?.trim();
-        out.push({ id, status: field("Status") ?? "UNKNOWN", endTime: field("End time"), timeline: Number(field("Timeline") ?? NaN), beginWal: field("Begin WAL") });
+        out.push({
+            id,
+            status: field("Status") ?? "UNKNOWN",
+            endTime: field("End time"),
+            timeline: Number(field("Timeline") ?? NaN),
+            beginWal: field("Begin WAL"),
+        });
     }
     return out;
 }
@@ -39,16 +56,27 @@ const NOT_BLOCKING_A_BACKUP = /minimum redundancy requirements|backup maximum ag
  * failover Barman's slot and receive-wal need a moment to follow the new leader. Reports progress;
  * fails naming what is still wrong after `timeoutSeconds`.
  */
-export async function waitReadyForBackup(container: string, timeoutSeconds = 180, progress: (m: string) => void = () => undefined): Promise<void> {
+export async function waitReadyForBackup(
+    container: string,
+    timeoutSeconds = 180,
+    progress: (m: string) => void = () => undefined,
+): Promise<void> {
     const started = Date.now();
     let last = "";
     for (;;) {
         const blocking = (await check(container)).failures.filter(l => !NOT_BLOCKING_A_BACKUP.test(l));
-        if (blocking.length === 0) { return; }
+        if (blocking.length === 0) {
+            return;
+        }
         const now = blocking.join("; ");
         const elapsed = (Date.now() - started) / 1000;
-        if (now !== last) { progress(`[${elapsed.toFixed(0)} s] waiting for Barman to follow the leader: ${now}`); last = now; }
-        if (elapsed > timeoutSeconds) { throw new Error(`Barman is not ready for a backup after ${timeoutSeconds} s: ${now} (see \`npm run status\`)`); }
+        if (now !== last) {
+            progress(`[${elapsed.toFixed(0)} s] waiting for Barman to follow the leader: ${now}`);
+            last = now;
+        }
+        if (elapsed > timeoutSeconds) {
+            throw new Error(`Barman is not ready for a backup after ${timeoutSeconds} s: ${now} (see \`npm run status\`)`);
+        }
         await new Promise(r => setTimeout(r, 2000));
     }
 }
@@ -68,15 +96,25 @@ export async function takeBackup(container: string, progress: (m: string) => voi
 /** `barman check` verdict: ok, and the failing lines. */
 export async function check(container: string): Promise<{ ok: boolean; failures: string[]; text: string }> {
     const r = await barman(container, ["check", BARMAN_SERVER]);
-    const failures = r.stdout.split("\n").filter(l => /FAILED/.test(l)).map(l => l.trim());
+    const failures = r.stdout
+        .split("\n")
+        .filter(l => /FAILED/.test(l))
+        .map(l => l.trim());
     return { ok: r.code === 0 && failures.length === 0, failures, text: r.stdout };
 }
 
 /** Names of archived WAL files (segments, .history, .backup) in Barman's archive. */
 export async function archivedWalNames(container: string): Promise<Set<string>> {
     const r = await dockerExec(container, ["find", `/data/pg-backup/${BARMAN_SERVER}/wals`, "-type", "f"]);
-    if (r.code !== 0) { throw new Error(`cannot list Barman's archive: ${r.stderr.trim()}`); }
-    return new Set(r.stdout.split("\n").map(l => l.slice(l.lastIndexOf("/") + 1)).filter(Boolean));
+    if (r.code !== 0) {
+        throw new Error(`cannot list Barman's archive: ${r.stderr.trim()}`);
+    }
+    return new Set(
+        r.stdout
+            .split("\n")
+            .map(l => l.slice(l.lastIndexOf("/") + 1))
+            .filter(Boolean),
+    );
 }
 
 /**
@@ -84,7 +122,11 @@ export async function archivedWalNames(container: string): Promise<Set<string>> 
  * `switch-wal` needs a superuser `barman` role; the stack keeps that role least-privileged, so the
  * switch is done here with the superuser (a WAL record first, so there is something to switch).
  */
-export async function switchWalAndWait(container: string, superuserConnectionString: string, timeoutSeconds = 120): Promise<{ segment: string; seconds: number }> {
+export async function switchWalAndWait(
+    container: string,
+    superuserConnectionString: string,
+    timeoutSeconds = 120,
+): Promise<{ segment: string; seconds: number }> {
     const { Client } = await import("pg");
     const client = new Client({ connectionString: superuserConnectionString, connectionTimeoutMillis: 5000 });
     client.on("error", () => undefined);
@@ -94,10 +136,14 @@ export async function switchWalAndWait(container: string, superuserConnectionStr
         // Transactional: its commit record carries a timestamp, so a recovery target time before now is reached.
         await client.query("SELECT pg_logical_emit_message(true, 'patroni-ha', 'switch-wal')");
         segment = (await client.query("SELECT pg_walfile_name(pg_switch_wal()) AS s")).rows[0].s;
-    } finally { await client.end().catch(() => undefined); }
+    } finally {
+        await client.end().catch(() => undefined);
+    }
     const started = Date.now();
     while (Date.now() - started < timeoutSeconds * 1000) {
-        if ((await archivedWalNames(container)).has(segment)) { return { segment, seconds: (Date.now() - started) / 1000 }; }
+        if ((await archivedWalNames(container)).has(segment)) {
+            return { segment, seconds: (Date.now() - started) / 1000 };
+        }
         await new Promise(r => setTimeout(r, 500));
     }
     throw new Error(`segment ${segment} did not reach Barman's archive within ${timeoutSeconds} s`);
@@ -114,7 +160,13 @@ export interface GapReport {
 
 export async function archiveGaps(container: string): Promise<GapReport> {
     const r = await dockerExec(container, ["barman-ha", "gaps", BARMAN_SERVER]);
-    if (r.code !== 0) { throw new Error(`barman-ha gaps failed: ${(r.stderr || r.stdout).trim()}`); }
+    if (r.code !== 0) {
+        throw new Error(`barman-ha gaps failed: ${(r.stderr || r.stdout).trim()}`);
+    }
     const j = JSON.parse(r.stdout) as { since_oldest_backup: string[]; since_newest_backup: string[]; newest_backup: string | null };
-    return { sinceOldestBackup: j.since_oldest_backup, sinceNewestBackup: j.since_newest_backup, newestBackup: j.newest_backup ?? undefined };
+    return {
+        sinceOldestBackup: j.since_oldest_backup,
+        sinceNewestBackup: j.since_newest_backup,
+        newestBackup: j.newest_backup ?? undefined,
+    };
 }

@@ -32,7 +32,10 @@ export interface StackOutputs {
  * output existed have only `patroniApiUrls`, which lists db1..dbN in order.
  */
 export function memberEndpoints(o: Pick<StackOutputs, "patroniApiUrls" | "patroniMembers">): MemberEndpoint[] {
-    return o.patroniMembers?.map(m => ({ name: m.name, apiUrl: m.apiUrl })) ?? o.patroniApiUrls.map((apiUrl, i) => ({ name: memberName(i + 1), apiUrl }));
+    return (
+        o.patroniMembers?.map(m => ({ name: m.name, apiUrl: m.apiUrl })) ??
+        o.patroniApiUrls.map((apiUrl, i) => ({ name: memberName(i + 1), apiUrl }))
+    );
 }
 
 /** The REST API URL of a member by name. */
@@ -46,19 +49,35 @@ export class UsageError extends Error {}
 /** Parse outputs text: one JSON object, possibly spread over lines, or the last JSON line of longer output. */
 export function parseOutputs(text: string, required: (keyof StackOutputs)[]): StackOutputs {
     let parsed: unknown;
-    try { parsed = JSON.parse(text); } catch {
-        const last = text.trim().split("\n").reverse().find(l => l.trim().startsWith("{"));
-        try { parsed = last ? JSON.parse(last) : undefined; } catch { parsed = undefined; }
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        const last = text
+            .trim()
+            .split("\n")
+            .reverse()
+            .find(l => l.trim().startsWith("{"));
+        try {
+            parsed = last ? JSON.parse(last) : undefined;
+        } catch {
+            parsed = undefined;
+        }
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-        throw new UsageError("the outputs are not a JSON object: give the output of `pulumi stack output --json --show-secrets` or the last line of `npm run e2e:up`");
+        throw new UsageError(
+            "the outputs are not a JSON object: give the output of `pulumi stack output --json --show-secrets` or the last line of `npm run e2e:up`",
+        );
     }
     const o = parsed as Record<string, unknown>;
     const missing = required.filter(k => o[k] === undefined);
-    if (missing.length) { throw new UsageError(`the outputs lack ${missing.join(", ")}: are they this project's stack outputs?`); }
+    if (missing.length) {
+        throw new UsageError(`the outputs lack ${missing.join(", ")}: are they this project's stack outputs?`);
+    }
     const hidden = required.filter(k => o[k] === "[secret]");
     if (hidden.length) {
-        throw new UsageError(`${hidden.join(", ")} ${hidden.length > 1 ? "are" : "is"} shown as [secret]: run \`pulumi stack output --json --show-secrets\` to include the values`);
+        throw new UsageError(
+            `${hidden.join(", ")} ${hidden.length > 1 ? "are" : "is"} shown as [secret]: run \`pulumi stack output --json --show-secrets\` to include the values`,
+        );
     }
     return o as unknown as StackOutputs;
 }
@@ -67,9 +86,13 @@ export function parseOutputs(text: string, required: (keyof StackOutputs)[]): St
 export function readOutputs(argv: string[], required: (keyof StackOutputs)[]): StackOutputs {
     const i = argv.indexOf("--outputs");
     const file = i >= 0 ? argv[i + 1] : undefined;
-    if (!file) { throw new UsageError("--outputs FILE is required (`pulumi stack output --json --show-secrets > outputs.json`; `-` reads stdin)"); }
+    if (!file) {
+        throw new UsageError("--outputs FILE is required (`pulumi stack output --json --show-secrets > outputs.json`; `-` reads stdin)");
+    }
     let text: string;
-    try { text = fs.readFileSync(file === "-" ? 0 : file, "utf8"); } catch (e) {
+    try {
+        text = fs.readFileSync(file === "-" ? 0 : file, "utf8");
+    } catch (e) {
         throw new UsageError(`cannot read --outputs ${file}: ${errorText(e)}`);
     }
     return parseOutputs(text, required);
@@ -77,9 +100,12 @@ export function readOutputs(argv: string[], required: (keyof StackOutputs)[]): S
 
 /** Run a command's main: usage errors and failures print one clear line, exit 1 (2 for usage). */
 export function runCommand(main: () => Promise<number | void>): void {
-    main().then(code => process.exit(code ?? 0), (e: unknown) => {
-        const msg = errorText(e);
-        process.stderr.write(`error: ${msg}\n`);
-        process.exit(e instanceof UsageError ? 2 : 1);
-    });
+    main().then(
+        code => process.exit(code ?? 0),
+        (e: unknown) => {
+            const msg = errorText(e);
+            process.stderr.write(`error: ${msg}\n`);
+            process.exit(e instanceof UsageError ? 2 : 1);
+        },
+    );
 }

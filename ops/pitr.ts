@@ -17,7 +17,6 @@ export type PitrTarget = { time: string } | { lsn: string } | { xid: string } | 
 const RESTORE_DIR = "/var/lib/barman/pitr";
 const PG15 = "/var/lib/postgresql/15";
 
-
 const TIME_FORM = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)\s*(Z|z|[+-]\d\d(?::?\d\d)?)?$/;
 
 /**
@@ -28,10 +27,15 @@ const TIME_FORM = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)\s*(
 export function targetTime(text: string): { at: Date; postgres: string } {
     const m = TIME_FORM.exec(text.trim());
     const form = "an ISO 8601 or PostgreSQL timestamp (e.g. 2026-11-25T22:30:00Z or 2026-11-25 22:30:00.123456+00; no zone means UTC)";
-    if (!m) { throw new UsageError(`--target-time "${text}" is not ${form}`); }
-    const zone = !m[3] || /^z$/i.test(m[3]) ? "+00:00" : /^[+-]\d\d$/.test(m[3]) ? `${m[3]}:00` : m[3].replace(/^([+-]\d\d)(\d\d)$/, "$1:$2");
+    if (!m) {
+        throw new UsageError(`--target-time "${text}" is not ${form}`);
+    }
+    const zone =
+        !m[3] || /^z$/i.test(m[3]) ? "+00:00" : /^[+-]\d\d$/.test(m[3]) ? `${m[3]}:00` : m[3].replace(/^([+-]\d\d)(\d\d)$/, "$1:$2");
     const at = new Date(`${m[1]}T${m[2]}${zone}`);
-    if (Number.isNaN(at.getTime())) { throw new UsageError(`--target-time "${text}" is not ${form}`); }
+    if (Number.isNaN(at.getTime())) {
+        throw new UsageError(`--target-time "${text}" is not ${form}`);
+    }
     return { at, postgres: `${m[1]} ${m[2]}${zone}` };
 }
 
@@ -45,14 +49,21 @@ export function chooseBackup(backups: BackupInfo[], target: PitrTarget, backupId
     const done = backups.filter(b => b.status === "DONE");
     if (backupId) {
         const b = done.find(x => x.id === backupId);
-        if (!b) { throw new UsageError(`no finished backup ${backupId}; have ${done.map(x => x.id).join(", ") || "none"}`); }
+        if (!b) {
+            throw new UsageError(`no finished backup ${backupId}; have ${done.map(x => x.id).join(", ") || "none"}`);
+        }
         return b;
     }
-    const suitable = "time" in target
-        ? done.filter(b => b.endTime && new Date(b.endTime.replace(" ", "T")).getTime() < parseTargetTime(target.time).getTime())
-        : done;
+    const suitable =
+        "time" in target
+            ? done.filter(b => b.endTime && new Date(b.endTime.replace(" ", "T")).getTime() < parseTargetTime(target.time).getTime())
+            : done;
     const newest = [...suitable].sort((a, b) => b.id.localeCompare(a.id))[0];
-    if (!newest) { throw new UsageError(`no finished backup ends before the target; backups: ${done.map(x => `${x.id} (ended ${x.endTime})`).join(", ") || "none"}`); }
+    if (!newest) {
+        throw new UsageError(
+            `no finished backup ends before the target; backups: ${done.map(x => `${x.id} (ended ${x.endTime})`).join(", ") || "none"}`,
+        );
+    }
     return newest;
 }
 
@@ -74,9 +85,18 @@ export async function removePitr(o: Pick<StackOutputs, "barmanContainer">): Prom
     await docker(["exec", o.barmanContainer, "rm", "-rf", RESTORE_DIR]).catch(() => undefined);
 }
 
-export interface PitrResult { connectionString: string; backupId: string; timeline: number; seconds: number }
+export interface PitrResult {
+    connectionString: string;
+    backupId: string;
+    timeline: number;
+    seconds: number;
+}
 
-export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId?: string; log?: (m: string) => void; timeoutSeconds?: number } = {}): Promise<PitrResult> {
+export async function pitr(
+    o: StackOutputs,
+    target: PitrTarget,
+    opts: { backupId?: string; log?: (m: string) => void; timeoutSeconds?: number } = {},
+): Promise<PitrResult> {
     const started = Date.now();
     const log = (m: string) => (opts.log ?? (() => undefined))(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`);
     const n = names(o);
@@ -90,35 +110,105 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
     // wait until Barman has it.
     log("closing the current WAL segment on the leader and waiting until Barman has archived it");
     const archived = await switchWalAndWait(o.barmanContainer, o.superuserConnectionString, 180).catch(e => {
-        throw new Error(`the WAL up to now is not in Barman's archive, so recovery could end before the target: ${errorText(e)}; ` +
-            "check `npm run status` (Barman and archiving) and retry; an older target that the archive covers still works");
+        throw new Error(
+            `the WAL up to now is not in Barman's archive, so recovery could end before the target: ${errorText(e)}; ` +
+                "check `npm run status` (Barman and archiving) and retry; an older target that the archive covers still works",
+        );
     });
     log(`segment ${archived.segment} archived after ${archived.seconds.toFixed(1)} s`);
     const timeline = latestTimeline(await archivedWalNames(o.barmanContainer), backup.timeline || 1);
-    const targetArgs = "time" in target ? ["--target-time", targetTime(target.time).postgres]
-        : "lsn" in target ? ["--target-lsn", target.lsn] : "xid" in target ? ["--target-xid", target.xid] : [];
-    log(`recovering backup ${backup.id} (timeline ${backup.timeline}) ${targetArgs.join(" ") || "to the end of the archive"}, following timeline ${timeline}`);
-    const rec = await barman(o.barmanContainer, ["recover", ...targetArgs, "--target-tli", String(timeline),
-        ...(targetArgs.length ? ["--target-action", "promote"] : []), BARMAN_SERVER, backup.id, `${RESTORE_DIR}/data`]);
-    if (rec.code !== 0) { throw new Error(`barman recover failed: ${(rec.stderr || rec.stdout).trim().split("\n").slice(-6).join(" | ")}`); }
+    const targetArgs =
+        "time" in target
+            ? ["--target-time", targetTime(target.time).postgres]
+            : "lsn" in target
+              ? ["--target-lsn", target.lsn]
+              : "xid" in target
+                ? ["--target-xid", target.xid]
+                : [];
+    log(
+        `recovering backup ${backup.id} (timeline ${backup.timeline}) ${targetArgs.join(" ") || "to the end of the archive"}, following timeline ${timeline}`,
+    );
+    const rec = await barman(o.barmanContainer, [
+        "recover",
+        ...targetArgs,
+        "--target-tli",
+        String(timeline),
+        ...(targetArgs.length ? ["--target-action", "promote"] : []),
+        BARMAN_SERVER,
+        backup.id,
+        `${RESTORE_DIR}/data`,
+    ]);
+    if (rec.code !== 0) {
+        throw new Error(`barman recover failed: ${(rec.stderr || rec.stdout).trim().split("\n").slice(-6).join(" | ")}`);
+    }
     log("backup recovered; copying it into the recovery volume");
 
     // Copy the recovered directory into the restore target's own volume, at the path Patroni's
     // postgresql.conf names (the data directory of the cluster it came from).
-    const image = (await docker(["inspect", "-f", "{{.Config.Image}}", `${n.stack}-db1`]).catch(() => `patroni-ha-patroni:${n.stack}`));
+    const image = await docker(["inspect", "-f", "{{.Config.Image}}", `${n.stack}-db1`]).catch(() => `patroni-ha-patroni:${n.stack}`);
     await docker(["volume", "create", "--label", `patroni-ha.stack=${n.stack}`, "--label", "patroni-ha.role=pitr", n.volume]);
-    const tar = spawn("docker", ["exec", o.barmanContainer, "tar", "-C", `${RESTORE_DIR}/data`, "-cf", "-", "."], { stdio: ["ignore", "pipe", "inherit"] });
-    await docker(["run", "-i", "--rm", "--user", "root", "-v", `${n.volume}:${PG15}`, "--entrypoint", "sh", image, "-c",
-        `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data`], { stdin: tar.stdout });
+    const tar = spawn("docker", ["exec", o.barmanContainer, "tar", "-C", `${RESTORE_DIR}/data`, "-cf", "-", "."], {
+        stdio: ["ignore", "pipe", "inherit"],
+    });
+    await docker(
+        [
+            "run",
+            "-i",
+            "--rm",
+            "--user",
+            "root",
+            "-v",
+            `${n.volume}:${PG15}`,
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data`,
+        ],
+        { stdin: tar.stdout },
+    );
     await docker(["exec", o.barmanContainer, "rm", "-rf", RESTORE_DIR]);
 
     log("starting the recovery PostgreSQL and replaying WAL to the target");
     const [host, port] = splitHostPort(o.pitrEndpoint);
-    await docker(["run", "-d", "--name", n.container, "--label", `patroni-ha.stack=${n.stack}`, "--label", "patroni-ha.role=pitr",
-        "--log-driver", "json-file", "--log-opt", "max-size=10m", "--shm-size", "256m",
-        "-p", `${host === "::1" ? "[::1]" : host}:${port}:5432`, "-v", `${n.volume}:${PG15}`, "--user", "postgres", image,
-        `${PG_BIN}/postgres`, "-D", `${PG15}/data`, "-c", "port=5432", "-c", "listen_addresses=*", "-c", "archive_mode=off",
-        "-c", "cluster_name=pitr", "-c", "hot_standby=on", "-c", "logging_collector=off"]);
+    await docker([
+        "run",
+        "-d",
+        "--name",
+        n.container,
+        "--label",
+        `patroni-ha.stack=${n.stack}`,
+        "--label",
+        "patroni-ha.role=pitr",
+        "--log-driver",
+        "json-file",
+        "--log-opt",
+        "max-size=10m",
+        "--shm-size",
+        "256m",
+        "-p",
+        `${host === "::1" ? "[::1]" : host}:${port}:5432`,
+        "-v",
+        `${n.volume}:${PG15}`,
+        "--user",
+        "postgres",
+        image,
+        `${PG_BIN}/postgres`,
+        "-D",
+        `${PG15}/data`,
+        "-c",
+        "port=5432",
+        "-c",
+        "listen_addresses=*",
+        "-c",
+        "archive_mode=off",
+        "-c",
+        "cluster_name=pitr",
+        "-c",
+        "hot_standby=on",
+        "-c",
+        "logging_collector=off",
+    ]);
 
     const connectionString = `postgresql://postgres:${encodeURIComponent(o.superuserPassword)}@${o.pitrEndpoint}/postgres`;
     const deadline = Date.now() + (opts.timeoutSeconds ?? 900) * 1000;
@@ -133,9 +223,15 @@ export async function pitr(o: StackOutputs, target: PitrTarget, opts: { backupId
         try {
             await client.connect();
             const r = await client.query("SELECT pg_is_in_recovery() AS r");
-            if (!r.rows[0].r) { return { connectionString, backupId: backup.id, timeline, seconds: (Date.now() - started) / 1000 }; }
+            if (!r.rows[0].r) {
+                return { connectionString, backupId: backup.id, timeline, seconds: (Date.now() - started) / 1000 };
+            }
             last = "still replaying WAL";
-        } catch (e) { last = errorText(e); } finally { await client.end().catch(() => undefined); }
+        } catch (e) {
+            last = errorText(e);
+        } finally {
+            await client.end().catch(() => undefined);
+        }
         await new Promise(r => setTimeout(r, 1000));
     }
     throw new Error(`the recovery PostgreSQL did not reach the target in time (${last})`);
@@ -149,30 +245,55 @@ async function dockerLogs(container: string): Promise<string> {
 
 /** PostgreSQL's own lines that say why a recovery stopped (FATAL, PANIC, and recovery LOG lines). */
 export function postgresVerdict(logs: string): string {
-    const lines = logs.split("\n").map(l => l.trim()).filter(l => /\b(FATAL|PANIC):|LOG: +(recovery|redo|last completed transaction|consistent recovery)/.test(l));
-    return lines.length ? lines.slice(-8).join(" | ") : `no FATAL or recovery line in its log; last lines: ${logs.trim().split("\n").slice(-5).join(" | ")}`;
+    const lines = logs
+        .split("\n")
+        .map(l => l.trim())
+        .filter(l => /\b(FATAL|PANIC):|LOG: +(recovery|redo|last completed transaction|consistent recovery)/.test(l));
+    return lines.length
+        ? lines.slice(-8).join(" | ")
+        : `no FATAL or recovery line in its log; last lines: ${logs.trim().split("\n").slice(-5).join(" | ")}`;
 }
 
 function splitHostPort(endpoint: string): [string, number] {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(endpoint);
-    if (!m) { throw new UsageError(`pitrEndpoint "${endpoint}" is not host:port`); }
+    if (!m) {
+        throw new UsageError(`pitrEndpoint "${endpoint}" is not host:port`);
+    }
     return [m[1], Number(m[2])];
 }
 
 export function parseTarget(argv: string[]): PitrTarget | undefined {
-    const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
-    const given = [["--target-time", value("--target-time")], ["--target-lsn", value("--target-lsn")], ["--target-xid", value("--target-xid")],
-        ["--latest", argv.includes("--latest") ? "yes" : undefined]].filter(([, v]) => v !== undefined);
-    if (given.length > 1) { throw new UsageError(`give one target, not ${given.map(([f]) => f).join(" and ")}`); }
-    if (given.length === 0) { return undefined; }
+    const value = (flag: string) => {
+        const i = argv.indexOf(flag);
+        return i >= 0 ? argv[i + 1] : undefined;
+    };
+    const given = [
+        ["--target-time", value("--target-time")],
+        ["--target-lsn", value("--target-lsn")],
+        ["--target-xid", value("--target-xid")],
+        ["--latest", argv.includes("--latest") ? "yes" : undefined],
+    ].filter(([, v]) => v !== undefined);
+    if (given.length > 1) {
+        throw new UsageError(`give one target, not ${given.map(([f]) => f).join(" and ")}`);
+    }
+    if (given.length === 0) {
+        return undefined;
+    }
     const [flag, v] = given[0] as [string, string];
-    if (flag === "--target-time") { parseTargetTime(v); return { time: v }; }
+    if (flag === "--target-time") {
+        parseTargetTime(v);
+        return { time: v };
+    }
     if (flag === "--target-lsn") {
-        if (!/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(v)) { throw new UsageError(`--target-lsn "${v}" is not an LSN such as 0/3000060`); }
+        if (!/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(v)) {
+            throw new UsageError(`--target-lsn "${v}" is not an LSN such as 0/3000060`);
+        }
         return { lsn: v };
     }
     if (flag === "--target-xid") {
-        if (!/^\d+$/.test(v)) { throw new UsageError(`--target-xid "${v}" is not a transaction id`); }
+        if (!/^\d+$/.test(v)) {
+            throw new UsageError(`--target-xid "${v}" is not a transaction id`);
+        }
         return { xid: v };
     }
     return { latest: true };
@@ -181,18 +302,27 @@ export function parseTarget(argv: string[]): PitrTarget | undefined {
 if (require.main === module) {
     runCommand(async () => {
         const argv = process.argv.slice(2);
-        const o = readOutputs(argv, argv.includes("--remove") ? ["barmanContainer"] : ["barmanContainer", "pitrEndpoint", "superuserPassword", "superuserConnectionString"]);
+        const o = readOutputs(
+            argv,
+            argv.includes("--remove")
+                ? ["barmanContainer"]
+                : ["barmanContainer", "pitrEndpoint", "superuserPassword", "superuserConnectionString"],
+        );
         if (argv.includes("--remove")) {
             await removePitr(o);
             process.stderr.write(`removed ${names(o).container} and its volume\n`);
             return;
         }
         const target = parseTarget(argv);
-        if (!target) { throw new UsageError("give a target: --target-time \"<ISO 8601>\", --target-lsn, --target-xid or --latest"); }
+        if (!target) {
+            throw new UsageError('give a target: --target-time "<ISO 8601>", --target-lsn, --target-xid or --latest');
+        }
         const i = argv.indexOf("--backup-id");
         const result = await pitr(o, target, { backupId: i >= 0 ? argv[i + 1] : undefined, log: m => process.stderr.write(`${m}\n`) });
-        process.stderr.write(`restored backup ${result.backupId} following timeline ${result.timeline} in ${result.seconds.toFixed(1)} s; ` +
-            `remove it with: npm run pitr -- --outputs <file> --remove\n`);
+        process.stderr.write(
+            `restored backup ${result.backupId} following timeline ${result.timeline} in ${result.seconds.toFixed(1)} s; ` +
+                `remove it with: npm run pitr -- --outputs <file> --remove\n`,
+        );
         process.stdout.write(`${result.connectionString}\n`);
     });
 }

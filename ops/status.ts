@@ -6,7 +6,14 @@ import { BARMAN_SERVER } from "../configs/barman";
 import { errorText } from "../lib/errors";
 import { basicAuth, getJson, memberRunning } from "../lib/patroniApi";
 
-export interface MemberStatus { name: string; role: string; state: string; timeline?: number; lagBytes?: number | null; streaming?: boolean }
+export interface MemberStatus {
+    name: string;
+    role: string;
+    state: string;
+    timeline?: number;
+    lagBytes?: number | null;
+    streaming?: boolean;
+}
 export interface Snapshot {
     /** Members the stack has (db1..dbN, from the outputs). */
     expected?: string[];
@@ -16,7 +23,15 @@ export interface Snapshot {
     etcd: { endpoint: string; healthy: boolean; error?: string }[];
     haproxy: { write: Record<string, string>; read: Record<string, string> } | null;
     haproxyError?: string;
-    barman: { checkOk: boolean; failures: string[]; gaps?: GapReport; lastArchivedWal?: string; archiverFailures?: string; lastBackup?: string; lastBackupAgeHours?: number } | null;
+    barman: {
+        checkOk: boolean;
+        failures: string[];
+        gaps?: GapReport;
+        lastArchivedWal?: string;
+        archiverFailures?: string;
+        lastBackup?: string;
+        lastBackupAgeHours?: number;
+    } | null;
     barmanError?: string;
 }
 
@@ -25,34 +40,64 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
     // Patroni: the cluster view from the first API that answers, streaming from the leader's walsenders.
     for (const url of o.patroniApiUrls) {
         try {
-            const view = await getJson(`${url}/cluster`) as unknown as { members: { name: string; role: string; state: string; timeline?: number; lag?: number | string }[] };
-            snap.members = view.members.map(m => ({ name: m.name, role: m.role, state: m.state, timeline: m.timeline, lagBytes: typeof m.lag === "number" ? m.lag : m.role === "leader" ? 0 : null }));
-            const cfg = await getJson(`${url}/config`).catch(() => ({})) as { maximum_lag_on_failover?: number };
+            const view = (await getJson(`${url}/cluster`)) as unknown as {
+                members: { name: string; role: string; state: string; timeline?: number; lag?: number | string }[];
+            };
+            snap.members = view.members.map(m => ({
+                name: m.name,
+                role: m.role,
+                state: m.state,
+                timeline: m.timeline,
+                lagBytes: typeof m.lag === "number" ? m.lag : m.role === "leader" ? 0 : null,
+            }));
+            const cfg = (await getJson(`${url}/config`).catch(() => ({}))) as { maximum_lag_on_failover?: number };
             snap.maximumLagOnFailover = cfg.maximum_lag_on_failover;
             const leader = snap.members.find(m => m.role === "leader");
             if (leader) {
                 const leaderUrl = memberApiUrl(o, leader.name);
-                const st = await getJson(`${leaderUrl}/patroni`).catch(() => ({})) as { replication?: { application_name: string; state: string }[] };
+                const st = (await getJson(`${leaderUrl}/patroni`).catch(() => ({}))) as {
+                    replication?: { application_name: string; state: string }[];
+                };
                 const streaming = new Set((st.replication ?? []).filter(r => r.state === "streaming").map(r => r.application_name));
-                for (const m of snap.members) { if (m !== leader) { m.streaming = streaming.has(m.name); } }
+                for (const m of snap.members) {
+                    if (m !== leader) {
+                        m.streaming = streaming.has(m.name);
+                    }
+                }
             }
             break;
-        } catch (e) { snap.membersError = `${url}: ${errorText(e)}`; }
+        } catch (e) {
+            snap.membersError = `${url}: ${errorText(e)}`;
+        }
     }
-    if (snap.members) { delete snap.membersError; }
-    snap.etcd = await Promise.all(o.etcdEndpoints.map(async endpoint => {
-        try {
-            const h = await getJson(`${endpoint}/health`) as { health?: string };
-            return { endpoint, healthy: h.health === "true" };
-        } catch (e) { return { endpoint, healthy: false, error: errorText(e) }; }
-    }));
+    if (snap.members) {
+        delete snap.membersError;
+    }
+    snap.etcd = await Promise.all(
+        o.etcdEndpoints.map(async endpoint => {
+            try {
+                const h = (await getJson(`${endpoint}/health`)) as { health?: string };
+                return { endpoint, healthy: h.health === "true" };
+            } catch (e) {
+                return { endpoint, healthy: false, error: errorText(e) };
+            }
+        }),
+    );
     try {
-        const r = await fetch(`${o.statsUrl};csv`, { headers: { authorization: basicAuth(o.statsUser, o.statsPassword) }, signal: AbortSignal.timeout(4000) });
-        if (!r.ok) { throw new Error(`HTTP ${r.status}`); }
+        const r = await fetch(`${o.statsUrl};csv`, {
+            headers: { authorization: basicAuth(o.statsUser, o.statsPassword) },
+            signal: AbortSignal.timeout(4000),
+        });
+        if (!r.ok) {
+            throw new Error(`HTTP ${r.status}`);
+        }
         const rows = (await r.text()).split("\n").map(l => l.split(","));
-        const backend = (name: string) => Object.fromEntries(rows.filter(c => c[0] === name && !["FRONTEND", "BACKEND"].includes(c[1])).map(c => [c[1], c[17]]));
+        const backend = (name: string) =>
+            Object.fromEntries(rows.filter(c => c[0] === name && !["FRONTEND", "BACKEND"].includes(c[1])).map(c => [c[1], c[17]]));
         snap.haproxy = { write: backend("primary"), read: backend("replicas") };
-    } catch (e) { snap.haproxyError = errorText(e); }
+    } catch (e) {
+        snap.haproxyError = errorText(e);
+    }
     try {
         const c = await check(o.barmanContainer);
         const st = await barman(o.barmanContainer, ["status", BARMAN_SERVER]);
@@ -61,10 +106,17 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
         const newest = backups.sort((a, b) => b.id.localeCompare(a.id))[0];
         const end = newest?.endTime ? new Date(newest.endTime.replace(" ", "T")).getTime() : undefined;
         snap.barman = {
-            checkOk: c.ok, failures: c.failures, gaps: await archiveGaps(o.barmanContainer), lastArchivedWal: field("Last archived WAL"), archiverFailures: field("Failures of WAL archiver"),
-            lastBackup: newest?.id, lastBackupAgeHours: end ? (Date.now() - end) / 3600000 : undefined,
+            checkOk: c.ok,
+            failures: c.failures,
+            gaps: await archiveGaps(o.barmanContainer),
+            lastArchivedWal: field("Last archived WAL"),
+            archiverFailures: field("Failures of WAL archiver"),
+            lastBackup: newest?.id,
+            lastBackupAgeHours: end ? (Date.now() - end) / 3600000 : undefined,
         };
-    } catch (e) { snap.barmanError = errorText(e); }
+    } catch (e) {
+        snap.barmanError = errorText(e);
+    }
     return snap;
 }
 
@@ -76,41 +128,75 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
     } else {
         const leaders = s.members.filter(m => m.role === "leader");
         for (const name of s.expected ?? []) {
-            if (!s.members.some(m => m.name === name)) { reasons.push(`${name} is stopped or unreachable (not registered in the DCS)`); }
+            if (!s.members.some(m => m.name === name)) {
+                reasons.push(`${name} is stopped or unreachable (not registered in the DCS)`);
+            }
         }
-        if (leaders.length !== 1) { reasons.push(leaders.length === 0 ? "the cluster has no leader: writes fail" : `${leaders.length} leaders`); }
+        if (leaders.length !== 1) {
+            reasons.push(leaders.length === 0 ? "the cluster has no leader: writes fail" : `${leaders.length} leaders`);
+        }
         for (const m of s.members) {
-            if (!memberRunning(m)) { reasons.push(`${m.name} is ${m.state}`); continue; }
-            if (m.role === "leader") { continue; }
-            if (m.streaming === false) { reasons.push(`${m.name} does not stream from the leader`); }
-            if (m.lagBytes === null || m.lagBytes === undefined) { reasons.push(`${m.name} lag unknown`); } else if (s.maximumLagOnFailover !== undefined && m.lagBytes > s.maximumLagOnFailover) {
-                reasons.push(`${m.name} lags ${m.lagBytes} bytes, more than maximum_lag_on_failover ${s.maximumLagOnFailover}: it cannot take over`);
+            if (!memberRunning(m)) {
+                reasons.push(`${m.name} is ${m.state}`);
+                continue;
+            }
+            if (m.role === "leader") {
+                continue;
+            }
+            if (m.streaming === false) {
+                reasons.push(`${m.name} does not stream from the leader`);
+            }
+            if (m.lagBytes === null || m.lagBytes === undefined) {
+                reasons.push(`${m.name} lag unknown`);
+            } else if (s.maximumLagOnFailover !== undefined && m.lagBytes > s.maximumLagOnFailover) {
+                reasons.push(
+                    `${m.name} lags ${m.lagBytes} bytes, more than maximum_lag_on_failover ${s.maximumLagOnFailover}: it cannot take over`,
+                );
             }
         }
         if (s.haproxy) {
             const leader = leaders[0]?.name;
             for (const m of s.members) {
-                const write = s.haproxy.write[m.name], read = s.haproxy.read[m.name];
-                if (m.name === leader && write !== "UP") { reasons.push(`HAProxy's write backend has the leader ${m.name} ${write ?? "missing"}`); }
-                if (m.name !== leader && write === "UP") { reasons.push(`HAProxy's write backend has ${m.name} UP although it is not the leader`); }
-                if (m.name !== leader && memberRunning(m) && read !== "UP") { reasons.push(`HAProxy's read backend has replica ${m.name} ${read ?? "missing"}`); }
+                const write = s.haproxy.write[m.name],
+                    read = s.haproxy.read[m.name];
+                if (m.name === leader && write !== "UP") {
+                    reasons.push(`HAProxy's write backend has the leader ${m.name} ${write ?? "missing"}`);
+                }
+                if (m.name !== leader && write === "UP") {
+                    reasons.push(`HAProxy's write backend has ${m.name} UP although it is not the leader`);
+                }
+                if (m.name !== leader && memberRunning(m) && read !== "UP") {
+                    reasons.push(`HAProxy's read backend has replica ${m.name} ${read ?? "missing"}`);
+                }
             }
         }
     }
     const sick = s.etcd.filter(e => !e.healthy);
     if (sick.length) {
         const quorum = Math.floor(s.etcd.length / 2) + 1;
-        reasons.push(`etcd: ${sick.length} of ${s.etcd.length} members unhealthy (${sick.map(e => e.endpoint).join(", ")})${s.etcd.length - sick.length < quorum ? ": quorum LOST, no failover possible" : ""}`);
+        reasons.push(
+            `etcd: ${sick.length} of ${s.etcd.length} members unhealthy (${sick.map(e => e.endpoint).join(", ")})${s.etcd.length - sick.length < quorum ? ": quorum LOST, no failover possible" : ""}`,
+        );
     }
-    if (!s.haproxy) { reasons.push(`HAProxy stats unreachable (${s.haproxyError})`); }
-    if (!s.barman) { reasons.push(`Barman unreachable (${s.barmanError})`); } else {
-        if (!s.barman.checkOk) { reasons.push(`barman check: ${s.barman.failures.join("; ") || "failed"}`); }
+    if (!s.haproxy) {
+        reasons.push(`HAProxy stats unreachable (${s.haproxyError})`);
+    }
+    if (!s.barman) {
+        reasons.push(`Barman unreachable (${s.barmanError})`);
+    } else {
+        if (!s.barman.checkOk) {
+            reasons.push(`barman check: ${s.barman.failures.join("; ") || "failed"}`);
+        }
         const recent = s.barman.gaps?.sinceNewestBackup ?? [];
         if (recent.length) {
-            reasons.push(`WAL archive has ${recent.length} missing segment(s) since the newest backup (${recent.slice(0, 3).join(", ")}${recent.length > 3 ? ", ..." : ""}): ` +
-                "point-in-time recovery cannot cross them; take a new base backup (npm run backup) to recover from then on");
+            reasons.push(
+                `WAL archive has ${recent.length} missing segment(s) since the newest backup (${recent.slice(0, 3).join(", ")}${recent.length > 3 ? ", ..." : ""}): ` +
+                    "point-in-time recovery cannot cross them; take a new base backup (npm run backup) to recover from then on",
+            );
         }
-        if (!s.barman.lastBackup) { reasons.push("Barman has no base backup: point-in-time recovery is impossible"); }
+        if (!s.barman.lastBackup) {
+            reasons.push("Barman has no base backup: point-in-time recovery is impossible");
+        }
     }
     return { ok: reasons.length === 0, reasons };
 }
@@ -123,13 +209,21 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
         lines.push("  member  role          state     timeline  lag (bytes)  streaming  HAProxy write/read");
         for (const m of s.members) {
             const hp = s.haproxy ? `${s.haproxy.write[m.name] ?? "-"}/${s.haproxy.read[m.name] ?? "-"}` : "?";
-            lines.push(`  ${m.name.padEnd(7)} ${m.role.padEnd(13)} ${m.state.padEnd(9)} ${String(m.timeline ?? "-").padEnd(9)} ${String(m.role === "leader" ? "-" : m.lagBytes ?? "unknown").padEnd(12)} ${m.role === "leader" ? "-".padEnd(10) : (m.streaming ? "yes" : "NO").padEnd(10)} ${hp}`);
+            lines.push(
+                `  ${m.name.padEnd(7)} ${m.role.padEnd(13)} ${m.state.padEnd(9)} ${String(m.timeline ?? "-").padEnd(9)} ${String(m.role === "leader" ? "-" : (m.lagBytes ?? "unknown")).padEnd(12)} ${m.role === "leader" ? "-".padEnd(10) : (m.streaming ? "yes" : "NO").padEnd(10)} ${hp}`,
+            );
         }
         lines.push(`  leader: ${s.members.find(m => m.role === "leader")?.name ?? "NONE"}`);
-        for (const name of (s.expected ?? []).filter(n => !s.members!.some(m => m.name === n))) { lines.push(`  ${name.padEnd(7)} ${"-".padEnd(13)} DOWN`); }
-    } else { lines.push(`  unreachable: ${s.membersError}`); }
+        for (const name of (s.expected ?? []).filter(n => !s.members!.some(m => m.name === n))) {
+            lines.push(`  ${name.padEnd(7)} ${"-".padEnd(13)} DOWN`);
+        }
+    } else {
+        lines.push(`  unreachable: ${s.membersError}`);
+    }
     lines.push("", "etcd");
-    for (const e of s.etcd) { lines.push(`  ${e.endpoint}  ${e.healthy ? "healthy" : `UNHEALTHY${e.error ? ` (${e.error})` : ""}`}`); }
+    for (const e of s.etcd) {
+        lines.push(`  ${e.endpoint}  ${e.healthy ? "healthy" : `UNHEALTHY${e.error ? ` (${e.error})` : ""}`}`);
+    }
     lines.push("", "Barman");
     if (s.barman) {
         lines.push(`  barman check: ${s.barman.checkOk ? "OK" : `FAILED: ${s.barman.failures.join("; ")}`}`);
@@ -137,12 +231,23 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
         lines.push(`  WAL gaps since the newest backup: ${g?.sinceNewestBackup.length ? g.sinceNewestBackup.join(", ") : "none"}`);
         const older = (g?.sinceOldestBackup ?? []).filter(x => !g?.sinceNewestBackup.includes(x));
         if (older.length) {
-            lines.push(`  older WAL gaps: ${older.join(", ")}: backups before ${g?.newestBackup} recover only up to them; from ${g?.newestBackup} on, PITR works`);
+            lines.push(
+                `  older WAL gaps: ${older.join(", ")}: backups before ${g?.newestBackup} recover only up to them; from ${g?.newestBackup} on, PITR works`,
+            );
         }
         lines.push(`  last archived WAL: ${s.barman.lastArchivedWal ?? "-"}   archiver failures: ${s.barman.archiverFailures ?? "-"}`);
-        lines.push(`  last backup: ${s.barman.lastBackup ?? "NONE"}${s.barman.lastBackupAgeHours !== undefined ? ` (${s.barman.lastBackupAgeHours.toFixed(1)} h ago)` : ""}`);
-    } else { lines.push(`  unreachable: ${s.barmanError}`); }
-    if (!v.ok) { lines.push("", "Problems"); for (const r of v.reasons) { lines.push(`  - ${r}`); } }
+        lines.push(
+            `  last backup: ${s.barman.lastBackup ?? "NONE"}${s.barman.lastBackupAgeHours !== undefined ? ` (${s.barman.lastBackupAgeHours.toFixed(1)} h ago)` : ""}`,
+        );
+    } else {
+        lines.push(`  unreachable: ${s.barmanError}`);
+    }
+    if (!v.ok) {
+        lines.push("", "Problems");
+        for (const r of v.reasons) {
+            lines.push(`  - ${r}`);
+        }
+    }
     return lines.join("\n") + "\n";
 }
 

@@ -5,7 +5,10 @@ import { apiRequest, clusterMembers, memberRunning, MemberView } from "../lib/pa
 import { memberApiUrl, memberEndpoints, StackOutputs } from "./outputs";
 
 /** The subset of stack outputs a switchover needs. */
-export type SwitchoverOutputs = Pick<StackOutputs, "patroniApiUrls" | "patroniMembers" | "patroniApiUser" | "patroniApiPassword" | "superuserConnectionString">;
+export type SwitchoverOutputs = Pick<
+    StackOutputs,
+    "patroniApiUrls" | "patroniMembers" | "patroniApiUser" | "patroniApiPassword" | "superuserConnectionString"
+>;
 
 export interface SwitchoverResult {
     from: string;
@@ -26,9 +29,15 @@ async function writePortServer(o: SwitchoverOutputs): Promise<string | undefined
     client.on("error", () => undefined);
     try {
         await client.connect();
-        const r = await client.query("SELECT pg_is_in_recovery() AS r, current_setting('cluster_name') AS c, inet_server_addr()::text AS a");
+        const r = await client.query(
+            "SELECT pg_is_in_recovery() AS r, current_setting('cluster_name') AS c, inet_server_addr()::text AS a",
+        );
         return r.rows[0].r ? undefined : String(r.rows[0].a);
-    } catch { return undefined; } finally { await client.end().catch(() => undefined); }
+    } catch {
+        return undefined;
+    } finally {
+        await client.end().catch(() => undefined);
+    }
 }
 
 /**
@@ -39,29 +48,55 @@ async function writePortServer(o: SwitchoverOutputs): Promise<string | undefined
 export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSeconds = 120): Promise<SwitchoverResult> {
     const view = await members(o);
     const leader = view.find(m => m.role === "leader");
-    if (!leader) { throw new Error("the cluster has no leader; a switchover needs one (see `npm run status`)"); }
+    if (!leader) {
+        throw new Error("the cluster has no leader; a switchover needs one (see `npm run status`)");
+    }
     const running = view.filter(m => m.name !== leader.name && memberRunning(m) && !m.tags?.nofailover);
     // In synchronous (and quorum) mode Patroni hands over only to a synchronous standby: one that has every commit.
     const synchronous = running.filter(m => m.role === "sync_standby" || m.role === "quorum_standby");
     const candidates = synchronous.length > 0 ? synchronous : running;
     const target = to ? view.find(m => m.name === to) : [...candidates].sort((a, b) => Number(a.lag ?? 0) - Number(b.lag ?? 0))[0];
-    if (to && !target) { throw new Error(`no member named ${to}; members: ${view.map(m => m.name).join(", ")}`); }
-    if (!target) { throw new Error("no running replica to switch over to"); }
-    if (target.name === leader.name) { throw new Error(`${to} already leads`); }
-    if (synchronous.length > 0 && !candidates.includes(target)) {
-        throw new Error(`${target.name} is not a synchronous standby; in synchronous mode Patroni switches over only to ` +
-            `${candidates.map(m => m.name).join(" or ")} (or run without --to)`);
+    if (to && !target) {
+        throw new Error(`no member named ${to}; members: ${view.map(m => m.name).join(", ")}`);
     }
-    if (!candidates.includes(target)) { throw new Error(`${target.name} is ${target.state}, not a running replica that may take over`); }
-    await waitAllStreaming(memberEndpoints(o), Math.min(30, timeoutSeconds)).catch(e => { throw new Error(`refusing: ${e.message}`); });
+    if (!target) {
+        throw new Error("no running replica to switch over to");
+    }
+    if (target.name === leader.name) {
+        throw new Error(`${to} already leads`);
+    }
+    if (synchronous.length > 0 && !candidates.includes(target)) {
+        throw new Error(
+            `${target.name} is not a synchronous standby; in synchronous mode Patroni switches over only to ` +
+                `${candidates.map(m => m.name).join(" or ")} (or run without --to)`,
+        );
+    }
+    if (!candidates.includes(target)) {
+        throw new Error(`${target.name} is ${target.state}, not a running replica that may take over`);
+    }
+    await waitAllStreaming(memberEndpoints(o), Math.min(30, timeoutSeconds)).catch(e => {
+        throw new Error(`refusing: ${e.message}`);
+    });
 
     const leaderUrl = memberApiUrl(o, leader.name);
-    if (!leaderUrl) { throw new Error(`the leader ${leader.name} is not among the stack's members (${memberEndpoints(o).map(m => m.name).join(", ")})`); }
+    if (!leaderUrl) {
+        throw new Error(
+            `the leader ${leader.name} is not among the stack's members (${memberEndpoints(o)
+                .map(m => m.name)
+                .join(", ")})`,
+        );
+    }
     const started = Date.now();
     const res = await apiRequest("POST", `${leaderUrl}/switchover`, {
-        body: { leader: leader.name, candidate: target.name }, auth: [o.patroniApiUser, o.patroniApiPassword], timeoutMs: timeoutSeconds * 1000,
+        body: { leader: leader.name, candidate: target.name },
+        auth: [o.patroniApiUser, o.patroniApiPassword],
+        timeoutMs: timeoutSeconds * 1000,
     });
-    if (res.status !== 200) { throw new Error(`Patroni refused the switchover: HTTP ${res.status} ${(typeof res.json.text === "string" ? res.json.text : JSON.stringify(res.json)).trim()}`); }
+    if (res.status !== 200) {
+        throw new Error(
+            `Patroni refused the switchover: HTTP ${res.status} ${(typeof res.json.text === "string" ? res.json.text : JSON.stringify(res.json)).trim()}`,
+        );
+    }
     while (Date.now() - started < timeoutSeconds * 1000) {
         const now = await members(o).catch(() => [] as MemberView[]);
         if (now.find(m => m.role === "leader")?.name === target.name && (await writePortServer(o)) !== undefined) {
@@ -74,16 +109,27 @@ export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSecon
 
 /** Probe the write port every 100 ms until stopped; the longest time without a primary answering. */
 export function probeWritePort(o: SwitchoverOutputs): { stop(): Promise<number> } {
-    let running = true, lastOk = Date.now(), worst = 0;
+    let running = true,
+        lastOk = Date.now(),
+        worst = 0;
     const loop = (async () => {
         while (running) {
             const ok = (await writePortServer(o)) !== undefined;
             const now = Date.now();
-            if (ok) { worst = Math.max(worst, now - lastOk); lastOk = now; }
+            if (ok) {
+                worst = Math.max(worst, now - lastOk);
+                lastOk = now;
+            }
             await sleep(100);
         }
     })();
-    return { async stop() { running = false; await loop; return Math.max(worst, Date.now() - lastOk) / 1000; } };
+    return {
+        async stop() {
+            running = false;
+            await loop;
+            return Math.max(worst, Date.now() - lastOk) / 1000;
+        },
+    };
 }
 
 if (require.main === module) {
@@ -98,7 +144,9 @@ if (require.main === module) {
         const result = await switchover(o, i >= 0 ? argv[i + 1] : undefined);
         await sleep(500);
         const outage = await probe.stop();
-        process.stdout.write(`switched over from ${result.from} to ${result.to}; the write port reached ${result.to} ` +
-            `${result.seconds.toFixed(2)} s after the request; measured write outage ${outage.toFixed(2)} s\n`);
+        process.stdout.write(
+            `switched over from ${result.from} to ${result.to}; the write port reached ${result.to} ` +
+                `${result.seconds.toFixed(2)} s after the request; measured write outage ${outage.toFixed(2)} s\n`,
+        );
     });
 }

@@ -7,7 +7,10 @@ class SpecWithSummary extends Mocha.reporters.Spec {
     constructor(runner, options) {
         super(runner, options);
         runner.on(EVENT_TEST_FAIL, (_test, err) => {
-            const message = String((err && err.message) || err).split("\n").slice(0, 8).join(" | ");
+            const message = String((err && err.message) || err)
+                .split("\n")
+                .slice(0, 8)
+                .join(" | ");
             process.stdout.write(`      failed: ${message.slice(0, 1500)}\n`);
         });
         runner.once(EVENT_RUN_END, () => {

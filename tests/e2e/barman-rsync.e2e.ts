@@ -10,8 +10,22 @@ import { leader, log, stackFile, waitNewLeader, waitRejoined } from "../support/
 
 const STACK = "e2e-rsync";
 const CONFIG = {
-    profile: "fast", patroniNodes: 2, etcdNodes: 1, subnet: "10.213.243.0/24", barman: { mode: "rsync" },
-    ports: { write: 27551, read: 27552, stats: 27553, postgresBase: 27430, apiBase: 27800, etcdBase: 27890, pitr: 27554, metrics: 27187, barmanMetrics: 27780 },
+    profile: "fast",
+    patroniNodes: 2,
+    etcdNodes: 1,
+    subnet: "10.213.243.0/24",
+    barman: { mode: "rsync" },
+    ports: {
+        write: 27551,
+        read: 27552,
+        stats: 27553,
+        postgresBase: 27430,
+        apiBase: 27800,
+        etcdBase: 27890,
+        pitr: 27554,
+        metrics: 27187,
+        barmanMetrics: 27780,
+    },
 };
 const BARMAN_ADDRESS = "10.213.243.3";
 
@@ -29,7 +43,15 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         d = await deployStack(stackFile(STACK, CONFIG), { log });
         barman = d.outputs.barmanContainer;
     });
-    after(async () => { if (process.env.E2E_KEEP) { return; } if (d) { await removePitr(d.outputs); } await destroyStack(STACK); });
+    after(async () => {
+        if (process.env.E2E_KEEP) {
+            return;
+        }
+        if (d) {
+            await removePitr(d.outputs);
+        }
+        await destroyStack(STACK);
+    });
 
     it("the first base backup is an rsync backup over SSH, taken by itself; barman check passes (ssh included)", async () => {
         const seconds = await waitFor("the first base backup", 300, async () => (await listBackups(barman)).some(b => b.status === "DONE"));
@@ -47,9 +69,25 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
 
     it("keys: none in the images; the archive key can only rsync into incoming/; keys from outside the stack are refused", async () => {
         for (const role of ["patroni", "barman"]) {
-            const r = await docker(["run", "--rm", "-u", "root", "--entrypoint", "sh", `patroni-ha-${role}:${STACK}`, "-c",
-                "find /run/ssh-ha /etc/ssh-ha -type f | wc -l; ls /etc/ssh | grep -c ssh_host_ || true; grep -rl 'PRIVATE KEY' /etc /usr/local /var/lib 2>/dev/null | wc -l"]);
-            assert.deepEqual(r.split("\n").map(x => x.trim()).filter(Boolean), ["0", "0", "0"], `${role} image: ${r}`);
+            const r = await docker([
+                "run",
+                "--rm",
+                "-u",
+                "root",
+                "--entrypoint",
+                "sh",
+                `patroni-ha-${role}:${STACK}`,
+                "-c",
+                "find /run/ssh-ha /etc/ssh-ha -type f | wc -l; ls /etc/ssh | grep -c ssh_host_ || true; grep -rl 'PRIVATE KEY' /etc /usr/local /var/lib 2>/dev/null | wc -l",
+            ]);
+            assert.deepEqual(
+                r
+                    .split("\n")
+                    .map(x => x.trim())
+                    .filter(Boolean),
+                ["0", "0", "0"],
+                `${role} image: ${r}`,
+            );
         }
         const l = await leader(d.outputs);
         const db = `${STACK}-${l.name}`;
@@ -57,12 +95,29 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         assert.notEqual(shell.code, 0);
         assert.match(shell.stderr, /rrsync error/);
         assert.doesNotMatch(shell.stdout, /root:/);
-        const stranger = await dockerExec(db, ["sh", "-c", `rm -f /tmp/k /tmp/k.pub; ssh-keygen -q -t ed25519 -N '' -f /tmp/k && ssh -F /dev/null -i /tmp/k -o IdentitiesOnly=yes ` +
-            `-o UserKnownHostsFile=/etc/ssh-ha/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -p 2222 barman@${BARMAN_ADDRESS} true`]);
+        const stranger = await dockerExec(db, [
+            "sh",
+            "-c",
+            `rm -f /tmp/k /tmp/k.pub; ssh-keygen -q -t ed25519 -N '' -f /tmp/k && ssh -F /dev/null -i /tmp/k -o IdentitiesOnly=yes ` +
+                `-o UserKnownHostsFile=/etc/ssh-ha/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -p 2222 barman@${BARMAN_ADDRESS} true`,
+        ]);
         assert.equal(stranger.code, 255, stranger.stderr);
         assert.match(stranger.stderr, /Permission denied \(publickey\)/);
-        const password = await dockerExec(barman, ["ssh", "-F", "/dev/null", "-o", "UserKnownHostsFile=/etc/ssh-ha/known_hosts", "-o", "BatchMode=yes",
-            "-o", "PreferredAuthentications=password,keyboard-interactive", "-p", "2222", "postgres@10.213.243.2", "true"]);
+        const password = await dockerExec(barman, [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-o",
+            "UserKnownHostsFile=/etc/ssh-ha/known_hosts",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+            "-p",
+            "2222",
+            "postgres@10.213.243.2",
+            "true",
+        ]);
         assert.equal(password.code, 255);
         assert.match(password.stderr, /Permission denied \(publickey\)/);
     });
@@ -73,12 +128,18 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
             await docker(["kill", `${STACK}-${old.name}`]);
             const elected = await waitNewLeader(d.outputs, old.name, 120);
             const t0 = Date.now();
-            const timeline = Number((await docker(["exec", `${STACK}-${elected.name}`, "curl", "-s", "127.0.0.1:8001/patroni"])).match(/"timeline": (\d+)/)?.[1]);
+            const timeline = Number(
+                (await docker(["exec", `${STACK}-${elected.name}`, "curl", "-s", "127.0.0.1:8001/patroni"])).match(
+                    /"timeline": (\d+)/,
+                )?.[1],
+            );
             await waitFor("a segment of the new timeline archived", 300, async () => {
                 const { segment } = await switchWalAndWait(barman, d.outputs.superuserConnectionString, 60);
                 return parseInt(segment.slice(0, 8), 16) === timeline;
             });
-            console.log(`      failover ${round}: ${elected.name} leads on timeline ${timeline}; rsync archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after it was up`);
+            console.log(
+                `      failover ${round}: ${elected.name} leads on timeline ${timeline}; rsync archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after it was up`,
+            );
             assert.deepEqual((await archiveGaps(barman)).sinceOldestBackup, []);
             const started = Date.now();
             const id = await takeBackup(barman);
@@ -96,16 +157,24 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         await query(su, "CREATE TABLE pitr_rsync (id int PRIMARY KEY)");
         await query(su, "INSERT INTO pitr_rsync SELECT generate_series(1, 5)");
         await new Promise(r => setTimeout(r, 1500));
-        const [{ t }] = await query<{ t: string }>(su, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t");
+        const [{ t }] = await query<{ t: string }>(
+            su,
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t",
+        );
         await new Promise(r => setTimeout(r, 1500));
         await query(su, "INSERT INTO pitr_rsync SELECT generate_series(6, 10)");
         await switchWalAndWait(barman, su);
         const first = (await listBackups(barman)).filter(b => b.status === "DONE").sort((a, b) => a.id.localeCompare(b.id))[0];
         assert.equal(first.timeline, 1);
         const result = await pitr(d.outputs, { time: t }, { backupId: first.id, log });
-        console.log(`      PITR (rsync backup on timeline 1 -> timeline ${result.timeline}) restored and started in ${result.seconds.toFixed(1)} s`);
+        console.log(
+            `      PITR (rsync backup on timeline 1 -> timeline ${result.timeline}) restored and started in ${result.seconds.toFixed(1)} s`,
+        );
         const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_rsync ORDER BY id");
-        assert.deepEqual(rows.map(r => r.id), [1, 2, 3, 4, 5]);
+        assert.deepEqual(
+            rows.map(r => r.id),
+            [1, 2, 3, 4, 5],
+        );
         await removePitr(d.outputs);
     });
 
@@ -124,15 +193,22 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         const failed = Number((await query<{ n: string }>(su, "SELECT failed_count AS n FROM pg_stat_archiver"))[0].n) - failedBefore;
         const l = await leader(d.outputs);
         const ready = (await docker(["exec", `${STACK}-${l.name}`, "ls", "/var/lib/postgresql/15/data/pg_wal/archive_status"])).split("\n");
-        assert.ok(switched.every(s => ready.includes(`${s}.ready`)), `waiting in pg_wal: ${ready}`);
+        assert.ok(
+            switched.every(s => ready.includes(`${s}.ready`)),
+            `waiting in pg_wal: ${ready}`,
+        );
         await docker(["start", barman]);
         const seconds = await waitFor("the backlog archived", 300, async () => {
             const names = await archivedWalNames(barman);
             return switched.every(s => names.has(s));
         });
-        console.log(`      rsync mode: ${switched.length} segments held in pg_wal while Barman was down (${failed} failed archive_command runs); archived ${seconds.toFixed(1)} s after Barman started`);
+        console.log(
+            `      rsync mode: ${switched.length} segments held in pg_wal while Barman was down (${failed} failed archive_command runs); archived ${seconds.toFixed(1)} s after Barman started`,
+        );
         assert.deepEqual((await archiveGaps(barman)).sinceOldestBackup, []);
-        await waitFor("barman check to pass", 240, async () => (await check(barman)).ok).catch(async e => assert.fail(`${e.message}: ${(await check(barman)).text}`));
+        await waitFor("barman check to pass", 240, async () => (await check(barman)).ok).catch(async e =>
+            assert.fail(`${e.message}: ${(await check(barman)).text}`),
+        );
     });
 
     it("teardown leaves nothing of the stack", async () => {

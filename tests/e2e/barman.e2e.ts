@@ -14,8 +14,23 @@ import { leader, log, stackFile, waitNewLeader, waitRejoined } from "../support/
 
 const STACK = "e2e-barman";
 const CONFIG = {
-    profile: "fast", patroniNodes: 3, etcdNodes: 1, subnet: "10.213.242.0/24", prometheus: true,
-    ports: { write: 28551, read: 28552, stats: 28553, postgresBase: 28430, apiBase: 28800, etcdBase: 28890, pitr: 28554, metrics: 28187, barmanMetrics: 28780, prometheus: 28090 },
+    profile: "fast",
+    patroniNodes: 3,
+    etcdNodes: 1,
+    subnet: "10.213.242.0/24",
+    prometheus: true,
+    ports: {
+        write: 28551,
+        read: 28552,
+        stats: 28553,
+        postgresBase: 28430,
+        apiBase: 28800,
+        etcdBase: 28890,
+        pitr: 28554,
+        metrics: 28187,
+        barmanMetrics: 28780,
+        prometheus: 28090,
+    },
 };
 
 /** Run `npm run status` against a stack's outputs: exit code and output. */
@@ -28,24 +43,42 @@ function runCli(d: Deployed, command: string, ...extra: string[]): { code: numbe
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outputs-"));
     const file = path.join(dir, "outputs.json");
     fs.writeFileSync(file, JSON.stringify(d.outputs), { mode: 0o600 });
-    const r = spawnSync("npm", ["run", "--silent", command, "--", "--outputs", file, ...extra], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+    const r = spawnSync("npm", ["run", "--silent", command, "--", "--outputs", file, ...extra], {
+        encoding: "utf8",
+        cwd: path.resolve(__dirname, "..", ".."),
+    });
     fs.rmSync(dir, { recursive: true });
     return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 /** Rows before a target time, rows after it, all archived; returns the target (UTC ISO, no zone). */
 /** Rows before and after a target time; `form` "postgres" takes the target as `SELECT now()` prints it. */
-async function rowsAroundTarget(d: Deployed, table: string, form: "iso" | "postgres" = "iso"): Promise<{ target: string; before: number[]; after: number[] }> {
+async function rowsAroundTarget(
+    d: Deployed,
+    table: string,
+    form: "iso" | "postgres" = "iso",
+): Promise<{ target: string; before: number[]; after: number[] }> {
     const su = d.outputs.superuserConnectionString;
     await query(su, `CREATE TABLE ${table} (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())`);
-    const before = [1, 2, 3, 4, 5], after = [6, 7, 8, 9, 10];
-    for (const id of before) { await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]); }
+    const before = [1, 2, 3, 4, 5],
+        after = [6, 7, 8, 9, 10];
+    for (const id of before) {
+        await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+    }
     await new Promise(r => setTimeout(r, 1500));
-    const [{ t }] = await query<{ t: string }>(su, form === "postgres" ? "SELECT now()::text AS t"
-        : "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t");
-    if (form === "postgres") { assert.match(t, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00$/, "now() as PostgreSQL prints it"); }
+    const [{ t }] = await query<{ t: string }>(
+        su,
+        form === "postgres"
+            ? "SELECT now()::text AS t"
+            : "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS t",
+    );
+    if (form === "postgres") {
+        assert.match(t, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00$/, "now() as PostgreSQL prints it");
+    }
     await new Promise(r => setTimeout(r, 1500));
-    for (const id of after) { await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]); }
+    for (const id of after) {
+        await query(su, `INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+    }
     return { target: t, before, after };
 }
 
@@ -57,10 +90,20 @@ describe("e2e: Barman follows the leader", function () {
         d = await deployStack(stackFile(STACK, CONFIG), { log });
         container = d.outputs.barmanContainer;
     });
-    after(async () => { if (process.env.E2E_KEEP) { return; } if (d) { await removePitr(d.outputs); } await destroyStack(STACK); });
+    after(async () => {
+        if (process.env.E2E_KEEP) {
+            return;
+        }
+        if (d) {
+            await removePitr(d.outputs);
+        }
+        await destroyStack(STACK);
+    });
 
     it("takes the first base backup by itself once the cluster is healthy", async () => {
-        const seconds = await waitFor("the first base backup", 300, async () => (await listBackups(container)).some(b => b.status === "DONE"));
+        const seconds = await waitFor("the first base backup", 300, async () =>
+            (await listBackups(container)).some(b => b.status === "DONE"),
+        );
         console.log(`      first backup present ${seconds.toFixed(1)} s after the cluster was healthy`);
     });
 
@@ -74,12 +117,18 @@ describe("e2e: Barman follows the leader", function () {
         const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "outputs-")), "outputs.json");
         fs.writeFileSync(file, JSON.stringify(d.outputs), { mode: 0o600 });
         const started = Date.now();
-        const r = spawnSync("npm", ["run", "--silent", "backup", "--", "--outputs", file], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+        const r = spawnSync("npm", ["run", "--silent", "backup", "--", "--outputs", file], {
+            encoding: "utf8",
+            cwd: path.resolve(__dirname, "..", ".."),
+        });
         assert.equal(r.status, 0, r.stderr);
         const id = r.stdout.trim();
         console.log(`      backup ${id} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         const listed = await listBackups(container);
-        assert.ok(listed.some(b => b.id === id && b.status === "DONE"), JSON.stringify(listed));
+        assert.ok(
+            listed.some(b => b.id === id && b.status === "DONE"),
+            JSON.stringify(listed),
+        );
         fs.rmSync(path.dirname(file), { recursive: true });
     });
 
@@ -102,13 +151,22 @@ describe("e2e: Barman follows the leader", function () {
 
     it("status exits 0 on the healthy stack and shows every member", async () => {
         let last = { code: -1, out: "", stdout: "" };
-        await waitFor("status to report healthy", 120, async () => { last = runStatus(d); return last.code === 0; }).catch(() => assert.fail(last.out));
+        await waitFor("status to report healthy", 120, async () => {
+            last = runStatus(d);
+            return last.code === 0;
+        }).catch(() => assert.fail(last.out));
         assert.match(last.out, /^HEALTHY/);
-        for (const n of ["db1", "db2", "db3"]) { assert.match(last.out, new RegExp(`\\b${n}\\b`)); }
+        for (const n of ["db1", "db2", "db3"]) {
+            assert.match(last.out, new RegExp(`\\b${n}\\b`));
+        }
         // The same verdict for machines.
         const json = runStatus(d, "--json");
         assert.equal(json.code, 0, json.out);
-        const parsed = JSON.parse(json.stdout) as { ok: boolean; reasons: string[]; snapshot: { members: { name: string; role: string }[] } };
+        const parsed = JSON.parse(json.stdout) as {
+            ok: boolean;
+            reasons: string[];
+            snapshot: { members: { name: string; role: string }[] };
+        };
         assert.equal(parsed.ok, true);
         assert.deepEqual(parsed.reasons, []);
         assert.deepEqual(parsed.snapshot.members.map(m => m.name).sort(), ["db1", "db2", "db3"]);
@@ -119,15 +177,27 @@ describe("e2e: Barman follows the leader", function () {
         const url = d.outputs.prometheusUrl!;
         assert.equal(url, "http://127.0.0.1:28090/");
         await waitFor("every Prometheus target up", 120, async () => {
-            const t = await (await fetch(`${url}api/v1/targets`)).json() as { data: { activeTargets: { labels: { job: string }; health: string }[] } };
-            const jobs = t.data.activeTargets.filter(x => x.health === "up").map(x => x.labels.job).sort();
+            const t = (await (await fetch(`${url}api/v1/targets`)).json()) as {
+                data: { activeTargets: { labels: { job: string }; health: string }[] };
+            };
+            const jobs = t.data.activeTargets
+                .filter(x => x.health === "up")
+                .map(x => x.labels.job)
+                .sort();
             return JSON.stringify(jobs) === JSON.stringify(["barman", "haproxy", "patroni", "patroni", "patroni", "postgres"]);
         });
-        const rules = await (await fetch(`${url}api/v1/rules`)).json() as { data: { groups: { rules: { name: string; health: string }[] }[] } };
+        const rules = (await (await fetch(`${url}api/v1/rules`)).json()) as {
+            data: { groups: { rules: { name: string; health: string }[] }[] };
+        };
         const loaded = rules.data.groups.flatMap(g => g.rules);
         assert.equal(loaded.length, 7);
-        assert.ok(loaded.every(r => r.health !== "err"), JSON.stringify(loaded));
-        await waitFor("barman_check_ok 1", 60, async () => (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_check_ok{server="cluster"} 1'));
+        assert.ok(
+            loaded.every(r => r.health !== "err"),
+            JSON.stringify(loaded),
+        );
+        await waitFor("barman_check_ok 1", 60, async () =>
+            (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_check_ok{server="cluster"} 1'),
+        );
     });
 
     it("4a. PITR to a moment ago (SELECT now() as PostgreSQL prints it, no manual WAL switch): exactly the rows before it", async () => {
@@ -135,7 +205,10 @@ describe("e2e: Barman follows the leader", function () {
         const result = await pitr(d.outputs, { time: target }, { log });
         console.log(`      PITR (timeline 1, backup ${result.backupId}) restored and started in ${result.seconds.toFixed(1)} s`);
         const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_before_failover ORDER BY id");
-        assert.deepEqual(rows.map(r => r.id), before);
+        assert.deepEqual(
+            rows.map(r => r.id),
+            before,
+        );
         await removePitr(d.outputs);
         assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
     });
@@ -153,15 +226,24 @@ describe("e2e: Barman follows the leader", function () {
             await client.query("COMMIT");
             lsn = (await client.query<{ l: string }>("SELECT pg_current_wal_insert_lsn()::text AS l")).rows[0].l;
             await client.query("INSERT INTO pitr_cli VALUES (4), (5), (6)");
-        } finally { await client.end(); }
+        } finally {
+            await client.end();
+        }
         await switchWalAndWait(container, su);
-        for (const flags of [["--target-xid", xid], ["--target-lsn", lsn]]) {
+        for (const flags of [
+            ["--target-xid", xid],
+            ["--target-lsn", lsn],
+        ]) {
             const r = runCli(d, "pitr", ...flags);
             assert.equal(r.code, 0, r.out);
             const connectionString = r.stdout.trim().split("\n").pop()!;
             assert.match(connectionString, /^postgresql:\/\//, r.out);
             const rows = await query<{ id: number }>(connectionString, "SELECT id FROM pitr_cli ORDER BY id");
-            assert.deepEqual(rows.map(x => x.id), [1, 2, 3], `${flags.join(" ")}: ${r.out}`);
+            assert.deepEqual(
+                rows.map(x => x.id),
+                [1, 2, 3],
+                `${flags.join(" ")}: ${r.out}`,
+            );
             const removed = runCli(d, "pitr", "--remove");
             assert.equal(removed.code, 0, removed.out);
             assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
@@ -171,7 +253,11 @@ describe("e2e: Barman follows the leader", function () {
     for (const round of [1, 2]) {
         it(`3.${round} kill the leader (failover ${round} of 2): archiving resumes on the new timeline with no gap, check passes, a new backup succeeds`, async () => {
             const old = await leader(d.outputs);
-            const oldTimeline = Number((await docker(["exec", `${STACK}-${old.name}`, "sh", "-c", "curl -s 127.0.0.1:8001/patroni"])).match(/"timeline": (\d+)/)?.[1]);
+            const oldTimeline = Number(
+                (await docker(["exec", `${STACK}-${old.name}`, "sh", "-c", "curl -s 127.0.0.1:8001/patroni"])).match(
+                    /"timeline": (\d+)/,
+                )?.[1],
+            );
             // Kill right after a segment switch (an idle cluster's archive_timeout does the same): the new
             // timeline then starts exactly at a segment boundary, where PostgreSQL 15's pg_receivewal cannot resume.
             await query(d.outputs.superuserConnectionString, "SELECT pg_switch_wal()");
@@ -181,7 +267,11 @@ describe("e2e: Barman follows the leader", function () {
                 const st = runStatus(d);
                 assert.equal(st.code, 1, st.out);
                 // The dead node itself must be named (not just any member's lag).
-                assert.match(st.out, new RegExp(`${old.name} (is stopped|is crashed|is stopped or unreachable|does not stream|lag unknown)`), st.out);
+                assert.match(
+                    st.out,
+                    new RegExp(`${old.name} (is stopped|is crashed|is stopped or unreachable|does not stream|lag unknown)`),
+                    st.out,
+                );
             }
             const t0 = Date.now();
             let newTimeline = 0;
@@ -190,13 +280,19 @@ describe("e2e: Barman follows the leader", function () {
                 newTimeline = parseInt(segment.slice(0, 8), 16);
                 return newTimeline > oldTimeline;
             });
-            console.log(`      failover ${round}: ${elected.name} leads on timeline ${newTimeline}; archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after the new leader was up`);
+            console.log(
+                `      failover ${round}: ${elected.name} leads on timeline ${newTimeline}; archiving resumed ${((Date.now() - t0) / 1000).toFixed(1)} s after the new leader was up`,
+            );
             try {
                 // The old timeline's last segment comes from the new leader (on-role-change marks it ready).
                 let gaps: string[] = [];
-                await waitFor("no missing segment", 120, async () => { gaps = (await archiveGaps(container)).sinceOldestBackup; return gaps.length === 0; })
-                    .catch(e => assert.fail(`${e.message}: ${gaps.join(", ")}`));
-                await waitFor("barman check to pass", 240, async () => (await check(container)).ok).catch(async e => assert.fail(`${e.message}: ${(await check(container)).text}`));
+                await waitFor("no missing segment", 120, async () => {
+                    gaps = (await archiveGaps(container)).sinceOldestBackup;
+                    return gaps.length === 0;
+                }).catch(e => assert.fail(`${e.message}: ${gaps.join(", ")}`));
+                await waitFor("barman check to pass", 240, async () => (await check(container)).ok).catch(async e =>
+                    assert.fail(`${e.message}: ${(await check(container)).text}`),
+                );
                 const id = await takeBackup(container);
                 assert.equal((await listBackups(container)).find(b => b.id === id)?.status, "DONE");
             } finally {
@@ -213,9 +309,14 @@ describe("e2e: Barman follows the leader", function () {
         assert.equal(first.timeline, 1);
         const result = await pitr(d.outputs, { time: target }, { backupId: first.id, log });
         assert.ok(result.timeline >= 3, `followed timeline ${result.timeline}`);
-        console.log(`      PITR (backup on timeline 1 -> timeline ${result.timeline}) restored and started in ${result.seconds.toFixed(1)} s`);
+        console.log(
+            `      PITR (backup on timeline 1 -> timeline ${result.timeline}) restored and started in ${result.seconds.toFixed(1)} s`,
+        );
         const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_after_failovers ORDER BY id");
-        assert.deepEqual(rows.map(r => r.id), before);
+        assert.deepEqual(
+            rows.map(r => r.id),
+            before,
+        );
         await removePitr(d.outputs);
     });
 
@@ -234,10 +335,15 @@ describe("e2e: Barman follows the leader", function () {
         assert.match(st.out, /Barman unreachable/);
         const l = await leader(d.outputs);
         const waiting = (await docker(["exec", `${STACK}-${l.name}`, "ls", "/var/lib/barman-wal/incoming"])).split("\n").filter(Boolean);
-        assert.ok(switched.every(s => waiting.includes(s)), `archived into the shared volume while Barman was down: ${waiting}`);
+        assert.ok(
+            switched.every(s => waiting.includes(s)),
+            `archived into the shared volume while Barman was down: ${waiting}`,
+        );
         // Prometheus fires BarmanDown after 2 minutes without a scrape.
         await waitFor("the BarmanDown alert firing", Math.max(30, 175 - (Date.now() - stopped) / 1000), async () => {
-            const a = await (await fetch(`${d.outputs.prometheusUrl}api/v1/alerts`)).json() as { data: { alerts: { labels: { alertname: string }; state: string }[] } };
+            const a = (await (await fetch(`${d.outputs.prometheusUrl}api/v1/alerts`)).json()) as {
+                data: { alerts: { labels: { alertname: string }; state: string }[] };
+            };
             return a.data.alerts.some(x => x.labels.alertname === "BarmanDown" && x.state === "firing");
         });
         await new Promise(r => setTimeout(r, Math.max(0, 180000 - (Date.now() - stopped))));
@@ -248,7 +354,9 @@ describe("e2e: Barman follows the leader", function () {
         });
         console.log(`      after 3 minutes down, Barman archived the backlog ${seconds.toFixed(1)} s after its start`);
         assert.deepEqual((await archiveGaps(container)).sinceOldestBackup, []);
-        await waitFor("barman check to pass", 420, async () => (await check(container)).ok).catch(async e => assert.fail(`${e.message}: ${(await check(container)).text}`));
+        await waitFor("barman check to pass", 420, async () => (await check(container)).ok).catch(async e =>
+            assert.fail(`${e.message}: ${(await check(container)).text}`),
+        );
     });
 
     it("5b. a gap, if one happens, is reported by the health check, status and metrics; a new base backup makes PITR work again from then on", async () => {
@@ -265,20 +373,31 @@ describe("e2e: Barman follows the leader", function () {
         assert.equal(st.code, 1, st.out);
         assert.match(st.out, new RegExp(`missing segment\\(s\\) since the newest backup \\(${lost}.*npm run backup`));
         await waitFor("barman_wal_gaps in the metrics", 60, async () =>
-            (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_wal_gaps{server="cluster",scope="since_newest_backup"} 1'));
+            (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes(
+                'barman_wal_gaps{server="cluster",scope="since_newest_backup"} 1',
+            ),
+        );
         const id = await takeBackup(container);
         const healthy = await dockerExec(container, ["barman-health", "cluster"]);
         assert.equal(healthy.code, 0, healthy.stdout);
         let healed = { code: -1, out: "" };
-        await waitFor("status healthy again", 120, async () => { healed = runStatus(d); return healed.code === 0; }).catch(() => assert.fail(healed.out));
+        await waitFor("status healthy again", 120, async () => {
+            healed = runStatus(d);
+            return healed.code === 0;
+        }).catch(() => assert.fail(healed.out));
         assert.match(healed.out, new RegExp(`older WAL gaps: ${lost}: backups before ${id} recover only up to them`));
         const { target, before } = await rowsAroundTarget(d, "pitr_after_gap");
         await switchWalAndWait(container, su);
         const result = await pitr(d.outputs, { time: target }, { log });
         assert.equal(result.backupId, id, "the new backup, taken after the gap, is the one used");
         const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_after_gap ORDER BY id");
-        assert.deepEqual(rows.map(r => r.id), before);
-        console.log(`      gap ${lost}: reported by health, status and metrics; PITR from the new backup ${id} restored in ${result.seconds.toFixed(1)} s`);
+        assert.deepEqual(
+            rows.map(r => r.id),
+            before,
+        );
+        console.log(
+            `      gap ${lost}: reported by health, status and metrics; PITR from the new backup ${id} restored in ${result.seconds.toFixed(1)} s`,
+        );
         await removePitr(d.outputs);
     });
 });

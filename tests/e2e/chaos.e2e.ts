@@ -14,10 +14,22 @@ import { haproxyStatus, log, stackFile } from "../support/helpers";
 
 const STACK = "e2e-chaos";
 const CONFIG: Record<string, unknown> = {
-    patroniNodes: 3, etcdNodes: 3, subnet: "10.213.245.0/24",
+    patroniNodes: 3,
+    etcdNodes: 3,
+    subnet: "10.213.245.0/24",
     // Limits on the etcd members (generous, so they change no timing): README says resources.* reach the containers.
     resources: { etcd: { memoryMb: 512, cpus: 1.5 } },
-    ports: { write: 29551, read: 29552, stats: 29553, postgresBase: 29430, apiBase: 29800, etcdBase: 29890, pitr: 29554, metrics: 29187, barmanMetrics: 29780 },
+    ports: {
+        write: 29551,
+        read: 29552,
+        stats: 29553,
+        postgresBase: 29430,
+        apiBase: 29800,
+        etcdBase: 29890,
+        pitr: 29554,
+        metrics: 29187,
+        barmanMetrics: 29780,
+    },
 };
 
 describe("e2e chaos: faults under a writer and a split-brain sampler", function () {
@@ -32,8 +44,17 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         assert.equal(c.mode, "on", "synchronous replication is the default");
     });
     after(async () => {
-        if (rows.length) { console.log(chaosTable(rows).split("\n").map(l => `      ${l}`).join("\n")); }
-        if (!process.env.E2E_KEEP) { await destroyStack(STACK); }
+        if (rows.length) {
+            console.log(
+                chaosTable(rows)
+                    .split("\n")
+                    .map(l => `      ${l}`)
+                    .join("\n"),
+            );
+        }
+        if (!process.env.E2E_KEEP) {
+            await destroyStack(STACK);
+        }
     });
 
     it("0. resources.* reach the containers as limits", async () => {
@@ -51,16 +72,29 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         assert.deepEqual(o.sampler.doubleWritable, [], "two nodes accepted direct writes in the same sampler round");
         assert.equal(o.row.leaderTakenBack, 0, "an old leader took the leader key back");
         assert.equal(o.row.lostFromOthers, 0, "a lost row was acknowledged by a node other than the faulted old leader");
-        if (c.mode !== "off") { assert.deepEqual(o.lost, [], `acknowledged rows lost in synchronous mode ${c.mode}`); }
+        if (c.mode !== "off") {
+            assert.deepEqual(o.lost, [], `acknowledged rows lost in synchronous mode ${c.mode}`);
+        }
     }
 
     for (const [i, s] of SCENARIOS.entries()) {
         it(`${i + 1}. ${s.name} (synchronous mode on)`, async () => {
-            let reads = 0, readsAfter = 0, running = true, faultAt = Number.MAX_SAFE_INTEGER;
+            let reads = 0,
+                readsAfter = 0,
+                running = true,
+                faultAt = Number.MAX_SAFE_INTEGER;
             // Reads through the read port run through every scenario; they must go on after a replica dies.
             const reader = (async () => {
                 while (running) {
-                    try { await query(c.d.outputs.readConnectionString, "SELECT 1"); reads++; if (Date.now() > faultAt + 5000) { readsAfter++; } } catch { /* counted by absence */ }
+                    try {
+                        await query(c.d.outputs.readConnectionString, "SELECT 1");
+                        reads++;
+                        if (Date.now() > faultAt + 5000) {
+                            readsAfter++;
+                        }
+                    } catch {
+                        /* counted by absence */
+                    }
                     await new Promise(r => setTimeout(r, 100));
                 }
             })();
@@ -68,10 +102,16 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
             try {
                 faultAt = Date.now() + 2000;
                 o = await underFault(c, s.name, s.fault);
-            } finally { running = false; await reader; }
+            } finally {
+                running = false;
+                await reader;
+            }
             check(o);
             if (s.name.startsWith("etcd quorum")) {
-                assert.ok(o.row.outageSeconds < 10, `failsafe mode keeps writes going through a DCS outage (outage ${o.row.outageSeconds} s)`);
+                assert.ok(
+                    o.row.outageSeconds < 10,
+                    `failsafe mode keeps writes going through a DCS outage (outage ${o.row.outageSeconds} s)`,
+                );
             }
             assert.ok(readsAfter > 0, `reads through the read port must go on (${reads} in all, none after the fault)`);
         });
@@ -90,16 +130,29 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         try {
             await query(c.d.outputs.writeConnectionString, "CREATE TABLE IF NOT EXISTS lagfill (id bigint, pad text)");
             // About 5 MiB of WAL, well over maximumLagOnFailover (1 MiB).
-            await query(c.d.outputs.writeConnectionString, "INSERT INTO lagfill SELECT g, repeat('x', 1000) FROM generate_series(1, 5000) g");
+            await query(
+                c.d.outputs.writeConnectionString,
+                "INSERT INTO lagfill SELECT g, repeat('x', 1000) FROM generate_series(1, 5000) g",
+            );
             const n = Number(lagging.name.slice(2));
-            await waitFor(`${lagging.name} out of HAProxy's read pool`, 90, async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "DOWN");
+            await waitFor(
+                `${lagging.name} out of HAProxy's read pool`,
+                90,
+                async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "DOWN",
+            );
             for (let i = 0; i < 12; i++) {
                 const [r] = await query<{ a: string }>(c.d.outputs.readConnectionString, "SELECT host(inet_server_addr()) AS a");
                 assert.notEqual(r.a, laggingAddress, `read ${i} reached the lagging replica ${lagging.name}`);
             }
-        } finally { await partition(container, [leaderAddress], false); }
+        } finally {
+            await partition(container, [leaderAddress], false);
+        }
         const n = Number(lagging.name.slice(2));
-        await waitFor(`${lagging.name} back in the read pool`, 90, async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "UP");
+        await waitFor(
+            `${lagging.name} back in the read pool`,
+            90,
+            async () => (await haproxyStatus(c.d.outputs, "replicas"))[n - 1] === "UP",
+        );
     });
 
     it(`${SCENARIOS.length + 2}. strict mode with no standby at all: writes block and the read port falls back to the leader`, async () => {
@@ -114,14 +167,28 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         try {
             await docker(["kill", ...replicas]);
             try {
-                await waitFor("the read port falling back to the leader", 30, async () =>
-                    (await query<{ r: boolean }>(c.d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r"))[0].r === false);
-                const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (1)").then(() => "acknowledged", (e: Error) => e.message);
+                await waitFor(
+                    "the read port falling back to the leader",
+                    30,
+                    async () =>
+                        (await query<{ r: boolean }>(c.d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r"))[0].r === false,
+                );
+                const blocked = await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (1)").then(
+                    () => "acknowledged",
+                    (e: Error) => e.message,
+                );
                 assert.notEqual(blocked, "acknowledged", "strict mode acknowledged a commit with no standby at all");
-            } finally { await docker(["start", ...replicas]); }
-        } finally { await docker(["start", barman]); }
+            } finally {
+                await docker(["start", ...replicas]);
+            }
+        } finally {
+            await docker(["start", barman]);
+        }
         await waitForCluster(c.d.outputs, 240, log);
-        await waitFor("writes acknowledged again", 60, async () => { await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)"); return true; });
+        await waitFor("writes acknowledged again", 60, async () => {
+            await query(c.d.outputs.writeConnectionString, "INSERT INTO strictprobe VALUES (2)");
+            return true;
+        });
         await setSynchronousMode(c, "on");
     });
 
@@ -131,7 +198,9 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         for (const s of SCENARIOS.filter(x => x.asyncToo)) {
             const o = await underFault(c, s.name, s.fault);
             check(o);
-            if (s.name.startsWith("leader partitioned")) { partitionLost = o.lost.length; }
+            if (s.name.startsWith("leader partitioned")) {
+                partitionLost = o.lost.length;
+            }
         }
         // The workload can tell the modes apart: a partitioned asynchronous leader acknowledges writes no replica has.
         assert.ok(partitionLost > 0, "asynchronous mode lost nothing under a partition: the chaos workload cannot tell the modes apart");

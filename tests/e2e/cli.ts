@@ -19,7 +19,10 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(deployed.outputs) + "\n");
 }
 
-main().then(() => process.exit(0), (e: Error) => {
-    process.stderr.write(`e2e: ${e.message}\n`);
-    process.exit(1);
-});
+main().then(
+    () => process.exit(0),
+    (e: Error) => {
+        process.stderr.write(`e2e: ${e.message}\n`);
+        process.exit(1);
+    },
+);

@@ -13,7 +13,17 @@ import { docker } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../support/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
-import { containerStarts, directTo, haproxyStatus, leader, log, stackFile, streamingReplicas, waitNewLeader, waitRejoined } from "../support/helpers";
+import {
+    containerStarts,
+    directTo,
+    haproxyStatus,
+    leader,
+    log,
+    stackFile,
+    streamingReplicas,
+    waitNewLeader,
+    waitRejoined,
+} from "../support/helpers";
 
 const STACK = "e2e";
 // Asynchronous (test 5 shows an asynchronous kill and 6 the rewind after it); the synchronous default and
@@ -23,7 +33,17 @@ const CONFIG: Record<string, unknown> = {
     patroniNodes: 4,
     etcdNodes: 3,
     subnet: "10.213.240.0/24",
-    ports: { write: 25551, read: 25552, stats: 25553, postgresBase: 25430, apiBase: 28000, etcdBase: 23890, pitr: 25554, metrics: 25187, barmanMetrics: 25780 },
+    ports: {
+        write: 25551,
+        read: 25552,
+        stats: 25553,
+        postgresBase: 25430,
+        apiBase: 28000,
+        etcdBase: 23890,
+        pitr: 25554,
+        metrics: 25187,
+        barmanMetrics: 25780,
+    },
 };
 
 describe("e2e: a 4-node cluster with 3 etcd members on the real engine", function () {
@@ -35,23 +55,37 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         d = await deployStack(stackFile(STACK, config), { log });
         log(`deployed in ${d.timings.healthy.toFixed(1)} s`);
     });
-    after(async () => { if (!process.env.E2E_KEEP) { await destroyStack(STACK); } });
+    after(async () => {
+        if (!process.env.E2E_KEEP) {
+            await destroyStack(STACK);
+        }
+    });
 
     it("1. elects one leader and every replica streams from it", async () => {
         const members = await clusterView(d.outputs);
         assert.equal(members.filter(m => m.role === "leader").length, 1);
         const l = await leader(d.outputs);
-        assert.deepEqual(await streamingReplicas(d.outputs), ["db1", "db2", "db3", "db4"].filter(n => n !== l.name));
+        assert.deepEqual(
+            await streamingReplicas(d.outputs),
+            ["db1", "db2", "db3", "db4"].filter(n => n !== l.name),
+        );
     });
 
     it("2. the write port lands on the primary, the read port on replicas, spread over more than one", async () => {
         const [w] = await query<{ r: boolean }>(d.outputs.writeConnectionString, "SELECT pg_is_in_recovery() AS r");
         assert.equal(w.r, false);
         // Right after deploy a replica may still be joining HAProxy's read pool: wait until all three are in it.
-        await waitFor("every replica in HAProxy's read pool", 60, async () => (await haproxyStatus(d.outputs, "replicas")).filter(s => s === "UP").length === 3);
+        await waitFor(
+            "every replica in HAProxy's read pool",
+            60,
+            async () => (await haproxyStatus(d.outputs, "replicas")).filter(s => s === "UP").length === 3,
+        );
         const seen = new Map<string, number>();
         for (let i = 0; i < 24; i++) {
-            const [r] = await query<{ r: boolean; a: string }>(d.outputs.readConnectionString, "SELECT pg_is_in_recovery() AS r, inet_server_addr()::text AS a");
+            const [r] = await query<{ r: boolean; a: string }>(
+                d.outputs.readConnectionString,
+                "SELECT pg_is_in_recovery() AS r, inet_server_addr()::text AS a",
+            );
             assert.equal(r.r, true, `sample ${i}: the read port reached the primary while replicas were healthy`);
             seen.set(r.a, (seen.get(r.a) ?? 0) + 1);
         }
@@ -61,8 +95,11 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
     it("3. a row written through the write port is readable through the read port", async () => {
         await createTable(d.outputs.writeConnectionString, "visibility");
         await query(d.outputs.writeConnectionString, "INSERT INTO visibility (id) VALUES (42)");
-        const seconds = await waitFor("the row on a replica", 30, async () =>
-            (await query(d.outputs.readConnectionString, "SELECT 1 FROM visibility WHERE id = 42")).length === 1);
+        const seconds = await waitFor(
+            "the row on a replica",
+            30,
+            async () => (await query(d.outputs.readConnectionString, "SELECT 1 FROM visibility WHERE id = 42")).length === 1,
+        );
         log(`row visible through the read port after ${seconds} s`);
     });
 
@@ -73,80 +110,114 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const l = await leader(d.outputs);
         await waitFor("HAProxy to agree with Patroni", 30, async () => {
             const csv = await (await fetch(`${d.outputs.statsUrl};csv`, { headers: { authorization: auth } })).text();
-            const status = (backend: string, server: string) => csv.split("\n").find(line => line.startsWith(`${backend},${server},`))?.split(",")[17];
-            return ["db1", "db2", "db3", "db4"].every(n =>
-                status("primary", n) === (n === l.name ? "UP" : "DOWN") && status("replicas", n) === (n === l.name ? "DOWN" : "UP"));
+            const status = (backend: string, server: string) =>
+                csv
+                    .split("\n")
+                    .find(line => line.startsWith(`${backend},${server},`))
+                    ?.split(",")[17];
+            return ["db1", "db2", "db3", "db4"].every(
+                n => status("primary", n) === (n === l.name ? "UP" : "DOWN") && status("replicas", n) === (n === l.name ? "DOWN" : "UP"),
+            );
         });
     });
 
     it("metrics: every endpoint of metricsUrls answers with the expected metric names", async () => {
         const urls = d.outputs.metricsUrls;
-        const text = async (url: string) => { const r = await fetch(url); assert.equal(r.status, 200, url); return r.text(); };
+        const text = async (url: string) => {
+            const r = await fetch(url);
+            assert.equal(r.status, 200, url);
+            return r.text();
+        };
         for (const url of urls.patroni) {
             const body = await text(url);
-            for (const m of ["patroni_postgres_running", "patroni_primary", "patroni_xlog_location"]) { assert.match(body, new RegExp(`^${m}`, "m"), `${url} lacks ${m}`); }
+            for (const m of ["patroni_postgres_running", "patroni_primary", "patroni_xlog_location"]) {
+                assert.match(body, new RegExp(`^${m}`, "m"), `${url} lacks ${m}`);
+            }
         }
         const hp = await text(urls.haproxy);
-        for (const m of ["haproxy_server_status", "haproxy_backend_active_servers", "haproxy_frontend_current_sessions"]) { assert.match(hp, new RegExp(`^${m}`, "m"), m); }
+        for (const m of ["haproxy_server_status", "haproxy_backend_active_servers", "haproxy_frontend_current_sessions"]) {
+            assert.match(hp, new RegExp(`^${m}`, "m"), m);
+        }
         await waitFor("the PostgreSQL exporter's cluster metrics", 60, async () => {
             const pg = await text(urls.postgres);
-            return ["pg_up 1", "pg_replication_lag_bytes{", "pg_archiver_failed_count", "pg_slot_retained_bytes{"].every(m => pg.includes(m));
+            return ["pg_up 1", "pg_replication_lag_bytes{", "pg_archiver_failed_count", "pg_slot_retained_bytes{"].every(m =>
+                pg.includes(m),
+            );
         });
     });
 
     // 11. Changing the running stack (the second `pulumi up`).
     let deployedInputs: DynamicConfigState;
     it("11a. a reloadable parameter and ttl reach every node without restarting any container", async () => {
-            deployedInputs = deployedDcsInputs(d);
-            const before = await containerStarts(STACK);
-            const next = { ...config, patroni: { ...(config.patroni as object), ttl: 25, postgresql: { work_mem: "24MB" } } };
-            const news = await plannedDynamicConfig(STACK, next, deployedInputs);
-            const diff = await updateDynamicConfig({ ...deployedInputs }, news);
-            assert.deepEqual(diff, { changes: true, replaces: [] });
-            for (let n = 1; n <= 4; n++) {
-                await waitFor(`db${n} work_mem`, 60, async () =>
-                    (await query<{ w: string }>(directTo(d, next, n), "SELECT current_setting('work_mem') AS w"))[0].w === "24MB");
-                const cfg = await (await fetch(`${d.outputs.patroniApiUrls[n - 1]}/config`)).json() as { ttl: number };
-                assert.equal(cfg.ttl, 25);
-            }
-            assert.deepEqual(await containerStarts(STACK), before, "no container may restart");
-            deployedInputs = news;
-            config = next;
-        });
+        deployedInputs = deployedDcsInputs(d);
+        const before = await containerStarts(STACK);
+        const next = { ...config, patroni: { ...(config.patroni as object), ttl: 25, postgresql: { work_mem: "24MB" } } };
+        const news = await plannedDynamicConfig(STACK, next, deployedInputs);
+        const diff = await updateDynamicConfig({ ...deployedInputs }, news);
+        assert.deepEqual(diff, { changes: true, replaces: [] });
+        for (let n = 1; n <= 4; n++) {
+            await waitFor(
+                `db${n} work_mem`,
+                60,
+                async () => (await query<{ w: string }>(directTo(d, next, n), "SELECT current_setting('work_mem') AS w"))[0].w === "24MB",
+            );
+            const cfg = (await (await fetch(`${d.outputs.patroniApiUrls[n - 1]}/config`)).json()) as { ttl: number };
+            assert.equal(cfg.ttl, 25);
+        }
+        assert.deepEqual(await containerStarts(STACK), before, "no container may restart");
+        deployedInputs = news;
+        config = next;
+    });
 
     it("11b. a restart-only parameter is applied by a rolling restart, replicas first, with the write outage measured", async () => {
-            const before = await containerStarts(STACK);
-            const next = { ...config, patroni: { ...(config.patroni as object), postgresql: { work_mem: "24MB", max_connections: 150 } } };
-            await createTable(d.outputs.writeConnectionString, "rolling");
-            const writer = startWriter(d.outputs.writeConnectionString, "rolling");
-            const news = await plannedDynamicConfig(STACK, next, deployedInputs);
-            await new Promise(r => setTimeout(r, 1000));
-            const changeAt = Date.now();
-            const leaderBefore = await leader(d.outputs);
-            await updateDynamicConfig({ ...deployedInputs }, news);
-            const doneAt = Date.now();
-            await new Promise(r => setTimeout(r, 1000));
-            const result = await writer.stop();
-            assertAckedAround(result, changeAt, doneAt);
-            // Replicas first, the leader last: its postmaster started after every replica's.
-            const starts = await Promise.all(memberEndpoints(d.outputs).map(async m => ({ name: m.name,
-                at: Date.parse(String((await memberStatus(m.apiUrl)).postmaster_start_time)) })));
-            const leaderStart = starts.find(x => x.name === leaderBefore.name)!.at;
-            for (const x of starts) { assert.ok(x.at > changeAt, `${x.name} was not restarted`); }
-            assert.ok(starts.every(x => x.at <= leaderStart), `the leader ${leaderBefore.name} must restart last: ${JSON.stringify(starts)}`);
-            for (let n = 1; n <= 4; n++) {
-                const [r] = await query<{ m: string }>(directTo(d, next, n), "SELECT current_setting('max_connections') AS m");
-                assert.equal(r.m, "150", `db${n}`);
-            }
-            const members = await Promise.all(d.outputs.patroniApiUrls.map(async u => (await fetch(`${u}/patroni`)).json() as Promise<{ pending_restart?: boolean }>));
-            assert.ok(members.every(m => !m.pending_restart), "no member still pending a restart");
-            assert.deepEqual(await containerStarts(STACK), before, "PostgreSQL restarts inside its container; no container restarts");
-            assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "rolling", result.acked), []);
-            log(`rolling restart: write outage ${result.outageSeconds.toFixed(2)} s, ${result.failures} failed of ${result.attempts}`);
-            console.log(`      rolling restart write outage: ${result.outageSeconds.toFixed(2)} s (${result.failures}/${result.attempts} attempts failed)`);
-            deployedInputs = news;
-            config = next;
-        });
+        const before = await containerStarts(STACK);
+        const next = { ...config, patroni: { ...(config.patroni as object), postgresql: { work_mem: "24MB", max_connections: 150 } } };
+        await createTable(d.outputs.writeConnectionString, "rolling");
+        const writer = startWriter(d.outputs.writeConnectionString, "rolling");
+        const news = await plannedDynamicConfig(STACK, next, deployedInputs);
+        await new Promise(r => setTimeout(r, 1000));
+        const changeAt = Date.now();
+        const leaderBefore = await leader(d.outputs);
+        await updateDynamicConfig({ ...deployedInputs }, news);
+        const doneAt = Date.now();
+        await new Promise(r => setTimeout(r, 1000));
+        const result = await writer.stop();
+        assertAckedAround(result, changeAt, doneAt);
+        // Replicas first, the leader last: its postmaster started after every replica's.
+        const starts = await Promise.all(
+            memberEndpoints(d.outputs).map(async m => ({
+                name: m.name,
+                at: Date.parse(String((await memberStatus(m.apiUrl)).postmaster_start_time)),
+            })),
+        );
+        const leaderStart = starts.find(x => x.name === leaderBefore.name)!.at;
+        for (const x of starts) {
+            assert.ok(x.at > changeAt, `${x.name} was not restarted`);
+        }
+        assert.ok(
+            starts.every(x => x.at <= leaderStart),
+            `the leader ${leaderBefore.name} must restart last: ${JSON.stringify(starts)}`,
+        );
+        for (let n = 1; n <= 4; n++) {
+            const [r] = await query<{ m: string }>(directTo(d, next, n), "SELECT current_setting('max_connections') AS m");
+            assert.equal(r.m, "150", `db${n}`);
+        }
+        const members = await Promise.all(
+            d.outputs.patroniApiUrls.map(async u => (await fetch(`${u}/patroni`)).json() as Promise<{ pending_restart?: boolean }>),
+        );
+        assert.ok(
+            members.every(m => !m.pending_restart),
+            "no member still pending a restart",
+        );
+        assert.deepEqual(await containerStarts(STACK), before, "PostgreSQL restarts inside its container; no container restarts");
+        assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "rolling", result.acked), []);
+        log(`rolling restart: write outage ${result.outageSeconds.toFixed(2)} s, ${result.failures} failed of ${result.attempts}`);
+        console.log(
+            `      rolling restart write outage: ${result.outageSeconds.toFixed(2)} s (${result.failures}/${result.attempts} attempts failed)`,
+        );
+        deployedInputs = news;
+        config = next;
+    });
 
     it("7. a planned switchover to a named node: it leads, no acknowledged row lost", async () => {
         const old = await leader(d.outputs);
@@ -158,7 +229,10 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         // Through the operator command, as on-call would run it.
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outputs-"));
         fs.writeFileSync(path.join(dir, "o.json"), JSON.stringify(d.outputs), { mode: 0o600 });
-        const cli = spawnSync("npm", ["run", "--silent", "switchover", "--", "--outputs", path.join(dir, "o.json"), "--to", target], { encoding: "utf8", cwd: path.resolve(__dirname, "..", "..") });
+        const cli = spawnSync("npm", ["run", "--silent", "switchover", "--", "--outputs", path.join(dir, "o.json"), "--to", target], {
+            encoding: "utf8",
+            cwd: path.resolve(__dirname, "..", ".."),
+        });
         fs.rmSync(dir, { recursive: true });
         assert.equal(cli.status, 0, cli.stderr);
         assert.match(cli.stdout, new RegExp(`switched over from ${old.name} to ${target}; .*measured write outage [\\d.]+ s`));
@@ -169,7 +243,10 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assertAckedAround(result, switchAt, doneAt);
         assert.equal((await leader(d.outputs)).name, target);
         assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "switchover", result.acked), []);
-        assert.ok(result.outageSeconds < 10, `switchover write outage ${result.outageSeconds} s (liveness ceiling 10 s; the target is in the bench)`);
+        assert.ok(
+            result.outageSeconds < 10,
+            `switchover write outage ${result.outageSeconds} s (liveness ceiling 10 s; the target is in the bench)`,
+        );
         console.log(`      switchover write outage: ${result.outageSeconds.toFixed(2)} s`);
         await waitRejoined(d.outputs, old.name, 90);
     });
@@ -189,7 +266,9 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.notEqual(elected.name, old.name);
         assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "killasync", result.acked), []);
         assert.ok(result.outageSeconds < 40, `kill-leader write outage ${result.outageSeconds} s (liveness ceiling 40 s)`);
-        console.log(`      kill-leader (async) write outage: ${result.outageSeconds.toFixed(2)} s, ${result.acked.length} rows acknowledged`);
+        console.log(
+            `      kill-leader (async) write outage: ${result.outageSeconds.toFixed(2)} s, ${result.acked.length} rows acknowledged`,
+        );
     });
 
     it("6. the old leader, started again, rejoins as a replica (pg_rewind) and streams", async () => {
@@ -202,12 +281,18 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const n = Number(down.replace(/^db/, ""));
         const digest = "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync";
         // The table is the application's (database app): read it as the application role, on the leader and on the node itself.
-        const [onLeader] = await query<{ n: string; s: string; tl: string }>(d.outputs.writeConnectionString, "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync");
+        const [onLeader] = await query<{ n: string; s: string; tl: string }>(
+            d.outputs.writeConnectionString,
+            "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync",
+        );
         const onNode = d.outputs.writeConnectionString.replace(d.outputs.writeEndpoint, new URL(directTo(d, config, n)).host);
         assert.ok(Number(onLeader.n) > 0);
         await waitFor(`${down} to hold the leader's rows on the leader's timeline`, 60, async () => {
             const [mine] = await query<{ n: string; s: string }>(onNode, digest);
-            const [{ tl }] = await query<{ tl: string }>(directTo(d, config, n), "SELECT received_tli::text AS tl FROM pg_stat_wal_receiver");
+            const [{ tl }] = await query<{ tl: string }>(
+                directTo(d, config, n),
+                "SELECT received_tli::text AS tl FROM pg_stat_wal_receiver",
+            );
             const leaderTl = (await clusterView(d.outputs)).find(m => m.role === "leader")!.timeline;
             return mine.n === onLeader.n && mine.s === onLeader.s && Number(tl) === leaderTl;
         });
@@ -226,13 +311,20 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const result = await writer.stop();
         assert.ok(result.acked.length > 0);
         assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "etcddown", result.acked), []);
-        assert.ok(result.outageSeconds < 40, `kill-leader write outage with an etcd member down: ${result.outageSeconds} s (liveness ceiling 40 s)`);
+        assert.ok(
+            result.outageSeconds < 40,
+            `kill-leader write outage with an etcd member down: ${result.outageSeconds} s (liveness ceiling 40 s)`,
+        );
         await docker(["start", `${STACK}-etcd1`, `${STACK}-${old.name}`]);
     });
 
     it("9. teardown leaves no container, network or volume of the stack", async () => {
         await destroyStack(STACK);
-        for (const kind of [["ps", "-aq"], ["volume", "ls", "-q"], ["network", "ls", "-q"]]) {
+        for (const kind of [
+            ["ps", "-aq"],
+            ["volume", "ls", "-q"],
+            ["network", "ls", "-q"],
+        ]) {
             assert.equal(await docker([...kind, "--filter", `label=patroni-ha.stack=${STACK}`]), "", kind.join(" "));
         }
     });

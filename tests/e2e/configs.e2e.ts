@@ -17,8 +17,23 @@ const spec = parseConfig({ subnet: "10.213.244.0/24" }, TAG).spec;
 
 /** Run a shell script in an image, with files written from stdin (a tar would be overkill for text). */
 async function inImage(role: string, files: Record<string, string>, script: string, user?: string): Promise<{ code: number; out: string }> {
-    const setup = Object.entries(files).map(([p, content]) => `mkdir -p ${path.dirname(p)} && printf '%s' '${content.replace(/'/g, "'\\''")}' > ${p}`).join(" && ");
-    const r = await run("docker", ["run", "--rm", ...(user ? ["--user", user] : []), "--entrypoint", "sh", `patroni-ha-${role}:${TAG}`, "-c", `${setup} && ${script}`], { allowFail: true });
+    const setup = Object.entries(files)
+        .map(([p, content]) => `mkdir -p ${path.dirname(p)} && printf '%s' '${content.replace(/'/g, "'\\''")}' > ${p}`)
+        .join(" && ");
+    const r = await run(
+        "docker",
+        [
+            "run",
+            "--rm",
+            ...(user ? ["--user", user] : []),
+            "--entrypoint",
+            "sh",
+            `patroni-ha-${role}:${TAG}`,
+            "-c",
+            `${setup} && ${script}`,
+        ],
+        { allowFail: true },
+    );
     return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -27,15 +42,32 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     before(async () => {
         await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), spec.baseImage], { timeoutMs: 600000 });
         for (const role of ["haproxy", "patroni", "barman", "prometheus"]) {
-            await docker(["build", "-q", "-t", `patroni-ha-${role}:${TAG}`, "--build-arg", `BASE_IMAGE=${spec.baseImage}`,
-                "-f", path.join(ROOT, "images", role, "Dockerfile"), path.join(ROOT, "images")], { timeoutMs: 900000 });
+            await docker(
+                [
+                    "build",
+                    "-q",
+                    "-t",
+                    `patroni-ha-${role}:${TAG}`,
+                    "--build-arg",
+                    `BASE_IMAGE=${spec.baseImage}`,
+                    "-f",
+                    path.join(ROOT, "images", role, "Dockerfile"),
+                    path.join(ROOT, "images"),
+                ],
+                { timeoutMs: 900000 },
+            );
         }
     });
-    after(async () => { await docker(["image", "rm", ...["haproxy", "patroni", "barman", "prometheus"].map(r => `patroni-ha-${r}:${TAG}`)], { allowFail: true }); });
+    after(async () => {
+        await docker(["image", "rm", ...["haproxy", "patroni", "barman", "prometheus"].map(r => `patroni-ha-${r}:${TAG}`)], {
+            allowFail: true,
+        });
+    });
 
     it("haproxy -c accepts haproxy.cfg (and rejects a broken one)", async () => {
         const cfg = renderHaproxyCfg({ servers: spec.members, maximumLagOnFailover: 1048576, timings: spec.haproxy });
-        const check = (text: string) => inImage("haproxy", { "/tmp/haproxy.cfg": text }, "STATS_USER=a STATS_PASSWORD=b haproxy -c -f /tmp/haproxy.cfg");
+        const check = (text: string) =>
+            inImage("haproxy", { "/tmp/haproxy.cfg": text }, "STATS_USER=a STATS_PASSWORD=b haproxy -c -f /tmp/haproxy.cfg");
         const good = await check(cfg);
         assert.equal(good.code, 0, good.out);
         assert.match(good.out, /Configuration file is valid/);
@@ -44,9 +76,17 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     });
 
     it("patroni --validate-config accepts patroni.yml (and rejects a broken one)", async () => {
-        const yml = renderPatroniYml({ scope: TAG, name: "db1", address: spec.members[0].address, etcdAddresses: spec.etcd.map(e => e.address), pgHba: renderPgHba(spec.subnet) });
-        const env = "PATRONI_SUPERUSER_PASSWORD=x PATRONI_REPLICATION_PASSWORD=x PATRONI_REWIND_PASSWORD=x PATRONI_RESTAPI_USERNAME=u PATRONI_RESTAPI_PASSWORD=x";
-        const check = (text: string) => inImage("patroni", { "/tmp/patroni.yml": text }, `${env} patroni --validate-config /tmp/patroni.yml`, "postgres");
+        const yml = renderPatroniYml({
+            scope: TAG,
+            name: "db1",
+            address: spec.members[0].address,
+            etcdAddresses: spec.etcd.map(e => e.address),
+            pgHba: renderPgHba(spec.subnet),
+        });
+        const env =
+            "PATRONI_SUPERUSER_PASSWORD=x PATRONI_REPLICATION_PASSWORD=x PATRONI_REWIND_PASSWORD=x PATRONI_RESTAPI_USERNAME=u PATRONI_RESTAPI_PASSWORD=x";
+        const check = (text: string) =>
+            inImage("patroni", { "/tmp/patroni.yml": text }, `${env} patroni --validate-config /tmp/patroni.yml`, "postgres");
         const good = await check(yml);
         assert.equal(good.code, 0, good.out);
         const bad = await check(yml.replace("/usr/lib/postgresql/15/bin", "/nonexistent/bin"));
@@ -54,16 +94,38 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     });
 
     it("barman reads barman.conf and the server section with the intended settings", async () => {
-        const files = { "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace("configuration_files_directory = /etc/barman.d", "configuration_files_directory = /tmp/b/conf.d"),
-            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy, mode: "streaming" }) };
+        const files = {
+            "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace(
+                "configuration_files_directory = /etc/barman.d",
+                "configuration_files_directory = /tmp/b/conf.d",
+            ),
+            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy, mode: "streaming" }),
+        };
         const r = await inImage("barman", files, "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
         assert.equal(r.code, 0, r.out);
-        for (const line of [/backup_method: postgres/, /streaming_archiver: True/, /archiver: True/, /slot_name: barman/,
-            /incoming_wals_directory: \/var\/lib\/barman-wal\/incoming/, /retention_policy: RECOVERY WINDOW OF 1 DAYS/, /compression: gzip/]) {
+        for (const line of [
+            /backup_method: postgres/,
+            /streaming_archiver: True/,
+            /archiver: True/,
+            /slot_name: barman/,
+            /incoming_wals_directory: \/var\/lib\/barman-wal\/incoming/,
+            /retention_policy: RECOVERY WINDOW OF 1 DAYS/,
+            /compression: gzip/,
+        ]) {
             assert.match(r.out, line);
         }
-        const bad = await inImage("barman", { ...files, "/tmp/b/conf.d/cluster.conf": files["/tmp/b/conf.d/cluster.conf"].replace("backup_method = postgres", "backup_method = nonsense") },
-            "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
+        const bad = await inImage(
+            "barman",
+            {
+                ...files,
+                "/tmp/b/conf.d/cluster.conf": files["/tmp/b/conf.d/cluster.conf"].replace(
+                    "backup_method = postgres",
+                    "backup_method = nonsense",
+                ),
+            },
+            "barman -c /tmp/b/barman.conf show-servers cluster",
+            "barman",
+        );
         // Barman exits 0 either way; its verdict is the server's "disabled" flag (and a warning naming the key).
         assert.match(r.out, /^\s*disabled: False$/m, "the rendered server section must leave the server enabled");
         assert.equal(bad.code, 0, bad.out);
@@ -72,20 +134,39 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     });
 
     it("barman reads the rsync-mode server section (backup_method rsync, ssh_command to the leader route)", async () => {
-        const files = { "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace("configuration_files_directory = /etc/barman.d", "configuration_files_directory = /tmp/b/conf.d"),
-            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy, mode: "rsync" }) };
+        const files = {
+            "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace(
+                "configuration_files_directory = /etc/barman.d",
+                "configuration_files_directory = /tmp/b/conf.d",
+            ),
+            "/tmp/b/conf.d/cluster.conf": renderBarmanServer({ stack: TAG, haproxyAddress: spec.addresses.haproxy, mode: "rsync" }),
+        };
         const r = await inImage("barman", files, "barman -c /tmp/b/barman.conf show-servers cluster", "barman");
         assert.equal(r.code, 0, r.out);
-        for (const line of [/backup_method: rsync/, /streaming_archiver: False/, /archiver: True/, /ssh_command: ssh -F \/etc\/ssh-ha\/ssh_config leader/,
-            /reuse_backup: link/, /incoming_wals_directory: \/data\/pg-backup\/cluster\/incoming/]) {
+        for (const line of [
+            /backup_method: rsync/,
+            /streaming_archiver: False/,
+            /archiver: True/,
+            /ssh_command: ssh -F \/etc\/ssh-ha\/ssh_config leader/,
+            /reuse_backup: link/,
+            /incoming_wals_directory: \/data\/pg-backup\/cluster\/incoming/,
+        ]) {
             assert.match(r.out, line);
         }
     });
 
     it("sshd -t accepts the rendered sshd_config in both images (and rejects a broken one)", async () => {
-        for (const [role, user] of [["patroni", "postgres"], ["barman", "barman"]]) {
-            const check = (text: string) => inImage(role, { "/tmp/sshd_config": text },
-                "ssh-keygen -q -t ed25519 -N '' -f /run/ssh-ha/host_key && /usr/sbin/sshd -t -f /tmp/sshd_config", user);
+        for (const [role, user] of [
+            ["patroni", "postgres"],
+            ["barman", "barman"],
+        ]) {
+            const check = (text: string) =>
+                inImage(
+                    role,
+                    { "/tmp/sshd_config": text },
+                    "ssh-keygen -q -t ed25519 -N '' -f /run/ssh-ha/host_key && /usr/sbin/sshd -t -f /tmp/sshd_config",
+                    user,
+                );
             const good = await check(renderSshdConfig(user));
             assert.equal(good.code, 0, `${role}: ${good.out}`);
             const bad = await check(renderSshdConfig(user).replace("UsePAM no", "UsePAM maybe"));
@@ -94,15 +175,27 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     });
 
     it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {
-        const yml = renderPrometheusYml({ members: spec.members,
-            haproxyAddress: spec.addresses.haproxy, exporterAddress: spec.addresses.exporter, barmanAddress: spec.addresses.barman });
+        const yml = renderPrometheusYml({
+            members: spec.members,
+            haproxyAddress: spec.addresses.haproxy,
+            exporterAddress: spec.addresses.exporter,
+            barmanAddress: spec.addresses.barman,
+        });
         const rules = renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 });
-        const good = await inImage("prometheus", { "/etc/prometheus/prometheus.yml": yml, "/etc/prometheus/rules.yml": rules },
-            "promtool check config /etc/prometheus/prometheus.yml", "root");
+        const good = await inImage(
+            "prometheus",
+            { "/etc/prometheus/prometheus.yml": yml, "/etc/prometheus/rules.yml": rules },
+            "promtool check config /etc/prometheus/prometheus.yml",
+            "root",
+        );
         assert.equal(good.code, 0, good.out);
         assert.match(good.out, /7 rules found/);
-        const bad = await inImage("prometheus", { "/etc/prometheus/rules.yml": rules.replace("sum(patroni_primary) < 1", "sum(patroni_primary < 1") },
-            "promtool check rules /etc/prometheus/rules.yml", "root");
+        const bad = await inImage(
+            "prometheus",
+            { "/etc/prometheus/rules.yml": rules.replace("sum(patroni_primary) < 1", "sum(patroni_primary < 1") },
+            "promtool check rules /etc/prometheus/rules.yml",
+            "root",
+        );
         assert.notEqual(bad.code, 0, "a rule with a syntax error must fail the check");
     });
 });

@@ -42,7 +42,14 @@ export interface ChaosRow {
     leaderTakenBack: number;
 }
 
-export interface ChaosOutcome { row: ChaosRow; lost: number[]; writer: WriterResult; sampler: SamplerResult; faultAt: number; healedAt: number }
+export interface ChaosOutcome {
+    row: ChaosRow;
+    lost: number[];
+    writer: WriterResult;
+    sampler: SamplerResult;
+    faultAt: number;
+    healedAt: number;
+}
 
 /** A fault: gets the leader when it starts, returns once healed (the stack then recovers by itself). */
 export type Fault = (c: ChaosStack, oldLeader: string, watch: LeaderWatch) => Promise<void>;
@@ -60,11 +67,19 @@ export async function dcsLeader(c: ChaosStack): Promise<string | undefined> {
     const key = Buffer.from(`/service/${c.spec.stack}/leader`).toString("base64");
     for (const endpoint of c.d.outputs.etcdEndpoints as string[]) {
         try {
-            const r = await fetch(`${endpoint}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key }), signal: AbortSignal.timeout(2000) });
-            if (!r.ok) { continue; }
+            const r = await fetch(`${endpoint}/v3/kv/range`, {
+                method: "POST",
+                body: JSON.stringify({ key }),
+                signal: AbortSignal.timeout(2000),
+            });
+            if (!r.ok) {
+                continue;
+            }
             const kvs = ((await r.json()) as { kvs?: { value: string }[] }).kvs;
             return kvs?.length ? Buffer.from(kvs[0].value, "base64").toString() : undefined;
-        } catch { /* next member */ }
+        } catch {
+            /* next member */
+        }
     }
     return undefined;
 }
@@ -78,7 +93,9 @@ export class LeaderWatch {
         this.loop = (async () => {
             while (this.running) {
                 const l = await dcsLeader(c);
-                if (l && this.holders[this.holders.length - 1] !== l) { this.holders.push(l); }
+                if (l && this.holders[this.holders.length - 1] !== l) {
+                    this.holders.push(l);
+                }
                 await sleep(300);
             }
         })();
@@ -108,11 +125,18 @@ export class LeaderWatch {
 export async function partition(container: string, peers: string[], on: boolean): Promise<void> {
     const pid = await docker(["inspect", "-f", "{{.State.Pid}}", container]);
     for (const peer of peers) {
-        for (const [chain, side] of [["INPUT", "-s"], ["OUTPUT", "-d"]]) {
+        for (const [chain, side] of [
+            ["INPUT", "-s"],
+            ["OUTPUT", "-d"],
+        ]) {
             const rule = [chain, side, peer, "-j", "DROP"];
             const present = (await run("nsenter", ["-t", pid, "-n", "iptables", "-C", ...rule], { allowFail: true })).code === 0;
-            if (on && !present) { await run("nsenter", ["-t", pid, "-n", "iptables", "-I", ...rule]); }
-            if (!on && present) { await run("nsenter", ["-t", pid, "-n", "iptables", "-D", ...rule]); }
+            if (on && !present) {
+                await run("nsenter", ["-t", pid, "-n", "iptables", "-I", ...rule]);
+            }
+            if (!on && present) {
+                await run("nsenter", ["-t", pid, "-n", "iptables", "-D", ...rule]);
+            }
         }
     }
 }
@@ -125,8 +149,12 @@ export async function partition(container: string, peers: string[], on: boolean)
 async function startAgain(names: string[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
         const r = await run("docker", ["start", ...names], { allowFail: true });
-        if (r.code === 0) { return; }
-        if (attempt >= 6) { throw new Error(`docker start ${names.join(" ")}: ${r.stderr.trim()}`); }
+        if (r.code === 0) {
+            return;
+        }
+        if (attempt >= 6) {
+            throw new Error(`docker start ${names.join(" ")}: ${r.stderr.trim()}`);
+        }
         await sleep(2000);
     }
 }
@@ -139,7 +167,9 @@ export const freezeLeader: Fault = async (c, oldLeader, watch) => {
     try {
         await watch.next(oldLeader, 90);
         await sleep(Math.max(3000, HOLD_MS - (Date.now() - pausedAt)));
-    } finally { await docker(["unpause", name], { allowFail: true }); }
+    } finally {
+        await docker(["unpause", name], { allowFail: true });
+    }
     await sleep(10_000); // the resumed old leader's chance to take the key back (the watch runs on until the end)
 };
 
@@ -152,7 +182,9 @@ export const partitionLeader: Fault = async (c, oldLeader, watch) => {
     try {
         await watch.next(oldLeader, 90);
         await sleep(Math.max(3000, HOLD_MS - (Date.now() - cutAt)));
-    } finally { await partition(name, peers, false); }
+    } finally {
+        await partition(name, peers, false);
+    }
     await sleep(10_000);
 };
 
@@ -180,9 +212,16 @@ export const killPostmaster: Fault = async (c, oldLeader) => {
 
 /** A majority of etcd members killed for HOLD_MS, then started. */
 export const loseEtcdQuorum: Fault = async c => {
-    const victims = c.spec.etcd.slice(-(Math.floor(c.spec.etcd.length / 2) + 1)).reverse().map(e => containerName(c, e.name));
+    const victims = c.spec.etcd
+        .slice(-(Math.floor(c.spec.etcd.length / 2) + 1))
+        .reverse()
+        .map(e => containerName(c, e.name));
     await docker(["kill", ...victims]);
-    try { await sleep(HOLD_MS); } finally { await startAgain(victims); }
+    try {
+        await sleep(HOLD_MS);
+    } finally {
+        await startAgain(victims);
+    }
     await waitFor("etcd answering again", 60, async () => (await dcsLeader(c)) !== undefined);
 };
 
@@ -190,16 +229,26 @@ export const loseEtcdQuorum: Fault = async c => {
 export const killEtcdMember: Fault = async c => {
     const victim = containerName(c, c.spec.etcd[0].name);
     await docker(["kill", victim]);
-    try { await sleep(10_000); } finally { await startAgain([victim]); }
+    try {
+        await sleep(10_000);
+    } finally {
+        await startAgain([victim]);
+    }
 };
 
 /** A replica killed for 15 s (the synchronous standby when there is one), then started. */
 export const killReplica: Fault = async (c, oldLeader) => {
     const view = await clusterView(c.d.outputs);
     const victim = view.find(m => m.role === "sync_standby" || m.role === "quorum_standby") ?? view.find(m => m.name !== oldLeader);
-    if (!victim) { throw new Error("no replica to kill"); }
+    if (!victim) {
+        throw new Error("no replica to kill");
+    }
     await docker(["kill", containerName(c, victim.name)]);
-    try { await sleep(15_000); } finally { await startAgain([containerName(c, victim.name)]); }
+    try {
+        await sleep(15_000);
+    } finally {
+        await startAgain([containerName(c, victim.name)]);
+    }
 };
 
 let tables = 0;
@@ -211,18 +260,28 @@ export async function underFault(c: ChaosStack, scenario: string, fault: Fault):
     await query(c.d.outputs.superuserConnectionString, SAMPLER_TABLE_DDL(`${table}_probe`));
     const nodes = nodeNames(c);
     await waitFor("the probe table on every node", 30, async () => {
-        for (let n = 1; n <= nodes.length; n++) { await query(directUrl(c, n), `SELECT 1 FROM ${table}_probe LIMIT 1`); }
+        for (let n = 1; n <= nodes.length; n++) {
+            await query(directUrl(c, n), `SELECT 1 FROM ${table}_probe LIMIT 1`);
+        }
         return true;
     });
     const oldLeader = await dcsLeader(c);
-    if (!oldLeader) { throw new Error("no leader before the fault"); }
+    if (!oldLeader) {
+        throw new Error("no leader before the fault");
+    }
     const oldAddress = c.spec.members[nodes.indexOf(oldLeader)].address;
     const watch = new LeaderWatch(c);
     const writer = startWriter(c.d.outputs.writeConnectionString, table);
-    const sampler = startSampler(nodes.map((name, i) => ({ name, connectionString: directUrl(c, i + 1) })), `${table}_probe`);
+    const sampler = startSampler(
+        nodes.map((name, i) => ({ name, connectionString: directUrl(c, i + 1) })),
+        `${table}_probe`,
+    );
     await sleep(2000);
     const faultAt = Date.now();
-    let healedAt = faultAt, w: WriterResult, s: SamplerResult, leaders: { holders: string[]; takenBack: number };
+    let healedAt = faultAt,
+        w: WriterResult,
+        s: SamplerResult,
+        leaders: { holders: string[]; takenBack: number };
     try {
         await fault(c, oldLeader, watch);
         await waitForCluster(c.d.outputs, 240, c.log);
@@ -236,11 +295,19 @@ export async function underFault(c: ChaosStack, scenario: string, fault: Fault):
     const lost = await missingRows(c.d.outputs.writeConnectionString, table, w.acked);
     const lostSet = new Set(lost);
     const row: ChaosRow = {
-        scenario, mode: c.mode, outageSeconds: w.outageSeconds, failures: w.failures, acked: w.acked.length, present: w.acked.length - lost.length,
+        scenario,
+        mode: c.mode,
+        outageSeconds: w.outageSeconds,
+        failures: w.failures,
+        acked: w.acked.length,
+        present: w.acked.length - lost.length,
         lostFromOthers: w.acks.filter((a: Ack) => lostSet.has(a.id) && a.server !== oldAddress).length,
-        doubleWritableRounds: s.doubleWritable.length, leaderTakenBack: leaders.takenBack,
+        doubleWritableRounds: s.doubleWritable.length,
+        leaderTakenBack: leaders.takenBack,
     };
-    c.log(`${scenario} (${c.mode}): ${JSON.stringify(row)}; leader key ${leaders.holders.join(" -> ")}; sampler ${JSON.stringify(s.acceptedBy)} of ${s.rounds} rounds`);
+    c.log(
+        `${scenario} (${c.mode}): ${JSON.stringify(row)}; leader key ${leaders.holders.join(" -> ")}; sampler ${JSON.stringify(s.acceptedBy)} of ${s.rounds} rounds`,
+    );
     return { row, lost, writer: w, sampler: s, faultAt, healedAt };
 }
 
@@ -273,10 +340,14 @@ export const SCENARIOS: { name: string; fault: Fault; asyncToo: boolean }[] = [
 
 /** The rows as a Markdown table. */
 export function chaosTable(rows: ChaosRow[]): string {
-    const lines = ["| fault | mode | write outage | write errors | acknowledged / present | lost rows not from the old leader | rounds with two writable nodes | old leader took the key back |",
-        "|---|---|---|---|---|---|---|---|"];
+    const lines = [
+        "| fault | mode | write outage | write errors | acknowledged / present | lost rows not from the old leader | rounds with two writable nodes | old leader took the key back |",
+        "|---|---|---|---|---|---|---|---|",
+    ];
     for (const r of rows) {
-        lines.push(`| ${r.scenario} | ${r.mode} | ${r.outageSeconds.toFixed(1)} s | ${r.failures} | ${r.acked} / ${r.present} | ${r.lostFromOthers} | ${r.doubleWritableRounds} | ${r.leaderTakenBack} |`);
+        lines.push(
+            `| ${r.scenario} | ${r.mode} | ${r.outageSeconds.toFixed(1)} s | ${r.failures} | ${r.acked} / ${r.present} | ${r.lostFromOthers} | ${r.doubleWritableRounds} | ${r.leaderTakenBack} |`,
+        );
     }
     return lines.join("\n");
 }

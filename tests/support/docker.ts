@@ -8,13 +8,20 @@ export const run = execute;
 
 /** Remove every container, volume and network carrying a label (key=value). */
 export async function sweepByLabel(label: string): Promise<{ containers: number; volumes: number; networks: number }> {
-    const ids = async (kind: string[]) => (await docker([...kind, "--filter", `label=${label}`], { allowFail: true })).split("\n").filter(Boolean);
+    const ids = async (kind: string[]) =>
+        (await docker([...kind, "--filter", `label=${label}`], { allowFail: true })).split("\n").filter(Boolean);
     const containers = await ids(["ps", "-aq"]);
-    if (containers.length) { await docker(["rm", "-f", "-v", ...containers], { allowFail: true }); }
+    if (containers.length) {
+        await docker(["rm", "-f", "-v", ...containers], { allowFail: true });
+    }
     const volumes = await ids(["volume", "ls", "-q"]);
-    if (volumes.length) { await docker(["volume", "rm", "-f", ...volumes], { allowFail: true }); }
+    if (volumes.length) {
+        await docker(["volume", "rm", "-f", ...volumes], { allowFail: true });
+    }
     const networks = await ids(["network", "ls", "-q"]);
-    if (networks.length) { await docker(["network", "rm", ...networks], { allowFail: true }); }
+    if (networks.length) {
+        await docker(["network", "rm", ...networks], { allowFail: true });
+    }
     return { containers: containers.length, volumes: volumes.length, networks: networks.length };
 }
 
@@ -23,9 +30,15 @@ export async function waitHealthy(container: string, timeoutMs: number): Promise
     const deadline = Date.now() + timeoutMs;
     let status = "";
     while (Date.now() < deadline) {
-        status = await docker(["inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container], { allowFail: true });
-        if (status.endsWith("healthy") && !status.endsWith("unhealthy")) { return; }
-        if (status.startsWith("exited") || status.startsWith("dead")) { break; }
+        status = await docker(["inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container], {
+            allowFail: true,
+        });
+        if (status.endsWith("healthy") && !status.endsWith("unhealthy")) {
+            return;
+        }
+        if (status.startsWith("exited") || status.startsWith("dead")) {
+            break;
+        }
         await new Promise(r => setTimeout(r, 1000));
     }
     const logs = await docker(["logs", "--tail", "30", container], { allowFail: true });

@@ -15,8 +15,12 @@ const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 
 /** Secret wrappers replaced by their values, at any depth. */
 export function unwrapSecrets(v: unknown): unknown {
-    if (v !== null && typeof v === "object" && SECRET_SIG_KEY in (v as object)) { return unwrapSecrets((v as { value: unknown }).value); }
-    if (Array.isArray(v)) { return v.map(unwrapSecrets); }
+    if (v !== null && typeof v === "object" && SECRET_SIG_KEY in (v as object)) {
+        return unwrapSecrets((v as { value: unknown }).value);
+    }
+    if (Array.isArray(v)) {
+        return v.map(unwrapSecrets);
+    }
     if (v !== null && typeof v === "object") {
         return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, unwrapSecrets(x)]));
     }
@@ -33,9 +37,31 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
     "docker:index/volume:Volume": ["name", "labels"],
     // buildOnPreview is set by the SDK's Image class; a preview never runs here.
     "docker:index/image:Image": ["imageName", "skipPush", "build", "buildOnPreview"],
-    "docker:index/container:Container": ["name", "hostname", "image", "user", "command", "envs", "uploads", "networksAdvanced", "ports",
-        "volumes", "healthcheck", "restart", "init", "logDriver", "logOpts", "labels", "memory", "cpus", "stopSignal", "stopTimeout",
-        "shmSize", "wait", "waitTimeout"],
+    "docker:index/container:Container": [
+        "name",
+        "hostname",
+        "image",
+        "user",
+        "command",
+        "envs",
+        "uploads",
+        "networksAdvanced",
+        "ports",
+        "volumes",
+        "healthcheck",
+        "restart",
+        "init",
+        "logDriver",
+        "logOpts",
+        "labels",
+        "memory",
+        "cpus",
+        "stopSignal",
+        "stopTimeout",
+        "shmSize",
+        "wait",
+        "waitTimeout",
+    ],
     "random:index/randomPassword:RandomPassword": ["length", "special"],
     "tls:index/privateKey:PrivateKey": ["algorithm"],
 };
@@ -51,19 +77,28 @@ export class RealEngine implements pulumi.runtime.Mocks {
     public readonly namesByType = new Map<string, string[]>();
     private inFlight = 0;
 
-    constructor(public readonly runLabel: string, private readonly log: (msg: string) => void = () => undefined) {}
+    constructor(
+        public readonly runLabel: string,
+        private readonly log: (msg: string) => void = () => undefined,
+    ) {}
 
-    call(): pulumi.runtime.MockCallResult { return {}; }
+    call(): pulumi.runtime.MockCallResult {
+        return {};
+    }
 
     async newResource(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
         this.inFlight++;
         try {
-            if (this.errors.length) { throw new Error("an earlier resource failed"); }
+            if (this.errors.length) {
+                throw new Error("an earlier resource failed");
+            }
             const inputs = unwrapSecrets(args.inputs) as Inputs;
             const known = MAPPED_INPUTS[args.type];
             if (known) {
                 const unknown = Object.keys(inputs).filter(k => !known.includes(k));
-                if (unknown.length) { throw new Error(`${args.type} ${args.name}: harness does not map input(s) ${unknown.join(", ")}`); }
+                if (unknown.length) {
+                    throw new Error(`${args.type} ${args.name}: harness does not map input(s) ${unknown.join(", ")}`);
+                }
             }
             this.inputs.set(args.name, inputs);
             this.namesByType.set(args.type, [...(this.namesByType.get(args.type) ?? []), args.name]);
@@ -86,13 +121,22 @@ export class RealEngine implements pulumi.runtime.Mocks {
         // Internal but stable: the SDK's disconnect() uses it to wait for outstanding registrations.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
-        if (typeof settings.waitForRPCs !== "function") { throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs"); }
-        const drained = settings.waitForRPCs().then(() => "drained", () => "drained");
+        if (typeof settings.waitForRPCs !== "function") {
+            throw new Error("@pulumi/pulumi no longer exports runtime/settings.waitForRPCs");
+        }
+        const drained = settings.waitForRPCs().then(
+            () => "drained",
+            () => "drained",
+        );
         for (;;) {
-            if (this.errors.length) { throw new Error(`deploy failed:\n  ${this.errors.join("\n  ")}`); }
+            if (this.errors.length) {
+                throw new Error(`deploy failed:\n  ${this.errors.join("\n  ")}`);
+            }
             const r = await Promise.race([drained, new Promise(res => setTimeout(() => res("tick"), 200))]);
             if (r === "drained" && this.inFlight === 0) {
-                if (this.errors.length) { continue; }
+                if (this.errors.length) {
+                    continue;
+                }
                 return;
             }
         }
@@ -105,8 +149,19 @@ export class RealEngine implements pulumi.runtime.Mocks {
     private async create(type: string, name: string, i: Inputs): Promise<{ id: string; state: Inputs }> {
         switch (type) {
             case "docker:index/network:Network": {
-                const ipam = (i.ipamConfigs ?? []).flatMap((c: Inputs) => [...(c.subnet ? ["--subnet", c.subnet] : []), ...(c.gateway ? ["--gateway", c.gateway] : [])]);
-                const id = await docker(["network", "create", "--driver", i.driver ?? "bridge", ...ipam, ...this.labelArgs(i.labels), i.name]);
+                const ipam = (i.ipamConfigs ?? []).flatMap((c: Inputs) => [
+                    ...(c.subnet ? ["--subnet", c.subnet] : []),
+                    ...(c.gateway ? ["--gateway", c.gateway] : []),
+                ]);
+                const id = await docker([
+                    "network",
+                    "create",
+                    "--driver",
+                    i.driver ?? "bridge",
+                    ...ipam,
+                    ...this.labelArgs(i.labels),
+                    i.name,
+                ]);
                 return { id, state: {} };
             }
             case "docker:index/volume:Volume": {
@@ -117,7 +172,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 const b = i.build ?? {};
                 const buildArgs = Object.entries(b.args ?? {}).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
                 this.log(`building ${i.imageName}`);
-                await docker(["build", "-q", "-t", i.imageName, ...(b.dockerfile ? ["-f", b.dockerfile] : []), ...buildArgs, b.context], { timeoutMs: 15 * 60000 });
+                await docker(["build", "-q", "-t", i.imageName, ...(b.dockerfile ? ["-f", b.dockerfile] : []), ...buildArgs, b.context], {
+                    timeoutMs: 15 * 60000,
+                });
                 const id = await docker(["image", "inspect", "-f", "{{.Id}}", i.imageName]);
                 return { id, state: { repoDigest: id, baseImageName: i.imageName } };
             }
@@ -129,7 +186,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 return { id: name, state: { result } };
             }
             case "tls:index/privateKey:PrivateKey": {
-                if (i.algorithm !== "ED25519") { throw new Error(`harness makes ED25519 keys only, not ${i.algorithm}`); }
+                if (i.algorithm !== "ED25519") {
+                    throw new Error(`harness makes ED25519 keys only, not ${i.algorithm}`);
+                }
                 return { id: name, state: ed25519OpenSsh() };
             }
             case "pulumi-nodejs:dynamic:Resource": {
@@ -139,42 +198,84 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 return { id: `${props.namespace}${props.scope}/config`, state: {} };
             }
             default:
-                if (type.startsWith("patroni-ha:index:") || type === "pulumi:pulumi:Stack") { return { id: "", state: {} }; }
+                if (type.startsWith("patroni-ha:index:") || type === "pulumi:pulumi:Stack") {
+                    return { id: "", state: {} };
+                }
                 throw new Error(`harness cannot create resource type ${type}`);
         }
     }
 
     private async createContainer(i: Inputs): Promise<{ id: string; state: Inputs }> {
         const args = ["create", "--name", i.name];
-        if (i.hostname) { args.push("--hostname", i.hostname); }
-        if (i.user) { args.push("--user", i.user); }
-        if (i.restart) { args.push("--restart", i.restart); }
-        if (i.init) { args.push("--init"); }
-        if (i.logDriver) { args.push("--log-driver", i.logDriver); }
-        for (const [k, v] of Object.entries(i.logOpts ?? {})) { args.push("--log-opt", `${k}=${v}`); }
-        if (i.memory) { args.push("--memory", `${i.memory}m`); }
-        if (i.cpus) { args.push("--cpus", String(i.cpus)); }
-        if (i.shmSize) { args.push("--shm-size", `${i.shmSize}m`); }
-        if (i.stopSignal) { args.push("--stop-signal", i.stopSignal); }
-        if (i.stopTimeout !== undefined) { args.push("--stop-timeout", String(i.stopTimeout)); }
+        if (i.hostname) {
+            args.push("--hostname", i.hostname);
+        }
+        if (i.user) {
+            args.push("--user", i.user);
+        }
+        if (i.restart) {
+            args.push("--restart", i.restart);
+        }
+        if (i.init) {
+            args.push("--init");
+        }
+        if (i.logDriver) {
+            args.push("--log-driver", i.logDriver);
+        }
+        for (const [k, v] of Object.entries(i.logOpts ?? {})) {
+            args.push("--log-opt", `${k}=${v}`);
+        }
+        if (i.memory) {
+            args.push("--memory", `${i.memory}m`);
+        }
+        if (i.cpus) {
+            args.push("--cpus", String(i.cpus));
+        }
+        if (i.shmSize) {
+            args.push("--shm-size", `${i.shmSize}m`);
+        }
+        if (i.stopSignal) {
+            args.push("--stop-signal", i.stopSignal);
+        }
+        if (i.stopTimeout !== undefined) {
+            args.push("--stop-timeout", String(i.stopTimeout));
+        }
         args.push(...this.labelArgs(i.labels));
         const nets: Inputs[] = i.networksAdvanced ?? [];
         if (nets[0]) {
             args.push("--network", nets[0].name);
-            if (nets[0].ipv4Address) { args.push("--ip", nets[0].ipv4Address); }
-            for (const a of nets[0].aliases ?? []) { args.push("--network-alias", a); }
+            if (nets[0].ipv4Address) {
+                args.push("--ip", nets[0].ipv4Address);
+            }
+            for (const a of nets[0].aliases ?? []) {
+                args.push("--network-alias", a);
+            }
         }
-        for (const p of i.ports ?? []) { args.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external ?? ""}:${p.internal}`); }
-        for (const v of i.volumes ?? []) { args.push("-v", `${v.volumeName}:${v.containerPath}${v.readOnly ? ":ro" : ""}`); }
+        for (const p of i.ports ?? []) {
+            args.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external ?? ""}:${p.internal}`);
+        }
+        for (const v of i.volumes ?? []) {
+            args.push("-v", `${v.volumeName}:${v.containerPath}${v.readOnly ? ":ro" : ""}`);
+        }
         const hc = i.healthcheck;
         if (hc) {
             const [kind, ...cmd] = hc.tests as string[];
-            if (kind !== "CMD-SHELL") { throw new Error(`healthcheck kind ${kind} not mapped`); }
+            if (kind !== "CMD-SHELL") {
+                throw new Error(`healthcheck kind ${kind} not mapped`);
+            }
             args.push("--health-cmd", cmd.join(" "));
-            if (hc.interval) { args.push("--health-interval", hc.interval); }
-            if (hc.timeout) { args.push("--health-timeout", hc.timeout); }
-            if (hc.retries) { args.push("--health-retries", String(hc.retries)); }
-            if (hc.startPeriod) { args.push("--health-start-period", hc.startPeriod); }
+            if (hc.interval) {
+                args.push("--health-interval", hc.interval);
+            }
+            if (hc.timeout) {
+                args.push("--health-timeout", hc.timeout);
+            }
+            if (hc.retries) {
+                args.push("--health-retries", String(hc.retries));
+            }
+            if (hc.startPeriod) {
+                args.push("--health-start-period", hc.startPeriod);
+            }
         }
         // Secrets go through an env file (0600, removed at once), never on a command line.
         const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-ha-e2e-"));
@@ -186,7 +287,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
             args.push(i.image, ...(i.command ?? []));
             const id = await docker(args);
             for (const [n, net] of nets.slice(1).entries()) {
-                await docker(["network", "connect", ...(net.ipv4Address ? ["--ip", net.ipv4Address] : []), net.name, id]).catch(e => { throw new Error(`network ${n}: ${e.message}`); });
+                await docker(["network", "connect", ...(net.ipv4Address ? ["--ip", net.ipv4Address] : []), net.name, id]).catch(e => {
+                    throw new Error(`network ${n}: ${e.message}`);
+                });
             }
             for (const [n, u] of (i.uploads ?? []).entries()) {
                 const file = path.join(tmp, `upload-${n}`);
@@ -194,7 +297,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 await docker(["cp", file, `${id}:${u.file}`]);
             }
             await docker(["start", id]);
-            if (i.wait) { await waitHealthy(i.name, (i.waitTimeout ?? 60) * 1000); }
+            if (i.wait) {
+                await waitHealthy(i.name, (i.waitTimeout ?? 60) * 1000);
+            }
             return { id, state: {} };
         } finally {
             fs.rmSync(tmp, { recursive: true, force: true });

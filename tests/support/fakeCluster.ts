@@ -27,13 +27,20 @@ export class FakeCluster {
         await new Promise<void>(r => this.server.listen(0, "127.0.0.1", () => r()));
         this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     }
-    stop() { this.server.close(); }
+    stop() {
+        this.server.close();
+    }
 
     private handle(req: http.IncomingMessage, res: http.ServerResponse) {
         let body = "";
-        req.on("data", d => { body += d; });
+        req.on("data", d => {
+            body += d;
+        });
         req.on("end", () => {
-            const reply = (status: number, json: unknown) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(json)); };
+            const reply = (status: number, json: unknown) => {
+                res.writeHead(status, { "content-type": "application/json" });
+                res.end(JSON.stringify(json));
+            };
             const b64 = (s: string) => Buffer.from(s, "base64").toString();
             const url = req.url ?? "";
             if (url === "/v3/kv/range") {
@@ -48,16 +55,28 @@ export class FakeCluster {
             }
             const m = /^\/(db\d)\/(\w+)$/.exec(url);
             const member = this.members.find(x => x.name === m?.[1]);
-            if (!m || !member) { return reply(404, {}); }
+            if (!m || !member) {
+                return reply(404, {});
+            }
             const authed = req.headers.authorization === `Basic ${Buffer.from(this.auth).toString("base64")}`;
-            if (m[2] === "config" && req.method === "GET") { return reply(200, this.config); }
+            if (m[2] === "config" && req.method === "GET") {
+                return reply(200, this.config);
+            }
             if (m[2] === "config" && req.method === "PATCH") {
-                if (!authed) { return reply(401, { text: "not authenticated" }); }
+                if (!authed) {
+                    return reply(401, { text: "not authenticated" });
+                }
                 const patch = JSON.parse(body);
                 this.log.push(`patch ${JSON.stringify(patch)}`);
                 const merge = (t: Record<string, unknown>, p: Record<string, unknown>) => {
                     for (const [k, v] of Object.entries(p)) {
-                        if (v === null) { delete t[k]; } else if (typeof v === "object" && !Array.isArray(v) && typeof t[k] === "object") { merge(t[k] as Record<string, unknown>, v as Record<string, unknown>); } else { t[k] = v; }
+                        if (v === null) {
+                            delete t[k];
+                        } else if (typeof v === "object" && !Array.isArray(v) && typeof t[k] === "object") {
+                            merge(t[k] as Record<string, unknown>, v as Record<string, unknown>);
+                        } else {
+                            t[k] = v;
+                        }
                     }
                 };
                 merge(this.config, patch);
@@ -66,21 +85,40 @@ export class FakeCluster {
             if (m[2] === "patroni") {
                 const leader = this.members.find(x => x.role === "primary");
                 return reply(200, {
-                    state: member.state, role: member.role, pending_restart: member.pending || undefined,
-                    ...(member.role === "primary" ? { replication: this.members.filter(x => x !== leader && x.streaming).map(x => ({ application_name: x.name, state: "streaming" })) } : {}),
+                    state: member.state,
+                    role: member.role,
+                    pending_restart: member.pending || undefined,
+                    ...(member.role === "primary"
+                        ? {
+                              replication: this.members
+                                  .filter(x => x !== leader && x.streaming)
+                                  .map(x => ({ application_name: x.name, state: "streaming" })),
+                          }
+                        : {}),
                 });
             }
             if (m[2] === "cluster") {
-                return reply(200, { members: this.members.map(x => ({ name: x.name, role: x.role === "primary" ? "leader" : x.clusterRole ?? "replica",
-                    state: x.role === "primary" ? x.state : x.streaming ? "streaming" : x.state, host: "127.0.0.1", lag: 0 })) });
+                return reply(200, {
+                    members: this.members.map(x => ({
+                        name: x.name,
+                        role: x.role === "primary" ? "leader" : (x.clusterRole ?? "replica"),
+                        state: x.role === "primary" ? x.state : x.streaming ? "streaming" : x.state,
+                        host: "127.0.0.1",
+                        lag: 0,
+                    })),
+                });
             }
             if (m[2] === "switchover" && req.method === "POST") {
-                if (!authed) { return reply(401, {}); }
+                if (!authed) {
+                    return reply(401, {});
+                }
                 this.log.push(`switchover ${body}`);
                 return reply(200, { text: "Successfully switched over" });
             }
             if (m[2] === "restart" && req.method === "POST") {
-                if (!authed) { return reply(401, {}); }
+                if (!authed) {
+                    return reply(401, {});
+                }
                 this.log.push(`restart ${member.name}`);
                 member.pending = false;
                 return reply(200, { text: "restarted successfully" });
@@ -89,4 +127,3 @@ export class FakeCluster {
         });
     }
 }
-

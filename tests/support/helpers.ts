@@ -6,7 +6,11 @@ import { docker } from "./docker";
 import { clusterView, Deployed, Member, query, StackFile, StackOutputs, waitForCluster } from "./stack";
 import { waitFor } from "./workload";
 
-export const log = (m: string) => { if (process.env.E2E_VERBOSE) { process.stderr.write(`      [e2e] ${m}\n`); } };
+export const log = (m: string) => {
+    if (process.env.E2E_VERBOSE) {
+        process.stderr.write(`      [e2e] ${m}\n`);
+    }
+};
 
 /** A stack config as a file would give it (Pulumi.yaml defaults are applied by parseConfig). */
 export function stackFile(stack: string, config: Record<string, unknown>): StackFile {
@@ -22,7 +26,9 @@ export function directTo(d: Deployed, config: Record<string, unknown>, n: number
 export async function leader(o: StackOutputs): Promise<Member> {
     const members = await clusterView(o);
     const l = members.find(m => m.role === "leader");
-    if (!l) { throw new Error(`no leader: ${JSON.stringify(members)}`); }
+    if (!l) {
+        throw new Error(`no leader: ${JSON.stringify(members)}`);
+    }
     return l;
 }
 
@@ -31,7 +37,9 @@ export async function waitNewLeader(o: StackOutputs, not: string, timeoutSeconds
     let found: Member | undefined;
     await waitFor(`a leader other than ${not}`, timeoutSeconds, async () => {
         const l = await leader(o);
-        if (l.name === not || !memberRunning(l)) { return false; }
+        if (l.name === not || !memberRunning(l)) {
+            return false;
+        }
         const [r] = await query<{ r: boolean }>(o.superuserConnectionString, "SELECT pg_is_in_recovery() AS r");
         found = l;
         return r.r === false;
@@ -44,22 +52,32 @@ export async function containerStarts(stack: string): Promise<Record<string, str
     const ids = (await docker(["ps", "-aq", "--filter", `label=patroni-ha.stack=${stack}`])).split("\n").filter(Boolean);
     const out: Record<string, string> = {};
     for (const id of ids) {
-        const [name, started, restarts] = (await docker(["inspect", "-f", "{{.Name}} {{.State.StartedAt}} {{.RestartCount}}", id])).split(" ");
+        const [name, started, restarts] = (await docker(["inspect", "-f", "{{.Name}} {{.State.StartedAt}} {{.RestartCount}}", id])).split(
+            " ",
+        );
         out[name.replace(/^\//, "")] = `${started} restarts=${restarts}`;
     }
     return out;
 }
 
 export async function streamingReplicas(o: StackOutputs): Promise<string[]> {
-    const rows = await query<{ application_name: string }>(o.superuserConnectionString,
-        "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%' ORDER BY 1");
+    const rows = await query<{ application_name: string }>(
+        o.superuserConnectionString,
+        "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%' ORDER BY 1",
+    );
     return rows.map(r => r.application_name);
 }
 
 /** HAProxy's view (stats CSV) of every server of one backend, db1 first: "UP", "DOWN" ... */
 export async function haproxyStatus(o: StackOutputs, backend: string): Promise<string[]> {
     const csv = await (await fetch(`${o.statsUrl};csv`, { headers: { authorization: basicAuth(o.statsUser, o.statsPassword) } })).text();
-    return memberEndpoints(o).map(m => csv.split("\n").find(line => line.startsWith(`${backend},${m.name},`))?.split(",")[17] ?? "absent");
+    return memberEndpoints(o).map(
+        m =>
+            csv
+                .split("\n")
+                .find(line => line.startsWith(`${backend},${m.name},`))
+                ?.split(",")[17] ?? "absent",
+    );
 }
 
 /**

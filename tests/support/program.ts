@@ -18,8 +18,12 @@ export function isWrappedSecret(v: unknown): boolean {
 
 /** Replace secret wrappers by their values, at any depth. */
 export function unwrap(v: unknown): unknown {
-    if (isWrappedSecret(v)) { return unwrap((v as Record<string, unknown>).value); }
-    if (Array.isArray(v)) { return v.map(unwrap); }
+    if (isWrappedSecret(v)) {
+        return unwrap((v as Record<string, unknown>).value);
+    }
+    if (Array.isArray(v)) {
+        return v.map(unwrap);
+    }
     if (v !== null && typeof v === "object") {
         return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, unwrap(x)]));
     }
@@ -32,22 +36,33 @@ let declared: Declared[] = [];
 export async function installMocks(stack: string, config: Record<string, unknown>): Promise<void> {
     declared = [];
     const all: Record<string, string> = {};
-    for (const [k, v] of Object.entries(config)) { all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v); }
+    for (const [k, v] of Object.entries(config)) {
+        all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    }
     pulumi.runtime.setAllConfig(all);
-    await pulumi.runtime.setMocks({
-        newResource(args: pulumi.runtime.MockResourceArgs) {
-            declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const state: Record<string, unknown> = { ...args.inputs };
-            if (args.type === "random:index/randomPassword:RandomPassword") { state.result = `pw-${args.name}`; }
-            if (args.type === "docker:index/image:Image") { state.repoDigest = `sha256:${args.name}`; }
-            if (args.type === "tls:index/privateKey:PrivateKey") {
-                state.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
-                state.publicKeyOpenssh = `ssh-ed25519 PUB-${args.name}\n`;
-            }
-            return { id: `${args.name}-id`, state };
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+                const state: Record<string, unknown> = { ...args.inputs };
+                if (args.type === "random:index/randomPassword:RandomPassword") {
+                    state.result = `pw-${args.name}`;
+                }
+                if (args.type === "docker:index/image:Image") {
+                    state.repoDigest = `sha256:${args.name}`;
+                }
+                if (args.type === "tls:index/privateKey:PrivateKey") {
+                    state.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
+                    state.publicKeyOpenssh = `ssh-ed25519 PUB-${args.name}\n`;
+                }
+                return { id: `${args.name}-id`, state };
+            },
+            call: () => ({}),
         },
-        call: () => ({}),
-    }, "patroni-ha", stack, false);
+        "patroni-ha",
+        stack,
+        false,
+    );
 }
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -70,7 +85,9 @@ export async function declareUnderMocks(stack: string, declare: () => void): Pro
         declare();
         await settle();
         return [...declared];
-    } finally { Error.prepareStackTrace = formatStack; }
+    } finally {
+        Error.prepareStackTrace = formatStack;
+    }
 }
 
 export interface ProgramRun {
@@ -87,7 +104,11 @@ export async function runProgram(config: Record<string, unknown>, stack = "test"
     // traces is most of a run's time. The program's own errors read the same without it.
     const formatStack = Error.prepareStackTrace;
     Error.prepareStackTrace = undefined;
-    try { return await runProgramOnce(config, stack); } finally { Error.prepareStackTrace = formatStack; }
+    try {
+        return await runProgramOnce(config, stack);
+    } finally {
+        Error.prepareStackTrace = formatStack;
+    }
 }
 
 async function runProgramOnce(config: Record<string, unknown>, stack: string): Promise<ProgramRun> {
@@ -101,7 +122,15 @@ async function runProgramOnce(config: Record<string, unknown>, stack: string): P
     const resolved: ProgramRun["resolved"] = {};
     for (const [k, v] of Object.entries(outputs)) {
         if (pulumi.Output.isInstance(v)) {
-            resolved[k] = { value: await new Promise(r => (v as pulumi.Output<unknown>).apply(x => { r(x); return x; })), secret: await pulumi.isSecret(v as pulumi.Output<unknown>) };
+            resolved[k] = {
+                value: await new Promise(r =>
+                    (v as pulumi.Output<unknown>).apply(x => {
+                        r(x);
+                        return x;
+                    }),
+                ),
+                secret: await pulumi.isSecret(v as pulumi.Output<unknown>),
+            };
         } else {
             resolved[k] = { value: v, secret: false };
         }
@@ -120,6 +149,12 @@ export function containers(run: ProgramRun): Declared[] {
 
 export function container(run: ProgramRun, dockerName: string): Declared {
     const c = containers(run).find(x => unwrap(x.inputs.name) === dockerName);
-    if (!c) { throw new Error(`no container named ${dockerName}; have ${containers(run).map(x => unwrap(x.inputs.name)).join(", ")}`); }
+    if (!c) {
+        throw new Error(
+            `no container named ${dockerName}; have ${containers(run)
+                .map(x => unwrap(x.inputs.name))
+                .join(", ")}`,
+        );
+    }
     return c;
 }

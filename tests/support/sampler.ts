@@ -16,7 +16,9 @@ export interface SamplerResult {
     acceptedBy: Record<string, number>;
 }
 
-export interface Sampler { stop(): Promise<SamplerResult> }
+export interface Sampler {
+    stop(): Promise<SamplerResult>;
+}
 
 async function tryWrite(target: SampleTarget, table: string, round: number): Promise<boolean> {
     // Short timeouts: a frozen node must not hold a round up for long.
@@ -47,10 +49,20 @@ export function startSampler(targets: SampleTarget[], table: string, everyMs = 2
             const round = ++result.rounds;
             const accepted = await Promise.all(targets.map(t => tryWrite(t, table, round)));
             const nodes = targets.filter((_, i) => accepted[i]).map(t => t.name);
-            for (const n of nodes) { result.acceptedBy[n]++; }
-            if (nodes.length > 1) { result.doubleWritable.push({ at: started, nodes }); }
+            for (const n of nodes) {
+                result.acceptedBy[n]++;
+            }
+            if (nodes.length > 1) {
+                result.doubleWritable.push({ at: started, nodes });
+            }
             await new Promise(r => setTimeout(r, Math.max(0, everyMs - (Date.now() - started))));
         }
     })();
-    return { async stop() { running = false; await loop; return result; } };
+    return {
+        async stop() {
+            running = false;
+            await loop;
+            return result;
+        },
+    };
 }

@@ -23,13 +23,29 @@ export function ed25519OpenSsh(comment = ""): { privateKeyOpenssh: string; publi
     const seed = Buffer.from(jwk.d!, "base64url");
     const publicBlob = Buffer.concat([sshString("ssh-ed25519"), sshString(pub)]);
     const check = randomBytes(4).readUInt32BE();
-    let secret = Buffer.concat([uint32(check), uint32(check), sshString("ssh-ed25519"), sshString(pub),
-        sshString(Buffer.concat([seed, pub])), sshString(comment)]);
+    let secret = Buffer.concat([
+        uint32(check),
+        uint32(check),
+        sshString("ssh-ed25519"),
+        sshString(pub),
+        sshString(Buffer.concat([seed, pub])),
+        sshString(comment),
+    ]);
     const pad = (8 - (secret.length % 8)) % 8;
     secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-    const whole = Buffer.concat([Buffer.from("openssh-key-v1\0"), sshString("none"), sshString("none"), sshString(""),
-        uint32(1), sshString(publicBlob), sshString(secret)]);
-    const b64 = whole.toString("base64").match(/.{1,70}/g)!.join("\n");
+    const whole = Buffer.concat([
+        Buffer.from("openssh-key-v1\0"),
+        sshString("none"),
+        sshString("none"),
+        sshString(""),
+        uint32(1),
+        sshString(publicBlob),
+        sshString(secret),
+    ]);
+    const b64 = whole
+        .toString("base64")
+        .match(/.{1,70}/g)!
+        .join("\n");
     return {
         privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`,
         publicKeyOpenssh: `ssh-ed25519 ${publicBlob.toString("base64")}\n`,

@@ -25,13 +25,21 @@ export interface StackFile {
 /** Read Pulumi.<stack>.yaml: the stack name comes from the file name. */
 export function readStackFile(file: string): StackFile {
     const m = /^Pulumi\.(.+)\.ya?ml$/.exec(path.basename(file));
-    if (!m) { throw new Error(`${file}: expected a file named Pulumi.<stack>.yaml`); }
+    if (!m) {
+        throw new Error(`${file}: expected a file named Pulumi.<stack>.yaml`);
+    }
     const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
     const config: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(project.config)) { if (v.default !== undefined) { config[k.replace(/^patroni-ha:/, "")] = v.default; } }
+    for (const [k, v] of Object.entries(project.config)) {
+        if (v.default !== undefined) {
+            config[k.replace(/^patroni-ha:/, "")] = v.default;
+        }
+    }
     for (const [k, v] of Object.entries(doc.config ?? {})) {
-        if (!k.startsWith("patroni-ha:")) { continue; }
+        if (!k.startsWith("patroni-ha:")) {
+            continue;
+        }
         config[k.slice("patroni-ha:".length)] = v;
     }
     return { stack: m[1], config };
@@ -63,7 +71,9 @@ export interface Deployed {
 /** The inputs the stack's PatroniDynamicConfig (the DCS configuration) was created with. */
 export function deployedDcsInputs(d: Deployed): DynamicConfigState {
     const [name] = d.engine.namesByType.get("pulumi-nodejs:dynamic:Resource") ?? [];
-    if (!name) { throw new Error("the stack declared no dynamic DCS configuration resource"); }
+    if (!name) {
+        throw new Error("the stack declared no dynamic DCS configuration resource");
+    }
     return d.engine.inputs.get(name) as unknown as DynamicConfigState;
 }
 
@@ -72,24 +82,37 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     const log = opts.log ?? (() => undefined);
     const started = Date.now();
     const swept = await destroyStack(file.stack);
-    if (swept.containers + swept.volumes + swept.networks > 0) { log(`removed the previous ${file.stack}: ${JSON.stringify(swept)}`); }
+    if (swept.containers + swept.volumes + swept.networks > 0) {
+        log(`removed the previous ${file.stack}: ${JSON.stringify(swept)}`);
+    }
     const baseImage = String(file.config.baseImage ?? "debian:bookworm-slim");
     await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), baseImage], { timeoutMs: 10 * 60000 });
 
     const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log);
     const all: Record<string, string> = {};
-    for (const [k, v] of Object.entries(file.config)) { all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v); }
+    for (const [k, v] of Object.entries(file.config)) {
+        all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    }
     pulumi.runtime.setAllConfig(all);
     await pulumi.runtime.setMocks(engine, "patroni-ha", file.stack, false);
     for (const key of Object.keys(require.cache)) {
-        if (key.startsWith(ROOT) && !key.includes("node_modules") && !key.includes(`${path.sep}tests${path.sep}`)) { delete require.cache[key]; }
+        if (key.startsWith(ROOT) && !key.includes("node_modules") && !key.includes(`${path.sep}tests${path.sep}`)) {
+            delete require.cache[key];
+        }
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const outputsModule = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
     await engine.settled();
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(outputsModule)) {
-        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise(r => (v as pulumi.Output<unknown>).apply(x => { r(x); return x; })) : v;
+        outputs[k] = pulumi.Output.isInstance(v)
+            ? await new Promise(r =>
+                  (v as pulumi.Output<unknown>).apply(x => {
+                      r(x);
+                      return x;
+                  }),
+              )
+            : v;
     }
     const resources = (Date.now() - started) / 1000;
     log(`resources created in ${resources.toFixed(1)} s; waiting for the cluster`);
@@ -107,19 +130,31 @@ export async function query<T = Record<string, unknown>>(connectionString: strin
     const client = new Client({ connectionString, connectionTimeoutMillis: 3000, query_timeout: 10000 });
     client.on("error", () => undefined);
     await client.connect();
-    try { return (await client.query(sql, params)).rows as T[]; } finally { await client.end().catch(() => undefined); }
+    try {
+        return (await client.query(sql, params)).rows as T[];
+    } finally {
+        await client.end().catch(() => undefined);
+    }
 }
 
 /** The cluster-wide configuration as Patroni holds it (GET /config from the first member that answers). */
 async function dynamicConfig(outputs: StackOutputs): Promise<{ synchronous_mode?: unknown }> {
     for (const url of outputs.patroniApiUrls) {
-        try { return await (await fetch(`${url}/config`, { signal: AbortSignal.timeout(3000) })).json() as { synchronous_mode?: unknown }; } catch { /* next */ }
+        try {
+            return (await (await fetch(`${url}/config`, { signal: AbortSignal.timeout(3000) })).json()) as { synchronous_mode?: unknown };
+        } catch {
+            /* next */
+        }
     }
     throw new Error("no Patroni REST API answered GET /config");
 }
 
 /** Until a leader runs, every replica streams from it, and the write (and read) port answer. */
-export async function waitForCluster(outputs: StackOutputs, timeoutSeconds: number, log: (m: string) => void = () => undefined): Promise<void> {
+export async function waitForCluster(
+    outputs: StackOutputs,
+    timeoutSeconds: number,
+    log: (m: string) => void = () => undefined,
+): Promise<void> {
     const deadline = Date.now() + timeoutSeconds * 1000;
     const expected = outputs.patroniApiUrls.length;
     let why = "";
@@ -127,27 +162,47 @@ export async function waitForCluster(outputs: StackOutputs, timeoutSeconds: numb
         try {
             const members = await clusterView(outputs);
             const leaders = members.filter(m => m.role === "leader");
-            if (members.length !== expected) { throw new Error(`${members.length}/${expected} members registered`); }
-            if (leaders.length !== 1 || !memberRunning(leaders[0])) { throw new Error(`leaders: ${JSON.stringify(leaders)}`); }
-            const streaming = await query<{ n: string }>(outputs.superuserConnectionString, "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%'");
-            if (Number(streaming[0].n) !== expected - 1) { throw new Error(`${streaming[0].n}/${expected - 1} replicas streaming`); }
+            if (members.length !== expected) {
+                throw new Error(`${members.length}/${expected} members registered`);
+            }
+            if (leaders.length !== 1 || !memberRunning(leaders[0])) {
+                throw new Error(`leaders: ${JSON.stringify(leaders)}`);
+            }
+            const streaming = await query<{ n: string }>(
+                outputs.superuserConnectionString,
+                "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%'",
+            );
+            if (Number(streaming[0].n) !== expected - 1) {
+                throw new Error(`${streaming[0].n}/${expected - 1} replicas streaming`);
+            }
             const [w] = await query<{ r: boolean }>(outputs.superuserConnectionString, "SELECT pg_is_in_recovery() AS r");
-            if (w.r) { throw new Error("write port reached a replica"); }
+            if (w.r) {
+                throw new Error("write port reached a replica");
+            }
             if (expected > 1) {
                 // In synchronous mode only a synchronous standby may take over: until the leader has named
                 // one, a failover cannot happen at all.
                 const cfg = await dynamicConfig(outputs);
-                if (cfg.synchronous_mode && cfg.synchronous_mode !== "off" && !members.some(m => m.role === "sync_standby" || m.role === "quorum_standby")) {
+                if (
+                    cfg.synchronous_mode &&
+                    cfg.synchronous_mode !== "off" &&
+                    !members.some(m => m.role === "sync_standby" || m.role === "quorum_standby")
+                ) {
                     throw new Error("no synchronous standby yet");
                 }
                 const readSu = outputs.superuserConnectionString.replace(outputs.writeEndpoint, outputs.readEndpoint);
                 const [r] = await query<{ r: boolean }>(readSu, "SELECT pg_is_in_recovery() AS r");
-                if (!r.r) { throw new Error("read port reached the primary"); }
+                if (!r.r) {
+                    throw new Error("read port reached the primary");
+                }
             }
             return;
         } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);
-            if (msg !== why) { log(`waiting: ${msg}`); why = msg; }
+            if (msg !== why) {
+                log(`waiting: ${msg}`);
+                why = msg;
+            }
         }
         await sleep(1000);
     }

@@ -8,7 +8,11 @@ import { byType, runProgram, unwrap } from "./program";
  * The dynamic-config inputs the program declares for a config, as a second `pulumi up` would compute
  * them: generated passwords keep the values they have in state (the deployed ones).
  */
-export async function plannedDynamicConfig(stack: string, config: Record<string, unknown>, deployed: DynamicConfigState): Promise<DynamicConfigState> {
+export async function plannedDynamicConfig(
+    stack: string,
+    config: Record<string, unknown>,
+    deployed: DynamicConfigState,
+): Promise<DynamicConfigState> {
     const run = await runProgram(config, stack);
     const [dcs] = byType(run, "pulumi-nodejs:dynamic:Resource");
     const { __provider: _p, ...inputs } = unwrap(dcs.inputs) as Record<string, unknown>;
@@ -16,8 +20,13 @@ export async function plannedDynamicConfig(stack: string, config: Record<string,
 }
 
 /** Diff and update as the engine would; returns whether anything changed and what would be replaced. */
-export async function updateDynamicConfig(olds: DynamicConfigState, news: DynamicConfigState): Promise<{ changes: boolean; replaces: string[] }> {
+export async function updateDynamicConfig(
+    olds: DynamicConfigState,
+    news: DynamicConfigState,
+): Promise<{ changes: boolean; replaces: string[] }> {
     const diff = await dynamicConfigProvider.diff!("dcs", olds, news);
-    if (diff.changes) { await dynamicConfigProvider.update!("dcs", olds, news); }
+    if (diff.changes) {
+        await dynamicConfigProvider.update!("dcs", olds, news);
+    }
     return { changes: Boolean(diff.changes), replaces: diff.replaces ?? [] };
 }

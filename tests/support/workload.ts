@@ -26,19 +26,26 @@ export interface WriterResult {
     stoppedAt: number;
 }
 
-export interface Writer { stop(): Promise<WriterResult> }
+export interface Writer {
+    stop(): Promise<WriterResult>;
+}
 
 export async function createTable(connectionString: string, table: string): Promise<void> {
-    await query(connectionString, `CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+    await query(
+        connectionString,
+        `CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+    );
 }
 
 /** Start writing numbered rows until stop(); every INSERT uses a fresh connection, as a pooled app would after a reset. */
 export function startWriter(connectionString: string, table: string, pauseMs = 20): Writer {
     let running = true;
     const acks: Ack[] = [];
-    let attempts = 0, failures = 0;
+    let attempts = 0,
+        failures = 0;
     const startedAt = Date.now();
-    let lastOk = startedAt, outage = 0;
+    let lastOk = startedAt,
+        outage = 0;
     const loop = (async () => {
         let id = 0;
         while (running) {
@@ -48,7 +55,10 @@ export function startWriter(connectionString: string, table: string, pauseMs = 2
             client.on("error", () => undefined);
             try {
                 await client.connect();
-                const r = await client.query<{ s: string }>(`INSERT INTO ${table} (id) VALUES ($1) RETURNING host(inet_server_addr()) AS s`, [id]);
+                const r = await client.query<{ s: string }>(
+                    `INSERT INTO ${table} (id) VALUES ($1) RETURNING host(inet_server_addr()) AS s`,
+                    [id],
+                );
                 const now = Date.now();
                 acks.push({ id, at: now, server: r.rows[0]?.s ?? "" });
                 outage = Math.max(outage, now - lastOk);
@@ -81,8 +91,10 @@ export function assertAckedAround(result: WriterResult, faultAt: number, recover
     const before = result.acks.filter(a => a.at < faultAt).length;
     const after = result.acks.filter(a => a.at > recoveredAt).length;
     if (before === 0 || after === 0) {
-        throw new Error(`expected acknowledged writes before and after the disruption, got ${before} before and ${after} after ` +
-            `(${result.acks.length} acknowledged, ${result.failures} of ${result.attempts} attempts failed)`);
+        throw new Error(
+            `expected acknowledged writes before and after the disruption, got ${before} before and ${after} after ` +
+                `(${result.acks.length} acknowledged, ${result.failures} of ${result.attempts} attempts failed)`,
+        );
     }
 }
 
@@ -98,7 +110,14 @@ export async function waitFor(what: string, timeoutSeconds: number, check: () =>
     const start = Date.now();
     let last = "";
     while (Date.now() - start < timeoutSeconds * 1000) {
-        try { if (await check()) { return (Date.now() - start) / 1000; } last = ""; } catch (e) { last = e instanceof Error ? e.message : String(e); }
+        try {
+            if (await check()) {
+                return (Date.now() - start) / 1000;
+            }
+            last = "";
+        } catch (e) {
+            last = e instanceof Error ? e.message : String(e);
+        }
         await new Promise(r => setTimeout(r, 250));
     }
     throw new Error(`timed out after ${timeoutSeconds} s waiting for ${what}${last ? `: ${last}` : ""}`);

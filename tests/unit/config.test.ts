@@ -19,7 +19,9 @@ function rejects(raw: Record<string, unknown>, key: string, ...fragments: string
     const found = problems(raw);
     const hit = found.find(p => p.startsWith(key));
     assert.ok(hit, `no problem names ${key}; got:\n${found.join("\n")}`);
-    for (const f of fragments) { assert.ok(hit.includes(f), `problem for ${key} lacks "${f}": ${hit}`); }
+    for (const f of fragments) {
+        assert.ok(hit.includes(f), `problem for ${key} lacks "${f}": ${hit}`);
+    }
 }
 
 describe("config: defaults", () => {
@@ -29,7 +31,18 @@ describe("config: defaults", () => {
         assert.equal(spec.etcdNodes, 3);
         assert.equal(spec.baseImage, "debian:bookworm-slim");
         assert.equal(spec.bindAddress, "127.0.0.1");
-        assert.deepEqual(spec.ports, { write: 5551, read: 5552, stats: 5553, postgresBase: 15430, apiBase: 8000, etcdBase: 23790, pitr: 5554, metrics: 9187, barmanMetrics: 9780, prometheus: 9090 });
+        assert.deepEqual(spec.ports, {
+            write: 5551,
+            read: 5552,
+            stats: 5553,
+            postgresBase: 15430,
+            apiBase: 8000,
+            etcdBase: 23790,
+            pitr: 5554,
+            metrics: 9187,
+            barmanMetrics: 9780,
+            prometheus: 9090,
+        });
         assert.equal(spec.profile, "fast");
         assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout, spec.patroni.failsafeMode], [20, 8, 6, true]);
         assert.deepEqual(spec.haproxy, { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 });
@@ -45,19 +58,54 @@ describe("config: defaults", () => {
         const { spec } = parseConfig({ subnet: "10.50.0.0/24", patroniNodes: 3, etcdNodes: 5 }, "x");
         assert.equal(spec.addresses.gateway, "10.50.0.1");
         assert.equal(spec.addresses.haproxy, "10.50.0.2");
-        assert.deepEqual(spec.etcd.map(e => e.address), ["10.50.0.11", "10.50.0.12", "10.50.0.13", "10.50.0.14", "10.50.0.15"]);
-        assert.deepEqual(spec.members.map(m => m.address), ["10.50.0.21", "10.50.0.22", "10.50.0.23"]);
+        assert.deepEqual(
+            spec.etcd.map(e => e.address),
+            ["10.50.0.11", "10.50.0.12", "10.50.0.13", "10.50.0.14", "10.50.0.15"],
+        );
+        assert.deepEqual(
+            spec.members.map(m => m.address),
+            ["10.50.0.21", "10.50.0.22", "10.50.0.23"],
+        );
     });
 
     it("resolves every member once: names, addresses, host ports and URLs, IPv6 hosts bracketed", () => {
-        const { spec } = parseConfig({ subnet: "10.50.0.0/24", patroniNodes: 2, etcdNodes: 1, bindAddress: "::1", ports: { apiBase: 9000, postgresBase: 9100, etcdBase: 9200 } }, "v6");
+        const { spec } = parseConfig(
+            {
+                subnet: "10.50.0.0/24",
+                patroniNodes: 2,
+                etcdNodes: 1,
+                bindAddress: "::1",
+                ports: { apiBase: 9000, postgresBase: 9100, etcdBase: 9200 },
+            },
+            "v6",
+        );
         assert.deepEqual(spec.members, [
-            { name: "db1", address: "10.50.0.21", hostPostgresPort: 9101, hostApiPort: 9001, apiUrl: "http://[::1]:9001", postgresEndpoint: "[::1]:9101" },
-            { name: "db2", address: "10.50.0.22", hostPostgresPort: 9102, hostApiPort: 9002, apiUrl: "http://[::1]:9002", postgresEndpoint: "[::1]:9102" },
+            {
+                name: "db1",
+                address: "10.50.0.21",
+                hostPostgresPort: 9101,
+                hostApiPort: 9001,
+                apiUrl: "http://[::1]:9001",
+                postgresEndpoint: "[::1]:9101",
+            },
+            {
+                name: "db2",
+                address: "10.50.0.22",
+                hostPostgresPort: 9102,
+                hostApiPort: 9002,
+                apiUrl: "http://[::1]:9002",
+                postgresEndpoint: "[::1]:9102",
+            },
         ]);
         assert.deepEqual(spec.etcd, [{ name: "etcd1", address: "10.50.0.11", hostClientPort: 9201, clientUrl: "http://[::1]:9201" }]);
-        for (const url of [...spec.members.map(m => m.apiUrl), spec.etcd[0].clientUrl]) { assert.equal(new URL(url).port !== "", true, url); }
-        assert.equal(parseConfig({ bindAddress: "::" }, "v6").spec.members[0].apiUrl, "http://[::1]:8001", "a wildcard binds all; clients use loopback");
+        for (const url of [...spec.members.map(m => m.apiUrl), spec.etcd[0].clientUrl]) {
+            assert.equal(new URL(url).port !== "", true, url);
+        }
+        assert.equal(
+            parseConfig({ bindAddress: "::" }, "v6").spec.members[0].apiUrl,
+            "http://[::1]:8001",
+            "a wildcard binds all; clients use loopback",
+        );
         assert.equal(parseConfig({}, "v4").spec.members[3].apiUrl, "http://127.0.0.1:8004");
     });
 
@@ -71,7 +119,10 @@ describe("config: defaults", () => {
             haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
         });
         const seed = parseConfig({ profile: "seed" }, "t").spec;
-        assert.deepEqual([seed.patroni.ttl, seed.patroni.loopWait, seed.patroni.retryTimeout, seed.patroni.failsafeMode], [30, 10, 10, false]);
+        assert.deepEqual(
+            [seed.patroni.ttl, seed.patroni.loopWait, seed.patroni.retryTimeout, seed.patroni.failsafeMode],
+            [30, 10, 10, false],
+        );
         assert.deepEqual(seed.haproxy, PROFILES.seed.haproxy);
     });
 
@@ -80,13 +131,20 @@ describe("config: defaults", () => {
         const row = (label: string) => {
             const line = readme.split("\n").find(l => l.startsWith(`| ${label}`));
             assert.ok(line, `README has no row "${label}"`);
-            return line.split("|").slice(2, 4).map(c => c.trim());
+            return line
+                .split("|")
+                .slice(2, 4)
+                .map(c => c.trim());
         };
         const [fast, seed] = row("Patroni `ttl` / `loop_wait` / `retry_timeout`");
         const timing = (p: typeof PROFILES.fast) => `${p.patroni.ttl} / ${p.patroni.loopWait} / ${p.patroni.retryTimeout}`;
         assert.deepEqual([fast, seed], [timing(PROFILES.fast), timing(PROFILES.seed)]);
-        assert.deepEqual(row("`failsafe_mode`"), [PROFILES.fast.patroni.failsafeMode ? "on" : "off", PROFILES.seed.patroni.failsafeMode ? "on" : "off"]);
-        const checks = (p: typeof PROFILES.fast) => `${p.haproxy.inter} / ${p.haproxy.fastinter} / ${p.haproxy.downinter} ms, ${p.haproxy.rise} / ${p.haproxy.fall}`;
+        assert.deepEqual(row("`failsafe_mode`"), [
+            PROFILES.fast.patroni.failsafeMode ? "on" : "off",
+            PROFILES.seed.patroni.failsafeMode ? "on" : "off",
+        ]);
+        const checks = (p: typeof PROFILES.fast) =>
+            `${p.haproxy.inter} / ${p.haproxy.fastinter} / ${p.haproxy.downinter} ms, ${p.haproxy.rise} / ${p.haproxy.fall}`;
         assert.deepEqual(row("HAProxy `inter`"), [checks(PROFILES.fast), checks(PROFILES.seed)]);
     });
 
@@ -107,7 +165,9 @@ describe("config: defaults", () => {
     });
 
     it("Pulumi.yaml declares every key with a description and the same defaults as the code", () => {
-        const project = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8")) as { config: Record<string, { default: unknown; description?: string; type?: string }> };
+        const project = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8")) as {
+            config: Record<string, { default: unknown; description?: string; type?: string }>;
+        };
         const declared = Object.fromEntries(Object.entries(project.config).map(([k, v]) => [k.replace(/^patroni-ha:/, ""), v]));
         for (const [k, v] of Object.entries(declared)) {
             assert.ok(v.description && v.description.length > 20, `${k} has no description`);
@@ -128,7 +188,12 @@ describe("config: defaults", () => {
     });
 
     it("decodes Pulumi's flat string map and keeps string keys as strings", () => {
-        const raw = rawFromPulumiConfig({ "patroni-ha:patroniNodes": "3", "patroni-ha:ports": "{\"write\":6000}", "patroni-ha:bindAddress": "127.0.0.1", "aws:region": "x" });
+        const raw = rawFromPulumiConfig({
+            "patroni-ha:patroniNodes": "3",
+            "patroni-ha:ports": '{"write":6000}',
+            "patroni-ha:bindAddress": "127.0.0.1",
+            "aws:region": "x",
+        });
         assert.deepEqual(raw, { patroniNodes: 3, ports: { write: 6000 }, bindAddress: "127.0.0.1" });
     });
 
@@ -144,7 +209,10 @@ describe("config: defaults", () => {
         assert.equal(spec.barman.mode, "rsync");
         assert.equal(warnings.length, 1);
         assert.match(warnings[0], /barman\.mode is "rsync".*archive lags up to archive_timeout.*piles up in every node's pg_wal/);
-        assert.throws(() => parseConfig({ barman: { mode: "ssh" } }, "t"), /barman\.mode: must be one of "streaming", "rsync" \(given "ssh"\)/);
+        assert.throws(
+            () => parseConfig({ barman: { mode: "ssh" } }, "t"),
+            /barman\.mode: must be one of "streaming", "rsync" \(given "ssh"\)/,
+        );
     });
 });
 
@@ -153,7 +221,7 @@ describe("config: every problem is reported, naming the key, the value and what 
         rejects({ patroniNodes: 0 }, "patroniNodes", "1 to 9", "0");
         rejects({ patroniNodes: 10 }, "patroniNodes", "10");
         rejects({ patroniNodes: 2.5 }, "patroniNodes", "integer", "2.5");
-        rejects({ patroniNodes: "four" }, "patroniNodes", "\"four\"");
+        rejects({ patroniNodes: "four" }, "patroniNodes", '"four"');
         rejects({ etcdNodes: 8 }, "etcdNodes", "1 to 7", "8");
         rejects({ etcdNodes: 0 }, "etcdNodes");
     });
@@ -172,7 +240,12 @@ describe("config: every problem is reported, naming the key, the value and what 
     });
 
     it("Patroni's timing rule", () => {
-        rejects({ patroni: { ttl: 25, loopWait: 10, retryTimeout: 10 } }, "patroni.ttl", "loopWait + 2 * retryTimeout <= ttl", "10 + 2 * 10 > 25");
+        rejects(
+            { patroni: { ttl: 25, loopWait: 10, retryTimeout: 10 } },
+            "patroni.ttl",
+            "loopWait + 2 * retryTimeout <= ttl",
+            "10 + 2 * 10 > 25",
+        );
         rejects({ patroni: { ttl: 15, loopWait: 1, retryTimeout: 3 } }, "patroni.ttl", "at least 20");
         rejects({ patroni: { loopWait: 0 } }, "patroni.loopWait", "at least 1");
         rejects({ patroni: { retryTimeout: 2 } }, "patroni.retryTimeout", "at least 3");
@@ -187,7 +260,7 @@ describe("config: every problem is reported, naming the key, the value and what 
         const single = parseConfig({ patroniNodes: 1 }, "t");
         assert.equal(single.spec.patroni.synchronousMode, "off");
         assert.deepEqual(single.warnings, [], "the one-node default needs no warning");
-        rejects({ patroni: { synchronousMode: "yes" } }, "patroni.synchronousMode", "\"off\", \"on\", \"quorum\", \"strict\"", "\"yes\"");
+        rejects({ patroni: { synchronousMode: "yes" } }, "patroni.synchronousMode", '"off", "on", "quorum", "strict"', '"yes"');
     });
 
     it("unknown keys inside object configs and at the top level", () => {
@@ -200,12 +273,12 @@ describe("config: every problem is reported, naming the key, the value and what 
     });
 
     it("bindAddress must be an IP address", () => {
-        rejects({ bindAddress: "localhost" }, "bindAddress", "IP address", "\"localhost\"");
+        rejects({ bindAddress: "localhost" }, "bindAddress", "IP address", '"localhost"');
         assert.equal(parseConfig({ bindAddress: "0.0.0.0" }, "t").spec.publicHost, "127.0.0.1");
     });
 
     it("subnet must be an aligned IPv4 CIDR large enough for the containers", () => {
-        rejects({ subnet: "10.1.2.0" }, "subnet", "CIDR", "\"10.1.2.0\"");
+        rejects({ subnet: "10.1.2.0" }, "subnet", "CIDR", '"10.1.2.0"');
         rejects({ subnet: "10.1.2.0/33" }, "subnet", "CIDR");
         rejects({ subnet: "10.1.2.5/24" }, "subnet", "host bits", "10.1.2.0/24");
         rejects({ subnet: "10.1.2.0/28" }, "subnet", "too small", "/27");
@@ -230,29 +303,37 @@ describe("config: every problem is reported, naming the key, the value and what 
     });
 
     it("profile, barman.*, haproxy.* ranges, cpus and the stack name", () => {
-        rejects({ profile: "turbo" }, "profile", "\"fast\", \"seed\"", "\"turbo\"");
-        rejects({ barman: { mode: "ftp" } }, "barman.mode", "\"streaming\", \"rsync\"", "\"ftp\"");
-        rejects({ barman: { retentionPolicy: "KEEP 3" } }, "barman.retentionPolicy", "REDUNDANCY", "\"KEEP 3\"");
+        rejects({ profile: "turbo" }, "profile", '"fast", "seed"', '"turbo"');
+        rejects({ barman: { mode: "ftp" } }, "barman.mode", '"streaming", "rsync"', '"ftp"');
+        rejects({ barman: { retentionPolicy: "KEEP 3" } }, "barman.retentionPolicy", "REDUNDANCY", '"KEEP 3"');
         rejects({ barman: { minimumRedundancy: -1 } }, "barman.minimumRedundancy", "0 to 1000");
         rejects({ barman: { backupSchedule: "daily" } }, "barman.backupSchedule", "5-field cron");
         rejects({ barman: { backupMaxAgeHours: 0 } }, "barman.backupMaxAgeHours", "1 to");
-        rejects({ barman: { compression: "zstd" } }, "barman.compression", "\"gzip\", \"none\"");
-        assert.equal(parseConfig({ barman: { backupSchedule: "" } }, "t").spec.barman.backupSchedule, "", "\"\" disables scheduled backups");
+        rejects({ barman: { compression: "zstd" } }, "barman.compression", '"gzip", "none"');
+        assert.equal(parseConfig({ barman: { backupSchedule: "" } }, "t").spec.barman.backupSchedule, "", '"" disables scheduled backups');
         rejects({ haproxy: { inter: 50 } }, "haproxy.inter", "100 to 600000", "50");
         rejects({ haproxy: { rise: 0 } }, "haproxy.rise", "1 to 100");
         rejects({ haproxy: { maxconn: 0 } }, "haproxy.maxconn", "1 to 100000");
         rejects({ resources: { patroni: { cpus: 0 } } }, "resources.patroni.cpus", "greater than 0", "0");
-        rejects({ resources: { etcd: { cpus: "two" } } }, "resources.etcd.cpus", "\"two\"");
+        rejects({ resources: { etcd: { cpus: "two" } } }, "resources.etcd.cpus", '"two"');
         rejects({ resources: { barman: { memoryMb: 10 } } }, "resources.barman.memoryMb", "64 to");
-        assert.ok(problems({}, "bad name!").some(p => p.includes("stack name \"bad name!\"")), "a stack name Docker cannot carry is refused");
+        assert.ok(
+            problems({}, "bad name!").some(p => p.includes('stack name "bad name!"')),
+            "a stack name Docker cannot carry is refused",
+        );
     });
 
     it("reports all problems together in one error", () => {
         const found = problems({ patroniNodes: 0, etcdNodes: 9, bindAddress: "x", ports: { write: 0 }, patroni: { ttl: 5 } });
         for (const key of ["patroniNodes", "etcdNodes", "bindAddress", "ports.write", "patroni.ttl"]) {
-            assert.ok(found.some(p => p.startsWith(key)), `${key} missing in ${found.join(" | ")}`);
+            assert.ok(
+                found.some(p => p.startsWith(key)),
+                `${key} missing in ${found.join(" | ")}`,
+            );
         }
-        try { parseConfig({ patroniNodes: 0, etcdNodes: 9 }, "t"); } catch (e) {
+        try {
+            parseConfig({ patroniNodes: 0, etcdNodes: 9 }, "t");
+        } catch (e) {
             assert.match((e as Error).message, /Invalid stack configuration \(2 problems\)/);
         }
     });

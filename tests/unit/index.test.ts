@@ -17,12 +17,25 @@ function upload(c: { inputs: Record<string, unknown> }, file: string): string {
 }
 
 describe("program: resources per topology", () => {
-    for (const [patroniNodes, etcdNodes] of [[1, 1], [3, 3], [5, 5], [7, 3], [4, 3]]) {
+    for (const [patroniNodes, etcdNodes] of [
+        [1, 1],
+        [3, 3],
+        [5, 5],
+        [7, 3],
+        [4, 3],
+    ]) {
         it(`${patroniNodes} Patroni and ${etcdNodes} etcd members`, async () => {
             const run = await runProgram({ patroniNodes, etcdNodes }, "topo");
-            const names = containers(run).map(c => unwrap(c.inputs.name)).sort();
-            const expected = [...Array.from({ length: patroniNodes }, (_, i) => `topo-db${i + 1}`),
-                ...Array.from({ length: etcdNodes }, (_, i) => `topo-etcd${i + 1}`), "topo-barman", "topo-exporter", "topo-haproxy"].sort();
+            const names = containers(run)
+                .map(c => unwrap(c.inputs.name))
+                .sort();
+            const expected = [
+                ...Array.from({ length: patroniNodes }, (_, i) => `topo-db${i + 1}`),
+                ...Array.from({ length: etcdNodes }, (_, i) => `topo-etcd${i + 1}`),
+                "topo-barman",
+                "topo-exporter",
+                "topo-haproxy",
+            ].sort();
             assert.deepEqual(names, expected);
             // data per node and per etcd member, Barman's home and backups, the shared WAL volume
             assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 3);
@@ -42,7 +55,9 @@ describe("program: resources per topology", () => {
 
 describe("program: container inputs (dev stack)", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
-    before(async () => { run = await runProgram({ subnet: "10.77.1.0/24" }, "dev"); });
+    before(async () => {
+        run = await runProgram({ subnet: "10.77.1.0/24" }, "dev");
+    });
 
     it("every container: built image, restart policy, init, bounded logs, labels, healthcheck, fixed address", () => {
         for (const c of containers(run)) {
@@ -52,7 +67,10 @@ describe("program: container inputs (dev stack)", () => {
             assert.equal(c.inputs.init, true, name);
             assert.equal(c.inputs.logDriver, "json-file", name);
             assert.deepEqual(c.inputs.logOpts, { "max-file": "3", "max-size": "10m" }, name);
-            assert.ok((c.inputs.labels as { label: string; value: string }[]).some(l => l.label === "patroni-ha.stack" && l.value === "dev"), name);
+            assert.ok(
+                (c.inputs.labels as { label: string; value: string }[]).some(l => l.label === "patroni-ha.stack" && l.value === "dev"),
+                name,
+            );
             const hc = c.inputs.healthcheck as { tests: string[] };
             assert.equal(hc.tests[0], "CMD-SHELL", name);
             const nets = c.inputs.networksAdvanced as { name: string; ipv4Address: string }[];
@@ -100,22 +118,29 @@ describe("program: container inputs (dev stack)", () => {
             const c = container(run, `dev-etcd${n}`);
             assert.deepEqual(c.inputs.ports, [{ internal: 2379, external: 23790 + n, ip: "127.0.0.1" }]);
             const cmd = c.inputs.command as string[];
-            assert.ok(cmd.includes("--initial-cluster=etcd1=http://10.77.1.11:2380,etcd2=http://10.77.1.12:2380,etcd3=http://10.77.1.13:2380"));
+            assert.ok(
+                cmd.includes("--initial-cluster=etcd1=http://10.77.1.11:2380,etcd2=http://10.77.1.12:2380,etcd3=http://10.77.1.13:2380"),
+            );
             assert.deepEqual(c.inputs.volumes, [{ volumeName: `dev-etcd${n}-data`, containerPath: "/var/lib/etcd" }]);
         }
     });
 
     it("HAProxy: write/read/stats ports, stats credentials from env", () => {
         const c = container(run, "dev-haproxy");
-        assert.deepEqual((c.inputs.ports as { external: number }[]).map(p => p.external), [5551, 5552, 5553]);
+        assert.deepEqual(
+            (c.inputs.ports as { external: number }[]).map(p => p.external),
+            [5551, 5552, 5553],
+        );
         assert.deepEqual(envOf(c), { STATS_USER: "admin", STATS_PASSWORD: "pw-cluster-stats-password" });
         assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.2");
     });
 
     it("Barman: three volumes, global and server configs, its metrics published", () => {
         const c = container(run, "dev-barman");
-        assert.deepEqual((c.inputs.volumes as { volumeName: string; containerPath: string }[]).map(v => `${v.volumeName}:${v.containerPath}`),
-            ["dev-barman-home:/var/lib/barman", "dev-barman-backups:/data/pg-backup", "dev-wal:/var/lib/barman-wal"]);
+        assert.deepEqual(
+            (c.inputs.volumes as { volumeName: string; containerPath: string }[]).map(v => `${v.volumeName}:${v.containerPath}`),
+            ["dev-barman-home:/var/lib/barman", "dev-barman-backups:/data/pg-backup", "dev-wal:/var/lib/barman-wal"],
+        );
         assert.match(upload(c, "/etc/barman.conf"), /retention_policy = RECOVERY WINDOW OF 1 DAYS/);
         assert.match(upload(c, "/etc/barman.d/cluster.conf"), /host=10\.77\.1\.2 port=5431/);
         assert.deepEqual(c.inputs.ports, [{ internal: 9780, external: 9780, ip: "127.0.0.1" }]);
@@ -131,7 +156,10 @@ describe("program: container inputs (dev stack)", () => {
         const c = container(run, "dev-exporter");
         assert.deepEqual(c.inputs.ports, [{ internal: 9187, external: 9187, ip: "127.0.0.1" }]);
         assert.ok(isWrappedSecret(c.inputs.envs));
-        assert.deepEqual(envOf(c), { DATA_SOURCE_NAME: "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=disable&application_name=exporter" });
+        assert.deepEqual(envOf(c), {
+            DATA_SOURCE_NAME:
+                "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=disable&application_name=exporter",
+        });
         assert.equal(envOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-cluster-monitor-password");
     });
 
@@ -161,7 +189,10 @@ describe("program: container inputs (dev stack)", () => {
         assert.equal(config.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
         assert.deepEqual(config.slots, { barman: { type: "physical" } });
         assert.deepEqual(dcs.inputs.etcdEndpoints, ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
-        assert.deepEqual((dcs.inputs.members as { name: string }[]).map(m => m.name), ["db1", "db2", "db3", "db4"]);
+        assert.deepEqual(
+            (dcs.inputs.members as { name: string }[]).map(m => m.name),
+            ["db1", "db2", "db3", "db4"],
+        );
         assert.ok(isWrappedSecret(dcs.inputs.apiPassword), "API password stays secret in the dynamic resource");
     });
 });
@@ -172,15 +203,25 @@ describe("program: the optional Prometheus", () => {
         const c = container(run, "mon-prometheus");
         assert.deepEqual(c.inputs.ports, [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 1);
-        const cfg = yaml.load(upload(c, "/etc/prometheus/prometheus.yml")) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+        const cfg = yaml.load(upload(c, "/etc/prometheus/prometheus.yml")) as {
+            scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+        };
         const targets = Object.fromEntries(cfg.scrape_configs.map(j => [j.job_name, j.static_configs.flatMap(sc => sc.targets)]));
-        assert.deepEqual(targets, { patroni: ["10.77.2.21:8001", "10.77.2.22:8001"], haproxy: ["10.77.2.2:8404"], postgres: ["10.77.2.4:9187"], barman: ["10.77.2.3:9780"] });
+        assert.deepEqual(targets, {
+            patroni: ["10.77.2.21:8001", "10.77.2.22:8001"],
+            haproxy: ["10.77.2.2:8404"],
+            postgres: ["10.77.2.4:9187"],
+            barman: ["10.77.2.3:9780"],
+        });
         assert.match(upload(c, "/etc/prometheus/rules.yml"), /alert: PatroniNoLeader/);
         assert.equal(run.resolved.prometheusUrl.value, "http://127.0.0.1:9090/");
     });
 
     it("its port joins the published-port clash check only when enabled", async () => {
-        await assert.rejects(runProgram({ prometheus: true, ports: { prometheus: 5551 } }, "mon"), /ports\.prometheus: host port 5551 is also used by ports\.write/);
+        await assert.rejects(
+            runProgram({ prometheus: true, ports: { prometheus: 5551 } }, "mon"),
+            /ports\.prometheus: host port 5551 is also used by ports\.write/,
+        );
         await runProgram({ prometheus: false, ports: { prometheus: 5551 } }, "mon");
     });
 });
@@ -189,32 +230,50 @@ describe("program: secrets", () => {
     it("every password is secret in container inputs and outputs, and no plain output holds one", async () => {
         const run = await runProgram({}, "sec");
         for (const c of containers(run)) {
-            if (c.inputs.envs !== undefined) { assert.ok(isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)} envs not secret`); }
+            if (c.inputs.envs !== undefined) {
+                assert.ok(isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)} envs not secret`);
+            }
             for (const u of (unwrap(c.inputs.uploads) as { content: string }[] | undefined) ?? []) {
                 assert.doesNotMatch(u.content, /pw-/, `${unwrap(c.inputs.name)} upload holds a password`);
             }
         }
-        for (const key of ["statsPassword", "patroniApiPassword", "superuserPassword", "writeConnectionString", "readConnectionString", "superuserConnectionString"]) {
+        for (const key of [
+            "statsPassword",
+            "patroniApiPassword",
+            "superuserPassword",
+            "writeConnectionString",
+            "readConnectionString",
+            "superuserConnectionString",
+        ]) {
             assert.equal(run.resolved[key].secret, true, `${key} must be secret`);
         }
         for (const [key, { value, secret }] of Object.entries(run.resolved)) {
-            if (!secret) { assert.doesNotMatch(JSON.stringify(value) ?? "", /pw-/, `plain output ${key} holds a password`); }
+            if (!secret) {
+                assert.doesNotMatch(JSON.stringify(value) ?? "", /pw-/, `plain output ${key} holds a password`);
+            }
         }
     });
 });
 
 describe("program: barman.mode rsync (the seed's SSH design)", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
-    before(async () => { run = await runProgram({ subnet: "10.77.2.0/24", patroniNodes: 2, barman: { mode: "rsync" } }, "rs"); });
+    before(async () => {
+        run = await runProgram({ subnet: "10.77.2.0/24", patroniNodes: 2, barman: { mode: "rsync" } }, "rs");
+    });
     const KEYS = ["node-host-key", "barman-host-key", "archive-key", "backup-key"];
 
     it("four ED25519 keys per stack, no shared WAL volume, no Barman slot, the rsync archive_command", () => {
         const keys = byType(run, "tls:index/privateKey:PrivateKey");
         assert.deepEqual(keys.map(k => k.name).sort(), KEYS.map(k => `cluster-barman-ssh-${k}`).sort());
-        for (const k of keys) { assert.equal(k.inputs.algorithm, "ED25519"); }
+        for (const k of keys) {
+            assert.equal(k.inputs.algorithm, "ED25519");
+        }
         assert.ok(!byType(run, VOLUME).some(v => unwrap(v.inputs.name) === "rs-wal"), "no rs-wal volume in rsync mode");
         for (const c of containers(run)) {
-            assert.ok(!(c.inputs.volumes as { containerPath: string }[] ?? []).some(v => v.containerPath === "/var/lib/barman-wal"), String(unwrap(c.inputs.name)));
+            assert.ok(
+                !((c.inputs.volumes as { containerPath: string }[]) ?? []).some(v => v.containerPath === "/var/lib/barman-wal"),
+                String(unwrap(c.inputs.name)),
+            );
         }
         const dcs = JSON.parse(unwrap(byType(run, DYNAMIC)[0].inputs.config) as string);
         assert.equal(dcs.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal-rsync %p %f");
@@ -222,23 +281,31 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
     });
 
     it("private keys reach containers only as secret env, never in an upload or output; each side trusts only the other's key", () => {
-        const db = container(run, "rs-db1"), barman = container(run, "rs-barman");
+        const db = container(run, "rs-db1"),
+            barman = container(run, "rs-barman");
         for (const c of [db, barman, container(run, "rs-db2")]) {
             assert.ok(isWrappedSecret(c.inputs.envs));
             const env = envOf(c);
             for (const v of ["SSH_HOST_KEY_B64", "SSH_CLIENT_KEY_B64"]) {
                 assert.match(Buffer.from(env[v], "base64").toString(), /^-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-/, v);
             }
-            for (const u of unwrap(c.inputs.uploads) as { content: string }[]) { assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/); }
+            for (const u of unwrap(c.inputs.uploads) as { content: string }[]) {
+                assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/);
+            }
         }
         const key = (c: typeof db, v: string) => Buffer.from(envOf(c)[v], "base64").toString();
         assert.match(key(db, "SSH_HOST_KEY_B64"), /secret-cluster-barman-ssh-node-host-key/);
         assert.match(key(db, "SSH_CLIENT_KEY_B64"), /secret-cluster-barman-ssh-archive-key/);
         assert.match(key(barman, "SSH_HOST_KEY_B64"), /secret-cluster-barman-ssh-barman-host-key/);
         assert.match(key(barman, "SSH_CLIENT_KEY_B64"), /secret-cluster-barman-ssh-backup-key/);
-        assert.equal(upload(db, "/etc/ssh-ha/authorized_keys"), "restrict ssh-ed25519 PUB-cluster-barman-ssh-backup-key barman-backup@rs\n");
-        assert.equal(upload(barman, "/etc/ssh-ha/authorized_keys"),
-            'command="/usr/bin/rrsync -wo /data/pg-backup/cluster/incoming",restrict ssh-ed25519 PUB-cluster-barman-ssh-archive-key wal-archive@rs\n');
+        assert.equal(
+            upload(db, "/etc/ssh-ha/authorized_keys"),
+            "restrict ssh-ed25519 PUB-cluster-barman-ssh-backup-key barman-backup@rs\n",
+        );
+        assert.equal(
+            upload(barman, "/etc/ssh-ha/authorized_keys"),
+            'command="/usr/bin/rrsync -wo /data/pg-backup/cluster/incoming",restrict ssh-ed25519 PUB-cluster-barman-ssh-archive-key wal-archive@rs\n',
+        );
         assert.equal(upload(db, "/etc/ssh-ha/known_hosts"), "[10.77.2.3]:2222 ssh-ed25519 PUB-cluster-barman-ssh-barman-host-key\n");
         assert.equal(upload(barman, "/etc/ssh-ha/known_hosts"), "[10.77.2.2]:2222 ssh-ed25519 PUB-cluster-barman-ssh-node-host-key\n");
         assert.match(upload(db, "/etc/ssh-ha/ssh_config"), /Host barman\n\s+HostName 10\.77\.2\.3\n\s+Port 2222\n\s+User barman\n/);
@@ -246,7 +313,9 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         assert.match(upload(db, "/etc/ssh-ha/sshd_config"), /^AllowUsers postgres$/m);
         assert.match(upload(barman, "/etc/ssh-ha/sshd_config"), /^AllowUsers barman$/m);
         for (const [key, { value, secret }] of Object.entries(run.resolved)) {
-            if (!secret) { assert.doesNotMatch(JSON.stringify(value) ?? "", /PRIVATE KEY|secret-/, `plain output ${key}`); }
+            if (!secret) {
+                assert.doesNotMatch(JSON.stringify(value) ?? "", /PRIVATE KEY|secret-/, `plain output ${key}`);
+            }
         }
     });
 
@@ -270,21 +339,34 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         const plain = await runProgram({ patroniNodes: 2 }, "st");
         assert.equal(byType(plain, "tls:index/privateKey:PrivateKey").length, 0);
         assert.doesNotMatch(upload(container(plain, "st-haproxy"), "/etc/haproxy/haproxy.cfg"), /2222/);
-        for (const c of containers(plain)) { assert.ok(!("SSH_HOST_KEY_B64" in (c.inputs.envs ? envOf(c) : {}))); }
+        for (const c of containers(plain)) {
+            assert.ok(!("SSH_HOST_KEY_B64" in (c.inputs.envs ? envOf(c) : {})));
+        }
     });
 });
 
 describe("program: outputs", () => {
     it("names and values of the public outputs", async () => {
-        const run = await runProgram({ bindAddress: "0.0.0.0", ports: { write: 6001, read: 6002, stats: 6003 }, app: { database: "shop", user: "web" } }, "out");
+        const run = await runProgram(
+            { bindAddress: "0.0.0.0", ports: { write: 6001, read: 6002, stats: 6003 }, app: { database: "shop", user: "web" } },
+            "out",
+        );
         const v = (k: string) => run.resolved[k].value;
         assert.equal(v("writeEndpoint"), "127.0.0.1:6001");
         assert.equal(v("readEndpoint"), "127.0.0.1:6002");
         assert.equal(v("statsUrl"), "http://127.0.0.1:6003/");
         assert.equal(v("statsUser"), "admin");
-        assert.deepEqual(v("patroniApiUrls"), ["http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003", "http://127.0.0.1:8004"]);
+        assert.deepEqual(v("patroniApiUrls"), [
+            "http://127.0.0.1:8001",
+            "http://127.0.0.1:8002",
+            "http://127.0.0.1:8003",
+            "http://127.0.0.1:8004",
+        ]);
         assert.equal(v("patroniApiUser"), "patroni");
-        assert.deepEqual(v("patroniMembers"), [1, 2, 3, 4].map(n => ({ name: `db${n}`, apiUrl: `http://127.0.0.1:${8000 + n}`, postgresEndpoint: `127.0.0.1:${15430 + n}` })));
+        assert.deepEqual(
+            v("patroniMembers"),
+            [1, 2, 3, 4].map(n => ({ name: `db${n}`, apiUrl: `http://127.0.0.1:${8000 + n}`, postgresEndpoint: `127.0.0.1:${15430 + n}` })),
+        );
         assert.deepEqual(v("etcdEndpoints"), ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
         assert.equal(v("writeConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6001/shop");
         assert.equal(v("readConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6002/shop");
@@ -292,23 +374,49 @@ describe("program: outputs", () => {
         assert.equal(v("barmanContainer"), "out-barman");
         assert.equal(v("pitrEndpoint"), "127.0.0.1:5554");
         assert.deepEqual(v("metricsUrls"), {
-            patroni: ["http://127.0.0.1:8001/metrics", "http://127.0.0.1:8002/metrics", "http://127.0.0.1:8003/metrics", "http://127.0.0.1:8004/metrics"],
+            patroni: [
+                "http://127.0.0.1:8001/metrics",
+                "http://127.0.0.1:8002/metrics",
+                "http://127.0.0.1:8003/metrics",
+                "http://127.0.0.1:8004/metrics",
+            ],
             haproxy: "http://127.0.0.1:6003/metrics",
             postgres: "http://127.0.0.1:9187/metrics",
             barman: "http://127.0.0.1:9780/metrics",
         });
-        assert.deepEqual(Object.keys(run.resolved).sort(), ["barmanContainer", "etcdEndpoints", "metricsUrls", "patroniApiPassword", "patroniApiUrls", "patroniApiUser", "patroniMembers",
-            "pitrEndpoint", "prometheusUrl", "readConnectionString", "readEndpoint", "statsPassword", "statsUrl", "statsUser", "superuserConnectionString", "superuserPassword",
-            "writeConnectionString", "writeEndpoint"]);
+        assert.deepEqual(Object.keys(run.resolved).sort(), [
+            "barmanContainer",
+            "etcdEndpoints",
+            "metricsUrls",
+            "patroniApiPassword",
+            "patroniApiUrls",
+            "patroniApiUser",
+            "patroniMembers",
+            "pitrEndpoint",
+            "prometheusUrl",
+            "readConnectionString",
+            "readEndpoint",
+            "statsPassword",
+            "statsUrl",
+            "statsUser",
+            "superuserConnectionString",
+            "superuserPassword",
+            "writeConnectionString",
+            "writeEndpoint",
+        ]);
         // Published ports bind to the configured address.
         for (const c of containers(run)) {
-            for (const p of (c.inputs.ports as { ip: string }[] | undefined) ?? []) { assert.equal(p.ip, "0.0.0.0"); }
+            for (const p of (c.inputs.ports as { ip: string }[] | undefined) ?? []) {
+                assert.equal(p.ip, "0.0.0.0");
+            }
         }
     });
 
     it("an invalid config declares nothing and names the key", async () => {
-        await assert.rejects(runProgram({ patroniNodes: 0, ports: { wirte: 1 } }, "bad"), (e: Error) =>
-            /patroniNodes/.test(e.message) && /ports\.wirte/.test(e.message));
+        await assert.rejects(
+            runProgram({ patroniNodes: 0, ports: { wirte: 1 } }, "bad"),
+            (e: Error) => /patroniNodes/.test(e.message) && /ports\.wirte/.test(e.message),
+        );
     });
 });
 
@@ -333,6 +441,9 @@ describe("program: the second `pulumi up`", () => {
     it("an unchanged config gives byte-identical inputs everywhere", async () => {
         const one = await runProgram({ patroni: { postgresql: { work_mem: "8MB", jit: false } } }, "dev");
         const two = await runProgram({ patroni: { postgresql: { jit: false, work_mem: "8MB" } } }, "dev");
-        assert.deepEqual(one.resources.map(r => JSON.stringify(unwrap(r.inputs))), two.resources.map(r => JSON.stringify(unwrap(r.inputs))));
+        assert.deepEqual(
+            one.resources.map(r => JSON.stringify(unwrap(r.inputs))),
+            two.resources.map(r => JSON.stringify(unwrap(r.inputs))),
+        );
     });
 });

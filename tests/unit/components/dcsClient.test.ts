@@ -7,8 +7,14 @@ import { FakeCluster } from "../../support/fakeCluster";
 
 function state(c: FakeCluster, config: Record<string, unknown>): DynamicConfigState {
     return {
-        scope: "s", namespace: "/service/", etcdEndpoints: [c.url], apiUser: "patroni", apiPassword: "secret",
-        members: c.members.map(m => ({ name: m.name, apiUrl: `${c.url}/${m.name}` })), config: JSON.stringify(config), timeoutSeconds: 5,
+        scope: "s",
+        namespace: "/service/",
+        etcdEndpoints: [c.url],
+        apiUser: "patroni",
+        apiPassword: "secret",
+        members: c.members.map(m => ({ name: m.name, apiUrl: `${c.url}/${m.name}` })),
+        config: JSON.stringify(config),
+        timeoutSeconds: 5,
     };
 }
 
@@ -40,9 +46,17 @@ describe("DCS client", () => {
         const report = await applyDynamicConfig(state(c, desired));
         assert.equal(report.mode, "patched");
         assert.deepEqual(c.config, desired);
-        assert.deepEqual(c.log.filter(l => l.startsWith("patch")), [`patch ${JSON.stringify({ ttl: 25, loop_wait: 1, postgresql: { parameters: { jit: null, work_mem: "8MB", max_connections: 200 } } })}`]);
+        assert.deepEqual(
+            c.log.filter(l => l.startsWith("patch")),
+            [
+                `patch ${JSON.stringify({ ttl: 25, loop_wait: 1, postgresql: { parameters: { jit: null, work_mem: "8MB", max_connections: 200 } } })}`,
+            ],
+        );
         assert.deepEqual(report.restarted, ["db2", "db1"]);
-        assert.deepEqual(c.log.filter(l => l.startsWith("restart")), ["restart db2", "restart db1"]);
+        assert.deepEqual(
+            c.log.filter(l => l.startsWith("restart")),
+            ["restart db2", "restart db1"],
+        );
     });
 
     it("fails with the reason when the API password is wrong, instead of hanging", async () => {
@@ -50,19 +64,43 @@ describe("DCS client", () => {
         c.config = { ttl: 30, loop_wait: 1 };
         c.members = [{ name: "db1", role: "primary", pending: false, state: "running", streaming: false }];
         c.auth = "patroni:other";
-        await assert.rejects(applyDynamicConfig({ ...state(c, { ttl: 20 }), timeoutSeconds: 2 }), /PATCH \/config: gave up after 2s: HTTP 401/);
+        await assert.rejects(
+            applyDynamicConfig({ ...state(c, { ttl: 20 }), timeoutSeconds: 2 }),
+            /PATCH \/config: gave up after 2s: HTTP 401/,
+        );
     });
 
     it("configPatch deletes with null only what the desired config dropped", () => {
-        assert.deepEqual(configPatch({ a: 1, b: { c: 1, d: 2 }, e: [1] }, { a: 2, b: { c: 1 }, e: [2] }), { a: 2, b: { c: 1, d: null }, e: [2] });
+        assert.deepEqual(configPatch({ a: 1, b: { c: 1, d: 2 }, e: [1] }, { a: 2, b: { c: 1 }, e: [2] }), {
+            a: 2,
+            b: { c: 1, d: null },
+            e: [2],
+        });
     });
 });
 
 describe("PatroniDynamicConfig provider", () => {
     it("diffs in place, replacing only for a new scope", async () => {
-        const base = { scope: "s", namespace: "/service/", etcdEndpoints: [], members: [], apiUser: "u", apiPassword: "p", config: "{}", timeoutSeconds: 1 };
-        assert.deepEqual(await dynamicConfigProvider.diff!("id", base, { ...base, config: "{\"ttl\":20}" }), { changes: true, replaces: [], deleteBeforeReplace: false });
-        assert.deepEqual(await dynamicConfigProvider.diff!("id", base, { ...base }), { changes: false, replaces: [], deleteBeforeReplace: false });
+        const base = {
+            scope: "s",
+            namespace: "/service/",
+            etcdEndpoints: [],
+            members: [],
+            apiUser: "u",
+            apiPassword: "p",
+            config: "{}",
+            timeoutSeconds: 1,
+        };
+        assert.deepEqual(await dynamicConfigProvider.diff!("id", base, { ...base, config: '{"ttl":20}' }), {
+            changes: true,
+            replaces: [],
+            deleteBeforeReplace: false,
+        });
+        assert.deepEqual(await dynamicConfigProvider.diff!("id", base, { ...base }), {
+            changes: false,
+            replaces: [],
+            deleteBeforeReplace: false,
+        });
         assert.deepEqual((await dynamicConfigProvider.diff!("id", base, { ...base, scope: "t" })).replaces, ["scope"]);
     });
 

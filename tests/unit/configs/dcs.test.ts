@@ -22,19 +22,32 @@ describe("renderers: DCS configuration", () => {
     });
 
     it("maps synchronousMode off/on/quorum/strict", () => {
-        const off = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "off" }, subnet: spec.subnet }) as Record<string, any>;
+        const off = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "off" }, subnet: spec.subnet }) as Record<
+            string,
+            any
+        >;
         assert.deepEqual([off.synchronous_mode, off.synchronous_mode_strict], [false, false]);
-        const quorum = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "quorum" }, subnet: spec.subnet }) as Record<string, any>;
+        const quorum = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "quorum" }, subnet: spec.subnet }) as Record<
+            string,
+            any
+        >;
         assert.deepEqual([quorum.synchronous_mode, quorum.synchronous_mode_strict], ["quorum", false]);
         const on = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "on" }, subnet: spec.subnet }) as Record<string, any>;
         assert.deepEqual([on.synchronous_mode, on.synchronous_mode_strict], [true, false]);
-        const strict = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "strict" }, subnet: spec.subnet }) as Record<string, any>;
+        const strict = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "strict" }, subnet: spec.subnet }) as Record<
+            string,
+            any
+        >;
         assert.deepEqual([strict.synchronous_mode, strict.synchronous_mode_strict], [true, true]);
     });
 
     it("stack-owned archiving parameters win over anything else, and slots pass through", () => {
-        const out = renderDynamicConfig({ patroni: { ...spec.patroni, postgresql: { work_mem: "1MB" } }, subnet: spec.subnet,
-            ownedParameters: archiveParameters("streaming"), slots: barmanSlots("streaming") }) as Record<string, any>;
+        const out = renderDynamicConfig({
+            patroni: { ...spec.patroni, postgresql: { work_mem: "1MB" } },
+            subnet: spec.subnet,
+            ownedParameters: archiveParameters("streaming"),
+            slots: barmanSlots("streaming"),
+        }) as Record<string, any>;
         assert.equal(out.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
         assert.equal(out.postgresql.parameters.archive_mode, "always");
         assert.deepEqual(out.slots, { barman: { type: "physical" } });
@@ -52,7 +65,9 @@ describe("renderers: DCS configuration", () => {
     it("admits replication only from the stack subnet", () => {
         const hba: string[] = dcs.postgresql.pg_hba;
         assert.ok(hba.includes("host replication replicator 10.9.8.0/24 scram-sha-256"));
-        assert.ok(hba.indexOf("host replication all 0.0.0.0/0 reject") > hba.indexOf("host replication replicator 10.9.8.0/24 scram-sha-256"));
+        assert.ok(
+            hba.indexOf("host replication all 0.0.0.0/0 reject") > hba.indexOf("host replication replicator 10.9.8.0/24 scram-sha-256"),
+        );
         assert.ok(!hba.some(l => /\b(trust|md5)\b/.test(l)), "no trust or md5 lines");
     });
 });

@@ -12,8 +12,13 @@ describe("renderers: haproxy.cfg", () => {
 
     it("has one server line per node, by address, checked on the REST port", () => {
         for (const backend of ["backend primary", "backend replicas"]) {
-            const lines = section(backend).split("\n").filter(l => l.trim().startsWith("server "));
-            assert.deepEqual(lines.map(l => l.trim()), servers.map(s => `server ${s.name} ${s.address}:5431 check port 8001`));
+            const lines = section(backend)
+                .split("\n")
+                .filter(l => l.trim().startsWith("server "));
+            assert.deepEqual(
+                lines.map(l => l.trim()),
+                servers.map(s => `server ${s.name} ${s.address}:5431 check port 8001`),
+            );
         }
     });
 

@@ -9,7 +9,13 @@ const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
 const etcdAddresses = spec.etcd.map(e => e.address);
 
 describe("renderers: patroni.yml", () => {
-    const text = renderPatroniYml({ scope: "dev", name: "db2", address: "10.9.8.22", etcdAddresses: etcdAddresses, pgHba: renderPgHba(spec.subnet) });
+    const text = renderPatroniYml({
+        scope: "dev",
+        name: "db2",
+        address: "10.9.8.22",
+        etcdAddresses: etcdAddresses,
+        pgHba: renderPgHba(spec.subnet),
+    });
     const doc = yaml.load(text) as Record<string, any>;
 
     it("names the scope and member, with connect addresses by IP", () => {

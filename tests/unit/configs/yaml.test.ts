@@ -14,10 +14,16 @@ describe("renderers are deterministic", () => {
     it("the same input gives the same bytes, whatever the key order of the input", () => {
         const a = { ...spec.patroni, postgresql: { work_mem: "8MB", jit: false } };
         const b = { ...spec.patroni, postgresql: { jit: false, work_mem: "8MB" } };
-        assert.equal(canonicalJson(renderDynamicConfig({ patroni: a, subnet: spec.subnet })), canonicalJson(renderDynamicConfig({ patroni: b, subnet: spec.subnet })));
+        assert.equal(
+            canonicalJson(renderDynamicConfig({ patroni: a, subnet: spec.subnet })),
+            canonicalJson(renderDynamicConfig({ patroni: b, subnet: spec.subnet })),
+        );
         const node = { scope: "dev", name: "db1", address: "10.9.8.21", etcdAddresses: etcdAddresses, pgHba: renderPgHba(spec.subnet) };
         assert.equal(renderPatroniYml(node), renderPatroniYml({ ...node }));
-        assert.equal(renderHaproxyCfg({ servers, maximumLagOnFailover: 5, timings: spec.haproxy }), renderHaproxyCfg({ servers: [...servers], maximumLagOnFailover: 5, timings: { ...spec.haproxy } }));
+        assert.equal(
+            renderHaproxyCfg({ servers, maximumLagOnFailover: 5, timings: spec.haproxy }),
+            renderHaproxyCfg({ servers: [...servers], maximumLagOnFailover: 5, timings: { ...spec.haproxy } }),
+        );
         assert.equal(canonicalJson({ b: 1, a: { d: 1, c: 2 } }), '{"a":{"c":2,"d":1},"b":1}');
     });
 });

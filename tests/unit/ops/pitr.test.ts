@@ -18,21 +18,33 @@ describe("pitr: target parsing and backup choice", () => {
     });
 
     it("reads what PostgreSQL prints for timestamptz, keeping microseconds for the recovery target", () => {
-        assert.deepEqual(targetTime("2026-11-26 11:10:29.176878+00"), { at: new Date("2026-11-26T11:10:29.176Z"), postgres: "2026-11-26 11:10:29.176878+00:00" });
+        assert.deepEqual(targetTime("2026-11-26 11:10:29.176878+00"), {
+            at: new Date("2026-11-26T11:10:29.176Z"),
+            postgres: "2026-11-26 11:10:29.176878+00:00",
+        });
         assert.equal(targetTime("2026-11-26 16:40:29+05:30").at.toISOString(), "2026-11-26T11:10:29.000Z");
         assert.equal(targetTime("2026-11-26 06:10:29.5-0500").at.toISOString(), "2026-11-26T11:10:29.500Z");
         assert.equal(targetTime("2026-11-26T11:10:29Z").postgres, "2026-11-26 11:10:29+00:00");
         assert.equal(targetTime("2026-11-26 11:10:29").postgres, "2026-11-26 11:10:29+00:00", "no zone means UTC");
-        for (const bad of ["2026-11-26", "11:10:29", "2026-11-26 11:10:29 UTC+1", "2026-13-40 11:10:29+00", "2026-11-26 11:10:29.1234567+00"]) {
+        for (const bad of [
+            "2026-11-26",
+            "11:10:29",
+            "2026-11-26 11:10:29 UTC+1",
+            "2026-13-40 11:10:29+00",
+            "2026-11-26 11:10:29.1234567+00",
+        ]) {
             assert.throws(() => targetTime(bad), /is not an ISO 8601 or PostgreSQL timestamp/, bad);
         }
     });
 
     it("says why a recovery stopped, in PostgreSQL's own words", () => {
-        const logs = ["2026-11-26 11:00:01 UTC [7] LOG:  starting PostgreSQL 15.18", "2026-11-26 11:00:01 UTC [9] LOG:  redo starts at 0/5000028",
+        const logs = [
+            "2026-11-26 11:00:01 UTC [7] LOG:  starting PostgreSQL 15.18",
+            "2026-11-26 11:00:01 UTC [9] LOG:  redo starts at 0/5000028",
             "2026-11-26 11:00:02 UTC [9] LOG:  last completed transaction was at log time 2026-11-26 10:59:00+00",
             "2026-11-26 11:00:02 UTC [9] FATAL:  recovery ended before configured recovery target was reached",
-            "2026-11-26 11:00:02 UTC [7] LOG:  startup process (PID 9) exited with exit code 1"].join("\n");
+            "2026-11-26 11:00:02 UTC [7] LOG:  startup process (PID 9) exited with exit code 1",
+        ].join("\n");
         const v = postgresVerdict(logs);
         assert.match(v, /FATAL: +recovery ended before configured recovery target was reached/);
         assert.match(v, /last completed transaction was at log time/);
@@ -42,7 +54,11 @@ describe("pitr: target parsing and backup choice", () => {
 
     it("picks the newest finished backup that ended before a time target", () => {
         assert.equal(chooseBackup(backups, { time: "2026-11-26T11:30:00Z" }).id, "20261126T110000");
-        assert.equal(chooseBackup(backups, { time: "2026-11-26T11:00:35Z" }).id, "20261126T100000", "a backup still running at the target is no use");
+        assert.equal(
+            chooseBackup(backups, { time: "2026-11-26T11:00:35Z" }).id,
+            "20261126T100000",
+            "a backup still running at the target is no use",
+        );
         assert.equal(chooseBackup(backups, { time: "2026-11-26T13:00:00Z" }).id, "20261126T110000", "a FAILED backup is never chosen");
         assert.throws(() => chooseBackup(backups, { time: "2026-11-26T08:00:00Z" }), /no finished backup ends before the target/);
     });

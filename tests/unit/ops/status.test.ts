@@ -11,16 +11,31 @@ function healthy(): Snapshot {
             { name: "db3", role: "replica", state: "streaming", timeline: 2, lagBytes: 120, streaming: true },
         ],
         maximumLagOnFailover: 1048576,
-        etcd: [{ endpoint: "http://127.0.0.1:23791", healthy: true }, { endpoint: "http://127.0.0.1:23792", healthy: true }, { endpoint: "http://127.0.0.1:23793", healthy: true }],
+        etcd: [
+            { endpoint: "http://127.0.0.1:23791", healthy: true },
+            { endpoint: "http://127.0.0.1:23792", healthy: true },
+            { endpoint: "http://127.0.0.1:23793", healthy: true },
+        ],
         haproxy: { write: { db1: "UP", db2: "DOWN", db3: "DOWN" }, read: { db1: "DOWN", db2: "UP", db3: "UP" } },
-        barman: { checkOk: true, failures: [], lastArchivedWal: "000000020000000000000007", archiverFailures: "0", lastBackup: "20261125T230143", lastBackupAgeHours: 1 },
+        barman: {
+            checkOk: true,
+            failures: [],
+            lastArchivedWal: "000000020000000000000007",
+            archiverFailures: "0",
+            lastBackup: "20261125T230143",
+            lastBackupAgeHours: 1,
+        },
     };
 }
 
 describe("status verdict", () => {
     it("counts Patroni 3's running and Patroni 4's replication states as running, nothing else", () => {
-        for (const state of ["running", "streaming", "in archive recovery"]) { assert.equal(memberRunning({ state }), true, state); }
-        for (const state of ["stopped", "crashed", "starting", "restarting", "stopping", ""]) { assert.equal(memberRunning({ state }), false, state); }
+        for (const state of ["running", "streaming", "in archive recovery"]) {
+            assert.equal(memberRunning({ state }), true, state);
+        }
+        for (const state of ["stopped", "crashed", "starting", "restarting", "stopping", ""]) {
+            assert.equal(memberRunning({ state }), false, state);
+        }
         const s = healthy();
         s.members![1] = { ...s.members![1], state: "in archive recovery", streaming: false };
         assert.deepEqual(verdict(s).reasons, ["db2 does not stream from the leader"]);
@@ -56,8 +71,10 @@ describe("status verdict", () => {
         const s = healthy();
         s.members![1].streaming = false;
         s.members![2].lagBytes = 5_000_000;
-        assert.deepEqual(verdict(s).reasons, ["db2 does not stream from the leader",
-            "db3 lags 5000000 bytes, more than maximum_lag_on_failover 1048576: it cannot take over"]);
+        assert.deepEqual(verdict(s).reasons, [
+            "db2 does not stream from the leader",
+            "db3 lags 5000000 bytes, more than maximum_lag_on_failover 1048576: it cannot take over",
+        ]);
     });
 
     it("Barman stopped or failing its check is a problem", () => {
@@ -67,7 +84,10 @@ describe("status verdict", () => {
         assert.deepEqual(verdict(s).reasons, ["Barman unreachable (docker exec: container is not running)"]);
         const t = healthy();
         t.barman = { ...t.barman!, checkOk: false, failures: ["receive-wal running: FAILED"], lastBackup: undefined };
-        assert.deepEqual(verdict(t).reasons, ["barman check: receive-wal running: FAILED", "Barman has no base backup: point-in-time recovery is impossible"]);
+        assert.deepEqual(verdict(t).reasons, [
+            "barman check: receive-wal running: FAILED",
+            "Barman has no base backup: point-in-time recovery is impossible",
+        ]);
     });
 
     it("no leader, HAProxy disagreeing with Patroni, and etcd quorum loss", () => {
@@ -86,12 +106,18 @@ describe("status verdict", () => {
 
     it("a gap since the newest backup fails with what to do; an older gap, healed by a newer backup, is shown but healthy", () => {
         const s = healthy();
-        s.barman!.gaps = { sinceOldestBackup: ["000000020000000000000009"], sinceNewestBackup: ["000000020000000000000009"], newestBackup: "20261125T030000" };
-        assert.match(verdict(s).reasons[0], /WAL archive has 1 missing segment.*since the newest backup.*000000020000000000000009.*npm run backup/);
+        s.barman!.gaps = {
+            sinceOldestBackup: ["000000020000000000000009"],
+            sinceNewestBackup: ["000000020000000000000009"],
+            newestBackup: "20261125T030000",
+        };
+        assert.match(
+            verdict(s).reasons[0],
+            /WAL archive has 1 missing segment.*since the newest backup.*000000020000000000000009.*npm run backup/,
+        );
         s.barman!.gaps = { sinceOldestBackup: ["000000020000000000000009"], sinceNewestBackup: [], newestBackup: "20261125T030000" };
         const v = verdict(s);
         assert.deepEqual(v.reasons, []);
         assert.match(render(s, v), /older WAL gaps: 000000020000000000000009: backups before 20261125T030000 recover only up to them/);
     });
 });
-

@@ -5,7 +5,9 @@ import { FakeCluster } from "../../support/fakeCluster";
 describe("switchover: which candidates it accepts", () => {
     let c: FakeCluster;
     const outputs = () => ({
-        patroniApiUrls: c.members.map(m => `${c.url}/${m.name}`), patroniApiUser: "patroni", patroniApiPassword: "secret",
+        patroniApiUrls: c.members.map(m => `${c.url}/${m.name}`),
+        patroniApiUser: "patroni",
+        patroniApiPassword: "secret",
         // Nothing listens there: a switchover that got as far as asking Patroni then times out waiting for the write port.
         superuserConnectionString: "postgresql://postgres:x@127.0.0.1:9/postgres",
     });
@@ -36,6 +38,9 @@ describe("switchover: which candidates it accepts", () => {
     it("without --to, asks Patroni for the synchronous standby", async () => {
         c.members[2].clusterRole = "sync_standby";
         await assert.rejects(switchover(outputs(), undefined, 1), /write port did not reach db3/);
-        assert.deepEqual(c.log.filter(l => l.startsWith("switchover")), ['switchover {"leader":"db1","candidate":"db3"}']);
+        assert.deepEqual(
+            c.log.filter(l => l.startsWith("switchover")),
+            ['switchover {"leader":"db1","candidate":"db3"}'],
+        );
     });
 });

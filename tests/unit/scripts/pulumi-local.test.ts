@@ -16,13 +16,23 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         fs.mkdirSync(path.join(work, "scripts"));
         fs.copyFileSync(path.join(ROOT, "scripts", "pulumi-local.sh"), path.join(work, "scripts", "pulumi-local.sh"));
         const log = path.join(dir, "calls");
-        fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\necho "pulumi $* | backend=$PULUMI_BACKEND_URL passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\n[ "$1" = stack ] && [ "$2" = output ] && echo '{"writeEndpoint":"127.0.0.1:5551"}'\nexit 0\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(dir, "pulumi"),
+            `#!/bin/sh\necho "pulumi $* | backend=$PULUMI_BACKEND_URL passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\n[ "$1" = stack ] && [ "$2" = output ] && echo '{"writeEndpoint":"127.0.0.1:5551"}'\nexit 0\n`,
+            { mode: 0o755 },
+        );
         fs.writeFileSync(path.join(dir, "docker"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
     });
-    afterEach(() => { fs.rmSync(dir, { recursive: true }); fs.rmSync(work, { recursive: true }); });
+    afterEach(() => {
+        fs.rmSync(dir, { recursive: true });
+        fs.rmSync(work, { recursive: true });
+    });
     const run = (action: string, env: Record<string, string> = {}) => {
         const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PULUMI_")));
-        return spawnSync("bash", [path.join(work, "scripts", "pulumi-local.sh"), action], { encoding: "utf8", env: { ...clean, PATH: `${dir}:${process.env.PATH}`, ...env } });
+        return spawnSync("bash", [path.join(work, "scripts", "pulumi-local.sh"), action], {
+            encoding: "utf8",
+            env: { ...clean, PATH: `${dir}:${process.env.PATH}`, ...env },
+        });
     };
     const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
 

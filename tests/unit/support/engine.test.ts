@@ -27,28 +27,39 @@ describe("e2e harness: provider input names", () => {
             const [file, iface] = DECLARATIONS[type];
             const declared = declaredInputs(file, iface);
             assert.ok(declared.length >= 3, `could not read ${iface}`);
-            assert.deepEqual(names.filter(n => !declared.includes(n)), []);
+            assert.deepEqual(
+                names.filter(n => !declared.includes(n)),
+                [],
+            );
         });
     }
 
     it("the nested input names it reads exist too", () => {
         const types = fs.readFileSync(path.join(__dirname, "..", "..", "..", "node_modules", "@pulumi/docker/types/input.d.ts"), "utf8");
         for (const [iface, fields] of Object.entries({
-            ContainerUpload: ["file", "content", "executable"], ContainerPort: ["internal", "external", "ip"],
-            ContainerVolume: ["volumeName", "containerPath", "readOnly"], ContainerNetworksAdvanced: ["name", "ipv4Address", "aliases"],
-            ContainerHealthcheck: ["tests", "interval", "timeout", "retries", "startPeriod"], ContainerLabel: ["label", "value"],
-            NetworkIpamConfig: ["subnet", "gateway"], DockerBuild: ["context", "dockerfile", "args"],
+            ContainerUpload: ["file", "content", "executable"],
+            ContainerPort: ["internal", "external", "ip"],
+            ContainerVolume: ["volumeName", "containerPath", "readOnly"],
+            ContainerNetworksAdvanced: ["name", "ipv4Address", "aliases"],
+            ContainerHealthcheck: ["tests", "interval", "timeout", "retries", "startPeriod"],
+            ContainerLabel: ["label", "value"],
+            NetworkIpamConfig: ["subnet", "gateway"],
+            DockerBuild: ["context", "dockerfile", "args"],
         })) {
             const start = types.indexOf(`export interface ${iface} {`);
             assert.ok(start >= 0, iface);
             const body = types.slice(start, types.indexOf("\n}", start));
-            for (const f of fields) { assert.match(body, new RegExp(`^\\s{4}${f}\\??:`, "m"), `${iface}.${f}`); }
+            for (const f of fields) {
+                assert.match(body, new RegExp(`^\\s{4}${f}\\??:`, "m"), `${iface}.${f}`);
+            }
         }
     });
 
     it("the key state it produces for tls.PrivateKey uses the provider's output names", () => {
         const text = fs.readFileSync(path.join(__dirname, "..", "..", "..", "node_modules", "@pulumi/tls/privateKey.d.ts"), "utf8");
-        for (const out of ["privateKeyOpenssh", "publicKeyOpenssh"]) { assert.match(text, new RegExp(`readonly ${out}: pulumi.Output<string>`)); }
+        for (const out of ["privateKeyOpenssh", "publicKeyOpenssh"]) {
+            assert.match(text, new RegExp(`readonly ${out}: pulumi.Output<string>`));
+        }
     });
 
     it("unwraps secrets at any depth", () => {

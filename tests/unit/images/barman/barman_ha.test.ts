@@ -11,7 +11,14 @@ const PYTHON = process.env.PYTHON ?? (fs.existsSync("/usr/bin/python3") ? "/usr/
 const SCRIPT = path.join(__dirname, "..", "..", "..", "..", "images", "barman", "barman_ha.py");
 
 function py(code: string): string {
-    const r = spawnSync(PYTHON, ["-c", `import importlib.util as u; s=u.spec_from_file_location("b", ${JSON.stringify(SCRIPT)}); m=u.module_from_spec(s); s.loader.exec_module(m)\n${code}`], { encoding: "utf8" });
+    const r = spawnSync(
+        PYTHON,
+        [
+            "-c",
+            `import importlib.util as u; s=u.spec_from_file_location("b", ${JSON.stringify(SCRIPT)}); m=u.module_from_spec(s); s.loader.exec_module(m)\n${code}`,
+        ],
+        { encoding: "utf8" },
+    );
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.trim();
 }
@@ -36,46 +43,72 @@ print([m.cron_matches(e, t) for e in ["0 3 * * *", "*/15 * * * *", "0 3 * * 1-5"
 });
 
 describe("Barman helper: clearing errors/", () => {
-    const seg = (fill: number, used: number) => { const b = Buffer.alloc(1024); b.fill(fill, 0, used); return b; };
+    const seg = (fill: number, used: number) => {
+        const b = Buffer.alloc(1024);
+        b.fill(fill, 0, used);
+        return b;
+    };
     let home: string;
-    const write = (rel: string, data: Buffer) => { fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true }); fs.writeFileSync(path.join(home, rel), data); };
+    const write = (rel: string, data: Buffer) => {
+        fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true });
+        fs.writeFileSync(path.join(home, rel), data);
+    };
     const errors = () => fs.readdirSync(path.join(home, "cluster", "errors")).sort();
-    beforeEach(() => { home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-")); });
+    beforeEach(() => {
+        home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-"));
+    });
     afterEach(() => fs.rmSync(home, { recursive: true }));
 
     it("removes only files whose content is already archived, and keeps the rest", () => {
         const archived = seg(7, 600);
-        write("cluster/wals/0000000100000000/000000010000000000000005", zlib.gzipSync(archived));       // compressed, as Barman stores it
-        write("cluster/wals/0000000200000000/000000020000000000000009", seg(9, 800));                    // new timeline's first segment
-        write("cluster/errors/000000010000000000000005.20261125T220000.duplicate", archived);             // true duplicate
-        write("cluster/errors/000000010000000000000009.partial.20261125T220000.unknown", seg(9, 500));    // old-timeline partial, contained in TL 2
-        write("cluster/errors/000000010000000000000009.20261125T220001.duplicate", seg(8, 500));          // differs: WAL never replicated
-        write("cluster/errors/00000001000000000000000A.20261125T220002.duplicate", seg(7, 10));           // nothing archived to compare
-        const r = spawnSync(PYTHON, [SCRIPT, "clean-errors", "cluster"], { env: { ...process.env, BARMAN_HOME_OVERRIDE: home }, encoding: "utf8" });
+        write("cluster/wals/0000000100000000/000000010000000000000005", zlib.gzipSync(archived)); // compressed, as Barman stores it
+        write("cluster/wals/0000000200000000/000000020000000000000009", seg(9, 800)); // new timeline's first segment
+        write("cluster/errors/000000010000000000000005.20261125T220000.duplicate", archived); // true duplicate
+        write("cluster/errors/000000010000000000000009.partial.20261125T220000.unknown", seg(9, 500)); // old-timeline partial, contained in TL 2
+        write("cluster/errors/000000010000000000000009.20261125T220001.duplicate", seg(8, 500)); // differs: WAL never replicated
+        write("cluster/errors/00000001000000000000000A.20261125T220002.duplicate", seg(7, 10)); // nothing archived to compare
+        const r = spawnSync(PYTHON, [SCRIPT, "clean-errors", "cluster"], {
+            env: { ...process.env, BARMAN_HOME_OVERRIDE: home },
+            encoding: "utf8",
+        });
         assert.equal(r.status, 0, r.stderr);
-        assert.deepEqual(errors(), ["000000010000000000000009.20261125T220001.duplicate", "00000001000000000000000A.20261125T220002.duplicate"]);
+        assert.deepEqual(errors(), [
+            "000000010000000000000009.20261125T220001.duplicate",
+            "00000001000000000000000A.20261125T220002.duplicate",
+        ]);
         assert.match(r.stderr, /removed errors\/000000010000000000000005.*archived in 000000010000000000000005/);
     });
 });
 
 describe("Barman helper: the segment in which a timeline ended", () => {
     // Segment 3 of timeline 1; timeline 2 began at 0/3000100 (its history file says so).
-    const SEG = 3 * 16 * 1024 * 1024, PAGE = 8192, SIZE = 4 * PAGE;
+    const SEG = 3 * 16 * 1024 * 1024,
+        PAGE = 8192,
+        SIZE = 4 * PAGE;
     const page = (offset: number, tli: number, address: number, fill: number) => {
         const p = Buffer.alloc(PAGE, fill);
-        p.writeUInt16LE(0xd110, 0); p.writeUInt16LE(0, 2); p.writeUInt32LE(tli, 4); p.writeBigUInt64LE(BigInt(address), 8);
+        p.writeUInt16LE(0xd110, 0);
+        p.writeUInt16LE(0, 2);
+        p.writeUInt32LE(tli, 4);
+        p.writeBigUInt64LE(BigInt(address), 8);
         return { offset, p };
     };
     const segment = (pages: { offset: number; p: Buffer }[], head = 0x100) => {
         const b = Buffer.alloc(SIZE);
         const first = page(0, 1, SEG, 7).p;
         first.copy(b, 0, 0, head);
-        for (const x of pages) { x.p.copy(b, x.offset); }
+        for (const x of pages) {
+            x.p.copy(b, x.offset);
+        }
         return b;
     };
     let home: string;
-    const write = (rel: string, data: Buffer) => { fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true }); fs.writeFileSync(path.join(home, rel), data); };
-    const clean = () => spawnSync(PYTHON, [SCRIPT, "clean-errors", "cluster"], { env: { ...process.env, BARMAN_HOME_OVERRIDE: home }, encoding: "utf8" });
+    const write = (rel: string, data: Buffer) => {
+        fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true });
+        fs.writeFileSync(path.join(home, rel), data);
+    };
+    const clean = () =>
+        spawnSync(PYTHON, [SCRIPT, "clean-errors", "cluster"], { env: { ...process.env, BARMAN_HOME_OVERRIDE: home }, encoding: "utf8" });
     beforeEach(() => {
         home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-"));
         write("cluster/wals/00000002.history", zlib.gzipSync(Buffer.from("1\t0/3000100\tno recovery target specified\n")));
@@ -84,7 +117,10 @@ describe("Barman helper: the segment in which a timeline ended", () => {
     afterEach(() => fs.rmSync(home, { recursive: true }));
 
     it("drops a copy that differs only past the timeline's end by recycled pages (after a switchover)", () => {
-        write("cluster/errors/000000010000000000000003.20261126T135917Z.duplicate", segment([page(PAGE, 1, 0x1000000 + PAGE, 5), page(2 * PAGE, 1, 0x1000000 + 2 * PAGE, 5)]));
+        write(
+            "cluster/errors/000000010000000000000003.20261126T135917Z.duplicate",
+            segment([page(PAGE, 1, 0x1000000 + PAGE, 5), page(2 * PAGE, 1, 0x1000000 + 2 * PAGE, 5)]),
+        );
         const r = clean();
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual(fs.readdirSync(path.join(home, "cluster", "errors")), []);
@@ -107,9 +143,19 @@ describe("Barman helper: the segment in which a timeline ended", () => {
 });
 
 describe("Barman helper: WAL gaps", () => {
-    const names = ["000000010000000000000002", "000000010000000000000005", "000000010000000000000005.00000028.backup", "000000010000000000000006",
-        "000000010000000000000007", "00000001000000000000000B.partial", "00000002.history", "000000020000000000000007", "000000020000000000000008"];
-    const gaps = (list: string[], from?: string) => JSON.parse(py(`import json; print(json.dumps(m.wal_gaps(${JSON.stringify(list)}, ${from ? JSON.stringify(from) : "None"})))`));
+    const names = [
+        "000000010000000000000002",
+        "000000010000000000000005",
+        "000000010000000000000005.00000028.backup",
+        "000000010000000000000006",
+        "000000010000000000000007",
+        "00000001000000000000000B.partial",
+        "00000002.history",
+        "000000020000000000000007",
+        "000000020000000000000008",
+    ];
+    const gaps = (list: string[], from?: string) =>
+        JSON.parse(py(`import json; print(json.dumps(m.wal_gaps(${JSON.stringify(list)}, ${from ? JSON.stringify(from) : "None"})))`));
 
     it("counts only from a backup's begin WAL, and follows timeline switches", () => {
         assert.deepEqual(gaps(names, "000000010000000000000005"), []);
@@ -117,24 +163,43 @@ describe("Barman helper: WAL gaps", () => {
     });
 
     it("finds a hole inside a timeline and between timelines", () => {
-        assert.deepEqual(gaps(names.filter(n => n !== "000000010000000000000006"), "000000010000000000000005"), ["000000010000000000000006"]);
-        assert.deepEqual(gaps(["000000010000000000000005", "000000020000000000000009"], "000000010000000000000005"),
-            ["000000010000000000000006 (between timeline 1 and 2)"]);
+        assert.deepEqual(
+            gaps(
+                names.filter(n => n !== "000000010000000000000006"),
+                "000000010000000000000005",
+            ),
+            ["000000010000000000000006"],
+        );
+        assert.deepEqual(gaps(["000000010000000000000005", "000000020000000000000009"], "000000010000000000000005"), [
+            "000000010000000000000006 (between timeline 1 and 2)",
+        ]);
     });
 
     it("reports gaps since the oldest and since the newest finished backup from Barman's own files", () => {
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-"));
-        const write = (rel: string, text: string) => { fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true }); fs.writeFileSync(path.join(home, rel), text); };
-        for (const n of [5, 6, 8, 9, 10]) { write(`cluster/wals/0000000100000000/00000001000000000000000${n.toString(16).toUpperCase()}`, "x"); }
+        const write = (rel: string, text: string) => {
+            fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true });
+            fs.writeFileSync(path.join(home, rel), text);
+        };
+        for (const n of [5, 6, 8, 9, 10]) {
+            write(`cluster/wals/0000000100000000/00000001000000000000000${n.toString(16).toUpperCase()}`, "x");
+        }
         write("cluster/base/20261125T010000/backup.info", "begin_wal=000000010000000000000005\nstatus=DONE\n");
         write("cluster/base/20261125T020000/backup.info", "begin_wal=000000010000000000000009\nstatus=DONE\n");
         write("cluster/base/20261125T030000/backup.info", "begin_wal=00000001000000000000000A\nstatus=FAILED\n");
         const report = () => {
-            const r = spawnSync(PYTHON, [SCRIPT, "gaps", "cluster"], { env: { ...process.env, BARMAN_HOME_OVERRIDE: home }, encoding: "utf8" });
+            const r = spawnSync(PYTHON, [SCRIPT, "gaps", "cluster"], {
+                env: { ...process.env, BARMAN_HOME_OVERRIDE: home },
+                encoding: "utf8",
+            });
             assert.equal(r.status, 0, r.stderr);
             return JSON.parse(r.stdout);
         };
-        assert.deepEqual(report(), { since_oldest_backup: ["000000010000000000000007"], since_newest_backup: [], newest_backup: "20261125T020000" });
+        assert.deepEqual(report(), {
+            since_oldest_backup: ["000000010000000000000007"],
+            since_newest_backup: [],
+            newest_backup: "20261125T020000",
+        });
         fs.rmSync(path.join(home, "cluster/wals/0000000100000000/000000010000000000000009"));
         fs.rmSync(path.join(home, "cluster/base/20261125T020000"), { recursive: true });
         write("cluster/wals/0000000100000000/00000001000000000000000B", "x");
