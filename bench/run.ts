@@ -13,7 +13,7 @@ import { docker } from "../tests/support/docker";
 import { plannedDynamicConfig, updateDynamicConfig } from "../tests/support/update";
 import { Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../tests/support/stack";
 import { createTable, missingRows, startWriter, waitFor } from "../tests/support/workload";
-import { leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
+import { e2ePorts, leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -28,18 +28,7 @@ const config: Record<string, unknown> = {
     patroniNodes: 4,
     etcdNodes: 3,
     subnet: "10.213.250.0/24",
-    ports: {
-        write: 45551,
-        read: 45552,
-        stats: 45553,
-        postgresBase: 45430,
-        apiBase: 45800,
-        etcdBase: 45890,
-        pitr: 45554,
-        metrics: 45187,
-        barmanMetrics: 45780,
-        prometheus: 45090,
-    },
+    ports: e2ePorts(45, { prometheus: true }),
 };
 args.forEach((a, i) => {
     if (a === "--set") {

@@ -6,7 +6,7 @@ import { pitr, removePitr } from "../../ops/pitr";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, destroyStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
-import { leader, log, stackFile, waitNewLeader, waitRejoined } from "../support/helpers";
+import { e2ePorts, leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
 
 const STACK = "e2e-rsync";
 const CONFIG = {
@@ -15,17 +15,7 @@ const CONFIG = {
     etcdNodes: 1,
     subnet: "10.213.243.0/24",
     barman: { mode: "rsync" },
-    ports: {
-        write: 27551,
-        read: 27552,
-        stats: 27553,
-        postgresBase: 27430,
-        apiBase: 27800,
-        etcdBase: 27890,
-        pitr: 27554,
-        metrics: 27187,
-        barmanMetrics: 27780,
-    },
+    ports: e2ePorts(27),
 };
 const BARMAN_ADDRESS = "10.213.243.3";
 
@@ -43,15 +33,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         d = await deployStack(stackFile(STACK, CONFIG), { log });
         barman = d.outputs.barmanContainer;
     });
-    after(async () => {
-        if (process.env.E2E_KEEP) {
-            return;
-        }
-        if (d) {
-            await removePitr(d.outputs);
-        }
-        await destroyStack(STACK);
-    });
+    after(() => tearDown(STACK, d));
 
     it("the first base backup is an rsync backup over SSH, taken by itself; barman check passes (ssh included)", async () => {
         const seconds = await waitFor("the first base backup", 300, async () => (await listBackups(barman)).some(b => b.status === "DONE"));

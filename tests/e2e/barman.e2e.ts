@@ -8,9 +8,9 @@ import * as path from "path";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { docker } from "../support/docker";
-import { Deployed, deployStack, destroyStack, query } from "../support/stack";
+import { Deployed, deployStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
-import { leader, log, stackFile, waitNewLeader, waitRejoined } from "../support/helpers";
+import { e2ePorts, leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
 
 const STACK = "e2e-barman";
 const CONFIG = {
@@ -19,18 +19,7 @@ const CONFIG = {
     etcdNodes: 1,
     subnet: "10.213.242.0/24",
     prometheus: true,
-    ports: {
-        write: 28551,
-        read: 28552,
-        stats: 28553,
-        postgresBase: 28430,
-        apiBase: 28800,
-        etcdBase: 28890,
-        pitr: 28554,
-        metrics: 28187,
-        barmanMetrics: 28780,
-        prometheus: 28090,
-    },
+    ports: e2ePorts(28, { prometheus: true }),
 };
 
 /** Run `npm run status` against a stack's outputs: exit code and output. */
@@ -90,15 +79,7 @@ describe("e2e: Barman follows the leader", function () {
         d = await deployStack(stackFile(STACK, CONFIG), { log });
         container = d.outputs.barmanContainer;
     });
-    after(async () => {
-        if (process.env.E2E_KEEP) {
-            return;
-        }
-        if (d) {
-            await removePitr(d.outputs);
-        }
-        await destroyStack(STACK);
-    });
+    after(() => tearDown(STACK, d));
 
     it("takes the first base backup by itself once the cluster is healthy", async () => {
         const seconds = await waitFor("the first base backup", 300, async () =>

@@ -10,7 +10,7 @@ import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, s
 import { docker } from "../support/docker";
 import { clusterView, deployedDcsInputs, deployStack, destroyStack, query, waitForCluster } from "../support/stack";
 import { assertAckedAround, waitFor } from "../support/workload";
-import { haproxyStatus, log, stackFile } from "../support/helpers";
+import { e2ePorts, haproxyStatus, log, stackFile } from "../support/helpers";
 
 const STACK = "e2e-chaos";
 const CONFIG: Record<string, unknown> = {
@@ -19,17 +19,7 @@ const CONFIG: Record<string, unknown> = {
     subnet: "10.213.245.0/24",
     // Limits on the etcd members (generous, so they change no timing): README says resources.* reach the containers.
     resources: { etcd: { memoryMb: 512, cpus: 1.5 } },
-    ports: {
-        write: 29551,
-        read: 29552,
-        stats: 29553,
-        postgresBase: 29430,
-        apiBase: 29800,
-        etcdBase: 29890,
-        pitr: 29554,
-        metrics: 29187,
-        barmanMetrics: 29780,
-    },
+    ports: e2ePorts(29),
 };
 
 describe("e2e chaos: faults under a writer and a split-brain sampler", function () {

@@ -2,38 +2,18 @@
 import { strict as assert } from "assert";
 import { docker } from "../support/docker";
 import { deployStack, destroyStack, query } from "../support/stack";
-import { log, stackFile } from "../support/helpers";
+import { e2ePorts, log, stackFile } from "../support/helpers";
 
 describe("e2e: two stacks side by side", function () {
     this.timeout(600_000);
     const stacks = [
         {
             name: "e2e-blue",
-            ports: {
-                write: 26551,
-                read: 26552,
-                stats: 26553,
-                postgresBase: 26430,
-                apiBase: 26800,
-                etcdBase: 26890,
-                pitr: 26554,
-                metrics: 26187,
-                barmanMetrics: 26780,
-            },
+            ports: e2ePorts(26),
         },
         {
             name: "e2e-green",
-            ports: {
-                write: 27551,
-                read: 27552,
-                stats: 27553,
-                postgresBase: 27430,
-                apiBase: 27800,
-                etcdBase: 27890,
-                pitr: 27554,
-                metrics: 27187,
-                barmanMetrics: 27780,
-            },
+            ports: e2ePorts(27),
         },
     ];
     after(async () => {

@@ -3,8 +3,41 @@ import { parseConfig } from "../../config";
 import { basicAuth, memberRunning } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
 import { docker } from "./docker";
-import { clusterView, Deployed, Member, query, StackFile, StackOutputs, waitForCluster } from "./stack";
+import { removePitr } from "../../ops/pitr";
+import { clusterView, Deployed, destroyStack, Member, query, StackFile, StackOutputs, waitForCluster } from "./stack";
 import { waitFor } from "./workload";
+
+/**
+ * Host ports of an e2e or bench stack, one block of a thousand per suite: block 27 gives write 27551,
+ * read 27552, stats 27553, pitr 27554, postgresBase 27430, apiBase 27800, etcdBase 27890, metrics 27187,
+ * barmanMetrics 27780 and, with Prometheus, 27090.
+ */
+export function e2ePorts(block: number, opts: { prometheus?: boolean } = {}): Record<string, number> {
+    const at = (n: number) => block * 1000 + n;
+    return {
+        write: at(551),
+        read: at(552),
+        stats: at(553),
+        postgresBase: at(430),
+        apiBase: at(800),
+        etcdBase: at(890),
+        pitr: at(554),
+        metrics: at(187),
+        barmanMetrics: at(780),
+        ...(opts.prometheus ? { prometheus: at(90) } : {}),
+    };
+}
+
+/** A suite's teardown: everything stays with E2E_KEEP set; otherwise the PITR target and the stack go. */
+export async function tearDown(stack: string, d: Deployed | undefined): Promise<void> {
+    if (process.env.E2E_KEEP) {
+        return;
+    }
+    if (d) {
+        await removePitr(d.outputs);
+    }
+    await destroyStack(stack);
+}
 
 export const log = (m: string) => {
     if (process.env.E2E_VERBOSE) {
