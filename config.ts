@@ -1,6 +1,8 @@
 // Stack configuration: read every `patroni-ha:*` key once, validate all of them, resolve defaults,
 // and hand a plain, typed ClusterSpec to the components. Nothing below this module reads config.
 import * as net from "net";
+import { defaultSubnet, defaultOf, Field, Profile, PROFILES, SCHEMA, SchemaContext } from "./configSchema";
+import { ROLES } from "./configs/layout";
 import { hostPort, httpUrl } from "./lib/net";
 
 export const NAMESPACE = "patroni-ha";
@@ -13,7 +15,7 @@ export const NAMESPACE = "patroni-ha";
  */
 export type SynchronousMode = "off" | "on" | "quorum" | "strict";
 export const SYNCHRONOUS_MODES: readonly SynchronousMode[] = ["off", "on", "quorum", "strict"];
-export type Profile = "seed" | "fast";
+export type { Profile };
 export type PgValue = string | number | boolean;
 
 /** Optional container limits for one role. */
@@ -147,67 +149,7 @@ export interface ClusterSpec {
     etcd: EtcdMemberSpec[];
 }
 
-/**
- * Timings per profile. "seed" is the seed's 30/10/10. "fast" keeps Patroni's safety rule (loopWait +
- * 2 * retryTimeout <= ttl, ttl >= 20) and shortens detection: with etcd3 the replicas wake the moment the
- * leader's lease expires, which happens ttl minus 0..loopWait after a crash (the leader refreshes it once
- * a loop), so a longer loop lowers the expected failover time; failsafe mode keeps the primary up through
- * a short DCS outage when the other members confirm it; HAProxy checks twice a second and trusts one
- * good check (Patroni answers 200 on /primary only while holding the leader lock).
- */
-export const PROFILES: Record<
-    Profile,
-    { patroni: Pick<PatroniSpec, "ttl" | "loopWait" | "retryTimeout" | "failsafeMode">; haproxy: HaproxySpec }
-> = {
-    seed: {
-        patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, failsafeMode: false },
-        haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
-    },
-    fast: {
-        patroni: { ttl: 20, loopWait: 8, retryTimeout: 6, failsafeMode: true },
-        haproxy: { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 },
-    },
-};
-
-/** Defaults of every key (object keys field by field). Pulumi.yaml declares the same values; a test keeps them equal. */
-export const DEFAULTS = {
-    profile: "fast" as Profile,
-    prometheus: false,
-    patroniNodes: 4,
-    etcdNodes: 3,
-    baseImage: "debian:bookworm-slim",
-    bindAddress: "127.0.0.1",
-    ports: {
-        write: 5551,
-        read: 5552,
-        stats: 5553,
-        postgresBase: 15430,
-        apiBase: 8000,
-        etcdBase: 23790,
-        pitr: 5554,
-        metrics: 9187,
-        barmanMetrics: 9780,
-        prometheus: 9090,
-    } as PortsSpec,
-    patroni: {
-        maximumLagOnFailover: 1048576,
-        primaryStartTimeout: 300,
-        /** With one node there is no standby to confirm a commit: "off" then. */
-        synchronousMode: "on" as SynchronousMode,
-    },
-    barman: {
-        mode: "streaming" as BarmanMode,
-        retentionPolicy: "RECOVERY WINDOW OF 1 DAYS",
-        walRetentionPolicy: "main",
-        minimumRedundancy: 1,
-        backupSchedule: "0 3 * * *",
-        backupMaxAgeHours: 26,
-        compression: "gzip" as const,
-    },
-    app: { database: "app", user: "app" },
-};
-
-export const LIMITS = { patroniNodes: [1, 9], etcdNodes: [1, 7] } as const;
+export { PROFILES };
 
 /** PostgreSQL parameters the stack sets itself; a user value would break replication, archiving or routing. */
 export const OWNED_PARAMETERS = [
@@ -241,7 +183,7 @@ export const OWNED_PARAMETERS = [
 ];
 
 /** Role names the stack creates itself; the application role must differ. */
-export const RESERVED_ROLES = ["postgres", "replicator", "rewind_user", "barman", "streaming_barman", "monitor"];
+export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
 
 /** Address offsets inside the stack subnet. Blocks stay put when counts change. */
 export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, etcd: 10, db: 20 };
@@ -345,22 +287,6 @@ function text(key: string, raw: unknown, dflt: string, problems: Problems, patte
     return raw;
 }
 
-function resources(key: string, raw: unknown, problems: Problems): RoleResources {
-    const o = objectAt(key, raw, ["memoryMb", "cpus"], problems);
-    const out: RoleResources = {};
-    if (o.memoryMb !== undefined) {
-        out.memoryMb = integer(`${key}.memoryMb`, o.memoryMb, 0, 64, 1048576, problems);
-    }
-    if (o.cpus !== undefined) {
-        if (typeof o.cpus !== "number" || !(o.cpus > 0) || o.cpus > 1024) {
-            problems.push(`${key}.cpus: must be a number greater than 0 (given ${show(o.cpus)})`);
-        } else {
-            out.cpus = o.cpus;
-        }
-    }
-    return out;
-}
-
 export function ipToInt(ip: string): number {
     return ip.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
 }
@@ -368,14 +294,7 @@ export function intToIp(n: number): string {
     return [24, 16, 8, 0].map(shift => Math.floor(n / 2 ** shift) % 256).join(".");
 }
 
-/** A stable default subnet per stack (FNV-1a of the name), so two stacks on one host differ. */
-export function defaultSubnet(stack: string): string {
-    let h = 0x811c9dc5;
-    for (const c of Buffer.from(stack)) {
-        h = Math.imul(h ^ c, 0x01000193) >>> 0;
-    }
-    return `10.213.${h % 256}.0/24`;
-}
+export { defaultSubnet };
 
 /** The Patroni member name of node n (1-based). */
 export const memberName = (n: number) => `db${n}`;
@@ -405,22 +324,6 @@ function subnetAddresses(key: string, cidr: string, patroniNodes: number, proble
     return (offset: number) => intToIp(base + offset);
 }
 
-const TOP_KEYS = [
-    "profile",
-    "prometheus",
-    "patroniNodes",
-    "etcdNodes",
-    "baseImage",
-    "bindAddress",
-    "subnet",
-    "ports",
-    "patroni",
-    "haproxy",
-    "barman",
-    "app",
-    "resources",
-];
-const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
 function postgresParameters(raw: unknown, problems: Problems): Record<string, PgValue> {
@@ -449,62 +352,106 @@ function postgresParameters(raw: unknown, problems: Problems): Record<string, Pg
     return out;
 }
 
-/** Validate raw config (key without namespace -> decoded value) for a stack. Throws ConfigError with every problem. */
-export function parseConfig(raw: Record<string, unknown>, stack: string): { spec: ClusterSpec; warnings: string[] } {
-    const problems: Problems = [];
-    const warnings: string[] = [];
-    for (const k of Object.keys(raw)) {
-        if (!TOP_KEYS.includes(k)) {
-            problems.push(`${k}: unknown key ${NAMESPACE}:${k}; known keys: ${TOP_KEYS.join(", ")}`);
+/** Parse one value by its schema field; every problem names the key, the value and what is allowed. */
+function parseField(key: string, field: Field, raw: unknown, ctx: SchemaContext, problems: Problems): unknown {
+    const dflt = () => defaultOf(field, ctx);
+    switch (field.kind) {
+        case "integer":
+            return integer(key, raw, dflt() as number, field.min, field.max, problems);
+        case "number":
+            if (raw === undefined) {
+                return dflt();
+            }
+            if (typeof raw !== "number" || !(raw > field.above) || raw > field.max) {
+                problems.push(`${key}: must be a number greater than ${field.above} (given ${show(raw)})`);
+                return dflt();
+            }
+            return raw;
+        case "boolean":
+            return boolean(key, raw, dflt() as boolean, problems);
+        case "enum":
+            return oneOf(key, raw, dflt() as string, field.values, problems);
+        case "text":
+            if (raw === "" && field.empty) {
+                return field.empty === "value" ? "" : dflt();
+            }
+            return text(key, raw, dflt() as string, problems, field.pattern, field.what);
+        case "parameters":
+            return postgresParameters(raw, problems);
+        case "object": {
+            const o = objectAt(key, raw, Object.keys(field.fields), problems);
+            const out: Record<string, unknown> = {};
+            for (const [k, f] of Object.entries(field.fields)) {
+                if (field.sparse && o[k] === undefined) {
+                    continue;
+                }
+                out[k] = parseField(`${key}.${k}`, f, o[k], ctx, problems);
+            }
+            return out;
         }
     }
-    const profile = oneOf("profile", raw.profile, DEFAULTS.profile, ["fast", "seed"] as const, problems);
-    const timings = PROFILES[profile];
-    const prometheus = boolean("prometheus", raw.prometheus, DEFAULTS.prometheus, problems);
-    const patroniNodes = integer(
-        "patroniNodes",
-        raw.patroniNodes,
-        DEFAULTS.patroniNodes,
-        LIMITS.patroniNodes[0],
-        LIMITS.patroniNodes[1],
-        problems,
-    );
-    const etcdNodes = integer("etcdNodes", raw.etcdNodes, DEFAULTS.etcdNodes, LIMITS.etcdNodes[0], LIMITS.etcdNodes[1], problems);
-    if (etcdNodes % 2 === 0) {
+}
+
+/** The keys as the schema gives them, before the rules between keys. */
+interface Parsed {
+    profile: Profile;
+    prometheus: boolean;
+    patroniNodes: number;
+    etcdNodes: number;
+    baseImage: string;
+    bindAddress: string;
+    subnet: string;
+    ports: PortsSpec;
+    patroni: PatroniSpec;
+    haproxy: HaproxySpec;
+    barman: BarmanSpec;
+    app: { database: string; user: string };
+    resources: ClusterSpec["resources"];
+}
+
+/** Every top-level key in schema order; defaults that depend on profile and patroniNodes see their parsed values. */
+function parseKeys(raw: Record<string, unknown>, stack: string, problems: Problems): Parsed {
+    for (const k of Object.keys(raw)) {
+        if (!(k in SCHEMA)) {
+            problems.push(`${k}: unknown key ${NAMESPACE}:${k}; known keys: ${Object.keys(SCHEMA).join(", ")}`);
+        }
+    }
+    const out: Record<string, unknown> = {};
+    const ctx: SchemaContext = {
+        stack,
+        get profile() {
+            return out.profile as Profile;
+        },
+        get patroniNodes() {
+            return out.patroniNodes as number;
+        },
+    };
+    for (const [k, field] of Object.entries(SCHEMA)) {
+        out[k] = parseField(k, field, raw[k], ctx, problems);
+    }
+    return out as unknown as Parsed;
+}
+
+// Rules between keys: each reads the parsed keys and reports problems or warnings.
+
+function evenEtcdCount(p: Parsed, warnings: string[]): void {
+    if (p.etcdNodes % 2 === 0) {
         warnings.push(
-            `etcdNodes is ${etcdNodes}, an even count: a cluster of ${etcdNodes} needs ${etcdNodes / 2 + 1} members for quorum, ` +
-                `so it survives ${etcdNodes / 2 - 1} failure(s), no more than ${etcdNodes - 1} members would. Use an odd count.`,
+            `etcdNodes is ${p.etcdNodes}, an even count: a cluster of ${p.etcdNodes} needs ${p.etcdNodes / 2 + 1} members for quorum, ` +
+                `so it survives ${p.etcdNodes / 2 - 1} failure(s), no more than ${p.etcdNodes - 1} members would. Use an odd count.`,
         );
     }
-    const baseImage = text(
-        "baseImage",
-        raw.baseImage,
-        DEFAULTS.baseImage,
-        problems,
-        /^[a-zA-Z0-9][\w.\-/:@]*$/,
-        "a Docker image reference",
-    );
-    const bindAddress = text("bindAddress", raw.bindAddress, DEFAULTS.bindAddress, problems);
+}
+
+function bindAddressIsIp(raw: Record<string, unknown>, problems: Problems): void {
     if (raw.bindAddress !== undefined && net.isIP(String(raw.bindAddress)) === 0) {
         problems.push(`bindAddress: must be an IP address such as 127.0.0.1 or 0.0.0.0 (given ${show(raw.bindAddress)})`);
     }
-    // "" (the Pulumi.yaml default) means: derive from the stack name.
-    const subnet = raw.subnet === undefined || raw.subnet === "" ? defaultSubnet(stack) : text("subnet", raw.subnet, "", problems);
-    const at = subnetAddresses("subnet", subnet, patroniNodes, problems);
+}
 
-    const p = objectAt("ports", raw.ports, Object.keys(DEFAULTS.ports), problems);
-    const ports = {} as PortsSpec;
-    for (const k of Object.keys(DEFAULTS.ports) as (keyof PortsSpec)[]) {
-        const isBase = k.endsWith("Base");
-        ports[k] = integer(
-            `ports.${k}`,
-            p[k],
-            DEFAULTS.ports[k],
-            isBase ? 0 : 1,
-            isBase ? 65535 - LIMITS.patroniNodes[1] : 65535,
-            problems,
-        );
-    }
+/** Every host port the stack publishes, named, differs from every other. */
+function publishedPortsDiffer(p: Parsed, problems: Problems): void {
+    const { ports } = p;
     const published: [string, number][] = [
         ["ports.write", ports.write],
         ["ports.read", ports.read],
@@ -512,13 +459,13 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         ["ports.pitr", ports.pitr],
         ["ports.metrics", ports.metrics],
         ["ports.barmanMetrics", ports.barmanMetrics],
-        ...(prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : []),
+        ...(p.prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : []),
     ];
-    for (let n = 1; n <= patroniNodes; n++) {
+    for (let n = 1; n <= p.patroniNodes; n++) {
         published.push([`ports.postgresBase+${n} (${memberName(n)} PostgreSQL)`, ports.postgresBase + n]);
         published.push([`ports.apiBase+${n} (${memberName(n)} REST API)`, ports.apiBase + n]);
     }
-    for (let n = 1; n <= etcdNodes; n++) {
+    for (let n = 1; n <= p.etcdNodes; n++) {
         published.push([`ports.etcdBase+${n} (${etcdMemberName(n)} client)`, ports.etcdBase + n]);
     }
     const seen = new Map<number, string>();
@@ -532,43 +479,10 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         }
         seen.set(port, name);
     }
+}
 
-    const pat = objectAt(
-        "patroni",
-        raw.patroni,
-        ["ttl", "loopWait", "retryTimeout", "maximumLagOnFailover", "primaryStartTimeout", "failsafeMode", "synchronousMode", "postgresql"],
-        problems,
-    );
-    const patroni: PatroniSpec = {
-        ttl: integer("patroni.ttl", pat.ttl, timings.patroni.ttl, 1, 86400, problems),
-        loopWait: integer("patroni.loopWait", pat.loopWait, timings.patroni.loopWait, 0, 3600, problems),
-        retryTimeout: integer("patroni.retryTimeout", pat.retryTimeout, timings.patroni.retryTimeout, 0, 3600, problems),
-        maximumLagOnFailover: integer(
-            "patroni.maximumLagOnFailover",
-            pat.maximumLagOnFailover,
-            DEFAULTS.patroni.maximumLagOnFailover,
-            0,
-            Number.MAX_SAFE_INTEGER,
-            problems,
-        ),
-        primaryStartTimeout: integer(
-            "patroni.primaryStartTimeout",
-            pat.primaryStartTimeout,
-            DEFAULTS.patroni.primaryStartTimeout,
-            0,
-            86400,
-            problems,
-        ),
-        failsafeMode: boolean("patroni.failsafeMode", pat.failsafeMode, timings.patroni.failsafeMode, problems),
-        synchronousMode: oneOf(
-            "patroni.synchronousMode",
-            pat.synchronousMode,
-            patroniNodes < 2 ? "off" : DEFAULTS.patroni.synchronousMode,
-            SYNCHRONOUS_MODES,
-            problems,
-        ),
-        postgresql: postgresParameters(pat.postgresql, problems),
-    };
+/** Patroni's own rule (loopWait + 2 * retryTimeout <= ttl) and the floors below which it misbehaves. */
+function patroniTimings({ patroni }: Parsed, problems: Problems): void {
     const t = `(ttl ${patroni.ttl}, loopWait ${patroni.loopWait}, retryTimeout ${patroni.retryTimeout})`;
     if (patroni.ttl < 20) {
         problems.push(`patroni.ttl: must be at least 20 seconds ${t}`);
@@ -584,54 +498,18 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
             `patroni.ttl: Patroni requires loopWait + 2 * retryTimeout <= ttl, but ${patroni.loopWait} + 2 * ${patroni.retryTimeout} > ${patroni.ttl} ${t}`,
         );
     }
+}
+
+function synchronousNeedsStandby({ patroni, patroniNodes }: Parsed, warnings: string[]): void {
     if (patroni.synchronousMode !== "off" && patroniNodes < 2) {
         warnings.push(
             `patroni.synchronousMode is "${patroni.synchronousMode}" with one node: there is no standby to confirm commits` +
                 (patroni.synchronousMode === "strict" ? ", so writes block until a second node exists" : ""),
         );
     }
+}
 
-    const hp = objectAt("haproxy", raw.haproxy, Object.keys(timings.haproxy), problems);
-    const haproxy = {} as HaproxySpec;
-    for (const k of Object.keys(timings.haproxy) as (keyof HaproxySpec)[]) {
-        const [min, max] = k === "rise" || k === "fall" ? [1, 100] : k === "maxconn" ? [1, 100000] : [100, 600000];
-        haproxy[k] = integer(`haproxy.${k}`, hp[k], timings.haproxy[k], min, max, problems);
-    }
-
-    const b = objectAt("barman", raw.barman, Object.keys(DEFAULTS.barman), problems);
-    const barman: BarmanSpec = {
-        mode: oneOf("barman.mode", b.mode, DEFAULTS.barman.mode, ["streaming", "rsync"] as const, problems),
-        retentionPolicy: text(
-            "barman.retentionPolicy",
-            b.retentionPolicy,
-            DEFAULTS.barman.retentionPolicy,
-            problems,
-            /^(REDUNDANCY \d+|RECOVERY WINDOW OF \d+ (DAYS?|WEEKS?|MONTHS?))$/i,
-            `"REDUNDANCY <n>" or "RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS"`,
-        ),
-        walRetentionPolicy: oneOf("barman.walRetentionPolicy", b.walRetentionPolicy, "main", ["main"] as const, problems),
-        minimumRedundancy: integer("barman.minimumRedundancy", b.minimumRedundancy, DEFAULTS.barman.minimumRedundancy, 0, 1000, problems),
-        backupSchedule:
-            b.backupSchedule === ""
-                ? ""
-                : text(
-                      "barman.backupSchedule",
-                      b.backupSchedule,
-                      DEFAULTS.barman.backupSchedule,
-                      problems,
-                      /^\S+ \S+ \S+ \S+ \S+$/,
-                      `a 5-field cron expression such as "0 3 * * *", or "" to disable`,
-                  ),
-        backupMaxAgeHours: integer(
-            "barman.backupMaxAgeHours",
-            b.backupMaxAgeHours,
-            DEFAULTS.barman.backupMaxAgeHours,
-            1,
-            24 * 366,
-            problems,
-        ),
-        compression: oneOf("barman.compression", b.compression, DEFAULTS.barman.compression, ["gzip", "none"] as const, problems),
-    };
+function rsyncLimits({ barman }: Parsed, warnings: string[]): void {
     if (barman.mode === "rsync") {
         warnings.push(
             `barman.mode is "rsync" (the seed's SSH/rsync design): Barman still follows the leader (archive_command ` +
@@ -641,35 +519,41 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
                 `"streaming" has neither limit.`,
         );
     }
+}
 
-    const a = objectAt("app", raw.app, ["database", "user"], problems);
-    const identMsg = "a lower-case SQL identifier (letters, digits, underscores; at most 63)";
-    const app = {
-        database: text("app.database", a.database, DEFAULTS.app.database, problems, IDENT, identMsg),
-        user: text("app.user", a.user, DEFAULTS.app.user, problems, IDENT, identMsg),
-    };
+function appNamesFree({ app }: Parsed, problems: Problems): void {
     if (RESERVED_ROLES.includes(app.user)) {
         problems.push(`app.user: "${app.user}" is a role the stack creates itself; choose another name`);
     }
     if (["postgres", "template0", "template1"].includes(app.database)) {
         problems.push(`app.database: "${app.database}" is a system database; choose another name`);
     }
+}
 
-    const r = objectAt("resources", raw.resources, ["etcd", "patroni", "haproxy", "barman"], problems);
-    const res = {
-        etcd: resources("resources.etcd", r.etcd, problems),
-        patroni: resources("resources.patroni", r.patroni, problems),
-        haproxy: resources("resources.haproxy", r.haproxy, problems),
-        barman: resources("resources.barman", r.barman, problems),
-    };
-
+function stackNameFitsDocker(stack: string, problems: Problems): void {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(stack)) {
         problems.push(`stack name "${stack}": Docker object names carry it, so use letters, digits, '.', '_' or '-'`);
     }
+}
+
+/** Validate raw config (key without namespace -> decoded value) for a stack. Throws ConfigError with every problem. */
+export function parseConfig(raw: Record<string, unknown>, stack: string): { spec: ClusterSpec; warnings: string[] } {
+    const problems: Problems = [];
+    const warnings: string[] = [];
+    const p = parseKeys(raw, stack, problems);
+    evenEtcdCount(p, warnings);
+    bindAddressIsIp(raw, problems);
+    const at = subnetAddresses("subnet", p.subnet, p.patroniNodes, problems);
+    publishedPortsDiffer(p, problems);
+    patroniTimings(p, problems);
+    synchronousNeedsStandby(p, warnings);
+    rsyncLimits(p, warnings);
+    appNamesFree(p, problems);
+    stackNameFitsDocker(stack, problems);
     if (problems.length > 0 || !at) {
         throw new ConfigError(problems);
     }
-    const publicHost = bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress === "::" ? "::1" : bindAddress;
+    const publicHost = p.bindAddress === "0.0.0.0" ? "127.0.0.1" : p.bindAddress === "::" ? "::1" : p.bindAddress;
     const addresses: Addresses = {
         gateway: at(OFFSETS.gateway),
         haproxy: at(OFFSETS.haproxy),
@@ -677,10 +561,10 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         exporter: at(OFFSETS.exporter),
         prometheus: at(OFFSETS.prometheus),
     };
-    const members: MemberSpec[] = Array.from({ length: patroniNodes }, (_, i) => {
+    const members: MemberSpec[] = Array.from({ length: p.patroniNodes }, (_, i) => {
         const n = i + 1,
-            hostPostgresPort = ports.postgresBase + n,
-            hostApiPort = ports.apiBase + n;
+            hostPostgresPort = p.ports.postgresBase + n,
+            hostApiPort = p.ports.apiBase + n;
         return {
             name: memberName(n),
             address: at(OFFSETS.db + n),
@@ -690,34 +574,12 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
             postgresEndpoint: hostPort(publicHost, hostPostgresPort),
         };
     });
-    const etcd: EtcdMemberSpec[] = Array.from({ length: etcdNodes }, (_, i) => {
+    const etcd: EtcdMemberSpec[] = Array.from({ length: p.etcdNodes }, (_, i) => {
         const n = i + 1,
-            hostClientPort = ports.etcdBase + n;
+            hostClientPort = p.ports.etcdBase + n;
         return { name: etcdMemberName(n), address: at(OFFSETS.etcd + n), hostClientPort, clientUrl: httpUrl(publicHost, hostClientPort) };
     });
-    return {
-        spec: {
-            stack,
-            profile,
-            prometheus,
-            baseImage,
-            bindAddress,
-            publicHost,
-            subnet,
-            patroniNodes,
-            etcdNodes,
-            ports,
-            patroni,
-            haproxy,
-            barman,
-            app,
-            resources: res,
-            addresses,
-            members,
-            etcd,
-        },
-        warnings,
-    };
+    return { spec: { stack, ...p, publicHost, addresses, members, etcd }, warnings };
 }
 
 /** Turn Pulumi's flat config map ("patroni-ha:key" -> string) into decoded values for parseConfig. */

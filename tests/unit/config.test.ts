@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { ConfigError, DEFAULTS, defaultSubnet, OWNED_PARAMETERS, parseConfig, PROFILES, rawFromPulumiConfig } from "../../config";
+import { ConfigError, defaultSubnet, OWNED_PARAMETERS, parseConfig, PROFILES, rawFromPulumiConfig } from "../../config";
+import { defaultOf, renderConfigTable, SCHEMA } from "../../configSchema";
 
 /** The problems parseConfig reports for a config (fails the test if it accepts it). */
 function problems(raw: Record<string, unknown>, stack = "test"): string[] {
@@ -177,14 +178,31 @@ describe("config: defaults", () => {
         const raw = Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, v.default]));
         const fromYaml = parseConfig(raw, "dev").spec;
         assert.deepEqual(fromYaml, parseConfig({}, "dev").spec);
-        assert.deepEqual(declared.ports.default, DEFAULTS.ports);
-        assert.deepEqual(declared.barman.default, DEFAULTS.barman);
-        assert.deepEqual(declared.app.default, DEFAULTS.app);
-        for (const k of ["profile", "prometheus", "patroniNodes", "etcdNodes", "baseImage", "bindAddress"] as const) {
-            assert.equal(declared[k].default, DEFAULTS[k], k);
+        // Declared exactly the schema's top-level keys; where the default does not depend on the profile, the same value.
+        assert.deepEqual(Object.keys(declared).sort(), Object.keys(SCHEMA).sort());
+        const ctx = { stack: "dev", profile: "fast" as const, patroniNodes: 4 };
+        for (const k of ["ports", "barman", "app", "profile", "prometheus", "patroniNodes", "etcdNodes", "baseImage", "bindAddress"]) {
+            assert.deepEqual(declared[k].default, defaultOf(SCHEMA[k], ctx), k);
         }
         const unknown = problems({ ...raw, nonsense: 1 }).filter(p => p.startsWith("nonsense"));
         assert.equal(unknown.length, 1, "the validator must know exactly the declared keys");
+    });
+
+    it("README's configuration table is the schema's (npm run docs:config writes it)", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const table = /<!-- config-table -->\n([\s\S]*?)\n<!-- \/config-table -->/.exec(readme)?.[1];
+        assert.ok(table, "README has no <!-- config-table --> section");
+        assert.equal(table, renderConfigTable({ stack: "dev", profile: "fast", patroniNodes: 4 }));
+        for (const key of [
+            "patroniNodes",
+            "ports.postgresBase",
+            "patroni.synchronousMode",
+            "haproxy.rise",
+            "barman.backupSchedule",
+            "resources.patroni",
+        ]) {
+            assert.match(table, new RegExp(`^\\| \`${key.replace(".", "\\.")}\` \\|`, "m"), key);
+        }
     });
 
     it("decodes Pulumi's flat string map and keeps string keys as strings", () => {

@@ -1,0 +1,301 @@
+// Every `patroni-ha:*` key declared once: kind, default, limits and meaning. config.ts parses and
+// validates with it (rules between keys are small named functions there); the unit tests check
+// Pulumi.yaml's declarations and README's configuration table against it (`npm run docs:config` writes
+// the table). Import-free of config.ts, so both can use it.
+
+export type Profile = "seed" | "fast";
+
+export interface ProfileTimings {
+    patroni: { ttl: number; loopWait: number; retryTimeout: number; failsafeMode: boolean };
+    haproxy: { inter: number; fastinter: number; downinter: number; rise: number; fall: number; maxconn: number };
+}
+
+/**
+ * Timings per profile. "seed" is the seed's 30/10/10. "fast" keeps Patroni's safety rule (loopWait +
+ * 2 * retryTimeout <= ttl, ttl >= 20) and shortens detection: with etcd3 the replicas wake the moment the
+ * leader's lease expires, which happens ttl minus 0..loopWait after a crash (the leader refreshes it once
+ * a loop), so a longer loop lowers the expected failover time; failsafe mode keeps the primary up through
+ * a short DCS outage when the other members confirm it; HAProxy checks twice a second and trusts one
+ * good check (Patroni answers 200 on /primary only while holding the leader lock).
+ */
+export const PROFILES: Record<Profile, ProfileTimings> = {
+    seed: {
+        patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, failsafeMode: false },
+        haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
+    },
+    fast: {
+        patroni: { ttl: 20, loopWait: 8, retryTimeout: 6, failsafeMode: true },
+        haproxy: { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 },
+    },
+};
+
+/** What defaults may depend on, resolved before the rest: the stack name, the profile and the node count. */
+export interface SchemaContext {
+    stack: string;
+    profile: Profile;
+    patroniNodes: number;
+}
+
+type Default<T> = T | ((ctx: SchemaContext) => T);
+
+interface Described {
+    /** README's "meaning" column. */
+    doc: string;
+    /** README's "default" column where the value alone would not say it (profile-dependent, derived). */
+    defaultDoc?: string;
+}
+
+export type Field = Described &
+    (
+        | { kind: "integer"; min: number; max: number; default?: Default<number> }
+        /** A number greater than `above` (Docker's --cpus). */
+        | { kind: "number"; above: number; max: number; default?: Default<number> }
+        | { kind: "boolean"; default: Default<boolean> }
+        /** One of `values`; a YAML boolean reads as "on"/"off" (YAML 1.1 turns a bare on/off into one). */
+        | { kind: "enum"; values: readonly string[]; default: Default<string> }
+        /**
+         * A non-empty string matching `pattern` (`what` names the form in messages). `empty`: what "" means,
+         * "default" (take the default) or "value" (a legitimate value, e.g. "no schedule").
+         */
+        | { kind: "text"; default: Default<string>; pattern?: RegExp; what?: string; empty?: "default" | "value" }
+        /** Named fields; `sparse`: a field given no value stays absent instead of taking a default. */
+        | { kind: "object"; fields: Record<string, Field>; sparse?: boolean; oneRow?: boolean }
+        /** patroni.postgresql: parameter name -> value, checked by config.ts against the stack-owned list. */
+        | { kind: "parameters" }
+    );
+
+const PORT_DOC = "host port";
+const port = (dflt: number, doc: string): Field => ({ kind: "integer", min: 1, max: 65535, default: dflt, doc: `${PORT_DOC}: ${doc}` });
+/** A base port: node n is published on base + n, so the base leaves room for the largest node count. */
+const basePort = (dflt: number, doc: string): Field => ({ kind: "integer", min: 0, max: 65535 - 9, default: dflt, doc });
+/** "profile (`20` fast, `30` seed)". */
+const byProfile = (value: (t: ProfileTimings) => unknown) => `profile (\`${value(PROFILES.fast)}\` fast, \`${value(PROFILES.seed)}\` seed)`;
+const timing = (key: keyof ProfileTimings["patroni"] & string, min: number, max: number, doc: string): Field => ({
+    kind: "integer",
+    min,
+    max,
+    default: ctx => PROFILES[ctx.profile].patroni[key] as number,
+    defaultDoc: byProfile(t => t.patroni[key]),
+    doc,
+});
+const check = (key: keyof ProfileTimings["haproxy"], min: number, max: number, doc: string): Field => ({
+    kind: "integer",
+    min,
+    max,
+    default: ctx => PROFILES[ctx.profile].haproxy[key],
+    defaultDoc: byProfile(t => t.haproxy[key]),
+    doc,
+});
+const limits: Field = {
+    kind: "object",
+    sparse: true,
+    oneRow: true,
+    doc: "optional container limits `{memoryMb, cpus}` (the seed suggests patroni 2048-4096 MiB, etcd 512, haproxy 256, barman 1024-2048)",
+    defaultDoc: "none",
+    fields: {
+        memoryMb: { kind: "integer", min: 64, max: 1048576, doc: "hard memory limit, MiB" },
+        cpus: { kind: "number", above: 0, max: 1024, doc: "CPU limit (Docker's --cpus, e.g. 1.5)" },
+    },
+};
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+const IDENT_WHAT = "a lower-case SQL identifier (letters, digits, underscores; at most 63)";
+
+/** The top-level keys, in the order they are parsed (profile and patroniNodes first: defaults depend on them). */
+export const SCHEMA: Record<string, Field> = {
+    profile: {
+        kind: "enum",
+        values: ["fast", "seed"],
+        default: "fast",
+        doc: "failover timings: `fast` (20/8/6, failsafe mode) or `seed` (the 30/10/10 of the architecture notes the project started from); see [Failover timings](#failover-timings)",
+    },
+    prometheus: {
+        kind: "boolean",
+        default: false,
+        doc: "also run Prometheus (Debian's) scraping every metrics endpoint, with the stack's alert rules; URL in `prometheusUrl`",
+    },
+    patroniNodes: { kind: "integer", min: 1, max: 9, default: 4, doc: "Patroni + PostgreSQL members `db1` … `dbN`" },
+    etcdNodes: {
+        kind: "integer",
+        min: 1,
+        max: 7,
+        default: 3,
+        doc: "etcd members; an even count is accepted with a warning (it adds no fault tolerance)",
+    },
+    baseImage: {
+        kind: "text",
+        default: "debian:bookworm-slim",
+        pattern: /^[a-zA-Z0-9][\w.\-/:@]*$/,
+        what: "a Docker image reference",
+        doc: "Debian bookworm image all images are built `FROM`",
+    },
+    bindAddress: { kind: "text", default: "127.0.0.1", doc: "host IP every published port binds to (`0.0.0.0` exposes the stack)" },
+    subnet: {
+        kind: "text",
+        empty: "default",
+        default: ctx => defaultSubnet(ctx.stack),
+        doc: "IPv4 CIDR of the stack network, at least a /27; containers get fixed addresses in it (gateway .1, HAProxy .2, Barman .3, etcd n .10+n, db n .20+n)",
+        defaultDoc: "derived from the stack name (`10.213.X.0/24`)",
+    },
+    ports: {
+        kind: "object",
+        doc: "host ports",
+        fields: {
+            write: port(5551, "HAProxy's write listener (the leader)"),
+            read: port(5552, "HAProxy's read listener (the replicas)"),
+            stats: port(5553, "HAProxy's stats page"),
+            postgresBase: basePort(15430, "db n's PostgreSQL is published on `postgresBase + n` (db1 15431 …)"),
+            apiBase: basePort(8000, "db n's Patroni REST API on `apiBase + n` (db1 8001 …)"),
+            etcdBase: basePort(23790, "etcd n's client API on `etcdBase + n`"),
+            pitr: port(5554, "the point-in-time-recovery PostgreSQL that `npm run pitr` starts"),
+            metrics: port(9187, "the PostgreSQL exporter (Prometheus)"),
+            barmanMetrics: port(9780, "Barman's state as Prometheus metrics"),
+            prometheus: port(9090, "the optional Prometheus server"),
+        },
+    },
+    patroni: {
+        kind: "object",
+        doc: "Patroni",
+        fields: {
+            ttl: timing("ttl", 1, 86400, "leader lease, seconds; rule: `loopWait + 2 * retryTimeout <= ttl`, `ttl >= 20`"),
+            loopWait: timing("loopWait", 0, 3600, "seconds between Patroni's loops; at least 1"),
+            retryTimeout: timing("retryTimeout", 0, 3600, "seconds Patroni retries etcd and PostgreSQL before demoting; at least 3"),
+            maximumLagOnFailover: {
+                kind: "integer",
+                min: 0,
+                max: Number.MAX_SAFE_INTEGER,
+                default: 1048576,
+                doc: "bytes a replica may lag and still be promoted; also the read pool's lag limit",
+            },
+            primaryStartTimeout: {
+                kind: "integer",
+                min: 0,
+                max: 86400,
+                default: 300,
+                doc: "seconds a crashed primary may take to recover before failover",
+            },
+            failsafeMode: {
+                kind: "boolean",
+                default: ctx => PROFILES[ctx.profile].patroni.failsafeMode,
+                defaultDoc: byProfile(t => t.patroni.failsafeMode),
+                doc: "keep the primary through a DCS outage while all members confirm it",
+            },
+            synchronousMode: {
+                kind: "enum",
+                values: ["off", "on", "quorum", "strict"],
+                // With one node there is no standby to confirm a commit.
+                default: ctx => (ctx.patroniNodes < 2 ? "off" : "on"),
+                defaultDoc: '`"on"` (`"off"` with one node)',
+                doc: '`"on"`: a synchronous standby confirms every commit, so no acknowledged commit is lost on failover; `"quorum"`: Patroni 4\'s quorum commit (`ANY 1` of the replicas); `"strict"`: like `"on"`, and with no replica commits wait (for Barman\'s WAL stream, up to `archive_timeout` each) or block; `"off"`: asynchronous. See [What a client can lose](#what-a-client-can-lose)',
+            },
+            postgresql: {
+                kind: "parameters",
+                defaultDoc: "`{}`",
+                doc: "PostgreSQL parameters (e.g. `{work_mem: 16MB, max_connections: 200}`), over the stack's defaults; parameters the stack owns (`port`, `listen_addresses`, `archive_*`, `wal_level`, `hot_standby`, …) are rejected",
+            },
+        },
+    },
+    haproxy: {
+        kind: "object",
+        doc: "HAProxy",
+        fields: {
+            inter: check("inter", 100, 600000, "health-check interval while a server is stable, ms"),
+            fastinter: check("fastinter", 100, 600000, "interval while a server is changing state, ms"),
+            downinter: check("downinter", 100, 600000, "interval while a server is down, ms"),
+            rise: check("rise", 1, 100, "good checks to mark a server up"),
+            fall: check("fall", 1, 100, "failed checks to mark a server down"),
+            maxconn: check("maxconn", 1, 100000, "connections per PostgreSQL server"),
+        },
+    },
+    barman: {
+        kind: "object",
+        doc: "Barman",
+        fields: {
+            mode: {
+                kind: "enum",
+                values: ["streaming", "rsync"],
+                default: "streaming",
+                doc: 'how WAL and backups reach Barman: `"streaming"` (follows the leader, no SSH) or the seed\'s `"rsync"` over SSH with per-stack keys; see [Backups](#backups-and-point-in-time-recovery-barman). Changing it replaces the containers',
+            },
+            retentionPolicy: {
+                kind: "text",
+                default: "RECOVERY WINDOW OF 1 DAYS",
+                pattern: /^(REDUNDANCY \d+|RECOVERY WINDOW OF \d+ (DAYS?|WEEKS?|MONTHS?))$/i,
+                what: `"REDUNDANCY <n>" or "RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS"`,
+                doc: "Barman retention",
+            },
+            walRetentionPolicy: { kind: "enum", values: ["main"], default: "main", doc: "Barman's WAL retention (follows the backups)" },
+            minimumRedundancy: { kind: "integer", min: 0, max: 1000, default: 1, doc: "backups Barman never deletes" },
+            backupSchedule: {
+                kind: "text",
+                empty: "value",
+                default: "0 3 * * *",
+                pattern: /^\S+ \S+ \S+ \S+ \S+$/,
+                what: `a 5-field cron expression such as "0 3 * * *", or "" to disable`,
+                doc: 'cron (UTC) for scheduled base backups, `""` to disable',
+            },
+            backupMaxAgeHours: {
+                kind: "integer",
+                min: 1,
+                max: 24 * 366,
+                default: 26,
+                doc: "the `BackupTooOld` alert fires when the newest backup began longer ago",
+            },
+            compression: { kind: "enum", values: ["gzip", "none"], default: "gzip", doc: "WAL compression, `gzip` or `none`" },
+        },
+    },
+    app: {
+        kind: "object",
+        doc: "application",
+        fields: {
+            database: { kind: "text", default: "app", pattern: IDENT, what: IDENT_WHAT, doc: "application database created at bootstrap" },
+            user: { kind: "text", default: "app", pattern: IDENT, what: IDENT_WHAT, doc: "application role created at bootstrap" },
+        },
+    },
+    resources: {
+        kind: "object",
+        doc: "container limits",
+        fields: { etcd: limits, patroni: limits, haproxy: limits, barman: limits },
+    },
+};
+
+/** A stable default subnet per stack (FNV-1a of the name), so two stacks on one host differ. */
+export function defaultSubnet(stack: string): string {
+    let h = 0x811c9dc5;
+    for (const c of Buffer.from(stack)) {
+        h = Math.imul(h ^ c, 0x01000193) >>> 0;
+    }
+    return `10.213.${h % 256}.0/24`;
+}
+
+/** A field's default in a context (undefined for a sparse field without one). */
+export function defaultOf(field: Field, ctx: SchemaContext): unknown {
+    if (field.kind === "object") {
+        return field.sparse ? {} : Object.fromEntries(Object.entries(field.fields).map(([k, f]) => [k, defaultOf(f, ctx)]));
+    }
+    if (field.kind === "parameters") {
+        return {};
+    }
+    const d = field.default;
+    return typeof d === "function" ? (d as (c: SchemaContext) => unknown)(ctx) : d;
+}
+
+/** README's configuration table: one row per key (an object marked oneRow is one row). */
+export function renderConfigTable(ctx: SchemaContext): string {
+    const rows = ["| key | default | meaning |", "|---|---|---|"];
+    const visit = (path: string, f: Field) => {
+        if (f.kind === "object" && !f.oneRow) {
+            for (const [k, child] of Object.entries(f.fields)) {
+                visit(path ? `${path}.${k}` : k, child);
+            }
+            return;
+        }
+        const value = defaultOf(f, ctx);
+        const shown = f.defaultDoc ?? `\`${typeof value === "string" ? value : JSON.stringify(value)}\``;
+        // Ranges where they inform: counts and sizes (not ports, whose range is obvious, nor profile timings, ruled elsewhere).
+        const range =
+            f.kind === "integer" && !f.defaultDoc && !path.startsWith("ports.") && f.max <= 100000 ? `; ${f.min} to ${f.max}` : "";
+        rows.push(`| \`${path}\` | ${shown} | ${f.doc}${range} |`);
+    };
+    visit("", { kind: "object", fields: SCHEMA, doc: "" });
+    return rows.join("\n");
+}
