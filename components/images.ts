@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { layoutBuildArgs } from "../configs/layout";
 import { childOptions } from "./docker";
 
 /** The images the stack builds, one folder each under images/. */
@@ -40,7 +41,7 @@ export class StackImages extends pulumi.ComponentResource {
                         // The whole images/ folder is the context, so images can share scripts from images/common.
                         context: IMAGES_DIR,
                         dockerfile: path.join(IMAGES_DIR, role, "Dockerfile"),
-                        args: { BASE_IMAGE: args.baseImage },
+                        args: { BASE_IMAGE: args.baseImage, ...layoutBuildArgs(role) },
                     },
                 },
                 childOptions(this, `images-${role}`),

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
-import { PROMETHEUS_PORT } from "../configs/layout";
+import { PROMETHEUS_CONFIG, PROMETHEUS_DATA, PROMETHEUS_PORT } from "../configs/layout";
 import { AlertRulesInput, PrometheusConfigInput, renderAlertRules, renderPrometheusYml, RULES_FILE } from "../configs/prometheus";
 import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
 
@@ -49,12 +49,12 @@ export class PrometheusServer extends pulumi.ComponentResource {
                 hostname: "prometheus",
                 image: args.image,
                 uploads: [
-                    { file: "/etc/prometheus/prometheus.yml", content: this.config },
+                    { file: PROMETHEUS_CONFIG, content: this.config },
                     { file: RULES_FILE, content: this.rules },
                 ],
                 networksAdvanced: stackNetwork(networkName, args.address, "prometheus"),
                 ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: bindAddress }],
-                volumes: [{ volumeName: data.name, containerPath: "/var/lib/prometheus" }],
+                volumes: [{ volumeName: data.name, containerPath: PROMETHEUS_DATA }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${PROMETHEUS_PORT}/-/ready`, "30s"),
                 stopTimeout: 30,
             },

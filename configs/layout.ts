@@ -51,7 +51,8 @@ export const BARMAN_SLOT = "barman";
  * there. It follows any leader and keeps archiving while the Barman container is down.
  */
 export const WAL_SHARE = "/var/lib/barman-wal";
-// Both images create group walshare (gid 2990, see their Dockerfiles) owning it; postgres and barman are members.
+/** Group owning the WAL share in both images (postgres and barman are members): one gid, so both can use it. */
+export const WALSHARE_GID = 2990;
 export const WAL_INCOMING = `${WAL_SHARE}/incoming`;
 
 /** barman.mode "rsync": sshd port in the Patroni and Barman containers, and HAProxy's SSH route to the leader. */
@@ -60,3 +61,37 @@ export const HAPROXY_SSH_PORT = 2222;
 /** Uploaded SSH files (no secret in them) and the run-time folder the private keys are written to. */
 export const SSH_ETC = "/etc/ssh-ha";
 export const SSH_RUN = "/run/ssh-ha";
+
+/** Prometheus's configuration, data and the stack's alert rules inside its image. */
+export const PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml";
+export const PROMETHEUS_DATA = "/var/lib/prometheus";
+export const PROMETHEUS_RULES = "/etc/prometheus/rules.yml";
+
+/**
+ * The layout each image is built with (Docker build args, which its Dockerfile turns into ENV for the
+ * scripts inside): the images read paths, ports and ids from here instead of repeating them.
+ */
+export function layoutBuildArgs(role: string): Record<string, string> {
+    const shared = {
+        WAL_SHARE,
+        WALSHARE_GID: String(WALSHARE_GID),
+        SSH_ETC,
+        SSH_RUN,
+        SSH_PORT: String(SSH_PORT),
+        PG_VERSION: String(PG_VERSION),
+    };
+    const byRole: Record<string, Record<string, string>> = {
+        patroni: { ...shared, PG_PORT: String(PG_PORT), API_PORT: String(API_PORT), PG_HOME, PATRONI_CONFIG },
+        barman: { ...shared, BARMAN_HOME, BARMAN_BACKUPS, BARMAN_SERVER_DIR, BARMAN_METRICS_PORT: String(BARMAN_METRICS_PORT) },
+        etcd: { ETCD_DATA, ETCD_CLIENT_PORT: String(ETCD_CLIENT_PORT), ETCD_PEER_PORT: String(ETCD_PEER_PORT) },
+        haproxy: {
+            HAPROXY_CONFIG,
+            HAPROXY_WRITE_PORT: String(HAPROXY_WRITE_PORT),
+            HAPROXY_READ_PORT: String(HAPROXY_READ_PORT),
+            HAPROXY_STATS_PORT: String(HAPROXY_STATS_PORT),
+        },
+        exporter: { EXPORTER_PORT: String(EXPORTER_PORT) },
+        prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA },
+    };
+    return byRole[role] ?? {};
+}

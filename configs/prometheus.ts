@@ -1,4 +1,4 @@
-import { API_PORT, BARMAN_METRICS_PORT, EXPORTER_PORT, HAPROXY_STATS_PORT } from "./layout";
+import { API_PORT, BARMAN_METRICS_PORT, EXPORTER_PORT, HAPROXY_STATS_PORT, PROMETHEUS_RULES } from "./layout";
 import { dumpYaml } from "./yaml";
 
 export interface PrometheusConfigInput {
@@ -9,7 +9,7 @@ export interface PrometheusConfigInput {
     barmanAddress: string;
 }
 
-export const RULES_FILE = "/etc/prometheus/rules.yml";
+export const RULES_FILE = PROMETHEUS_RULES;
 
 /** prometheus.yml: every metrics endpoint of the stack, by fixed address. */
 export function renderPrometheusYml(input: PrometheusConfigInput): string {

@@ -1,5 +1,6 @@
 // Barman operations, run inside the Barman container with `docker exec`.
 import { BARMAN_SERVER } from "../configs/barman";
+import { BARMAN_BACKUPS } from "../configs/layout";
 import { dockerExec as exec, ExecResult } from "../lib/exec";
 
 export type { ExecResult };
@@ -105,7 +106,7 @@ export async function check(container: string): Promise<{ ok: boolean; failures:
 
 /** Names of archived WAL files (segments, .history, .backup) in Barman's archive. */
 export async function archivedWalNames(container: string): Promise<Set<string>> {
-    const r = await dockerExec(container, ["find", `/data/pg-backup/${BARMAN_SERVER}/wals`, "-type", "f"]);
+    const r = await dockerExec(container, ["find", `${BARMAN_BACKUPS}/${BARMAN_SERVER}/wals`, "-type", "f"]);
     if (r.code !== 0) {
         throw new Error(`cannot list Barman's archive: ${r.stderr.trim()}`);
     }

@@ -8,14 +8,14 @@ import { Client } from "pg";
 import { docker, execute } from "../lib/exec";
 import { errorText } from "../lib/errors";
 import { BARMAN_SERVER } from "../configs/barman";
-import { PG_BIN } from "../configs/layout";
+import { BARMAN_HOME, PG_BIN, PG_HOME, PG_VERSION } from "../configs/layout";
 import { archivedWalNames, barman, BackupInfo, listBackups, switchWalAndWait } from "./barman";
 import { readOutputs, runCommand, StackOutputs, UsageError } from "./outputs";
 
 export type PitrTarget = { time: string } | { lsn: string } | { xid: string } | { latest: true };
 
-const RESTORE_DIR = "/var/lib/barman/pitr";
-const PG15 = "/var/lib/postgresql/15";
+const RESTORE_DIR = `${BARMAN_HOME}/pitr`;
+const PG15 = `${PG_HOME}/${PG_VERSION}`;
 
 const TIME_FORM = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)\s*(Z|z|[+-]\d\d(?::?\d\d)?)?$/;
 

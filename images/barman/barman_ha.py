@@ -22,7 +22,8 @@ import subprocess
 import sys
 import time
 
-BARMAN_HOME = os.environ.get("BARMAN_HOME_OVERRIDE", "/data/pg-backup")
+# Barman's backup directory (the image sets BARMAN_BACKUPS from configs/layout.ts; tests override it).
+BARMAN_HOME = os.environ.get("BARMAN_HOME_OVERRIDE") or os.environ.get("BARMAN_BACKUPS", "")
 
 
 def _field_matches(field, value, low, high):
@@ -226,11 +227,11 @@ def health(server):
     return code
 
 
-def switch_wal(server, conf_dir="/etc/barman.d"):
+def switch_wal(server, conf_dir=None):
     """Barman 3.4's own switch-wal wants a superuser; the barman role has EXECUTE on pg_switch_wal()."""
     import configparser
     parser = configparser.ConfigParser()
-    parser.read(os.path.join(conf_dir, server + ".conf"))
+    parser.read(os.path.join(conf_dir or os.environ["BARMAN_SERVER_DIR"], server + ".conf"))
     code, out = _run(["psql", parser.get(server, "conninfo"), "-XAtc", "SELECT pg_walfile_name(pg_switch_wal())"])
     print(out.strip())
     return code

@@ -14,7 +14,7 @@ ssh-start
 # `barman check` creates incoming/, streaming/ and friends: do it before anything needs them.
 barman check "$server" >/dev/null 2>&1 || true
 mkdir -p "$HOME/metrics"
-barman-ha serve "$HOME/metrics" "${METRICS_PORT:-9780}" &
+barman-ha serve "$HOME/metrics" "${METRICS_PORT:?}" &
 stuck=0
 while :; do
     barman -q cron || say "barman cron failed"
@@ -36,7 +36,7 @@ while :; do
         # new one began counts as "aligned", and pg_receivewal asks for it again. It holds nothing of the
         # current timeline, so remove it; receive-wal then starts at the server's current WAL.
         current="$(barman show-servers "$server" 2>/dev/null | sed -n 's/^[[:space:]]*current_xlog: \([0-9A-F]\{8\}\).*/\1/p' | head -n 1)"
-        for partial in "/data/pg-backup/$server/streaming/"*.partial; do
+        for partial in "${BARMAN_BACKUPS:?}/$server/streaming/"*.partial; do
             if [ ! -e "$partial" ] || [ -z "$current" ]; then continue; fi
             tli="$(basename "$partial" | cut -c1-8)"
             if [ "$tli" != "$current" ]; then

@@ -6,7 +6,7 @@
 set -eu
 if [ -z "${SSH_HOST_KEY_B64:-}" ]; then exit 0; fi
 umask 077
-printf '%s' "$SSH_HOST_KEY_B64" | base64 -d > /run/ssh-ha/host_key
-printf '%s' "$SSH_CLIENT_KEY_B64" | base64 -d > /run/ssh-ha/id_ed25519
-/usr/sbin/sshd -t -f /etc/ssh-ha/sshd_config
-/usr/sbin/sshd -D -e -f /etc/ssh-ha/sshd_config &
+printf '%s' "$SSH_HOST_KEY_B64" | base64 -d > "${SSH_RUN:?}/host_key"
+printf '%s' "$SSH_CLIENT_KEY_B64" | base64 -d > "$SSH_RUN/id_ed25519"
+/usr/sbin/sshd -t -f "${SSH_ETC:?}/sshd_config"
+/usr/sbin/sshd -D -e -f "$SSH_ETC/sshd_config" &

@@ -4,4 +4,4 @@
 # write there, via rrsync). rsync writes a temporary file and renames it, and --fsync makes it durable
 # before this exits 0; any failure exits non-zero, so PostgreSQL keeps the file and retries.
 set -eu
-exec rsync --fsync --timeout=60 -e "ssh -F /etc/ssh-ha/ssh_config" "$1" "barman:$2"
+exec rsync --fsync --timeout=60 -e "ssh -F ${SSH_ETC:?}/ssh_config" "$1" "barman:$2"

@@ -5,7 +5,7 @@
 set -eu
 src="$1"
 name="$2"
-share=/var/lib/barman-wal
+share=${WAL_SHARE:?}
 dst="$share/incoming/$name"
 if [ -e "$dst" ]; then
     cmp -s "$src" "$dst" && exit 0

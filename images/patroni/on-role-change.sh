@@ -6,11 +6,11 @@
 set -u
 role="${2:-}"
 case "$role" in master|primary) ;; *) exit 0 ;; esac
-wal=/var/lib/postgresql/15/data/pg_wal
+wal=${PG_HOME:?}/${PG_VERSION:?}/data/pg_wal
 # The new timeline, once PostgreSQL has left recovery (the callback may run while it still promotes).
 current=""
 for _ in $(seq 1 60); do
-    current=$(psql -h /var/run/postgresql -p 5431 -U postgres -d postgres -XAtc \
+    current=$(psql -h /var/run/postgresql -p "${PG_PORT:?}" -U postgres -d postgres -XAtc \
         "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)" 2>/dev/null) && [ -n "$current" ] && break
     sleep 1
 done

@@ -3,6 +3,8 @@
 import { strict as assert } from "assert";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
+import { BARMAN_SERVER } from "../../configs/barman";
+import { BARMAN_BACKUPS, PG_DATA, SSH_ETC } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, destroyStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
@@ -21,7 +23,7 @@ const BARMAN_ADDRESS = "10.213.243.3";
 
 /** backup.info's mode= line: how Barman took the backup. */
 async function backupMode(container: string, id: string): Promise<string> {
-    const r = await dockerExec(container, ["sh", "-c", `grep '^mode=' /data/pg-backup/cluster/base/${id}/backup.info`]);
+    const r = await dockerExec(container, ["sh", "-c", `grep '^mode=' ${BARMAN_BACKUPS}/${BARMAN_SERVER}/base/${id}/backup.info`]);
     return r.stdout.trim().replace("mode=", "");
 }
 
@@ -73,7 +75,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         }
         const l = await leader(d.outputs);
         const db = `${STACK}-${l.name}`;
-        const shell = await dockerExec(db, ["ssh", "-F", "/etc/ssh-ha/ssh_config", "barman", "cat /etc/passwd"]);
+        const shell = await dockerExec(db, ["ssh", "-F", `${SSH_ETC}/ssh_config`, "barman", "cat /etc/passwd"]);
         assert.notEqual(shell.code, 0);
         assert.match(shell.stderr, /rrsync error/);
         assert.doesNotMatch(shell.stdout, /root:/);
@@ -174,7 +176,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         await new Promise(r => setTimeout(r, 30000));
         const failed = Number((await query<{ n: string }>(su, "SELECT failed_count AS n FROM pg_stat_archiver"))[0].n) - failedBefore;
         const l = await leader(d.outputs);
-        const ready = (await docker(["exec", `${STACK}-${l.name}`, "ls", "/var/lib/postgresql/15/data/pg_wal/archive_status"])).split("\n");
+        const ready = (await docker(["exec", `${STACK}-${l.name}`, "ls", `${PG_DATA}/pg_wal/archive_status`])).split("\n");
         assert.ok(
             switched.every(s => ready.includes(`${s}.ready`)),
             `waiting in pg_wal: ${ready}`,

@@ -7,6 +7,8 @@ import * as os from "os";
 import * as path from "path";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
+import { BARMAN_SERVER } from "../../configs/barman";
+import { BARMAN_BACKUPS, WAL_INCOMING } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
@@ -315,7 +317,7 @@ describe("e2e: Barman follows the leader", function () {
         assert.equal(st.code, 1, st.out);
         assert.match(st.out, /Barman unreachable/);
         const l = await leader(d.outputs);
-        const waiting = (await docker(["exec", `${STACK}-${l.name}`, "ls", "/var/lib/barman-wal/incoming"])).split("\n").filter(Boolean);
+        const waiting = (await docker(["exec", `${STACK}-${l.name}`, "ls", WAL_INCOMING])).split("\n").filter(Boolean);
         assert.ok(
             switched.every(s => waiting.includes(s)),
             `archived into the shared volume while Barman was down: ${waiting}`,
@@ -345,7 +347,7 @@ describe("e2e: Barman follows the leader", function () {
         const lost = (await switchWalAndWait(container, su)).segment;
         await switchWalAndWait(container, su);
         // Simulate the loss (e.g. a damaged disk): remove one archived segment after the newest backup.
-        await docker(["exec", container, "find", "/data/pg-backup/cluster/wals", "-name", lost, "-delete"]);
+        await docker(["exec", container, "find", `${BARMAN_BACKUPS}/${BARMAN_SERVER}/wals`, "-name", lost, "-delete"]);
         assert.deepEqual((await archiveGaps(container)).sinceNewestBackup, [lost]);
         const health = await dockerExec(container, ["barman-health", "cluster"]);
         assert.notEqual(health.code, 0);

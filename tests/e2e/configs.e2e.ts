@@ -6,6 +6,7 @@ import { parseConfig } from "../../config";
 import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { renderHaproxyCfg } from "../../configs/haproxy";
 import { renderPgHba } from "../../configs/dcs";
+import { layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES } from "../../configs/layout";
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
 import { renderSshdConfig } from "../../configs/ssh";
@@ -48,8 +49,10 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
                     "-q",
                     "-t",
                     `patroni-ha-${role}:${TAG}`,
-                    "--build-arg",
-                    `BASE_IMAGE=${spec.baseImage}`,
+                    ...Object.entries({ BASE_IMAGE: spec.baseImage, ...layoutBuildArgs(role) }).flatMap(([k, v]) => [
+                        "--build-arg",
+                        `${k}=${v}`,
+                    ]),
                     "-f",
                     path.join(ROOT, "images", role, "Dockerfile"),
                     path.join(ROOT, "images"),
@@ -184,7 +187,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         const rules = renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 });
         const good = await inImage(
             "prometheus",
-            { "/etc/prometheus/prometheus.yml": yml, "/etc/prometheus/rules.yml": rules },
+            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: rules },
             "promtool check config /etc/prometheus/prometheus.yml",
             "root",
         );
@@ -192,7 +195,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         assert.match(good.out, /7 rules found/);
         const bad = await inImage(
             "prometheus",
-            { "/etc/prometheus/rules.yml": rules.replace("sum(patroni_primary) < 1", "sum(patroni_primary < 1") },
+            { [PROMETHEUS_RULES]: rules.replace("sum(patroni_primary) < 1", "sum(patroni_primary < 1") },
             "promtool check rules /etc/prometheus/rules.yml",
             "root",
         );

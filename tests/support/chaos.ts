@@ -3,6 +3,7 @@
 // port and a sampler that tries a direct write on every node every 0.2 s, and heals before it returns.
 import { ClusterSpec, SynchronousMode } from "../../config";
 import { DynamicConfigState } from "../../components/dcsClient";
+import { PG_DATA } from "../../configs/layout";
 import { clusterView, Deployed, query, waitForCluster } from "./stack";
 import { docker, run } from "./docker";
 import { directTo } from "./helpers";
@@ -206,7 +207,7 @@ export const stopLeader: Fault = async (c, oldLeader, watch) => {
 
 /** The leader's postmaster killed with SIGKILL; Patroni restarts it. */
 export const killPostmaster: Fault = async (c, oldLeader) => {
-    await docker(["exec", containerName(c, oldLeader), "sh", "-c", "kill -9 $(head -n 1 /var/lib/postgresql/15/data/postmaster.pid)"]);
+    await docker(["exec", containerName(c, oldLeader), "sh", "-c", `kill -9 $(head -n 1 ${PG_DATA}/postmaster.pid)`]);
     await sleep(5000);
 };
 

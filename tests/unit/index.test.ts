@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
+import { layoutBuildArgs } from "../../configs/layout";
 import { byType, container, containers, isWrappedSecret, runProgram, unwrap } from "../support/program";
 
 const VOLUME = "docker:index/volume:Volume";
@@ -170,7 +171,7 @@ describe("program: container inputs (dev stack)", () => {
             assert.equal(img.inputs.skipPush, true);
             const build = img.inputs.build as { context: string; args: Record<string, string> };
             assert.match(build.context, /images$/);
-            assert.deepEqual(build.args, { BASE_IMAGE: "debian:bookworm-slim" });
+            assert.deepEqual(build.args, { BASE_IMAGE: "debian:bookworm-slim", ...layoutBuildArgs(role) });
         }
         const other = await runProgram({ baseImage: "registry.local/debian:12" }, "dev");
         for (const img of byType(other, IMAGE)) {
