@@ -129,6 +129,8 @@ export interface ClusterSpec {
     profile: Profile;
     /** Run the optional Prometheus server with the stack's alert rules. */
     prometheus: boolean;
+    /** Data volumes survive `pulumi destroy` (retainOnDelete). */
+    retainData: boolean;
     baseImage: string;
     bindAddress: string;
     /** Address clients on the Docker host use to reach published ports. */
@@ -398,6 +400,7 @@ interface Parsed {
     prometheus: boolean;
     patroniNodes: number;
     etcdNodes: number;
+    retainData: boolean;
     baseImage: string;
     bindAddress: string;
     subnet: string;

@@ -121,6 +121,11 @@ export const SCHEMA: Record<string, Field> = {
         default: 3,
         doc: "etcd members; an even count is accepted with a warning (it adds no fault tolerance)",
     },
+    retainData: {
+        kind: "boolean",
+        default: true,
+        doc: "keep the data volumes (PostgreSQL, etcd, Barman's backups and catalogue, the WAL hand-off) when the stack is destroyed or a volume would be replaced; see [Destroying a stack](#destroying-a-stack)",
+    },
     baseImage: {
         kind: "text",
         default: "debian:bookworm-slim",

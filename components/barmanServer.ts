@@ -4,7 +4,16 @@ import { BarmanSpec, RoleResources } from "../config";
 import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
 import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_METRICS_PORT, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
+import {
+    childOptions,
+    commonContainerArgs,
+    dataVolumeOptions,
+    dockerName,
+    healthcheck,
+    Placement,
+    stackLabels,
+    stackNetwork,
+} from "./docker";
 
 export interface BarmanServerArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-barman`). */
@@ -53,7 +62,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                     name: dockerName(stack, `barman-${suffix}`),
                     labels: stackLabels(stack, "barman"),
                 },
-                childOptions(this, `barman-${suffix}`),
+                dataVolumeOptions(this, `barman-${suffix}`, args.placement),
             );
         const home = volume("home");
         const backups = volume("backups");

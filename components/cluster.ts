@@ -8,7 +8,7 @@ import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE } from "../configs/layout";
 import { BarmanServer } from "./barmanServer";
 import { BarmanSsh } from "./barmanSsh";
-import { childOptions, dockerName, Placement, stackLabels } from "./docker";
+import { childOptions, dataVolumeOptions, dockerName, Placement, stackLabels } from "./docker";
 import { EtcdCluster } from "./etcdCluster";
 import { HaproxyGateway } from "./haproxyGateway";
 import { MetricsExporter } from "./metricsExporter";
@@ -79,7 +79,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
             },
             child("network"),
         );
-        const placement: Placement = { stack: spec.stack, networkName: this.network.name, bindAddress: spec.bindAddress };
+        const placement: Placement = {
+            stack: spec.stack,
+            networkName: this.network.name,
+            bindAddress: spec.bindAddress,
+            retainData: spec.retainData,
+        };
 
         const roles = IMAGE_ROLES.filter(r => r !== "prometheus" || spec.prometheus);
         const built = new StackImages(named("images"), { stack: spec.stack, baseImage: spec.baseImage, roles }, child("images"));
@@ -99,7 +104,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 ? new docker.Volume(
                       named("wal"),
                       { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") },
-                      child("wal"),
+                      dataVolumeOptions(this, "wal", placement),
                   ).name
                 : undefined;
         const ssh =

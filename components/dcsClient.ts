@@ -162,6 +162,19 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
     return restarted;
 }
 
+/** True when every member's REST port refuses connections (no Patroni process, as opposed to a slow one). */
+async function noMemberListening(members: MemberEndpoint[]): Promise<boolean> {
+    const refused = await Promise.all(
+        members.map(m =>
+            apiRequest("GET", `${m.apiUrl}/health`, { timeoutMs: 3000 }).then(
+                () => false,
+                (e: unknown) => /ECONNREFUSED/.test(String((e as { cause?: { code?: string } })?.cause?.code ?? "")),
+            ),
+        ),
+    );
+    return members.length > 0 && refused.every(Boolean);
+}
+
 /**
  * Make the DCS hold `state.config`. Before bootstrap (no initialize key) the config is written to etcd,
  * where Patroni reads it at start instead of bootstrap.dcs. Afterwards it is PATCHed through the REST
@@ -174,11 +187,19 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
         const r = await etcd(state, "kv/range", { key: b64(dcsKey(state, "initialize")) });
         return Array.isArray(r.kvs) && r.kvs.length > 0;
     });
-    if (!initialized) {
+    // Initialized but no Patroni listening: a stack deployed again on kept volumes (its etcd remembers the
+    // cluster, its nodes are not created yet, since they wait for this resource). Patroni reads the config
+    // from etcd when it starts, as before bootstrap.
+    const nobodyRuns = initialized && (await noMemberListening(state.members));
+    if (!initialized || nobodyRuns) {
         await retry("seeding the DCS configuration", state.timeoutSeconds, () =>
             etcd(state, "kv/put", { key: b64(dcsKey(state, "config")), value: b64(state.config) }),
         );
-        log("seeded the DCS configuration before bootstrap");
+        log(
+            nobodyRuns
+                ? "wrote the DCS configuration to etcd: the cluster exists there but no member runs yet"
+                : "seeded the DCS configuration before bootstrap",
+        );
         return { mode: "seeded", restarted: [] };
     }
     const { member, current } = await retry("reading /config from a Patroni member", state.timeoutSeconds, async () => {

@@ -14,6 +14,8 @@ export interface Placement {
     networkName: pulumi.Input<string>;
     /** Host address published ports bind to. */
     bindAddress: string;
+    /** Data volumes survive `pulumi destroy` and replacement (retainOnDelete): config `retainData`. */
+    retainData: boolean;
 }
 
 /**
@@ -27,6 +29,11 @@ export function childOptions(
     extra: pulumi.CustomResourceOptions = {},
 ): pulumi.CustomResourceOptions {
     return { ...extra, parent, aliases: [{ name: formerName }] };
+}
+
+/** Options for a data volume: kept by Docker when Pulumi deletes it, unless the stack says otherwise. */
+export function dataVolumeOptions(parent: pulumi.Resource, formerName: string, placement: Placement): pulumi.CustomResourceOptions {
+    return childOptions(parent, formerName, { retainOnDelete: placement.retainData });
 }
 
 /** Docker object name: `<stack>-<role><n>`, so two stacks never collide and `docker ps` reads like the architecture. */

@@ -3,7 +3,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { EtcdMemberSpec, RoleResources } from "../config";
 import { renderEtcdCommand } from "../configs/etcd";
 import { ETCD_CLIENT_PORT, ETCD_DATA } from "../configs/layout";
-import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
+import {
+    childOptions,
+    commonContainerArgs,
+    dataVolumeOptions,
+    dockerName,
+    healthcheck,
+    Placement,
+    stackLabels,
+    stackNetwork,
+} from "./docker";
 
 export interface EtcdClusterArgs {
     /** Network, host binding and Docker name prefix (`<stack>-etcd<n>`). */
@@ -34,7 +43,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
                     name: dockerName(stack, `${member.name}-data`),
                     labels: stackLabels(stack, "etcd"),
                 },
-                childOptions(this, `${member.name}-data`),
+                dataVolumeOptions(this, `${member.name}-data`, args.placement),
             );
             return new docker.Container(
                 `${name}-${member.name}`,

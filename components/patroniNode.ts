@@ -5,7 +5,16 @@ import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../config
 import { renderPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
+import {
+    childOptions,
+    commonContainerArgs,
+    dataVolumeOptions,
+    dockerName,
+    healthcheck,
+    Placement,
+    stackLabels,
+    stackNetwork,
+} from "./docker";
 
 /** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
 export interface PatroniSecrets {
@@ -77,7 +86,7 @@ export class PatroniNode extends pulumi.ComponentResource {
                 name: dockerName(stack, `${member.name}-data`),
                 labels: stackLabels(stack, "patroni"),
             },
-            childOptions(this, `${member.name}-data`),
+            dataVolumeOptions(this, `${member.name}-data`, args.placement),
         );
         const s = args.secrets;
         const passwordEnvs = pulumi.secret(

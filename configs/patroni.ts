@@ -65,7 +65,7 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
                 rewind: { username: ROLES.rewind },
             },
             parameters: { unix_socket_directories: "/var/run/postgresql" },
-            callbacks: { on_role_change: ON_ROLE_CHANGE },
+            callbacks: { on_start: ON_ROLE_CHANGE, on_role_change: ON_ROLE_CHANGE },
             create_replica_methods: ["basebackup"],
             basebackup: [{ checkpoint: "fast" }],
         },

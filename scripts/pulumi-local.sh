@@ -3,6 +3,8 @@
 # local state backend in ./.pulumi, so no Pulumi Cloud account is needed.
 #   npm run up                 # the dev stack (Pulumi.dev.yaml)
 #   STACK=prod npm run up      # another stack (Pulumi.prod.yaml)
+#   npm run preview            # what `up` would change
+#   npm run destroy            # asks first (Pulumi's prompt); `npm run destroy -- --yes` does not
 #   npm run --silent outputs > outputs.json   # outputs with secrets, for the operator commands
 # Secrets in state are encrypted with a passphrase: PULUMI_CONFIG_PASSPHRASE(_FILE) if you set one,
 # otherwise one is generated once into .pulumi/passphrase (mode 0600, git-ignored). Keep it: without it
@@ -26,8 +28,9 @@ fi
 if [ "$action" = up ] || [ "$action" = preview ]; then pulumi stack select --create "$stack" >&2; else pulumi stack select "$stack" >&2; fi
 case "$action" in
     up) pulumi up --yes --stack "$stack" && pulumi stack output --stack "$stack" ;;
-    destroy) pulumi destroy --yes --stack "$stack" ;;
-    preview) pulumi preview --stack "$stack" ;;
+    # Extra arguments (e.g. --yes) go to Pulumi; without --yes Pulumi shows the plan and asks.
+    destroy) pulumi destroy "${@:2}" --stack "$stack" ;;
+    preview) pulumi preview "${@:2}" --stack "$stack" ;;
     outputs) pulumi stack output --json --show-secrets --stack "$stack" ;;
     *) echo "unknown action $action" >&2; exit 2 ;;
 esac

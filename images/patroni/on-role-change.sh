@@ -1,5 +1,6 @@
 #!/bin/sh
-# Patroni callback: on_role_change <action> <role> <scope>. On promotion, hand every complete segment of an
+# Patroni callback: on_start and on_role_change <action> <role> <scope>. When this node leads: set the
+# stack's roles' passwords from this container's environment, and hand every complete segment of an
 # older timeline that has no archive status to the archiver. When a leader dies right after a segment
 # switch, the new leader received that segment whole but its walreceiver never closed it, so nothing
 # marks it for archiving (PostgreSQL would only notice when it recycles the file): it would be a gap.
@@ -15,6 +16,8 @@ for _ in $(seq 1 60); do
     sleep 1
 done
 [ -n "$current" ] || { echo "on-role-change: could not read the current timeline" >&2; exit 0; }
+# This node leads: the stack's roles take the passwords this container was given (see patroni-sync-passwords).
+patroni-sync-passwords || echo "on-role-change: could not set the roles' passwords" >&2
 # Only segments before the point where their timeline ended (from the new timeline's history file):
 # a file of an old timeline at or past it is a leftover (recycled or never written), not WAL.
 history="$wal/$current.history"

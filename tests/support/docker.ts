@@ -6,15 +6,18 @@ export { docker, dockerExec };
 export type RunResult = ExecResult;
 export const run = execute;
 
-/** Remove every container, volume and network carrying a label (key=value). */
-export async function sweepByLabel(label: string): Promise<{ containers: number; volumes: number; networks: number }> {
+/** Remove every container, volume and network carrying a label (key=value); volumes stay with keepVolumes. */
+export async function sweepByLabel(
+    label: string,
+    opts: { keepVolumes?: boolean } = {},
+): Promise<{ containers: number; volumes: number; networks: number }> {
     const ids = async (kind: string[]) =>
         (await docker([...kind, "--filter", `label=${label}`], { allowFail: true })).split("\n").filter(Boolean);
     const containers = await ids(["ps", "-aq"]);
     if (containers.length) {
         await docker(["rm", "-f", "-v", ...containers], { allowFail: true });
     }
-    const volumes = await ids(["volume", "ls", "-q"]);
+    const volumes = opts.keepVolumes ? [] : await ids(["volume", "ls", "-q"]);
     if (volumes.length) {
         await docker(["volume", "rm", "-f", ...volumes], { allowFail: true });
     }

@@ -48,8 +48,15 @@ export function readStackFile(file: string): StackFile {
 export const stackLabel = (stack: string) => `patroni-ha.stack=${stack}`;
 
 /** Remove every container, network and volume of a stack. */
-export async function destroyStack(stack: string): Promise<{ containers: number; volumes: number; networks: number }> {
-    return sweepByLabel(stackLabel(stack));
+/**
+ * Remove a stack's containers, networks and volumes. keepVolumes: what `pulumi destroy` does with
+ * retainData (the default): containers and network go, the data volumes stay.
+ */
+export async function destroyStack(
+    stack: string,
+    opts: { keepVolumes?: boolean } = {},
+): Promise<{ containers: number; volumes: number; networks: number }> {
+    return sweepByLabel(stackLabel(stack), opts);
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -58,6 +65,8 @@ export interface DeployOptions {
     log?: (msg: string) => void;
     /** Seconds to wait for a healthy cluster after the resources exist. */
     healthyTimeoutSeconds?: number;
+    /** Deploy onto the stack's existing volumes (as after `pulumi destroy` with retainData) instead of fresh ones. */
+    keepVolumes?: boolean;
 }
 
 export interface Deployed {
@@ -81,7 +90,7 @@ export function deployedDcsInputs(d: Deployed): DynamicConfigState {
 export async function deployStack(file: StackFile, opts: DeployOptions = {}): Promise<Deployed> {
     const log = opts.log ?? (() => undefined);
     const started = Date.now();
-    const swept = await destroyStack(file.stack);
+    const swept = await destroyStack(file.stack, { keepVolumes: opts.keepVolumes });
     if (swept.containers + swept.volumes + swept.networks > 0) {
         log(`removed the previous ${file.stack}: ${JSON.stringify(swept)}`);
     }

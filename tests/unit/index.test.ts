@@ -104,7 +104,10 @@ describe("program: container inputs (dev stack)", () => {
             assert.ok(Number(c.inputs.stopTimeout) >= 30);
             const yml = yaml.load(upload(c, "/etc/patroni/patroni.yml")) as Record<string, any>;
             assert.equal(yml.name, `db${n}`);
-            assert.deepEqual(yml.postgresql.callbacks, { on_role_change: "/usr/local/bin/patroni-on-role-change" });
+            assert.deepEqual(yml.postgresql.callbacks, {
+                on_start: "/usr/local/bin/patroni-on-role-change",
+                on_role_change: "/usr/local/bin/patroni-on-role-change",
+            });
             assert.equal(yml.restapi.connect_address, `10.77.1.${20 + n}:8001`);
             const env = envOf(c);
             assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-cluster-superuser-password");

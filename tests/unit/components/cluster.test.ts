@@ -58,6 +58,7 @@ interface Seen {
     type: string;
     name: string;
     aliases: string[];
+    retainOnDelete?: boolean;
 }
 
 /** Declare clusters, recording each resource's type, name and alias names (component transformations reach every child). */
@@ -67,7 +68,7 @@ async function declare(clusters: { name: string; config: Record<string, unknown>
         const aliases = (a.opts.aliases ?? []).map(x =>
             typeof x === "object" && x !== null && "name" in x ? String((x as pulumi.Alias).name) : String(x),
         );
-        seen.push({ type: a.type, name: a.name, aliases });
+        seen.push({ type: a.type, name: a.name, aliases, retainOnDelete: a.opts.retainOnDelete });
         return undefined;
     };
     await declareUnderMocks("two", () => {
@@ -135,5 +136,30 @@ describe("PatroniCluster: a reusable component", () => {
             [],
             "duplicate host ports",
         );
+    });
+
+    it("data volumes are kept on destroy unless retainData is false; nothing else is", async () => {
+        const DATA = [
+            "cluster-etcd-etcd1-data",
+            "cluster-db1-data",
+            "cluster-db2-data",
+            "cluster-barman-home",
+            "cluster-barman-backups",
+            "cluster-wal",
+        ];
+        for (const retainData of [undefined, true, false]) {
+            const config = { prometheus: true, patroniNodes: 2, etcdNodes: 1, ...(retainData === undefined ? {} : { retainData }) };
+            const seen = await declare([{ name: "cluster", config }]);
+            const volumes = seen.filter(s => s.type === "docker:index/volume:Volume");
+            assert.deepEqual(volumes.filter(v => DATA.includes(v.name)).length, DATA.length, "every data volume declared");
+            for (const v of volumes) {
+                const expected = DATA.includes(v.name) && retainData !== false;
+                assert.equal(Boolean(v.retainOnDelete), expected, `${v.name} retainOnDelete (retainData ${retainData})`);
+            }
+            assert.ok(
+                seen.filter(s => s.type !== "docker:index/volume:Volume").every(s => !s.retainOnDelete),
+                "only volumes are retained",
+            );
+        }
     });
 });

@@ -1,6 +1,7 @@
 // The DCS client against a fake etcd gateway and fake Patroni members on loopback.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import * as net from "net";
 import { applyDynamicConfig, configPatch, DynamicConfigState } from "../../../components/dcsClient";
 import { dynamicConfigProvider } from "../../../components/patroniDynamicConfig";
 import { FakeCluster } from "../../support/fakeCluster";
@@ -57,6 +58,19 @@ describe("DCS client", () => {
             c.log.filter(l => l.startsWith("restart")),
             ["restart db2", "restart db1"],
         );
+    });
+
+    it("writes the config to etcd when the cluster is initialized but no member runs (deployed again on kept volumes)", async () => {
+        c.kv.set("/service/s/initialize", "123");
+        // A port that was just free: every member's REST port refuses the connection.
+        const probe = net.createServer();
+        await new Promise<void>(r => probe.listen(0, "127.0.0.1", r));
+        const port = (probe.address() as net.AddressInfo).port;
+        await new Promise(r => probe.close(r));
+        const gone = { ...state(c, { ttl: 25 }), members: [{ name: "db1", apiUrl: `http://127.0.0.1:${port}` }] };
+        const report = await applyDynamicConfig(gone);
+        assert.equal(report.mode, "seeded");
+        assert.equal(c.kv.get("/service/s/config"), JSON.stringify({ ttl: 25 }));
     });
 
     it("fails with the reason when the API password is wrong, instead of hanging", async () => {

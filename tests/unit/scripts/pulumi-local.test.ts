@@ -27,9 +27,9 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         fs.rmSync(dir, { recursive: true });
         fs.rmSync(work, { recursive: true });
     });
-    const run = (action: string, env: Record<string, string> = {}) => {
+    const run = (action: string, env: Record<string, string> = {}, extra: string[] = []) => {
         const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PULUMI_")));
-        return spawnSync("bash", [path.join(work, "scripts", "pulumi-local.sh"), action], {
+        return spawnSync("bash", [path.join(work, "scripts", "pulumi-local.sh"), action, ...extra], {
             encoding: "utf8",
             env: { ...clean, PATH: `${dir}:${process.env.PATH}`, ...env },
         });
@@ -58,5 +58,15 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         assert.ok(!fs.existsSync(path.join(work, ".pulumi", "passphrase")));
         assert.match(calls()[0], /^pulumi stack select prod \|/);
         assert.match(calls()[1], /^pulumi stack output --json --show-secrets --stack prod \|/);
+    });
+
+    it("destroy asks (no --yes) unless the user passes --yes; preview passes its arguments on", () => {
+        assert.equal(run("up").status, 0);
+        assert.equal(run("destroy").status, 0);
+        assert.match(calls().at(-1)!, /^pulumi destroy --stack dev \|/);
+        assert.equal(run("destroy", {}, ["--yes"]).status, 0);
+        assert.match(calls().at(-1)!, /^pulumi destroy --yes --stack dev \|/);
+        assert.equal(run("preview", {}, ["--diff"]).status, 0);
+        assert.match(calls().at(-1)!, /^pulumi preview --diff --stack dev \|/);
     });
 });

@@ -1,0 +1,63 @@
+// Scenario 11: `pulumi destroy` keeps the data volumes (retainData, the default), and the same stack
+// deployed again starts on them: new generated passwords, old roles and data, the cluster whole again.
+import { strict as assert } from "assert";
+import { check } from "../../ops/barman";
+import { docker } from "../support/docker";
+import { e2ePorts, log, stackFile } from "../support/helpers";
+import { Deployed, deployStack, destroyStack, query } from "../support/stack";
+import { waitFor } from "../support/workload";
+
+const STACK = "e2e-keep";
+const CONFIG = { profile: "fast", patroniNodes: 2, etcdNodes: 1, subnet: "10.213.246.0/24", ports: e2ePorts(24) };
+
+describe("e2e: data kept across destroy", function () {
+    this.timeout(900_000);
+    let first: Deployed, second: Deployed;
+    after(async () => {
+        if (!process.env.E2E_KEEP) {
+            await destroyStack(STACK);
+        }
+    });
+
+    it("11. destroy keeps the volumes; deployed again on them, the data is there and every role logs in with the new passwords", async () => {
+        first = await deployStack(stackFile(STACK, CONFIG), { log });
+        await query(first.outputs.writeConnectionString, "CREATE TABLE kept (n int PRIMARY KEY)");
+        await query(first.outputs.writeConnectionString, "INSERT INTO kept SELECT generate_series(1, 100)");
+
+        // What `pulumi destroy` does with retainData: containers and network go, the volumes stay.
+        await destroyStack(STACK, { keepVolumes: true });
+        assert.equal(await docker(["ps", "-aq", "--filter", `label=patroni-ha.stack=${STACK}`]), "", "no container left");
+        const volumes = (await docker(["volume", "ls", "-q", "--filter", `label=patroni-ha.stack=${STACK}`]))
+            .split("\n")
+            .filter(Boolean)
+            .sort();
+        assert.deepEqual(volumes, [
+            `${STACK}-barman-backups`,
+            `${STACK}-barman-home`,
+            `${STACK}-db1-data`,
+            `${STACK}-db2-data`,
+            `${STACK}-etcd1-data`,
+            `${STACK}-wal`,
+        ]);
+
+        const started = Date.now();
+        second = await deployStack(stackFile(STACK, CONFIG), { log, keepVolumes: true });
+        log(`deployed again on the kept volumes, healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        assert.notEqual(second.outputs.superuserPassword, first.outputs.superuserPassword, "a new stack generates new passwords");
+        // The application role (through the write and the read port), the superuser, and replication
+        // (deployStack waits for a streaming synchronous standby) all use the new passwords.
+        const [rows] = await query<{ n: string }>(second.outputs.writeConnectionString, "SELECT count(*) AS n FROM kept");
+        assert.equal(Number(rows.n), 100, "the rows written before destroy");
+        await query(second.outputs.writeConnectionString, "INSERT INTO kept VALUES (101)");
+        await waitFor("the new row on a replica through the read port", 60, async () => {
+            const [r] = await query<{ n: string }>(second.outputs.readConnectionString, "SELECT count(*) AS n FROM kept");
+            return Number(r.n) === 101;
+        });
+        // The exporter's monitor role too.
+        await waitFor("the exporter connected (pg_up 1)", 120, async () =>
+            /^pg_up 1$/m.test(await (await fetch(second.outputs.metricsUrls.postgres)).text()),
+        );
+        // Barman (its catalogue and backups kept) logs in with its new passwords and archives again.
+        await waitFor("barman check passing on the kept catalogue", 240, async () => (await check(second.outputs.barmanContainer)).ok);
+    });
+});
