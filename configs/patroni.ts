@@ -65,6 +65,10 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
                 rewind: { username: ROLES.rewind },
             },
             parameters: { unix_socket_directories: "/var/run/postgresql" },
+            // Patroni's own connections go over the socket (peer: the postgres OS user), so it can run and
+            // promote even while the superuser's password differs from its environment (deployed again on
+            // kept volumes); the leader's callback then sets the passwords (patroni-sync-passwords).
+            use_unix_socket: true,
             callbacks: { on_start: ON_ROLE_CHANGE, on_role_change: ON_ROLE_CHANGE },
             create_replica_methods: ["basebackup"],
             basebackup: [{ checkpoint: "fast" }],

@@ -15,9 +15,15 @@ add() {
 ALTER ROLE \"$1\" PASSWORD :'pw';
 "
 }
-add postgres "${PATRONI_SUPERUSER_PASSWORD:-}"
-add replicator "${PATRONI_REPLICATION_PASSWORD:-}"
-add rewind_user "${PATRONI_REWIND_PASSWORD:-}"
+# Patroni's own three, from the file patroni-entrypoint wrote (Patroni hides PATRONI_* from callbacks).
+superuser="" replication="" rewind=""
+if [ -r "${ROLE_PASSWORDS_FILE:-}" ]; then
+    # shellcheck source=/dev/null
+    . "$ROLE_PASSWORDS_FILE"
+fi
+add postgres "$superuser"
+add replicator "$replication"
+add rewind_user "$rewind"
 add barman "${BARMAN_PASSWORD:-}"
 add streaming_barman "${STREAMING_BARMAN_PASSWORD:-}"
 add monitor "${MONITOR_PASSWORD:-}"

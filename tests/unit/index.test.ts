@@ -108,6 +108,7 @@ describe("program: container inputs (dev stack)", () => {
                 on_start: "/usr/local/bin/patroni-on-role-change",
                 on_role_change: "/usr/local/bin/patroni-on-role-change",
             });
+            assert.equal(yml.postgresql.use_unix_socket, true, "Patroni connects over the socket (peer), not with the superuser password");
             assert.equal(yml.restapi.connect_address, `10.77.1.${20 + n}:8001`);
             const env = envOf(c);
             assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-cluster-superuser-password");
