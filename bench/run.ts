@@ -13,7 +13,8 @@ import { docker } from "../tests/support/docker";
 import { plannedDynamicConfig, updateDynamicConfig } from "../tests/support/update";
 import { Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../tests/support/stack";
 import { createTable, missingRows, startWriter, waitFor } from "../tests/support/workload";
-import { e2ePorts, leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
+import { leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
+import { E2E_STACKS } from "../tests/support/e2eStacks";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -27,8 +28,8 @@ const config: Record<string, unknown> = {
     profile,
     patroniNodes: 4,
     etcdNodes: 3,
-    subnet: "10.213.250.0/24",
-    ports: e2ePorts(45, { prometheus: true }),
+    subnet: E2E_STACKS.bench.subnet,
+    ports: E2E_STACKS.bench.ports,
 };
 args.forEach((a, i) => {
     if (a === "--set") {

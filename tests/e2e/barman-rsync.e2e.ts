@@ -8,16 +8,17 @@ import { BARMAN_BACKUPS, PG_DATA, SSH_ETC } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, destroyStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
-import { e2ePorts, leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
+import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
+import { E2E_STACKS } from "../support/e2eStacks";
 
-const STACK = "e2e-rsync";
+const STACK = E2E_STACKS.rsync.stack;
 const CONFIG = {
     profile: "fast",
     patroniNodes: 2,
     etcdNodes: 1,
-    subnet: "10.213.243.0/24",
+    subnet: E2E_STACKS.rsync.subnet,
     barman: { mode: "rsync" },
-    ports: e2ePorts(27),
+    ports: E2E_STACKS.rsync.ports,
 };
 const BARMAN_ADDRESS = "10.213.243.3";
 
@@ -28,7 +29,7 @@ async function backupMode(container: string, id: string): Promise<string> {
 }
 
 describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
-    this.timeout(900_000);
+    this.timeout(E2E_STACKS.rsync.timeoutMs);
     let d: Deployed;
     let barman: string;
     before(async () => {

@@ -12,16 +12,17 @@ import { BARMAN_BACKUPS, WAL_INCOMING } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
-import { e2ePorts, leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
+import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
+import { E2E_STACKS } from "../support/e2eStacks";
 
-const STACK = "e2e-barman";
+const STACK = E2E_STACKS.barman.stack;
 const CONFIG = {
     profile: "fast",
     patroniNodes: 3,
     etcdNodes: 1,
-    subnet: "10.213.242.0/24",
+    subnet: E2E_STACKS.barman.subnet,
     prometheus: true,
-    ports: e2ePorts(28, { prometheus: true }),
+    ports: E2E_STACKS.barman.ports,
 };
 
 /** Run `npm run status` against a stack's outputs: exit code and output. */
@@ -74,7 +75,7 @@ async function rowsAroundTarget(
 }
 
 describe("e2e: Barman follows the leader", function () {
-    this.timeout(900_000);
+    this.timeout(E2E_STACKS.barman.timeoutMs);
     let d: Deployed;
     let container: string;
     before(async () => {

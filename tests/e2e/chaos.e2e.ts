@@ -10,20 +10,21 @@ import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, s
 import { docker } from "../support/docker";
 import { clusterView, deployedDcsInputs, deployStack, destroyStack, query, waitForCluster } from "../support/stack";
 import { assertAckedAround, waitFor } from "../support/workload";
-import { e2ePorts, haproxyStatus, log, stackFile } from "../support/helpers";
+import { haproxyStatus, log, stackFile } from "../support/helpers";
+import { E2E_STACKS } from "../support/e2eStacks";
 
-const STACK = "e2e-chaos";
+const STACK = E2E_STACKS.chaos.stack;
 const CONFIG: Record<string, unknown> = {
     patroniNodes: 3,
     etcdNodes: 3,
-    subnet: "10.213.245.0/24",
+    subnet: E2E_STACKS.chaos.subnet,
     // Limits on the etcd members (generous, so they change no timing): README says resources.* reach the containers.
     resources: { etcd: { memoryMb: 512, cpus: 1.5 } },
-    ports: e2ePorts(29),
+    ports: E2E_STACKS.chaos.ports,
 };
 
 describe("e2e chaos: faults under a writer and a split-brain sampler", function () {
-    this.timeout(900_000);
+    this.timeout(E2E_STACKS.chaos.timeoutMs);
     let c: ChaosStack;
     const rows: ChaosRow[] = [];
 

@@ -13,6 +13,7 @@ import { docker } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../support/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
+import { E2E_STACKS } from "../support/e2eStacks";
 import {
     containerStarts,
     directTo,
@@ -25,29 +26,19 @@ import {
     waitRejoined,
 } from "../support/helpers";
 
-const STACK = "e2e";
+const STACK = E2E_STACKS.cluster.stack;
 // Asynchronous (test 5 shows an asynchronous kill and 6 the rewind after it); the synchronous default and
 // every fault under it are the chaos suite's.
 const CONFIG: Record<string, unknown> = {
     patroni: { synchronousMode: "off" },
     patroniNodes: 4,
     etcdNodes: 3,
-    subnet: "10.213.240.0/24",
-    ports: {
-        write: 25551,
-        read: 25552,
-        stats: 25553,
-        postgresBase: 25430,
-        apiBase: 28000,
-        etcdBase: 23890,
-        pitr: 25554,
-        metrics: 25187,
-        barmanMetrics: 25780,
-    },
+    subnet: E2E_STACKS.cluster.subnet,
+    ports: E2E_STACKS.cluster.ports,
 };
 
 describe("e2e: a 4-node cluster with 3 etcd members on the real engine", function () {
-    this.timeout(600_000);
+    this.timeout(E2E_STACKS.cluster.timeoutMs);
     let d: Deployed;
     let config = { ...CONFIG };
 

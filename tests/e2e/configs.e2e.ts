@@ -12,9 +12,10 @@ import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus"
 import { renderSshdConfig } from "../../configs/ssh";
 import { docker, run } from "../support/docker";
 import { ROOT } from "../support/stack";
+import { CONFIG_CHECKS } from "../support/e2eStacks";
 
-const TAG = "configcheck";
-const spec = parseConfig({ subnet: "10.213.244.0/24" }, TAG).spec;
+const TAG = CONFIG_CHECKS.tag;
+const spec = parseConfig({ subnet: CONFIG_CHECKS.subnet }, TAG).spec;
 
 /** Run a shell script in an image, with files written from stdin (a tar would be overkill for text). */
 async function inImage(role: string, files: Record<string, string>, script: string, user?: string): Promise<{ code: number; out: string }> {
@@ -39,7 +40,7 @@ async function inImage(role: string, files: Record<string, string>, script: stri
 }
 
 describe("e2e: rendered configs pass their own tools' checks", function () {
-    this.timeout(900_000);
+    this.timeout(CONFIG_CHECKS.timeoutMs);
     before(async () => {
         await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), spec.baseImage], { timeoutMs: 600000 });
         for (const role of ["haproxy", "patroni", "barman", "prometheus"]) {

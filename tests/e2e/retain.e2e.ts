@@ -3,15 +3,16 @@
 import { strict as assert } from "assert";
 import { check } from "../../ops/barman";
 import { docker } from "../support/docker";
-import { e2ePorts, log, stackFile } from "../support/helpers";
+import { log, stackFile } from "../support/helpers";
 import { Deployed, deployStack, destroyStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
+import { E2E_STACKS } from "../support/e2eStacks";
 
-const STACK = "e2e-keep";
-const CONFIG = { profile: "fast", patroniNodes: 2, etcdNodes: 1, subnet: "10.213.246.0/24", ports: e2ePorts(24) };
+const STACK = E2E_STACKS.keep.stack;
+const CONFIG = { profile: "fast", patroniNodes: 2, etcdNodes: 1, subnet: E2E_STACKS.keep.subnet, ports: E2E_STACKS.keep.ports };
 
 describe("e2e: data kept across destroy", function () {
-    this.timeout(900_000);
+    this.timeout(E2E_STACKS.keep.timeoutMs);
     let first: Deployed, second: Deployed;
     after(async () => {
         if (!process.env.E2E_KEEP) {

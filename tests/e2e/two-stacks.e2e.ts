@@ -2,20 +2,12 @@
 import { strict as assert } from "assert";
 import { docker } from "../support/docker";
 import { deployStack, destroyStack, query } from "../support/stack";
-import { e2ePorts, log, stackFile } from "../support/helpers";
+import { log, stackFile } from "../support/helpers";
+import { E2E_STACKS } from "../support/e2eStacks";
 
 describe("e2e: two stacks side by side", function () {
-    this.timeout(600_000);
-    const stacks = [
-        {
-            name: "e2e-blue",
-            ports: e2ePorts(26),
-        },
-        {
-            name: "e2e-green",
-            ports: e2ePorts(27),
-        },
-    ];
+    this.timeout(E2E_STACKS.blue.timeoutMs);
+    const stacks = [E2E_STACKS.blue, E2E_STACKS.green].map(s => ({ name: s.stack, ports: s.ports }));
     after(async () => {
         for (const s of stacks) {
             await destroyStack(s.name);
