@@ -10,6 +10,7 @@ import { errorText } from "../lib/errors";
 import { BARMAN_SERVER } from "../configs/barman";
 import { BARMAN_HOME, PG_BIN, PG_HOME, PG_VERSION } from "../configs/layout";
 import { archivedWalNames, barman, BackupInfo, listBackups, switchWalAndWait } from "./barman";
+import { COMMANDS, parseCommand, usage } from "./cli";
 import { readOutputs, runCommand, StackOutputs, UsageError } from "./outputs";
 
 export type PitrTarget = { time: string } | { lsn: string } | { xid: string } | { latest: true };
@@ -302,6 +303,10 @@ export function parseTarget(argv: string[]): PitrTarget | undefined {
 if (require.main === module) {
     runCommand(async () => {
         const argv = process.argv.slice(2);
+        if (parseCommand(COMMANDS.pitr, argv).help) {
+            process.stdout.write(usage(COMMANDS.pitr));
+            return;
+        }
         const o = readOutputs(
             argv,
             argv.includes("--remove")

@@ -1,6 +1,7 @@
 // `npm run status -- --outputs FILE [--json]`: one screen with every member, etcd, HAProxy's view and
 // Barman. Exit 0 only when everything is healthy, 1 with the reasons otherwise.
 import { archiveGaps, barman, check, GapReport, listBackups } from "./barman";
+import { COMMANDS, parseCommand, usage } from "./cli";
 import { memberApiUrl, memberEndpoints, readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
 import { errorText } from "../lib/errors";
@@ -254,6 +255,10 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
 if (require.main === module) {
     runCommand(async () => {
         const argv = process.argv.slice(2);
+        if (parseCommand(COMMANDS.status, argv).help) {
+            process.stdout.write(usage(COMMANDS.status));
+            return 0;
+        }
         const o = readOutputs(argv, ["patroniApiUrls", "etcdEndpoints", "statsUrl", "statsUser", "statsPassword", "barmanContainer"]);
         const s = await collect(o);
         const v = verdict(s);

@@ -135,8 +135,14 @@ export function probeWritePort(o: SwitchoverOutputs): { stop(): Promise<number> 
 if (require.main === module) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { readOutputs, runCommand } = require("./outputs") as typeof import("./outputs");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { COMMANDS, parseCommand, usage } = require("./cli") as typeof import("./cli");
     runCommand(async () => {
         const argv = process.argv.slice(2);
+        if (parseCommand(COMMANDS.switchover, argv).help) {
+            process.stdout.write(usage(COMMANDS.switchover));
+            return;
+        }
         const o = readOutputs(argv, ["patroniApiUrls", "patroniApiUser", "patroniApiPassword", "superuserConnectionString"]);
         const i = argv.indexOf("--to");
         const probe = probeWritePort(o);
