@@ -1,10 +1,11 @@
 // Scenario 11: `pulumi destroy` keeps the data volumes (retainData, the default), and the same stack
 // deployed again starts on them: new generated passwords, old roles and data, the cluster whole again.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import { check } from "../../ops/barman";
 import { docker } from "../support/docker";
 import { log, stackFile } from "../support/helpers";
-import { Deployed, deployStack, destroyStack, query } from "../support/stack";
+import { Deployed, deployStack, destroyStack, query, ROOT } from "../support/stack";
 import { waitFor } from "../support/workload";
 import { E2E_STACKS } from "../support/e2eStacks";
 
@@ -58,6 +59,16 @@ describe("e2e: data kept across destroy", function () {
         await waitFor("the exporter connected (pg_up 1)", 120, async () =>
             /^pg_up 1$/m.test(await (await fetch(second.outputs.metricsUrls.postgres)).text()),
         );
+        // Patroni's own CLI, as an operator types it: every member, one leader.
+        const ctl = spawnSync("npm", ["run", "--silent", "patronictl", "--", "list", "--format", "json"], {
+            encoding: "utf8",
+            cwd: ROOT,
+            env: { ...process.env, STACK },
+        });
+        assert.equal(ctl.status, 0, ctl.stderr);
+        const listed = JSON.parse(ctl.stdout) as { Member: string; Role: string }[];
+        assert.deepEqual(listed.map(m => m.Member).sort(), ["db1", "db2"]);
+        assert.equal(listed.filter(m => m.Role === "Leader").length, 1, ctl.stdout);
         // Barman (its catalogue and backups kept) logs in with its new passwords and archives again.
         await waitFor("barman check passing on the kept catalogue", 240, async () => (await check(second.outputs.barmanContainer)).ok);
     });
