@@ -18,10 +18,16 @@ export interface CommandSpec {
 }
 
 const OUTPUTS: Record<string, OptionSpec> = {
+    stack: {
+        type: "string",
+        value: "NAME",
+        description: "read the outputs of this stack from the local backend `npm run up` uses (default: $STACK, else dev)",
+    },
     outputs: {
         type: "string",
         value: "FILE",
-        description: "the stack's outputs as `npm run --silent outputs` prints them (with secrets); - reads stdin",
+        description:
+            "read the outputs from a file instead (`npm run --silent outputs` or `pulumi stack output --json --show-secrets`); - reads stdin",
     },
 };
 

@@ -1,6 +1,8 @@
 // Stack outputs for operator commands: `--outputs FILE` (or `-` for stdin) holding what
 // `pulumi stack output --json --show-secrets` prints, or the last line of `npm run e2e:up`.
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
 import { memberName } from "../config";
 import { errorText } from "../lib/errors";
 import { MemberEndpoint } from "../lib/patroniApi";
@@ -82,12 +84,30 @@ export function parseOutputs(text: string, required: (keyof StackOutputs)[]): St
     return o as unknown as StackOutputs;
 }
 
-/** Read `--outputs FILE|-` from argv. */
+const flag = (argv: string[], name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+};
+
+/**
+ * The stack's outputs: from `--outputs FILE|-`, or else from the stack itself (`--stack NAME`, else $STACK,
+ * else dev) through the same local backend and passphrase `npm run up` uses, so no secrets file is needed.
+ */
 export function readOutputs(argv: string[], required: (keyof StackOutputs)[]): StackOutputs {
-    const i = argv.indexOf("--outputs");
-    const file = i >= 0 ? argv[i + 1] : undefined;
+    const file = flag(argv, "--outputs");
     if (!file) {
-        throw new UsageError("--outputs FILE is required (`pulumi stack output --json --show-secrets > outputs.json`; `-` reads stdin)");
+        const stack = flag(argv, "--stack") ?? process.env.STACK ?? "dev";
+        const r = spawnSync("bash", [path.join(__dirname, "..", "scripts", "pulumi-local.sh"), "outputs"], {
+            encoding: "utf8",
+            env: { ...process.env, STACK: stack },
+        });
+        if (r.status !== 0) {
+            const why = (r.stderr || r.stdout || String(r.error ?? "")).trim().split("\n").slice(-3).join(" | ");
+            throw new UsageError(
+                `cannot read the outputs of stack ${stack} (${why}); give --stack NAME, or --outputs FILE for another backend`,
+            );
+        }
+        return parseOutputs(r.stdout, required);
     }
     let text: string;
     try {

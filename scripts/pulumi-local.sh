@@ -6,12 +6,13 @@
 #   npm run preview            # what `up` would change
 #   npm run destroy            # asks first (Pulumi's prompt); `npm run destroy -- --yes` does not
 #   npm run --silent outputs > outputs.json   # outputs with secrets, for the operator commands
+#   npm run --silent output -- writeConnectionString   # one output, secrets shown (for psql "$(...)")
 # Secrets in state are encrypted with a passphrase: PULUMI_CONFIG_PASSPHRASE(_FILE) if you set one,
 # otherwise one is generated once into .pulumi/passphrase (mode 0600, git-ignored). Keep it: without it
 # the stack's secrets cannot be decrypted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-action="${1:?usage: pulumi-local.sh up|destroy|preview|outputs}"
+action="${1:?usage: pulumi-local.sh up|destroy|preview|outputs|output NAME}"
 stack="${STACK:-dev}"
 command -v pulumi >/dev/null || { echo "The Pulumi CLI is required: https://www.pulumi.com/docs/install/" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "No Docker engine answers (docker info failed)." >&2; exit 1; }
@@ -32,5 +33,6 @@ case "$action" in
     destroy) pulumi destroy "${@:2}" --stack "$stack" ;;
     preview) pulumi preview "${@:2}" --stack "$stack" ;;
     outputs) pulumi stack output --json --show-secrets --stack "$stack" ;;
+    output) pulumi stack output "${2:?usage: npm run --silent output -- NAME}" --show-secrets --stack "$stack" ;;
     *) echo "unknown action $action" >&2; exit 2 ;;
 esac

@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
-import { parseOutputs, UsageError } from "../../../ops/outputs";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseOutputs, readOutputs, UsageError } from "../../../ops/outputs";
 
 const full = {
     barmanContainer: "dev-barman",
@@ -24,5 +27,49 @@ describe("operator commands: reading stack outputs", () => {
     it("names missing outputs and rejects what is not JSON", () => {
         assert.throws(() => parseOutputs(JSON.stringify({ a: 1 }), ["barmanContainer"]), /lack barmanContainer/);
         assert.throws(() => parseOutputs("not json at all", ["barmanContainer"]), /not a JSON object/);
+    });
+
+    describe("without --outputs: straight from the stack (a fake pulumi on PATH)", () => {
+        let dir: string;
+        const saved = { PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE, STACK: process.env.STACK };
+        beforeEach(() => {
+            dir = fs.mkdtempSync(path.join(os.tmpdir(), "fakepulumi-"));
+            fs.writeFileSync(
+                path.join(dir, "pulumi"),
+                `#!/bin/sh\necho "$*" >> ${dir}/calls\n[ "$3" = gone ] && { echo "no stack named gone" >&2; exit 255; }\n` +
+                    `[ "$2" = output ] && echo '${JSON.stringify(full)}'\nexit 0\n`,
+                { mode: 0o755 },
+            );
+            fs.writeFileSync(path.join(dir, "docker"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+            process.env.PATH = `${dir}:${saved.PATH}`;
+            // A passphrase given, so the script generates none in the checkout.
+            process.env.PULUMI_CONFIG_PASSPHRASE = "test";
+            delete process.env.STACK;
+        });
+        afterEach(() => {
+            for (const [k, v] of Object.entries(saved)) {
+                if (v === undefined) {
+                    delete process.env[k];
+                } else {
+                    process.env[k] = v;
+                }
+            }
+            fs.rmSync(dir, { recursive: true });
+        });
+        const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
+
+        it("reads the dev stack by default, --stack another, through npm run outputs' local backend", () => {
+            assert.equal(readOutputs([], ["barmanContainer"]).barmanContainer, "dev-barman");
+            assert.deepEqual(calls(), ["stack select dev", "stack output --json --show-secrets --stack dev"]);
+            readOutputs(["--stack", "prod"], ["barmanContainer"]);
+            assert.equal(calls().at(-1), "stack output --json --show-secrets --stack prod");
+        });
+
+        it("names the stack and the way out when it cannot read it", () => {
+            assert.throws(
+                () => readOutputs(["--stack", "gone"], ["barmanContainer"]),
+                (e: Error) => e instanceof UsageError && /stack gone .*no stack named gone.*--outputs FILE/.test(e.message),
+            );
+        });
     });
 });

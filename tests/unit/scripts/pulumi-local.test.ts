@@ -69,4 +69,12 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         assert.equal(run("preview", {}, ["--diff"]).status, 0);
         assert.match(calls().at(-1)!, /^pulumi preview --diff --stack dev \|/);
     });
+
+    it('output NAME prints one output with its secret shown (for psql "$(npm run --silent output -- writeConnectionString)")', () => {
+        assert.equal(run("output", {}, ["writeConnectionString"]).status, 0);
+        assert.match(calls().at(-1)!, /^pulumi stack output writeConnectionString --show-secrets --stack dev \|/);
+        const missing = run("output");
+        assert.notEqual(missing.status, 0);
+        assert.match(missing.stderr, /usage: npm run --silent output -- NAME/);
+    });
 });
