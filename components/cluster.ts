@@ -231,6 +231,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     address: spec.addresses.prometheus,
                     targets: {
                         members: servers,
+                        etcd: spec.etcd.map(e => ({ name: e.name, address: e.address })),
                         haproxyAddress: spec.addresses.haproxy,
                         exporterAddress: spec.addresses.exporter,
                         barmanAddress: spec.addresses.barman,

@@ -1,9 +1,11 @@
-import { API_PORT, BARMAN_METRICS_PORT, EXPORTER_PORT, HAPROXY_STATS_PORT, PROMETHEUS_RULES } from "./layout";
+import { API_PORT, BARMAN_METRICS_PORT, ETCD_CLIENT_PORT, EXPORTER_PORT, HAPROXY_STATS_PORT, PROMETHEUS_RULES } from "./layout";
 import { dumpYaml } from "./yaml";
 
 export interface PrometheusConfigInput {
     /** Patroni members by name and address. */
     members: { name: string; address: string }[];
+    /** etcd members by name and address (etcd serves /metrics on its client port). */
+    etcd: { name: string; address: string }[];
     haproxyAddress: string;
     exporterAddress: string;
     barmanAddress: string;
@@ -21,6 +23,10 @@ export function renderPrometheusYml(input: PrometheusConfigInput): string {
                 job_name: "patroni",
                 static_configs: input.members.map(m => ({ targets: [`${m.address}:${API_PORT}`], labels: { member: m.name } })),
             },
+            {
+                job_name: "etcd",
+                static_configs: input.etcd.map(m => ({ targets: [`${m.address}:${ETCD_CLIENT_PORT}`], labels: { member: m.name } })),
+            },
             { job_name: "haproxy", static_configs: [{ targets: [`${input.haproxyAddress}:${HAPROXY_STATS_PORT}`] }] },
             { job_name: "postgres", static_configs: [{ targets: [`${input.exporterAddress}:${EXPORTER_PORT}`] }] },
             { job_name: "barman", static_configs: [{ targets: [`${input.barmanAddress}:${BARMAN_METRICS_PORT}`] }] },
@@ -35,7 +41,10 @@ export interface AlertRulesInput {
     backupMaxAgeSeconds: number;
 }
 
-/** Alert rules: no leader, replication lag, WAL archiving, Barman, backup age. */
+/** A replication slot holding back more WAL than this fires SlotRetentionHigh (1 GiB). */
+export const SLOT_RETENTION_BYTES = 1024 ** 3;
+
+/** Alert rules: no leader, a member or replica down, etcd, replication lag and slots, WAL archiving, Barman, backup age. */
 export function renderAlertRules(input: AlertRulesInput): string {
     const rule = (alert: string, expr: string, forDuration: string, summary: string) => ({
         alert,
@@ -54,6 +63,37 @@ export function renderAlertRules(input: AlertRulesInput): string {
                         "sum(patroni_primary) < 1 or absent(patroni_primary)",
                         "30s",
                         "No Patroni member holds the leader lock: writes fail.",
+                    ),
+                    rule(
+                        "PatroniMemberDown",
+                        'up{job="patroni"} == 0 or patroni_postgres_running == 0',
+                        "1m",
+                        "A Patroni member or its PostgreSQL is down: one node fewer can take over.",
+                    ),
+                    rule(
+                        "ReplicaNotStreaming",
+                        "patroni_replica == 1 and patroni_postgres_streaming == 0",
+                        "2m",
+                        "A replica does not stream from the leader: it falls behind and cannot take over.",
+                    ),
+                    rule("EtcdMemberDown", 'up{job="etcd"} == 0', "1m", "An etcd member is unreachable."),
+                    rule(
+                        "EtcdQuorumAtRisk",
+                        '(count(up{job="etcd"} == 1) or vector(0)) - 1 < floor(count(up{job="etcd"}) / 2) + 1 and count(up{job="etcd"}) >= 3',
+                        "1m",
+                        "One more etcd failure loses quorum: then no failover can happen and, past failsafe mode, the leader demotes.",
+                    ),
+                    rule(
+                        "EtcdNoLeader",
+                        "etcd_server_has_leader == 0",
+                        "30s",
+                        "An etcd member has no leader: the DCS is unavailable to it.",
+                    ),
+                    rule(
+                        "SlotRetentionHigh",
+                        `max by (slot_name) (pg_slot_retained_bytes) > ${SLOT_RETENTION_BYTES}`,
+                        "10m",
+                        "A replication slot holds back more than 1 GiB of WAL on the primary (a consumer is gone or slow): pg_wal grows.",
                     ),
                     rule(
                         "ReplicationLagHigh",

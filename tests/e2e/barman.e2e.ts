@@ -168,7 +168,7 @@ describe("e2e: Barman follows the leader", function () {
                 .filter(x => x.health === "up")
                 .map(x => x.labels.job)
                 .sort();
-            return JSON.stringify(jobs) === JSON.stringify(["barman", "haproxy", "patroni", "patroni", "patroni", "postgres"]);
+            return JSON.stringify(jobs) === JSON.stringify(["barman", "etcd", "haproxy", "patroni", "patroni", "patroni", "postgres"]);
         });
         const rules = (await (await fetch(`${url}api/v1/rules`)).json()) as {
             data: { groups: { rules: { name: string; health: string }[] }[] };

@@ -181,6 +181,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {
         const yml = renderPrometheusYml({
             members: spec.members,
+            etcd: spec.etcd,
             haproxyAddress: spec.addresses.haproxy,
             exporterAddress: spec.addresses.exporter,
             barmanAddress: spec.addresses.barman,

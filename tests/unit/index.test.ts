@@ -217,6 +217,7 @@ describe("program: the optional Prometheus", () => {
             haproxy: ["10.77.2.2:8404"],
             postgres: ["10.77.2.4:9187"],
             barman: ["10.77.2.3:9780"],
+            etcd: ["10.77.2.11:2379", "10.77.2.12:2379", "10.77.2.13:2379"],
         });
         assert.match(upload(c, "/etc/prometheus/rules.yml"), /alert: PatroniNoLeader/);
         assert.equal(run.resolved.prometheusUrl.value, "http://127.0.0.1:9090/");

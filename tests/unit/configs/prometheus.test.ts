@@ -4,7 +4,7 @@ import * as yaml from "js-yaml";
 import { renderAlertRules } from "../../../configs/prometheus";
 
 describe("renderers: Prometheus", () => {
-    it("alert rules cover no leader, replication lag at maximum_lag_on_failover, archiving, Barman and backup age", () => {
+    it("alert rules cover no leader, members and replicas down, etcd, lag at maximum_lag_on_failover, slots, archiving, Barman and backup age", () => {
         const rules = (
             yaml.load(renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 })) as {
                 groups: { rules: { alert: string; expr: string }[] }[];
@@ -15,12 +15,21 @@ describe("renderers: Prometheus", () => {
             "BackupTooOld",
             "BarmanCheckFailing",
             "BarmanDown",
+            "EtcdMemberDown",
+            "EtcdNoLeader",
+            "EtcdQuorumAtRisk",
+            "PatroniMemberDown",
             "PatroniNoLeader",
+            "ReplicaNotStreaming",
             "ReplicationLagHigh",
+            "SlotRetentionHigh",
             "WalArchiveGap",
             "WalArchivingFailing",
         ]);
         assert.match(byName.ReplicationLagHigh, /> 1048576$/);
         assert.match(byName.BackupTooOld, /> 93600$/);
+        assert.match(byName.SlotRetentionHigh, /> 1073741824$/);
+        // Quorum at risk only where there is a quorum to lose (3+ members): one up of three fires, two up of three too.
+        assert.match(byName.EtcdQuorumAtRisk, /count\(up\{job="etcd"\}\) >= 3$/);
     });
 });
