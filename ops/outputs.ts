@@ -109,6 +109,14 @@ export function readOutputs(argv: string[], required: (keyof StackOutputs)[]): S
         }
         return parseOutputs(r.stdout, required);
     }
+    if (file !== "-") {
+        const mode = fs.statSync(file, { throwIfNoEntry: false })?.mode;
+        if (mode !== undefined && (mode & 0o077) !== 0) {
+            throw new UsageError(
+                `${file} is readable by other users (mode 0${(mode & 0o777).toString(8)}) and holds every password of the stack: chmod 600 ${file}`,
+            );
+        }
+    }
     let text: string;
     try {
         text = fs.readFileSync(file === "-" ? 0 : file, "utf8");

@@ -5,7 +5,7 @@
 #   STACK=prod npm run up      # another stack (Pulumi.prod.yaml)
 #   npm run preview            # what `up` would change
 #   npm run destroy            # asks first (Pulumi's prompt); `npm run destroy -- --yes` does not
-#   npm run --silent outputs > outputs.json   # outputs with secrets, for the operator commands
+#   npm run --silent outputs -- outputs.json  # outputs with secrets into a 0600 file (stdout without FILE)
 #   npm run --silent output -- writeConnectionString   # one output, secrets shown (for psql "$(...)")
 # Secrets in state are encrypted with a passphrase: PULUMI_CONFIG_PASSPHRASE(_FILE) if you set one,
 # otherwise one is generated once into .pulumi/passphrase (mode 0600, git-ignored). Keep it: without it
@@ -32,7 +32,14 @@ case "$action" in
     # Extra arguments (e.g. --yes) go to Pulumi; without --yes Pulumi shows the plan and asks.
     destroy) pulumi destroy "${@:2}" --stack "$stack" ;;
     preview) pulumi preview "${@:2}" --stack "$stack" ;;
-    outputs) pulumi stack output --json --show-secrets --stack "$stack" ;;
+    outputs)
+        if [ -n "${2:-}" ]; then
+            # Written by this process with umask 077: a shell redirect would create it world-readable.
+            (umask 077 && rm -f "$2" && pulumi stack output --json --show-secrets --stack "$stack" > "$2")
+            echo "wrote $2 (mode 0600; it holds every password of the stack)" >&2
+        else
+            pulumi stack output --json --show-secrets --stack "$stack"
+        fi ;;
     output) pulumi stack output "${2:?usage: npm run --silent output -- NAME}" --show-secrets --stack "$stack" ;;
     *) echo "unknown action $action" >&2; exit 2 ;;
 esac

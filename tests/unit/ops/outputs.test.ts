@@ -29,6 +29,20 @@ describe("operator commands: reading stack outputs", () => {
         assert.throws(() => parseOutputs("not json at all", ["barmanContainer"]), /not a JSON object/);
     });
 
+    it("refuses an outputs file other users can read, saying chmod 600", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outputs-"));
+        const file = path.join(dir, "outputs.json");
+        fs.writeFileSync(file, JSON.stringify(full));
+        fs.chmodSync(file, 0o644);
+        assert.throws(
+            () => readOutputs(["--outputs", file], ["barmanContainer"]),
+            (e: Error) => e instanceof UsageError && /mode 0644/.test(e.message) && e.message.includes(`chmod 600 ${file}`),
+        );
+        fs.chmodSync(file, 0o600);
+        assert.equal(readOutputs(["--outputs", file], ["barmanContainer"]).barmanContainer, "dev-barman");
+        fs.rmSync(dir, { recursive: true });
+    });
+
     describe("without --outputs: straight from the stack (a fake pulumi on PATH)", () => {
         let dir: string;
         const saved = { PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE, STACK: process.env.STACK };

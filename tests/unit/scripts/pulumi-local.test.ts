@@ -77,4 +77,14 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         assert.notEqual(missing.status, 0);
         assert.match(missing.stderr, /usage: npm run --silent output -- NAME/);
     });
+
+    it("outputs FILE writes the outputs into a file only its owner can read", () => {
+        const file = path.join(work, "outputs.json");
+        fs.writeFileSync(file, "old", { mode: 0o644 });
+        const r = run("outputs", {}, [file]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+        assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { writeEndpoint: "127.0.0.1:5551" });
+        assert.equal(r.stdout, "");
+    });
 });
