@@ -37,20 +37,21 @@ describe("DCS client", () => {
 
     it("patches a running cluster, nulling removed keys, and restarts replicas before the leader", async () => {
         c.kv.set("/service/s/initialize", "123");
-        c.config = { ttl: 30, loop_wait: 1, postgresql: { parameters: { work_mem: "4MB", jit: "off" } } };
+        // loop_wait 0: the fake applies a change at once, so the client's settle wait is its minimum (3 s).
+        c.config = { ttl: 30, loop_wait: 0, postgresql: { parameters: { work_mem: "4MB", jit: "off" } } };
         c.members = [
             { name: "db1", role: "primary", pending: true, state: "running", streaming: false },
             { name: "db2", role: "replica", pending: true, state: "running", streaming: true },
             { name: "db3", role: "replica", pending: false, state: "running", streaming: true },
         ];
-        const desired = { ttl: 25, loop_wait: 1, postgresql: { parameters: { work_mem: "8MB", max_connections: 200 } } };
+        const desired = { ttl: 25, loop_wait: 0, postgresql: { parameters: { work_mem: "8MB", max_connections: 200 } } };
         const report = await applyDynamicConfig(state(c, desired));
         assert.equal(report.mode, "patched");
         assert.deepEqual(c.config, desired);
         assert.deepEqual(
             c.log.filter(l => l.startsWith("patch")),
             [
-                `patch ${JSON.stringify({ ttl: 25, loop_wait: 1, postgresql: { parameters: { jit: null, work_mem: "8MB", max_connections: 200 } } })}`,
+                `patch ${JSON.stringify({ ttl: 25, loop_wait: 0, postgresql: { parameters: { jit: null, work_mem: "8MB", max_connections: 200 } } })}`,
             ],
         );
         assert.deepEqual(report.restarted, ["db2", "db1"]);
