@@ -4,16 +4,7 @@ import { BarmanSpec, RoleResources } from "../config";
 import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
 import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_METRICS_PORT, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import {
-    childOptions,
-    commonContainerArgs,
-    dataVolumeOptions,
-    dockerName,
-    healthcheck,
-    Placement,
-    stackLabels,
-    stackNetwork,
-} from "./docker";
+import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface BarmanServerArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-barman`). */
@@ -55,15 +46,7 @@ export class BarmanServer extends pulumi.ComponentResource {
         const { stack, networkName, bindAddress } = args.placement;
         this.serverConfig = renderBarmanServer({ stack, haproxyAddress: args.haproxyAddress, mode: args.spec.mode });
         this.containerName = dockerName(stack, "barman");
-        const volume = (suffix: string) =>
-            new docker.Volume(
-                `${name}-${suffix}`,
-                {
-                    name: dockerName(stack, `barman-${suffix}`),
-                    labels: stackLabels(stack, "barman"),
-                },
-                dataVolumeOptions(this, `barman-${suffix}`, args.placement),
-            );
+        const volume = (suffix: string) => dataVolume(this, `${name}-${suffix}`, `barman-${suffix}`, "barman", args.placement);
         const home = volume("home");
         const backups = volume("backups");
         const ssh = args.ssh ? sshEnvs(args.ssh) : pulumi.output([] as string[]);

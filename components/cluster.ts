@@ -8,7 +8,7 @@ import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE } from "../configs/layout";
 import { BarmanServer } from "./barmanServer";
 import { BarmanSsh } from "./barmanSsh";
-import { childOptions, dataVolumeOptions, dockerName, Placement, stackLabels } from "./docker";
+import { childOptions, dataVolume, dockerName, Placement, stackLabels } from "./docker";
 import { EtcdCluster } from "./etcdCluster";
 import { HaproxyGateway } from "./haproxyGateway";
 import { MetricsExporter } from "./metricsExporter";
@@ -99,14 +99,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
         // Streaming mode: the WAL hand-off volume between every node's archive_command and Barman.
         // Rsync mode: per-stack SSH keys instead (see BarmanSsh).
         const mode = spec.barman.mode;
-        const walVolume =
-            mode === "streaming"
-                ? new docker.Volume(
-                      named("wal"),
-                      { name: dockerName(spec.stack, "wal"), labels: stackLabels(spec.stack, "barman") },
-                      dataVolumeOptions(this, "wal", placement),
-                  ).name
-                : undefined;
+        const walVolume = mode === "streaming" ? dataVolume(this, named("wal"), "wal", "barman", placement).name : undefined;
         const ssh =
             mode === "rsync"
                 ? new BarmanSsh(

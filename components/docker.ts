@@ -31,9 +31,16 @@ export function childOptions(
     return { ...extra, parent, aliases: [{ name: formerName }] };
 }
 
-/** Options for a data volume: kept by Docker when Pulumi deletes it, unless the stack says otherwise. */
-export function dataVolumeOptions(parent: pulumi.Resource, formerName: string, placement: Placement): pulumi.CustomResourceOptions {
-    return childOptions(parent, formerName, { retainOnDelete: placement.retainData });
+/**
+ * A data volume named `<stack>-<part>` (also its former logical name), labelled with its role, and kept by
+ * Docker when Pulumi deletes it unless the stack says otherwise (retainData).
+ */
+export function dataVolume(parent: pulumi.Resource, logicalName: string, part: string, role: string, placement: Placement): docker.Volume {
+    return new docker.Volume(
+        logicalName,
+        { name: dockerName(placement.stack, part), labels: stackLabels(placement.stack, role) },
+        childOptions(parent, part, { retainOnDelete: placement.retainData }),
+    );
 }
 
 /** Docker object name: `<stack>-<role><n>`, so two stacks never collide and `docker ps` reads like the architecture. */

@@ -3,16 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { EtcdMemberSpec, RoleResources } from "../config";
 import { renderEtcdCommand } from "../configs/etcd";
 import { ETCD_CLIENT_PORT, ETCD_DATA } from "../configs/layout";
-import {
-    childOptions,
-    commonContainerArgs,
-    dataVolumeOptions,
-    dockerName,
-    healthcheck,
-    Placement,
-    stackLabels,
-    stackNetwork,
-} from "./docker";
+import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface EtcdClusterArgs {
     /** Network, host binding and Docker name prefix (`<stack>-etcd<n>`). */
@@ -37,14 +28,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
         const { stack, networkName, bindAddress } = args.placement;
         const token = `${stack}-etcd`;
         this.containers = args.members.map(member => {
-            const volume = new docker.Volume(
-                `${name}-${member.name}-data`,
-                {
-                    name: dockerName(stack, `${member.name}-data`),
-                    labels: stackLabels(stack, "etcd"),
-                },
-                dataVolumeOptions(this, `${member.name}-data`, args.placement),
-            );
+            const volume = dataVolume(this, `${name}-${member.name}-data`, `${member.name}-data`, "etcd", args.placement);
             return new docker.Container(
                 `${name}-${member.name}`,
                 {

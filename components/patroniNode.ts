@@ -5,16 +5,7 @@ import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../config
 import { renderPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import {
-    childOptions,
-    commonContainerArgs,
-    dataVolumeOptions,
-    dockerName,
-    healthcheck,
-    Placement,
-    stackLabels,
-    stackNetwork,
-} from "./docker";
+import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 /** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
 export interface PatroniSecrets {
@@ -80,14 +71,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             etcdAddresses: args.etcdAddresses,
             pgHba: renderPgHba(args.subnet),
         });
-        const volume = new docker.Volume(
-            `${name}-data`,
-            {
-                name: dockerName(stack, `${member.name}-data`),
-                labels: stackLabels(stack, "patroni"),
-            },
-            dataVolumeOptions(this, `${member.name}-data`, args.placement),
-        );
+        const volume = dataVolume(this, `${name}-data`, `${member.name}-data`, "patroni", args.placement);
         const s = args.secrets;
         const passwordEnvs = pulumi.secret(
             pulumi
