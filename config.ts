@@ -278,15 +278,16 @@ function oneOf<T extends string>(key: string, raw: unknown, dflt: T, allowed: re
     return dflt;
 }
 
-function text(key: string, raw: unknown, dflt: string, problems: Problems, pattern?: RegExp, what?: string): string {
+function text(key: string, raw: unknown, dflt: string, problems: Problems, field: Extract<Field, { kind: "text" }>): string {
     if (raw === undefined) {
         return dflt;
     }
-    if (typeof raw !== "string" || raw.trim() === "" || (pattern && !pattern.test(raw))) {
-        problems.push(`${key}: must be ${what ?? "a non-empty string"} (given ${show(raw)})`);
+    const why = typeof raw === "string" && raw.trim() !== "" && (!field.pattern || field.pattern.test(raw)) ? field.problem?.(raw) : "";
+    if (why !== undefined) {
+        problems.push(`${key}: must be ${field.what ?? "a non-empty string"}${why ? `: ${why}` : ""} (given ${show(raw)})`);
         return dflt;
     }
-    return raw;
+    return raw as string;
 }
 
 export function ipToInt(ip: string): number {
@@ -377,7 +378,7 @@ function parseField(key: string, field: Field, raw: unknown, ctx: SchemaContext,
             if (raw === "" && field.empty) {
                 return field.empty === "value" ? "" : dflt();
             }
-            return text(key, raw, dflt() as string, problems, field.pattern, field.what);
+            return text(key, raw, dflt() as string, problems, field);
         case "parameters":
             return postgresParameters(raw, problems);
         case "object": {

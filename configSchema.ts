@@ -2,6 +2,7 @@
 // validates with it (rules between keys are small named functions there); the unit tests check
 // Pulumi.yaml's declarations and README's configuration table against it (`npm run docs:config` writes
 // the table). Import-free of config.ts, so both can use it.
+import { cronProblem } from "./lib/cron";
 
 export type Profile = "seed" | "fast";
 
@@ -55,9 +56,17 @@ export type Field = Described &
         | { kind: "enum"; values: readonly string[]; default: Default<string> }
         /**
          * A non-empty string matching `pattern` (`what` names the form in messages). `empty`: what "" means,
-         * "default" (take the default) or "value" (a legitimate value, e.g. "no schedule").
+         * "default" (take the default) or "value" (a legitimate value, e.g. "no schedule"). `problem`: a
+         * further check, saying why a value that matches `pattern` is still wrong.
          */
-        | { kind: "text"; default: Default<string>; pattern?: RegExp; what?: string; empty?: "default" | "value" }
+        | {
+              kind: "text";
+              default: Default<string>;
+              pattern?: RegExp;
+              what?: string;
+              empty?: "default" | "value";
+              problem?: (value: string) => string | undefined;
+          }
         /** Named fields; `sparse`: a field given no value stays absent instead of taking a default. */
         | { kind: "object"; fields: Record<string, Field>; sparse?: boolean; oneRow?: boolean }
         /** patroni.postgresql: parameter name -> value, checked by config.ts against the stack-owned list. */
@@ -234,9 +243,9 @@ export const SCHEMA: Record<string, Field> = {
                 kind: "text",
                 empty: "value",
                 default: "0 3 * * *",
-                pattern: /^\S+ \S+ \S+ \S+ \S+$/,
-                what: `a 5-field cron expression such as "0 3 * * *", or "" to disable`,
-                doc: 'cron (UTC) for scheduled base backups, `""` to disable',
+                what: `a 5-field cron expression such as "0 3 * * *" or "30 2 * * MON-FRI", or "" to disable`,
+                problem: cronProblem,
+                doc: 'cron (UTC) for scheduled base backups, `""` to disable; names (`MON`, `JAN`), ranges, steps and `L` work; a time missed while Barman was down is caught up when it is back',
             },
             backupMaxAgeHours: {
                 kind: "integer",

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Helpers for the Barman container of patroni-ha.
 
-  barman-ha due "<cron>" <stamp-file>   exit 0 when a scheduled backup is due this minute (and records it)
+  barman-ha due "<cron>" <stamp-file>   exit 0 and print the slot when a scheduled backup is due (records it);
+                                         a slot missed while the container was down is caught up once
+  barman-ha cron-check "<cron>"...       print true/false per expression: does croniter run it
   barman-ha clean-errors <server>        remove files in errors/ whose content is already archived
   barman-ha gaps <server>                WAL segments missing from the archive, as JSON (see wal_gaps)
   barman-ha check <server>               `barman check`, and no WAL gap since the newest backup (health)
@@ -22,54 +24,69 @@ import subprocess
 import sys
 import time
 
+from croniter import croniter
+
 # Barman's backup directory (the image sets BARMAN_BACKUPS from configs/layout.ts; tests override it).
 BARMAN_HOME = os.environ.get("BARMAN_HOME_OVERRIDE") or os.environ.get("BARMAN_BACKUPS", "")
 
 
-def _field_matches(field, value, low, high):
-    for part in field.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-        if part == "*":
-            start, end = low, high
-        elif "-" in part:
-            start, end = (int(x) for x in part.split("-", 1))
-        else:
-            start = end = int(part)
-        if start <= value <= end and (value - start) % step == 0:
-            return True
-    return False
+# The fields lib/cron.ts accepts at deploy time; croniter's extensions beyond them (`#`) are refused too.
+CRON_FIELD = re.compile(r"^(?:[0-9*,/-]|L|[A-Za-z]{3})+$")
 
 
-def cron_matches(expr, now):
-    """Standard 5-field cron (minute hour day-of-month month day-of-week, 0 or 7 = Sunday)."""
-    minute, hour, dom, month, dow = expr.split()
-    weekday = (now.isoweekday()) % 7
-    dow_ok = _field_matches(dow, weekday, 0, 7) or (weekday == 0 and _field_matches(dow, 7, 0, 7))
-    dom_ok = _field_matches(dom, now.day, 1, 31)
-    # As in cron: when both day fields are restricted, either may match.
-    day_ok = (dom_ok or dow_ok) if (dom != "*" and dow != "*") else (dom_ok and dow_ok)
-    return (_field_matches(minute, now.minute, 0, 59) and _field_matches(hour, now.hour, 0, 23)
-            and _field_matches(month, now.month, 1, 12) and day_ok)
+def cron_valid(expr):
+    """True when `expr` is in the deploy-time grammar, croniter accepts it and it ever fires (Feb 31 never does)."""
+    try:
+        fields = expr.split()
+        if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields) or not croniter.is_valid(expr):
+            return False
+        croniter(expr, datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)).get_next(datetime.datetime)
+        return True
+    except (ValueError, KeyError):  # croniter's errors are ValueErrors
+        return False
 
 
-def due(expr, stamp_file):
+def latest_slot(expr, now):
+    """The newest time `expr` fires at or before `now` (UTC, whole minutes)."""
+    return croniter(expr, now.replace(second=0, microsecond=0) + datetime.timedelta(seconds=1)).get_prev(datetime.datetime)
+
+
+def due_slot(expr, last, now):
+    """The slot a backup is due for, or None: the newest slot after `last` (the slot handled before).
+
+    One backup catches up however many slots were missed (Barman down over the night); with no `last`
+    (first start) the current slot only becomes the baseline, since the first backup is taken anyway."""
+    if not expr.strip():
+        return None
+    slot = latest_slot(expr, now)
+    if last is None or slot <= last:
+        return None
+    return slot
+
+
+def due(expr, stamp_file, now=None):
+    """Exit 0 and print the slot when a scheduled backup is due; records the slot in `stamp_file`."""
     if not expr.strip():
         return 1
-    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
-    if not cron_matches(expr, now):
-        return 1
-    key = now.strftime("%Y-%m-%dT%H:%M")
+    if not cron_valid(expr):
+        print(f"barman-ha: not a valid schedule: {expr!r}", file=sys.stderr)
+        return 2
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    last = None
     try:
         with open(stamp_file) as f:
-            if f.read().strip() == key:
-                return 1
-    except FileNotFoundError:
+            last = datetime.datetime.strptime(f.read().strip(), "%Y-%m-%dT%H:%M").replace(tzinfo=datetime.timezone.utc)
+    except (FileNotFoundError, ValueError):
         pass
-    with open(stamp_file, "w") as f:
-        f.write(key)
+    slot = due_slot(expr, last, now)
+    if last is None or slot is not None:
+        with open(stamp_file + ".new", "w") as f:
+            f.write((slot or latest_slot(expr, now)).strftime("%Y-%m-%dT%H:%M"))
+        os.replace(stamp_file + ".new", stamp_file)
+    if slot is None:
+        return 1
+    late = int((now - slot).total_seconds() // 60)
+    print(f"{slot:%Y-%m-%d %H:%M} UTC" + (f" (missed by {late} min: catching up)" if late >= 2 else ""))
     return 0
 
 
@@ -336,6 +353,9 @@ def main(argv):
         return 0
     if len(argv) == 4 and argv[1] == "due":
         return due(argv[2], argv[3])
+    if len(argv) >= 3 and argv[1] == "cron-check":
+        print(json.dumps([cron_valid(e) for e in argv[2:]]))
+        return 0
     if len(argv) == 3 and argv[1] == "clean-errors":
         return clean_errors(argv[2])
     if len(argv) == 3 and argv[1] == "gaps":

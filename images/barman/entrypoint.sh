@@ -1,7 +1,8 @@
 #!/bin/sh
 # Barman's main loop (no cron daemon): write .pgpass from the environment, create Barman's folders,
 # then every CRON_INTERVAL seconds run `barman cron`, clear true duplicates from errors/, take the first
-# base backup as soon as the cluster allows it, scheduled backups from BACKUP_SCHEDULE (UTC cron), and
+# base backup as soon as the cluster allows it, scheduled backups from BACKUP_SCHEDULE (UTC cron; a time
+# missed while the container was down is caught up once), and
 # Barman's state as Prometheus metrics (served on METRICS_PORT, default 9780).
 set -u
 umask 077
@@ -56,9 +57,9 @@ while :; do
             sleep 3
         fi
         if barman backup --wait --wait-timeout 120 "$server" >&2; then say "first base backup done"; else say "first base backup failed; retrying next round"; fi
-    elif barman-ha due "${BACKUP_SCHEDULE:-}" "$HOME/.last-scheduled-backup"; then
-        say "scheduled base backup (${BACKUP_SCHEDULE})"
-        barman backup --wait --wait-timeout 120 "$server" >&2 || say "scheduled base backup failed"
+    elif slot="$(barman-ha due "${BACKUP_SCHEDULE:-}" "$HOME/.last-scheduled-backup")"; then
+        say "scheduled base backup for ${slot} (${BACKUP_SCHEDULE})"
+        barman backup --wait --wait-timeout 120 "$server" >&2 || say "scheduled base backup for ${slot} failed"
     fi
     barman-ha metrics "$server" "$HOME/metrics/metrics" || say "writing metrics failed"
     sleep "$interval" &

@@ -325,7 +325,17 @@ describe("config: every problem is reported, naming the key, the value and what 
         rejects({ barman: { mode: "ftp" } }, "barman.mode", '"streaming", "rsync"', '"ftp"');
         rejects({ barman: { retentionPolicy: "KEEP 3" } }, "barman.retentionPolicy", "REDUNDANCY", '"KEEP 3"');
         rejects({ barman: { minimumRedundancy: -1 } }, "barman.minimumRedundancy", "0 to 1000");
-        rejects({ barman: { backupSchedule: "daily" } }, "barman.backupSchedule", "5-field cron");
+        rejects({ barman: { backupSchedule: "daily" } }, "barman.backupSchedule", "5-field cron", "got 1");
+        // Five fields that are not cron: refused at deploy time, not on every loop in the container.
+        rejects(
+            { barman: { backupSchedule: "a b c d e" } },
+            "barman.backupSchedule",
+            "5-field cron",
+            '"a" is not a cron field',
+            '"a b c d e"',
+        );
+        rejects({ barman: { backupSchedule: "0 0 31 2 *" } }, "barman.backupSchedule", "day of month");
+        assert.equal(parseConfig({ barman: { backupSchedule: "30 2 * * MON-FRI" } }, "t").spec.barman.backupSchedule, "30 2 * * MON-FRI");
         rejects({ barman: { backupMaxAgeHours: 0 } }, "barman.backupMaxAgeHours", "1 to");
         rejects({ barman: { compression: "zstd" } }, "barman.compression", '"gzip", "none"');
         assert.equal(parseConfig({ barman: { backupSchedule: "" } }, "t").spec.barman.backupSchedule, "", '"" disables scheduled backups');

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
+import { CRON_SAMPLES } from "../../../support/cronSamples";
 
 /** Debian's python3 as the image has it; a version manager's shim on PATH costs half a second a call. */
 const PYTHON = process.env.PYTHON ?? (fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
@@ -23,21 +24,53 @@ function py(code: string): string {
     return r.stdout.trim();
 }
 
-describe("Barman helper: backup schedule", () => {
-    it("matches standard 5-field cron expressions in UTC", () => {
-        const out = py(`import datetime as d
-t = d.datetime(2026, 11, 25, 3, 0)  # a Wednesday
-print([m.cron_matches(e, t) for e in ["0 3 * * *", "*/15 * * * *", "0 3 * * 1-5", "0 4 * * *", "0 3 * * 0,6", "0 3 25 * 0", "0 3 1 * *", "0 3 * 11 3"]])`);
-        assert.equal(out, "[True, True, True, False, False, True, False, True]");
+describe("Barman helper: backup schedule (croniter)", () => {
+    it("accepts exactly what the deploy-time check accepts", () => {
+        const r = spawnSync(PYTHON, [SCRIPT, "cron-check", ...CRON_SAMPLES.map(s => s.expr)], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        const verdicts = JSON.parse(r.stdout) as boolean[];
+        assert.deepEqual(
+            CRON_SAMPLES.filter((s, i) => verdicts[i] !== s.valid).map(s => s.expr),
+            [],
+            "expressions where croniter and lib/cron.ts disagree",
+        );
     });
 
-    it("is due once per matching minute", () => {
+    it("a slot is due once; a slot missed while the container was down is caught up once, not skipped", () => {
+        const out = py(`import datetime as d
+u = d.timezone.utc
+t = lambda h, mi, day=26: d.datetime(2026, 11, day, h, mi, 20, tzinfo=u)
+f = lambda x: x and x.strftime("%d %H:%M")
+print([
+  f(m.due_slot("0 3 * * *", None, t(3, 0))),                      # first start: baseline only
+  f(m.due_slot("0 3 * * *", t(3, 0, 25), t(3, 0))),                # the minute itself
+  f(m.due_slot("0 3 * * *", t(3, 0), t(3, 1))),                    # handled already
+  f(m.due_slot("0 3 * * *", t(3, 0, 25), t(3, 7))),                # down at 03:00, back 03:07: caught up
+  f(m.due_slot("0 3 * * *", t(3, 0, 23), t(9, 0))),                # three days missed: one backup
+  f(m.due_slot("0 3 * * *", t(3, 0, 25), t(2, 59))),               # not yet
+  f(m.due_slot("*/3 * * * *", t(19, 39), t(19, 44))),              # the newest missed slot
+  f(m.due_slot("30 2 * * MON-FRI", t(2, 30, 20), t(12, 0, 23))),   # weekday names: Friday the 20th, then Monday
+  f(m.due_slot("", t(3, 0, 25), t(3, 0))),
+])`);
+        assert.equal(out, "[None, '26 03:00', None, '26 03:00', '26 03:00', None, '26 19:42', '23 02:30', None]");
+    });
+
+    it("records the slot: due once, then not again; a broken schedule is an error, not silence", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "due-"));
         const stamp = path.join(dir, "stamp");
-        const run = (expr: string) => spawnSync(PYTHON, [SCRIPT, "due", expr, stamp]).status;
-        assert.equal(run("* * * * *"), 0, "due the first time in this minute");
-        assert.equal(run("* * * * *"), 1, "not twice in the same minute");
-        assert.equal(run(""), 1, "an empty schedule is never due");
+        const run = (expr: string) => spawnSync(PYTHON, [SCRIPT, "due", expr, stamp], { encoding: "utf8" });
+        assert.equal(run("* * * * *").status, 1, "the first call sets the baseline");
+        fs.writeFileSync(stamp, "2026-01-01T00:00");
+        const caughtUp = run("* * * * *");
+        assert.equal(caughtUp.status, 0, "a slot after the recorded one is due");
+        assert.match(caughtUp.stdout, /^\d{4}-\d\d-\d\d \d\d:\d\d UTC\n$/);
+        assert.equal(run("* * * * *").status, 1, "not twice for the same slot");
+        fs.writeFileSync(stamp, "2026-01-01T00:00");
+        assert.match(run("0 * * * *").stdout, /missed by \d+ min: catching up/);
+        assert.equal(run("").status, 1, "an empty schedule is never due");
+        const bad = run("a b c d e");
+        assert.equal(bad.status, 2);
+        assert.match(bad.stderr, /not a valid schedule/);
         fs.rmSync(dir, { recursive: true });
     });
 });

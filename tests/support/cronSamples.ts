@@ -1,0 +1,26 @@
+// Cron expressions with the verdict both sides must give: lib/cron.ts at deploy time and the Barman
+// container's croniter (barman-ha cron-check) at run time. Used by the unit tests and the real-tool check.
+export const CRON_SAMPLES: { expr: string; valid: boolean }[] = [
+    { expr: "0 3 * * *", valid: true },
+    { expr: "*/15 * * * *", valid: true },
+    { expr: "30 2 * * MON-FRI", valid: true },
+    { expr: "0 4 1 JAN,JUL *", valid: true },
+    { expr: "0 3 * * 7", valid: true },
+    { expr: "0 3 L * *", valid: true },
+    { expr: "1-5/2 */6 * * sun", valid: true },
+    { expr: "0 0 29 2 *", valid: true },
+    { expr: "a b c d e", valid: false },
+    { expr: "61 * * * *", valid: false },
+    { expr: "0 24 * * *", valid: false },
+    { expr: "0 0 0 * *", valid: false },
+    { expr: "0 0 * 13 *", valid: false },
+    { expr: "*/0 * * * *", valid: false },
+    { expr: "0 3 * * FOO", valid: false },
+    { expr: "0 0 31 2 *", valid: false },
+    { expr: "0 3 ? * *", valid: false },
+    { expr: "0 3 * * 1#2", valid: false },
+    { expr: "H * * * *", valid: false },
+    { expr: "@daily", valid: false },
+    { expr: "* * * * * *", valid: false },
+    { expr: "0 3 * *", valid: false },
+];
