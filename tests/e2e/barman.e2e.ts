@@ -5,6 +5,7 @@ import * as fs from "fs";
 import { Client } from "pg";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { BARMAN_SERVER } from "../../configs/barman";
@@ -15,6 +16,7 @@ import { Deployed, deployStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
 import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
+import { metricNames, RULE_TEST_ARGS } from "../support/alertRuleTests";
 
 const STACK = E2E_STACKS.barman.stack;
 const CONFIG = {
@@ -176,15 +178,25 @@ describe("e2e: Barman follows the leader", function () {
         };
         const loaded = rules.data.groups.flatMap(g => g.rules);
         // Exactly the rules the stack renders, each loaded without error.
-        const rendered = [...renderAlertRules({ maximumLagOnFailover: 0, backupMaxAgeSeconds: 0 }).matchAll(/^\s*- alert: (\w+)$/gm)].map(
-            m => m[1],
-        );
+        const parsedRules = (
+            yaml.load(renderAlertRules(RULE_TEST_ARGS)) as { groups: { rules: { alert: string; expr: string }[] }[] }
+        ).groups.flatMap(g => g.rules);
+        const rendered = parsedRules.map(r => r.alert);
         assert.ok(rendered.length >= 13, `rendered ${rendered.length} rules`);
         assert.deepEqual(loaded.map(r => r.name).sort(), rendered.sort());
         assert.ok(
             loaded.every(r => r.health !== "err"),
             JSON.stringify(loaded),
         );
+        // The rules read metrics the live stack exports (promtool's rule tests in configs.e2e.ts use these names).
+        const wanted = [...new Set(parsedRules.flatMap(r => metricNames(r.expr)))].sort();
+        assert.ok(wanted.length >= 12, `metrics named by the rules: ${wanted}`);
+        let absent: string[] = wanted;
+        await waitFor("every metric the alert rules read to be scraped", 120, async () => {
+            const names = new Set(((await (await fetch(`${url}api/v1/label/__name__/values`)).json()) as { data: string[] }).data);
+            absent = wanted.filter(n => !names.has(n));
+            return absent.length === 0;
+        }).catch(e => assert.fail(`${e.message}: not exported by the stack: ${absent.join(", ")}`));
         await waitFor("barman_check_ok 1", 60, async () =>
             (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_check_ok{server="cluster"} 1'),
         );

@@ -10,6 +10,9 @@ import { layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES } from "../../conf
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
 import { renderSshdConfig } from "../../configs/ssh";
+import { cronProblem } from "../../lib/cron";
+import { CRON_SAMPLES } from "../support/cronSamples";
+import { renderRuleTests, RULE_TEST_ARGS } from "../support/alertRuleTests";
 import { docker, run } from "../support/docker";
 import { ROOT } from "../support/stack";
 import { CONFIG_CHECKS } from "../support/e2eStacks";
@@ -19,9 +22,10 @@ const spec = parseConfig({ subnet: CONFIG_CHECKS.subnet }, TAG).spec;
 
 /** Run a shell script in an image, with files written from stdin (a tar would be overkill for text). */
 async function inImage(role: string, files: Record<string, string>, script: string, user?: string): Promise<{ code: number; out: string }> {
-    const setup = Object.entries(files)
-        .map(([p, content]) => `mkdir -p ${path.dirname(p)} && printf '%s' '${content.replace(/'/g, "'\\''")}' > ${p}`)
-        .join(" && ");
+    const setup =
+        Object.entries(files)
+            .map(([p, content]) => `mkdir -p ${path.dirname(p)} && printf '%s' '${content.replace(/'/g, "'\\''")}' > ${p}`)
+            .join(" && ") || "true";
     const r = await run(
         "docker",
         [
@@ -137,6 +141,19 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         assert.match(bad.out, /invalid configuration value 'nonsense' for key backup_method/);
     });
 
+    it("the Barman image's croniter accepts exactly the schedules the deploy-time check accepts", async () => {
+        const quoted = CRON_SAMPLES.map(c => `'${c.expr}'`).join(" ");
+        const r = await inImage("barman", {}, `barman-ha cron-check ${quoted}`, "barman");
+        assert.equal(r.code, 0, r.out);
+        const verdicts = JSON.parse(r.out.trim().split("\n").pop()!) as boolean[];
+        assert.equal(verdicts.length, CRON_SAMPLES.length);
+        assert.deepEqual(
+            CRON_SAMPLES.filter((c, i) => verdicts[i] !== c.valid || (cronProblem(c.expr) === undefined) !== c.valid).map(c => c.expr),
+            [],
+            "schedules where the image and lib/cron.ts disagree",
+        );
+    });
+
     it("barman reads the rsync-mode server section (backup_method rsync, ssh_command to the leader route)", async () => {
         const files = {
             "/tmp/b/barman.conf": renderBarmanConf(spec.barman).replace(
@@ -205,5 +222,30 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
             "root",
         );
         assert.notEqual(bad.code, 0, "a rule with a syntax error must fail the check");
+    });
+
+    it("promtool test rules: each alert rule is silent while all is well and fires on its fault (and a wrong threshold fails)", async () => {
+        const rules = renderAlertRules(RULE_TEST_ARGS);
+        const testFile = `${path.dirname(PROMETHEUS_RULES)}/rules.test.yml`;
+        const tests = renderRuleTests(rules, path.basename(PROMETHEUS_RULES));
+        const good = await inImage(
+            "prometheus",
+            { [PROMETHEUS_RULES]: rules, [testFile]: tests },
+            `promtool test rules ${testFile}`,
+            "root",
+        );
+        assert.equal(good.code, 0, good.out);
+        assert.match(good.out, /SUCCESS/);
+        // A backup-age threshold a hundred times too high: BackupTooOld never fires, and the test says so.
+        const broken = rules.replace(`> ${RULE_TEST_ARGS.backupMaxAgeSeconds}`, `> ${RULE_TEST_ARGS.backupMaxAgeSeconds * 100}`);
+        assert.notEqual(broken, rules);
+        const bad = await inImage(
+            "prometheus",
+            { [PROMETHEUS_RULES]: broken, [testFile]: tests },
+            `promtool test rules ${testFile}`,
+            "root",
+        );
+        assert.notEqual(bad.code, 0, bad.out);
+        assert.match(bad.out, /BackupTooOld/);
     });
 });
