@@ -8,7 +8,7 @@ import { parseConfig, SYNCHRONOUS_MODES, SynchronousMode } from "../config";
 import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
-import { ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "../tests/support/chaos";
+import { CHAOS_BACKUP_SCHEDULE, ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "../tests/support/chaos";
 import { docker } from "../tests/support/docker";
 import { plannedDynamicConfig, updateDynamicConfig } from "../tests/support/update";
 import { Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../tests/support/stack";
@@ -209,7 +209,7 @@ async function synchronousCost(d: Deployed, client: string, pairs = 3): Promise<
 
 /** `--chaos`: every chaos scenario in the stack's synchronous mode, then in "off"; one table. */
 async function chaos(): Promise<void> {
-    const chaosConfig = { ...config, patroniNodes: 3 };
+    const chaosConfig = { ...config, patroniNodes: 3, barman: { backupSchedule: CHAOS_BACKUP_SCHEDULE } };
     const stack = `${STACK}-chaos`;
     const spec = parseConfig(chaosConfig, stack).spec;
     const d = await deployStack({ stack, config: chaosConfig }, { log });

@@ -85,7 +85,8 @@ export async function waitReadyForBackup(
 export async function takeBackup(container: string, progress: (m: string) => void = () => undefined): Promise<string> {
     await waitReadyForBackup(container, 180, progress);
     const before = new Set((await listBackups(container)).map(b => b.id));
-    const r = await barman(container, ["backup", "--wait", "--wait-timeout", "300", BARMAN_SERVER]);
+    // Somebody is waiting: an immediate checkpoint, not a spread one (up to 4.5 min under load, measured by the bench).
+    const r = await barman(container, ["backup", "--immediate-checkpoint", "--wait", "--wait-timeout", "300", BARMAN_SERVER]);
     const after = await listBackups(container);
     const created = after.find(b => !before.has(b.id));
     if (r.code !== 0 || !created || created.status !== "DONE") {

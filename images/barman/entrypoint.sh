@@ -56,7 +56,8 @@ while :; do
             barman-ha switch-wal "$server" >/dev/null || say "switch-wal failed"
             sleep 3
         fi
-        if barman backup --wait --wait-timeout 120 "$server" >&2; then say "first base backup done"; else say "first base backup failed; retrying next round"; fi
+        # An immediate checkpoint: PITR is impossible until this backup exists (a spread one took minutes under load).
+        if barman backup --immediate-checkpoint --wait --wait-timeout 120 "$server" >&2; then say "first base backup done"; else say "first base backup failed; retrying next round"; fi
     elif slot="$(barman-ha due "${BACKUP_SCHEDULE:-}" "$HOME/.last-scheduled-backup")"; then
         say "scheduled base backup for ${slot} (${BACKUP_SCHEDULE})"
         barman backup --wait --wait-timeout 120 "$server" >&2 || say "scheduled base backup for ${slot} failed"

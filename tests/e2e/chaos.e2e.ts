@@ -6,8 +6,20 @@
 // Bounds are liveness timeouts; the numbers are printed as a table (`npm run bench -- --chaos` too).
 import { strict as assert } from "assert";
 import { parseConfig } from "../../config";
-import { ChaosOutcome, ChaosRow, ChaosStack, chaosTable, partition, SCENARIOS, setSynchronousMode, underFault } from "../support/chaos";
-import { docker } from "../support/docker";
+import {
+    CHAOS_BACKUP_SCHEDULE,
+    ChaosOutcome,
+    ChaosRow,
+    ChaosStack,
+    chaosTable,
+    partition,
+    SCENARIOS,
+    setSynchronousMode,
+    stopBarman,
+    underFault,
+} from "../support/chaos";
+import { archiveGaps, check as barmanCheck, listBackups } from "../../ops/barman";
+import { docker, run } from "../support/docker";
 import { clusterView, deployedDcsInputs, deployStack, destroyStack, query, waitForCluster } from "../support/stack";
 import { assertAckedAround, waitFor } from "../support/workload";
 import { haproxyStatus, log, stackFile } from "../support/helpers";
@@ -20,6 +32,8 @@ const CONFIG: Record<string, unknown> = {
     subnet: E2E_STACKS.chaos.subnet,
     // Limits on the etcd members (generous, so they change no timing): README says resources.* reach the containers.
     resources: { etcd: { memoryMb: 512, cpus: 1.5 } },
+    // Frequent scheduled backups: they run under the faults, and Barman's outage spans one (caught up after).
+    barman: { backupSchedule: CHAOS_BACKUP_SCHEDULE },
     ports: E2E_STACKS.chaos.ports,
 };
 
@@ -105,7 +119,38 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
                 );
             }
             assert.ok(readsAfter > 0, `reads through the read port must go on (${reads} in all, none after the fault)`);
+            if (s.fault === stopBarman) {
+                await barmanCaughtUp(o);
+            }
         });
+    }
+
+    /** Barman's loop log (its stderr). */
+    const barmanLog = async (container: string) => (await run("docker", ["logs", container])).stderr;
+
+    /**
+     * After Barman was down over a scheduled backup: writes went on, the backup it missed is taken once it
+     * is back (a slot inside the outage, logged as such), and the WAL written meanwhile is archived with no gap.
+     */
+    async function barmanCaughtUp(o: ChaosOutcome): Promise<void> {
+        const barman = c.d.outputs.barmanContainer;
+        assert.ok(o.row.outageSeconds < 10, `writes do not wait for Barman in synchronous mode on (outage ${o.row.outageSeconds} s)`);
+        const restartedAt = Date.parse(await docker(["inspect", "-f", "{{.State.StartedAt}}", barman]));
+        const slots = async () =>
+            [...(await barmanLog(barman)).matchAll(/scheduled base backup for (\d{4}-\d\d-\d\d \d\d:\d\d) UTC/g)].map(m =>
+                Date.parse(`${m[1].replace(" ", "T")}:00Z`),
+            );
+        const before = (await slots()).filter(t => t < o.faultAt);
+        assert.ok(before.length > 0, `scheduled backups (${CHAOS_BACKUP_SCHEDULE}) fired while the suite ran`);
+        const inOutage = (t: number) => t >= o.faultAt - 1000 && t <= restartedAt;
+        await waitFor("the backup missed during the outage to be taken", 300, async () => (await slots()).some(inOutage));
+        const missed = (await slots()).find(inOutage)!;
+        const ids = async () => (await listBackups(barman)).filter(b => b.status === "DONE").map(b => b.id);
+        const since = (await docker(["exec", barman, "date", "-u", "-d", `@${Math.floor(restartedAt / 1000)}`, "+%Y%m%dT%H%M%S"])).trim();
+        await waitFor("a finished backup begun after Barman's restart", 300, async () => (await ids()).some(id => id >= since));
+        await waitFor("barman check to pass", 300, async () => (await barmanCheck(barman)).ok);
+        assert.deepEqual((await archiveGaps(barman)).sinceOldestBackup, [], "WAL written while Barman was down is archived, no gap");
+        c.log(`Barman: caught up the ${new Date(missed).toISOString()} backup after its restart`);
     }
 
     it(`${SCENARIOS.length + 1}. a replica cut off from the leader falls behind maximumLagOnFailover and leaves the read pool`, async () => {

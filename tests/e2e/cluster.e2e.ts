@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { memberRunning, memberStatus } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
-import { docker } from "../support/docker";
+import { docker, run } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../support/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
@@ -266,8 +266,14 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const members = await clusterView(d.outputs);
         const down = ["db1", "db2", "db3", "db4"].find(n => !members.some(m => m.name === n && memberRunning(m)))!;
         assert.ok(down, "one member is down after the kill");
+        const startedAt = new Date().toISOString();
         await docker(["start", `${STACK}-${down}`]);
         await waitRejoined(d.outputs, down, 180);
+        // The rejoin went through pg_rewind (the killed leader's crash recovery leaves WAL past the fork), and it succeeded.
+        const logs = await run("docker", ["logs", "--since", startedAt, `${STACK}-${down}`]);
+        const patroniLog = `${logs.stdout}${logs.stderr}`;
+        assert.match(patroniLog, /running pg_rewind from db\d/, "Patroni ran pg_rewind against the new leader");
+        assert.match(patroniLog, /pg_rewind exit code=0/, "pg_rewind succeeded");
         // It receives the leader's timeline and holds exactly the leader's rows.
         const n = Number(down.replace(/^db/, ""));
         const digest = "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync";

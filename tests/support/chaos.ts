@@ -13,6 +13,10 @@ import { Ack, createTable, missingRows, startWriter, waitFor, WriterResult } fro
 
 /** Longer than the default profile's ttl (20 s): the lease expires while the fault lasts. */
 export const HOLD_MS = 30_000;
+/** The chaos stack's backup schedule: frequent, so that the Barman scenario's stop spans a scheduled backup. */
+export const CHAOS_BACKUP_SCHEDULE = "*/3 * * * *";
+/** How long Barman stays stopped: longer than CHAOS_BACKUP_SCHEDULE's interval. */
+export const BARMAN_HOLD_MS = 200_000;
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
@@ -252,6 +256,17 @@ export const killReplica: Fault = async (c, oldLeader) => {
     }
 };
 
+/** Barman stopped for BARMAN_HOLD_MS (longer than a backup interval), then started; writes must not notice. */
+export const stopBarman: Fault = async c => {
+    const barman = c.d.outputs.barmanContainer;
+    await docker(["stop", barman]);
+    try {
+        await sleep(BARMAN_HOLD_MS);
+    } finally {
+        await startAgain([barman]);
+    }
+};
+
 let tables = 0;
 
 /** Run one fault under the writer and the sampler, wait until the stack is whole again, and measure. */
@@ -337,6 +352,7 @@ export const SCENARIOS: { name: string; fault: Fault; asyncToo: boolean }[] = [
     { name: "etcd quorum lost 30 s", fault: loseEtcdQuorum, asyncToo: false },
     { name: "one etcd member killed", fault: killEtcdMember, asyncToo: false },
     { name: "sync standby / replica killed", fault: killReplica, asyncToo: false },
+    { name: "Barman stopped 200 s (longer than a backup interval)", fault: stopBarman, asyncToo: false },
 ];
 
 /** The rows as a Markdown table. */
