@@ -182,7 +182,21 @@ export const OWNED_PARAMETERS = [
     "synchronous_standby_names",
     "unix_socket_directories",
     "wal_level",
+    // Security: how passwords are stored, and parameters that run a command or load an archive module.
+    "password_encryption",
+    "archive_library",
+    "archive_cleanup_command",
+    "recovery_end_command",
+    // TLS belongs to the stack (its certificates, its files): ssl and every ssl_* parameter.
+    "ssl*",
 ];
+
+/** Whether a PostgreSQL parameter is the stack's (OWNED_PARAMETERS; a trailing `*` is a prefix). */
+export const stackOwned = (name: string): boolean =>
+    OWNED_PARAMETERS.some(p => (p.endsWith("*") ? name.toLowerCase().startsWith(p.slice(0, -1)) : name.toLowerCase() === p));
+
+/** Control characters (a newline would start another line in postgresql.conf or a rendered file). */
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Role names the stack creates itself; the application role must differ. */
 export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
@@ -282,6 +296,10 @@ function text(key: string, raw: unknown, dflt: string, problems: Problems, field
     if (raw === undefined) {
         return dflt;
     }
+    if (typeof raw === "string" && CONTROL.test(raw)) {
+        problems.push(`${key}: control characters (newline, tab, ...) are not allowed (given ${show(raw)})`);
+        return dflt;
+    }
     const why = typeof raw === "string" && raw.trim() !== "" && (!field.pattern || field.pattern.test(raw)) ? field.problem?.(raw) : "";
     if (why !== undefined) {
         problems.push(`${key}: must be ${field.what ?? "a non-empty string"}${why ? `: ${why}` : ""} (given ${show(raw)})`);
@@ -342,12 +360,14 @@ function postgresParameters(raw: unknown, problems: Problems): Record<string, Pg
     for (const [name, value] of Object.entries(raw)) {
         if (!PARAM_NAME.test(name)) {
             problems.push(`${key}.${name}: not a valid PostgreSQL parameter name (letters, digits, underscores, one optional dot)`);
-        } else if (OWNED_PARAMETERS.includes(name.toLowerCase())) {
+        } else if (stackOwned(name)) {
             problems.push(
                 `${key}.${name}: set by the stack itself and cannot be overridden (given ${show(value)}); stack-owned: ${OWNED_PARAMETERS.join(", ")}`,
             );
         } else if (!["string", "number", "boolean"].includes(typeof value)) {
             problems.push(`${key}.${name}: value must be a string, number or boolean (given ${show(value)})`);
+        } else if (typeof value === "string" && CONTROL.test(value)) {
+            problems.push(`${key}.${name}: control characters (newline, tab, ...) are not allowed (given ${show(value)})`);
         } else {
             out[name] = value as PgValue;
         }

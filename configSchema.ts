@@ -204,7 +204,7 @@ export const SCHEMA: Record<string, Field> = {
             postgresql: {
                 kind: "parameters",
                 defaultDoc: "`{}`",
-                doc: "PostgreSQL parameters (e.g. `{work_mem: 16MB, max_connections: 200}`), over the stack's defaults; parameters the stack owns (`port`, `listen_addresses`, `archive_*`, `wal_level`, `hot_standby`, …) are rejected",
+                doc: "PostgreSQL parameters (e.g. `{work_mem: 16MB, max_connections: 200}`), over the stack's defaults; parameters the stack owns (`port`, `listen_addresses`, `archive_*`, `wal_level`, `hot_standby`, `password_encryption`, commands such as `recovery_end_command`, `ssl` and every `ssl_*`, …) are rejected, and so are control characters (a newline) in any value",
             },
         },
     },

@@ -94,6 +94,49 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         log(`row visible through the read port after ${seconds} s`);
     });
 
+    it("3b. README's Quickstart connect lines work as written (npm run output through a stand-in pulumi holding this stack's outputs)", async () => {
+        // The Pulumi CLI cannot be installed here: a stand-in on PATH answers `pulumi stack output NAME
+        // --show-secrets` from the harness's outputs; everything else (npm, the wrapper, psql) is real.
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const lines = [...readme.matchAll(/^psql "\$\(npm run --silent output -- (\w+)\)".*$/gm)];
+        assert.deepEqual(
+            lines.map(m => m[1]),
+            ["writeConnectionString", "readConnectionString", "superuserConnectionString"],
+        );
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "quickstart-"));
+        const outputsFile = path.join(bin, "outputs.json");
+        fs.writeFileSync(outputsFile, JSON.stringify(d.outputs), { mode: 0o600 });
+        fs.writeFileSync(
+            path.join(bin, "pulumi"),
+            [
+                "#!/bin/sh",
+                '[ "$1 $2" = "stack select" ] && exit 0',
+                'if [ "$1 $2" = "stack output" ] && [ "$4" = --show-secrets ]; then',
+                `    exec node -e 'const o = require(process.argv[1]); if (!(process.argv[2] in o)) process.exit(1); console.log(o[process.argv[2]])' ${outputsFile} "$3"`,
+                "fi",
+                'echo "unexpected: pulumi $*" >&2; exit 3',
+                "",
+            ].join("\n"),
+            { mode: 0o700 },
+        );
+        try {
+            const answers = lines.map(m => {
+                const r = spawnSync("bash", ["-c", m[0]], {
+                    cwd: path.join(__dirname, "..", ".."),
+                    input: "SELECT current_user || ' ' || pg_is_in_recovery();\n",
+                    encoding: "utf8",
+                    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, PULUMI_CONFIG_PASSPHRASE: "quickstart-test" },
+                });
+                assert.equal(r.status, 0, `${m[0]}: ${r.stdout}${r.stderr}`);
+                return /^\s*(\w+ (?:true|false))\s*$/m.exec(r.stdout)?.[1];
+            });
+            const app = decodeURIComponent(new URL(d.outputs.writeConnectionString).username);
+            assert.deepEqual(answers, [`${app} false`, `${app} true`, "postgres false"], "leader, replica, superuser on the leader");
+        } finally {
+            fs.rmSync(bin, { recursive: true });
+        }
+    });
+
     it("4. the stats page needs credentials and shows the leader UP in write, replicas UP in read", async () => {
         const anonymous = await fetch(d.outputs.statsUrl);
         assert.equal(anonymous.status, 401);

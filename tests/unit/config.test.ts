@@ -309,7 +309,27 @@ describe("config: every problem is reported, naming the key, the value and what 
             assert.ok(OWNED_PARAMETERS.includes(owned));
             rejects({ patroni: { postgresql: { [owned]: "x" } } }, `patroni.postgresql.${owned}`, "set by the stack");
         }
+        // Security-relevant ones too: password storage, anything that runs a command, TLS (ssl and every ssl_*).
+        for (const owned of [
+            "password_encryption",
+            "archive_library",
+            "archive_cleanup_command",
+            "recovery_end_command",
+            "ssl",
+            "SSL_Cert_File",
+            "ssl_passphrase_command",
+        ]) {
+            rejects({ patroni: { postgresql: { [owned]: "x" } } }, `patroni.postgresql.${owned}`, "set by the stack", "ssl*");
+        }
         rejects({ patroni: { postgresql: { work_mem: { a: 1 } } } }, "patroni.postgresql.work_mem", "string, number or boolean");
+        // A newline would start a line of its own in a rendered file.
+        rejects(
+            { patroni: { postgresql: { log_line_prefix: "%m\narchive_command = 'sh'" } } },
+            "patroni.postgresql.log_line_prefix",
+            "control characters",
+        );
+        rejects({ app: { database: "app\n" } }, "app.database", "control characters");
+        rejects({ barman: { backupSchedule: "0 3 * * *\n" } }, "barman.backupSchedule", "control characters");
         const ok = parseConfig({ patroni: { postgresql: { work_mem: "8MB", "pg_stat_statements.max": 5000, jit: false } } }, "t").spec;
         assert.deepEqual(ok.patroni.postgresql, { work_mem: "8MB", "pg_stat_statements.max": 5000, jit: false });
     });
