@@ -196,7 +196,7 @@ export const stackOwned = (name: string): boolean =>
     OWNED_PARAMETERS.some(p => (p.endsWith("*") ? name.toLowerCase().startsWith(p.slice(0, -1)) : name.toLowerCase() === p));
 
 /** Control characters (a newline would start another line in postgresql.conf or a rendered file). */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = { test: (s: string) => [...s].some(ch => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) };
 
 /** Role names the stack creates itself; the application role must differ. */
 export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
