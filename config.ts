@@ -196,7 +196,7 @@ export const stackOwned = (name: string): boolean =>
     OWNED_PARAMETERS.some(p => (p.endsWith("*") ? name.toLowerCase().startsWith(p.slice(0, -1)) : name.toLowerCase() === p));
 
 /** Control characters (a newline would start another line in postgresql.conf or a rendered file). */
-const CONTROL = { test: (s: string) => [...s].some(ch => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) };
+const hasControlChars = (s: string) => [...s].some(ch => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
 
 /** Role names the stack creates itself; the application role must differ. */
 export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
@@ -296,7 +296,7 @@ function text(key: string, raw: unknown, dflt: string, problems: Problems, field
     if (raw === undefined) {
         return dflt;
     }
-    if (typeof raw === "string" && CONTROL.test(raw)) {
+    if (typeof raw === "string" && hasControlChars(raw)) {
         problems.push(`${key}: control characters (newline, tab, ...) are not allowed (given ${show(raw)})`);
         return dflt;
     }
@@ -366,7 +366,7 @@ function postgresParameters(raw: unknown, problems: Problems): Record<string, Pg
             );
         } else if (!["string", "number", "boolean"].includes(typeof value)) {
             problems.push(`${key}.${name}: value must be a string, number or boolean (given ${show(value)})`);
-        } else if (typeof value === "string" && CONTROL.test(value)) {
+        } else if (typeof value === "string" && hasControlChars(value)) {
             problems.push(`${key}.${name}: control characters (newline, tab, ...) are not allowed (given ${show(value)})`);
         } else {
             out[name] = value as PgValue;
