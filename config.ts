@@ -280,11 +280,20 @@ function boolean(key: string, raw: unknown, dflt: boolean, problems: Problems): 
     return dflt;
 }
 
-function oneOf<T extends string>(key: string, raw: unknown, dflt: T, allowed: readonly T[], problems: Problems): T {
+function oneOf<T extends string>(
+    key: string,
+    raw: unknown,
+    dflt: T,
+    allowed: readonly T[],
+    problems: Problems,
+    aliases: Record<string, string> = {},
+): T {
     if (raw === undefined) {
         return dflt;
     }
-    const s = typeof raw === "boolean" ? (raw ? "on" : "off") : raw;
+    const given = typeof raw === "boolean" ? (raw ? "on" : "off") : raw;
+    // A former name keeps working (public config values are contracts).
+    const s = typeof given === "string" && Object.hasOwn(aliases, given) ? aliases[given] : given;
     if (typeof s === "string" && (allowed as readonly string[]).includes(s)) {
         return s as T;
     }
@@ -393,7 +402,7 @@ function parseField(key: string, field: Field, raw: unknown, ctx: SchemaContext,
         case "boolean":
             return boolean(key, raw, dflt() as boolean, problems);
         case "enum":
-            return oneOf(key, raw, dflt() as string, field.values, problems);
+            return oneOf(key, raw, dflt() as string, field.values, problems, field.aliases);
         case "text":
             if (raw === "" && field.empty) {
                 return field.empty === "value" ? "" : dflt();

@@ -4,7 +4,10 @@
 // the table). Import-free of config.ts, so both can use it.
 import { cronProblem } from "./lib/cron";
 
-export type Profile = "seed" | "fast";
+export type Profile = "fast" | "conservative";
+
+/** Former profile names, still accepted: `seed` was `conservative` (named after the architecture notes the project started from). */
+export const PROFILE_ALIASES: Record<string, Profile> = { seed: "conservative" };
 
 export interface ProfileTimings {
     patroni: { ttl: number; loopWait: number; retryTimeout: number; failsafeMode: boolean };
@@ -12,7 +15,8 @@ export interface ProfileTimings {
 }
 
 /**
- * Timings per profile. "seed" is the seed's 30/10/10. "fast" keeps Patroni's safety rule (loopWait +
+ * Timings per profile. "conservative" is Patroni's own 30/10/10 with slower HAProxy checks (the timings of the
+ * architecture notes the project started from, once called "seed"). "fast" keeps Patroni's safety rule (loopWait +
  * 2 * retryTimeout <= ttl, ttl >= 20) and shortens detection: with etcd3 the replicas wake the moment the
  * leader's lease expires, which happens ttl minus 0..loopWait after a crash (the leader refreshes it once
  * a loop), so a longer loop lowers the expected failover time; failsafe mode keeps the primary up through
@@ -20,7 +24,7 @@ export interface ProfileTimings {
  * good check (Patroni answers 200 on /primary only while holding the leader lock).
  */
 export const PROFILES: Record<Profile, ProfileTimings> = {
-    seed: {
+    conservative: {
         patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, failsafeMode: false },
         haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
     },
@@ -53,7 +57,7 @@ export type Field = Described &
         | { kind: "number"; above: number; max: number; default?: Default<number> }
         | { kind: "boolean"; default: Default<boolean> }
         /** One of `values`; a YAML boolean reads as "on"/"off" (YAML 1.1 turns a bare on/off into one). */
-        | { kind: "enum"; values: readonly string[]; default: Default<string> }
+        | { kind: "enum"; values: readonly string[]; default: Default<string>; aliases?: Record<string, string> }
         /**
          * A non-empty string matching `pattern` (`what` names the form in messages). `empty`: what "" means,
          * "default" (take the default) or "value" (a legitimate value, e.g. "no schedule"). `problem`: a
@@ -77,8 +81,9 @@ const PORT_DOC = "host port";
 const port = (dflt: number, doc: string): Field => ({ kind: "integer", min: 1, max: 65535, default: dflt, doc: `${PORT_DOC}: ${doc}` });
 /** A base port: node n is published on base + n, so the base leaves room for the largest node count. */
 const basePort = (dflt: number, doc: string): Field => ({ kind: "integer", min: 0, max: 65535 - 9, default: dflt, doc });
-/** "profile (`20` fast, `30` seed)". */
-const byProfile = (value: (t: ProfileTimings) => unknown) => `profile (\`${value(PROFILES.fast)}\` fast, \`${value(PROFILES.seed)}\` seed)`;
+/** "profile (`20` fast, `30` conservative)". */
+const byProfile = (value: (t: ProfileTimings) => unknown) =>
+    `profile (\`${value(PROFILES.fast)}\` fast, \`${value(PROFILES.conservative)}\` conservative)`;
 const timing = (key: keyof ProfileTimings["patroni"] & string, min: number, max: number, doc: string): Field => ({
     kind: "integer",
     min,
@@ -113,9 +118,10 @@ const IDENT_WHAT = "a lower-case SQL identifier (letters, digits, underscores; a
 export const SCHEMA: Record<string, Field> = {
     profile: {
         kind: "enum",
-        values: ["fast", "seed"],
+        values: ["fast", "conservative"],
+        aliases: PROFILE_ALIASES,
         default: "fast",
-        doc: "failover timings: `fast` (20/8/6, failsafe mode) or `seed` (the 30/10/10 of the architecture notes the project started from); see [Failover timings](#failover-timings)",
+        doc: "failover timings: `fast` (20/8/6, failsafe mode, HAProxy checks twice a second) or `conservative` (Patroni's own 30/10/10, checks every 2 s; `seed`, its former name, still works); see [Failover timings](#failover-timings)",
     },
     prometheus: {
         kind: "boolean",

@@ -1,5 +1,5 @@
 // `npm run bench`: bring a stack up on the local engine and print measured numbers as a table.
-// Targets live here, not in tests. Options: --profile fast|seed (default fast), --runs N (default 3),
+// Targets live here, not in tests. Options: --profile fast|conservative (default fast; seed = conservative), --runs N (default 3),
 // --set key=json (extra stack config, e.g. --set 'patroni={"loopWait":8,"retryTimeout":6}').
 // --chaos: instead, the chaos scenarios (tests/support/chaos.ts) on a 3-node stack, in the default
 // synchronous mode and (those that can lose writes or bring an old leader back) in "off", as one table;

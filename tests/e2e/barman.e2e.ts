@@ -215,7 +215,7 @@ describe("e2e: Barman follows the leader", function () {
         assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
     });
 
-    it("4c. npm run pitr as a command: --target-xid and --target-lsn recover exactly the first transaction, --remove cleans up", async () => {
+    it("4c. npm run pitr as a command: --target-xid and --target-lsn recover exactly the first transaction, --latest everything, --remove cleans up", async () => {
         const su = d.outputs.superuserConnectionString;
         await query(su, "CREATE TABLE pitr_cli (id int PRIMARY KEY)");
         const client = new Client({ connectionString: su });
@@ -232,10 +232,11 @@ describe("e2e: Barman follows the leader", function () {
             await client.end();
         }
         await switchWalAndWait(container, su);
-        for (const flags of [
-            ["--target-xid", xid],
-            ["--target-lsn", lsn],
-        ]) {
+        for (const [flags, expected] of [
+            [["--target-xid", xid], [1, 2, 3]],
+            [["--target-lsn", lsn], [1, 2, 3]],
+            [["--latest"], [1, 2, 3, 4, 5, 6]],
+        ] as [string[], number[]][]) {
             const r = runCli(d, "pitr", ...flags);
             assert.equal(r.code, 0, r.out);
             const connectionString = r.stdout.trim().split("\n").pop()!;
@@ -243,7 +244,7 @@ describe("e2e: Barman follows the leader", function () {
             const rows = await query<{ id: number }>(connectionString, "SELECT id FROM pitr_cli ORDER BY id");
             assert.deepEqual(
                 rows.map(x => x.id),
-                [1, 2, 3],
+                expected,
                 `${flags.join(" ")}: ${r.out}`,
             );
             const removed = runCli(d, "pitr", "--remove");

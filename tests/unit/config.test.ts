@@ -115,16 +115,22 @@ describe("config: defaults", () => {
             patroni: { ttl: 20, loopWait: 8, retryTimeout: 6, failsafeMode: true },
             haproxy: { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 },
         });
-        assert.deepEqual(PROFILES.seed, {
+        assert.deepEqual(PROFILES.conservative, {
             patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, failsafeMode: false },
             haproxy: { inter: 2000, fastinter: 1000, downinter: 2000, rise: 2, fall: 3, maxconn: 100 },
         });
-        const seed = parseConfig({ profile: "seed" }, "t").spec;
+        const conservative = parseConfig({ profile: "conservative" }, "t").spec;
         assert.deepEqual(
-            [seed.patroni.ttl, seed.patroni.loopWait, seed.patroni.retryTimeout, seed.patroni.failsafeMode],
+            [conservative.patroni.ttl, conservative.patroni.loopWait, conservative.patroni.retryTimeout, conservative.patroni.failsafeMode],
             [30, 10, 10, false],
         );
-        assert.deepEqual(seed.haproxy, PROFILES.seed.haproxy);
+        assert.deepEqual(conservative.haproxy, PROFILES.conservative.haproxy);
+    });
+
+    it('"seed", the conservative profile\'s former name, still works and means the same', () => {
+        const seed = parseConfig({ profile: "seed" }, "t").spec;
+        assert.equal(seed.profile, "conservative");
+        assert.deepEqual(seed, { ...parseConfig({ profile: "conservative" }, "t").spec });
     });
 
     it("README's failover-timings table shows the profiles' values", () => {
@@ -137,22 +143,23 @@ describe("config: defaults", () => {
                 .slice(2, 4)
                 .map(c => c.trim());
         };
-        const [fast, seed] = row("Patroni `ttl` / `loop_wait` / `retry_timeout`");
+        assert.ok(readme.includes("\n| | `fast` (default) | `conservative` |\n"), "the header row names the profiles");
+        const [fast, conservative] = row("Patroni `ttl` / `loop_wait` / `retry_timeout`");
         const timing = (p: typeof PROFILES.fast) => `${p.patroni.ttl} / ${p.patroni.loopWait} / ${p.patroni.retryTimeout}`;
-        assert.deepEqual([fast, seed], [timing(PROFILES.fast), timing(PROFILES.seed)]);
+        assert.deepEqual([fast, conservative], [timing(PROFILES.fast), timing(PROFILES.conservative)]);
         assert.deepEqual(row("`failsafe_mode`"), [
             PROFILES.fast.patroni.failsafeMode ? "on" : "off",
-            PROFILES.seed.patroni.failsafeMode ? "on" : "off",
+            PROFILES.conservative.patroni.failsafeMode ? "on" : "off",
         ]);
         const checks = (p: typeof PROFILES.fast) =>
             `${p.haproxy.inter} / ${p.haproxy.fastinter} / ${p.haproxy.downinter} ms, ${p.haproxy.rise} / ${p.haproxy.fall}`;
-        assert.deepEqual(row("HAProxy `inter`"), [checks(PROFILES.fast), checks(PROFILES.seed)]);
+        assert.deepEqual(row("HAProxy `inter`"), [checks(PROFILES.fast), checks(PROFILES.conservative)]);
     });
 
-    it("the seed profile changes timings, and explicit keys still win", () => {
-        const seed = parseConfig({ profile: "seed" }, "t").spec;
-        assert.equal(seed.patroni.loopWait, PROFILES.seed.patroni.loopWait);
-        assert.equal(seed.haproxy.inter, PROFILES.seed.haproxy.inter);
+    it("the conservative profile changes timings, and explicit keys still win", () => {
+        const conservative = parseConfig({ profile: "conservative" }, "t").spec;
+        assert.equal(conservative.patroni.loopWait, PROFILES.conservative.patroni.loopWait);
+        assert.equal(conservative.haproxy.inter, PROFILES.conservative.haproxy.inter);
     });
 
     it("the fast profile changes timings, and explicit keys still win", () => {
@@ -341,7 +348,7 @@ describe("config: every problem is reported, naming the key, the value and what 
     });
 
     it("profile, barman.*, haproxy.* ranges, cpus and the stack name", () => {
-        rejects({ profile: "turbo" }, "profile", '"fast", "seed"', '"turbo"');
+        rejects({ profile: "turbo" }, "profile", '"fast", "conservative"', '"turbo"');
         rejects({ barman: { mode: "ftp" } }, "barman.mode", '"streaming", "rsync"', '"ftp"');
         rejects({ barman: { retentionPolicy: "KEEP 3" } }, "barman.retentionPolicy", "REDUNDANCY", '"KEEP 3"');
         rejects({ barman: { minimumRedundancy: -1 } }, "barman.minimumRedundancy", "0 to 1000");
