@@ -277,9 +277,13 @@ async function main() {
                       (await listBackups(d.outputs.barmanContainer)).some(b => b.status === "DONE"),
                   );
                   await takeBackup(d.outputs.barmanContainer);
-              })();
+              })().then(
+                  () => "done",
+                  // Reported as a row, not fatal: the other numbers are still worth printing.
+                  (e: Error) => `failed: ${e.message}`,
+              );
         const { via: viaHaproxy, direct } = await pgbench(d, spec.addresses.haproxy, l.host, client);
-        await backupUnderLoad;
+        const backupOutcome = await backupUnderLoad;
         const unplanned = (await timeline()) - tlBefore;
         const syncRows = await synchronousCost(d, client);
         const rows: [string, string, string][] = [
@@ -302,7 +306,12 @@ async function main() {
             ]);
         }
         if (!args.includes("--skip-barman")) {
-            rows.push(...(await barmanTimings(d)));
+            rows.push(["base backup during pgbench", backupOutcome ?? "", `done ${backupOutcome === "done" ? "met" : "MISSED"}`]);
+            rows.push(
+                ...(await barmanTimings(d).catch((e: Error): [string, string, string][] => [
+                    ["Barman timings", `not measured: ${e.message}`, "MISSED"],
+                ])),
+            );
         }
         const acked = Object.values(trials)
             .flat()

@@ -233,8 +233,14 @@ describe("e2e: Barman follows the leader", function () {
         }
         await switchWalAndWait(container, su);
         for (const [flags, expected] of [
-            [["--target-xid", xid], [1, 2, 3]],
-            [["--target-lsn", lsn], [1, 2, 3]],
+            [
+                ["--target-xid", xid],
+                [1, 2, 3],
+            ],
+            [
+                ["--target-lsn", lsn],
+                [1, 2, 3],
+            ],
             [["--latest"], [1, 2, 3, 4, 5, 6]],
         ] as [string[], number[]][]) {
             const r = runCli(d, "pitr", ...flags);
