@@ -3,6 +3,7 @@
 // Pulumi.yaml's declarations and README's configuration table against it (`npm run docs:config` writes
 // the table). Import-free of config.ts, so both can use it.
 import { cronProblem } from "./lib/cron";
+import { BARMAN_GID, BARMAN_UID } from "./configs/layout";
 
 export type Profile = "fast" | "conservative";
 
@@ -252,6 +253,16 @@ export const SCHEMA: Record<string, Field> = {
                 what: `a 5-field cron expression such as "0 3 * * *" or "30 2 * * MON-FRI", or "" to disable`,
                 problem: cronProblem,
                 doc: 'cron (UTC) for scheduled base backups, `""` to disable; names (`MON`, `JAN`), ranges, steps and `L` work; a time missed while Barman was down is caught up when it is back',
+            },
+            backupDir: {
+                kind: "text",
+                empty: "value",
+                default: "",
+                // Absolute, not the root, no "." or ".." component.
+                pattern: /^(\/(?!\.\.?(\/|$))[^/\0]+)+\/?$/,
+                what: 'an absolute host path such as "/mnt/backups/pg" (no "." or ".." parts), or "" for the stack\'s backups volume',
+                doc: `host directory for base backups and WAL instead of the \`barman-backups\` volume (another disk, an NFS mount); must exist, owned by uid ${BARMAN_UID} / gid ${BARMAN_GID} (the image's \`barman\`), mode 0700; never deleted by the stack`,
+                defaultDoc: '`""` (the volume)',
             },
             backupMaxAgeHours: {
                 kind: "integer",

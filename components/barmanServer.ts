@@ -31,7 +31,7 @@ export interface BarmanServerArgs {
     metricsHostPort: number;
 }
 
-/** Barman with its global and server configuration and two volumes: metadata and backups. */
+/** Barman with its global and server configuration and two volumes: metadata and backups (or a host directory). */
 export class BarmanServer extends pulumi.ComponentResource {
     public readonly container: docker.Container;
     /** Docker name of the container, for operator commands. */
@@ -48,7 +48,10 @@ export class BarmanServer extends pulumi.ComponentResource {
         this.containerName = dockerName(stack, "barman");
         const volume = (suffix: string) => dataVolume(this, `${name}-${suffix}`, `barman-${suffix}`, "barman", args.placement);
         const home = volume("home");
-        const backups = volume("backups");
+        // Backups on a host directory when barman.backupDir says so (the stack never deletes it), else a volume.
+        const backups = args.spec.backupDir
+            ? { hostPath: args.spec.backupDir, containerPath: BARMAN_BACKUPS }
+            : { volumeName: volume("backups").name, containerPath: BARMAN_BACKUPS };
         const ssh = args.ssh ? sshEnvs(args.ssh) : pulumi.output([] as string[]);
         const envs = pulumi.secret(
             pulumi
@@ -79,7 +82,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                 ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: bindAddress }],
                 volumes: [
                     { volumeName: home.name, containerPath: BARMAN_HOME },
-                    { volumeName: backups.name, containerPath: BARMAN_BACKUPS },
+                    backups,
                     ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
                 ],
                 healthcheck: healthcheck(`barman-health ${BARMAN_SERVER}`, "120s"),

@@ -53,6 +53,13 @@ export const BARMAN_SLOT = "barman";
 export const WAL_SHARE = "/var/lib/barman-wal";
 /** Group owning the WAL share in both images (postgres and barman are members): one gid, so both can use it. */
 export const WALSHARE_GID = 2990;
+/**
+ * The Barman image's `barman` user and group, fixed (Debian would pick the next free system ids) so a
+ * `barman.backupDir` on the host can be owned by them. 101/102 are what Debian assigned before they were
+ * fixed, so volumes of earlier deployments keep their owner.
+ */
+export const BARMAN_UID = 101;
+export const BARMAN_GID = 102;
 export const WAL_INCOMING = `${WAL_SHARE}/incoming`;
 
 /** barman.mode "rsync": sshd port in the Patroni and Barman containers, and HAProxy's SSH route to the leader. */
@@ -82,7 +89,15 @@ export function layoutBuildArgs(role: string): Record<string, string> {
     };
     const byRole: Record<string, Record<string, string>> = {
         patroni: { ...shared, PG_PORT: String(PG_PORT), API_PORT: String(API_PORT), PG_HOME, PATRONI_CONFIG },
-        barman: { ...shared, BARMAN_HOME, BARMAN_BACKUPS, BARMAN_SERVER_DIR, BARMAN_METRICS_PORT: String(BARMAN_METRICS_PORT) },
+        barman: {
+            ...shared,
+            BARMAN_HOME,
+            BARMAN_BACKUPS,
+            BARMAN_SERVER_DIR,
+            BARMAN_METRICS_PORT: String(BARMAN_METRICS_PORT),
+            BARMAN_UID: String(BARMAN_UID),
+            BARMAN_GID: String(BARMAN_GID),
+        },
         etcd: { ETCD_DATA, ETCD_CLIENT_PORT: String(ETCD_CLIENT_PORT), ETCD_PEER_PORT: String(ETCD_PEER_PORT) },
         haproxy: {
             HAPROXY_CONFIG,

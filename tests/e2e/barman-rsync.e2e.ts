@@ -4,7 +4,10 @@ import { strict as assert } from "assert";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { BARMAN_SERVER } from "../../configs/barman";
-import { BARMAN_BACKUPS, PG_DATA, SSH_ETC } from "../../configs/layout";
+import { BARMAN_BACKUPS, BARMAN_GID, BARMAN_UID, PG_DATA, SSH_ETC } from "../../configs/layout";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, destroyStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
@@ -12,12 +15,14 @@ import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from ".
 import { E2E_STACKS } from "../support/e2eStacks";
 
 const STACK = E2E_STACKS.rsync.stack;
+/** barman.backupDir: this stack keeps its backups on a host directory instead of a volume. */
+const BACKUP_DIR = path.join(os.tmpdir(), `${STACK}-backups`);
 const CONFIG = {
     profile: "fast",
     patroniNodes: 2,
     etcdNodes: 1,
     subnet: E2E_STACKS.rsync.subnet,
-    barman: { mode: "rsync" },
+    barman: { mode: "rsync", backupDir: BACKUP_DIR },
     ports: E2E_STACKS.rsync.ports,
 };
 const BARMAN_ADDRESS = "10.213.243.3";
@@ -33,6 +38,10 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
     let d: Deployed;
     let barman: string;
     before(async () => {
+        // As README says to prepare it: owned by the image's barman user, mode 0700.
+        fs.rmSync(BACKUP_DIR, { recursive: true, force: true });
+        fs.mkdirSync(BACKUP_DIR, { mode: 0o700 });
+        fs.chownSync(BACKUP_DIR, BARMAN_UID, BARMAN_GID);
         d = await deployStack(stackFile(STACK, CONFIG), { log });
         barman = d.outputs.barmanContainer;
     });
@@ -43,6 +52,9 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         console.log(`      first rsync backup present ${seconds.toFixed(1)} s after the cluster was healthy`);
         const [first] = await listBackups(barman);
         assert.equal(await backupMode(barman, first.id), "rsync-concurrent");
+        // barman.backupDir: the backup is on the host directory.
+        const info = fs.readFileSync(path.join(BACKUP_DIR, BARMAN_SERVER, "base", first.id, "backup.info"), "utf8");
+        assert.match(info, /^status=DONE$/m);
         await waitFor("barman check to pass", 180, async () => (await check(barman)).ok);
         assert.match((await check(barman)).text, /ssh: OK/);
     });
@@ -196,9 +208,12 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         );
     });
 
-    it("teardown leaves nothing of the stack", async () => {
+    it("teardown leaves nothing of the stack but the backups in barman.backupDir", async () => {
         await destroyStack(STACK);
         assert.equal(await docker(["ps", "-aq", "--filter", `label=patroni-ha.stack=${STACK}`]), "");
         assert.equal(await docker(["volume", "ls", "-q", "--filter", `label=patroni-ha.stack=${STACK}`]), "");
+        // The host backupDir is the operator's: destroy leaves it, backups included.
+        assert.ok(fs.readdirSync(path.join(BACKUP_DIR, BARMAN_SERVER, "base")).length >= 1, "backups kept in backupDir");
+        fs.rmSync(BACKUP_DIR, { recursive: true, force: true });
     });
 });

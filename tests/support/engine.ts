@@ -255,7 +255,8 @@ export class RealEngine implements pulumi.runtime.Mocks {
             args.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external ?? ""}:${p.internal}`);
         }
         for (const v of i.volumes ?? []) {
-            args.push("-v", `${v.volumeName}:${v.containerPath}${v.readOnly ? ":ro" : ""}`);
+            // A named volume or a host directory (hostPath), as the Docker provider maps them.
+            args.push("-v", `${v.volumeName ?? v.hostPath}:${v.containerPath}${v.readOnly ? ":ro" : ""}`);
         }
         const hc = i.healthcheck;
         if (hc) {

@@ -364,6 +364,13 @@ describe("config: every problem is reported, naming the key, the value and what 
         rejects({ barman: { backupSchedule: "0 0 31 2 *" } }, "barman.backupSchedule", "day of month");
         assert.equal(parseConfig({ barman: { backupSchedule: "30 2 * * MON-FRI" } }, "t").spec.barman.backupSchedule, "30 2 * * MON-FRI");
         rejects({ barman: { backupMaxAgeHours: 0 } }, "barman.backupMaxAgeHours", "1 to");
+        for (const bad of ["backups", "/", "/mnt/../etc", "/mnt/./b", "./b", "//"]) {
+            rejects({ barman: { backupDir: bad } }, "barman.backupDir", "absolute host path", JSON.stringify(bad));
+        }
+        for (const good of ["/mnt/backups/pg", "/srv/b/", "/a"]) {
+            assert.equal(parseConfig({ barman: { backupDir: good } }, "t").spec.barman.backupDir, good);
+        }
+        assert.equal(parseConfig({}, "t").spec.barman.backupDir, "", "the volume by default");
         rejects({ barman: { compression: "zstd" } }, "barman.compression", '"gzip", "none"');
         assert.equal(parseConfig({ barman: { backupSchedule: "" } }, "t").spec.barman.backupSchedule, "", '"" disables scheduled backups');
         rejects({ haproxy: { inter: 50 } }, "haproxy.inter", "100 to 600000", "50");

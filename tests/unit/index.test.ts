@@ -151,6 +151,20 @@ describe("program: container inputs (dev stack)", () => {
         assert.deepEqual(c.inputs.ports, [{ internal: 9780, external: 9780, ip: "127.0.0.1" }]);
     });
 
+    it("Barman: barman.backupDir puts the backups on that host directory, with no backups volume", async () => {
+        const other = await runProgram({ subnet: "10.77.1.0/24", barman: { backupDir: "/mnt/pg-backups/dev" } }, "dev");
+        const c = container(other, "dev-barman");
+        assert.deepEqual(
+            (c.inputs.volumes as { volumeName?: string; hostPath?: string; containerPath: string }[]).map(
+                v => `${v.volumeName ?? v.hostPath}:${v.containerPath}`,
+            ),
+            ["dev-barman-home:/var/lib/barman", "/mnt/pg-backups/dev:/data/pg-backup", "dev-wal:/var/lib/barman-wal"],
+        );
+        const volumes = byType(other, VOLUME).map(v => unwrap(v.inputs.name));
+        assert.ok(!volumes.includes("dev-barman-backups"), `volumes: ${volumes}`);
+        assert.ok(volumes.includes("dev-barman-home"));
+    });
+
     it("no Prometheus unless enabled", () => {
         assert.equal(containers(run).filter(c => unwrap(c.inputs.name) === "dev-prometheus").length, 0);
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 0);
