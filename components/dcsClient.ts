@@ -74,19 +74,30 @@ function dcsKey(state: DynamicConfigState, leaf: string): string {
     return `${state.namespace}${state.scope}/${leaf}`;
 }
 
-/** Nulls for keys present now but absent from desired (Patroni's PATCH merges; null deletes). */
-export function configPatch(current: unknown, desired: unknown): unknown {
-    if (!isPlain(desired) || !isPlain(current)) {
-        return desired;
-    }
+/**
+ * The PATCH that makes the keys the stack owns match `desired` and leaves every other key alone (Patroni's
+ * PATCH merges; null deletes). Owned: the keys of `desired`, and those of `previous` (what the stack sent
+ * last time), which are deleted when `desired` dropped them. `pause` set by `patronictl pause` and keys
+ * added with `patronictl edit-config` survive. Only what differs is sent; an empty object: nothing to do.
+ */
+export function configPatch(current: unknown, desired: unknown, previous?: unknown): Json {
+    const now = isPlain(current) ? current : {};
+    const before = isPlain(previous) ? previous : {};
     const patch: Json = {};
-    for (const k of Object.keys(current)) {
-        if (!(k in desired)) {
+    for (const k of Object.keys(before)) {
+        if (isPlain(desired) && !(k in desired) && k in now) {
             patch[k] = null;
         }
     }
-    for (const [k, v] of Object.entries(desired)) {
-        patch[k] = isPlain(v) && isPlain(current[k]) ? configPatch(current[k], v) : v;
+    for (const [k, v] of Object.entries(isPlain(desired) ? desired : {})) {
+        if (isPlain(v) && isPlain(now[k])) {
+            const inner = configPatch(now[k], v, before[k]);
+            if (Object.keys(inner).length > 0) {
+                patch[k] = inner;
+            }
+        } else if (!sameConfig(now[k], v)) {
+            patch[k] = v;
+        }
     }
     return patch;
 }
@@ -177,11 +188,16 @@ async function noMemberListening(members: MemberEndpoint[]): Promise<boolean> {
 
 /**
  * Make the DCS hold `state.config`. Before bootstrap (no initialize key) the config is written to etcd,
- * where Patroni reads it at start instead of bootstrap.dcs. Afterwards it is PATCHed through the REST
+ * where Patroni reads it at start instead of bootstrap.dcs. Afterwards the keys the stack owns are PATCHed
+ * (configPatch: `previousConfig` is what it sent last time, whose dropped keys are deleted) through the REST
  * API, Patroni applies it on every node within a loop, and restart-only parameters are applied by a
  * rolling restart, replicas first. No container is touched.
  */
-export async function applyDynamicConfig(state: DynamicConfigState, log: Log = () => undefined): Promise<ApplyReport> {
+export async function applyDynamicConfig(
+    state: DynamicConfigState,
+    log: Log = () => undefined,
+    previousConfig?: string,
+): Promise<ApplyReport> {
     const desired = JSON.parse(state.config) as Json;
     const initialized = await retry("reading the cluster state from etcd", state.timeoutSeconds, async () => {
         const r = await etcd(state, "kv/range", { key: b64(dcsKey(state, "initialize")) });
@@ -215,10 +231,10 @@ export async function applyDynamicConfig(state: DynamicConfigState, log: Log = (
         }
         throw new Error("no member answered");
     });
-    if (sameConfig(current, desired)) {
+    const patch = configPatch(current, desired, previousConfig === undefined ? undefined : JSON.parse(previousConfig));
+    if (Object.keys(patch).length === 0) {
         return { mode: "unchanged", restarted: await rollingRestart(state, log) };
     }
-    const patch = configPatch(current, desired);
     await retry("PATCH /config", state.timeoutSeconds, async () => {
         const r = await apiRequest("PATCH", `${member.apiUrl}/config`, { body: patch, auth: [state.apiUser, state.apiPassword] });
         if (r.status !== 200) {

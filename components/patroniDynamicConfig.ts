@@ -38,8 +38,9 @@ export const dynamicConfigProvider: pulumi.dynamic.ResourceProvider = {
             deleteBeforeReplace: false,
         };
     },
-    async update(_id: string, _olds: DynamicConfigState, news: DynamicConfigState) {
-        await applyDynamicConfig(news);
+    async update(_id: string, olds: DynamicConfigState, news: DynamicConfigState) {
+        // olds.config: what the stack owned before, so a key it dropped is deleted and nobody else's is.
+        await applyDynamicConfig(news, undefined, olds.config);
         return { outs: news };
     },
     async delete() {

@@ -182,13 +182,27 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
 
     // 11. Changing the running stack (the second `pulumi up`).
     let deployedInputs: DynamicConfigState;
-    it("11a. a reloadable parameter and ttl reach every node without restarting any container", async () => {
+    it("11a. a reloadable parameter and ttl reach every node without restarting any container; an operator's pause survives", async () => {
         deployedInputs = deployedDcsInputs(d);
         const before = await containerStarts(STACK);
+        // Maintenance mode set the way README shows; the stack's change must not undo it.
+        const patronictl = (...a: string[]) =>
+            spawnSync("npm", ["run", "--silent", "patronictl", "--", ...a], {
+                cwd: path.join(__dirname, "..", ".."),
+                env: { ...process.env, STACK },
+                encoding: "utf8",
+            });
+        const paused = patronictl("pause", "--wait");
+        assert.equal(paused.status, 0, `${paused.stdout}${paused.stderr}`);
         const next = { ...config, patroni: { ...(config.patroni as object), ttl: 25, postgresql: { work_mem: "24MB" } } };
         const news = await plannedDynamicConfig(STACK, next, deployedInputs);
         const diff = await updateDynamicConfig({ ...deployedInputs }, news);
         assert.deepEqual(diff, { changes: true, replaces: [] });
+        const afterChange = (await (await fetch(`${d.outputs.patroniApiUrls[0]}/config`)).json()) as { pause?: boolean; ttl: number };
+        assert.equal(afterChange.pause, true, "patronictl pause survives the stack's DCS change");
+        assert.equal(afterChange.ttl, 25);
+        const resumed = patronictl("resume", "--wait");
+        assert.equal(resumed.status, 0, `${resumed.stdout}${resumed.stderr}`);
         for (let n = 1; n <= 4; n++) {
             await waitFor(
                 `db${n} work_mem`,

@@ -35,7 +35,7 @@ describe("DCS client", () => {
         assert.deepEqual(c.log, ["put /service/s/config"]);
     });
 
-    it("patches a running cluster, nulling removed keys, and restarts replicas before the leader", async () => {
+    it("patches a running cluster, deleting the keys the stack dropped, and restarts replicas before the leader", async () => {
         c.kv.set("/service/s/initialize", "123");
         // loop_wait 0: the fake applies a change at once, so the client's settle wait is its minimum (3 s).
         c.config = { ttl: 30, loop_wait: 0, postgresql: { parameters: { work_mem: "4MB", jit: "off" } } };
@@ -45,14 +45,13 @@ describe("DCS client", () => {
             { name: "db3", role: "replica", pending: false, state: "running", streaming: true },
         ];
         const desired = { ttl: 25, loop_wait: 0, postgresql: { parameters: { work_mem: "8MB", max_connections: 200 } } };
-        const report = await applyDynamicConfig(state(c, desired));
+        const previous = JSON.stringify(c.config);
+        const report = await applyDynamicConfig(state(c, desired), undefined, previous);
         assert.equal(report.mode, "patched");
         assert.deepEqual(c.config, desired);
         assert.deepEqual(
             c.log.filter(l => l.startsWith("patch")),
-            [
-                `patch ${JSON.stringify({ ttl: 25, loop_wait: 0, postgresql: { parameters: { jit: null, work_mem: "8MB", max_connections: 200 } } })}`,
-            ],
+            [`patch ${JSON.stringify({ ttl: 25, postgresql: { parameters: { jit: null, work_mem: "8MB", max_connections: 200 } } })}`],
         );
         assert.deepEqual(report.restarted, ["db2", "db1"]);
         assert.deepEqual(
@@ -85,11 +84,27 @@ describe("DCS client", () => {
         );
     });
 
-    it("configPatch deletes with null only what the desired config dropped", () => {
-        assert.deepEqual(configPatch({ a: 1, b: { c: 1, d: 2 }, e: [1] }, { a: 2, b: { c: 1 }, e: [2] }), {
-            a: 2,
-            b: { c: 1, d: null },
-            e: [2],
+    it("configPatch sends what differs, deletes only what the stack owned and dropped, and leaves the rest", () => {
+        const previous = { a: 1, b: { c: 1, d: 2 }, e: [1] };
+        // The operator paused the cluster and added a parameter with edit-config; the stack dropped b.d.
+        const current = { ...previous, pause: true, b: { c: 1, d: 2, mine: "x" } };
+        assert.deepEqual(configPatch(current, { a: 2, b: { c: 1 }, e: [2] }, previous), { b: { d: null }, a: 2, e: [2] });
+        assert.deepEqual(configPatch(current, { a: 1, b: { c: 1, d: 2 }, e: [1] }, previous), {}, "nothing owned differs: nothing to send");
+        assert.deepEqual(configPatch(current, { a: 1 }), {}, "with no previous config nothing is deleted");
+        assert.deepEqual(configPatch({ a: 1 }, { a: { b: 1 } }, { a: 1 }), { a: { b: 1 } }, "a value that becomes an object");
+    });
+
+    it("an operator's pause and edit-config keys survive a tuning change", async () => {
+        c.kv.set("/service/s/initialize", "1");
+        const previous = { ttl: 30, loop_wait: 0, postgresql: { parameters: { work_mem: "4MB" } } };
+        c.config = { ...previous, pause: true, postgresql: { parameters: { work_mem: "4MB", log_min_duration_statement: 500 } } };
+        c.members = [{ name: "db1", role: "primary", pending: false, state: "running", streaming: false }];
+        await applyDynamicConfig(state(c, { ...previous, ttl: 25 }), undefined, JSON.stringify(previous));
+        assert.deepEqual(c.config, {
+            ttl: 25,
+            loop_wait: 0,
+            pause: true,
+            postgresql: { parameters: { work_mem: "4MB", log_min_duration_statement: 500 } },
         });
     });
 });
