@@ -61,6 +61,10 @@ export function commonContainerArgs(stack: string, role: string, limits: RoleRes
     return {
         restart: "unless-stopped",
         init: true,
+        // Every image runs as an unprivileged user: no Linux capability is needed, and no setuid binary in
+        // the image (su, passwd, ssh-keysign) may gain one.
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
         logDriver: "json-file",
         logOpts: { "max-size": "10m", "max-file": "3" },
         labels: stackLabels(stack, role),

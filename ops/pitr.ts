@@ -187,6 +187,11 @@ export async function pitr(
         "max-size=10m",
         "--shm-size",
         "256m",
+        // As the stack's own containers: an unprivileged user, no capabilities, no setuid escalation.
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges:true",
         "-p",
         `${host === "::1" ? "[::1]" : host}:${port}:5432`,
         "-v",

@@ -94,6 +94,20 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         log(`row visible through the read port after ${seconds} s`);
     });
 
+    it("3c. every container runs with no Linux capabilities and no privilege escalation", async () => {
+        const names = (await docker(["ps", "--filter", `label=patroni-ha.stack=${STACK}`, "--format", "{{.Names}}"]))
+            .split("\n")
+            .filter(Boolean);
+        assert.ok(names.length >= 9, `containers: ${names}`);
+        for (const name of names) {
+            // The bounding set is empty (nothing can be regained) and no-new-privileges is set, as the kernel sees it.
+            const status = await docker(["exec", name, "grep", "-E", "^(CapBnd|CapEff|NoNewPrivs):", "/proc/self/status"]);
+            assert.match(status, /CapBnd:\s+0{16}/, `${name}: ${status}`);
+            assert.match(status, /CapEff:\s+0{16}/, `${name}: ${status}`);
+            assert.match(status, /NoNewPrivs:\s+1/, `${name}: ${status}`);
+        }
+    });
+
     it("3b. README's Quickstart connect lines work as written (npm run output through a stand-in pulumi holding this stack's outputs)", async () => {
         // The Pulumi CLI cannot be installed here: a stand-in on PATH answers `pulumi stack output NAME
         // --show-secrets` from the harness's outputs; everything else (npm, the wrapper, psql) is real.

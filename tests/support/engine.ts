@@ -56,6 +56,8 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
         "labels",
         "memory",
         "cpus",
+        "capabilities",
+        "securityOpts",
         "stopSignal",
         "stopTimeout",
         "shmSize",
@@ -253,6 +255,15 @@ export class RealEngine implements pulumi.runtime.Mocks {
         }
         for (const p of i.ports ?? []) {
             args.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external ?? ""}:${p.internal}`);
+        }
+        for (const c of i.capabilities?.drops ?? []) {
+            args.push("--cap-drop", c);
+        }
+        for (const c of i.capabilities?.adds ?? []) {
+            args.push("--cap-add", c);
+        }
+        for (const o of i.securityOpts ?? []) {
+            args.push("--security-opt", o);
         }
         for (const v of i.volumes ?? []) {
             // A named volume or a host directory (hostPath), as the Docker provider maps them.

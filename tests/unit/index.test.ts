@@ -165,6 +165,15 @@ describe("program: container inputs (dev stack)", () => {
         assert.ok(volumes.includes("dev-barman-home"));
     });
 
+    it("every container drops all Linux capabilities and forbids privilege escalation", () => {
+        const all = containers(run);
+        assert.ok(all.length >= 8, `${all.length} containers`);
+        for (const c of all) {
+            assert.deepEqual(c.inputs.capabilities, { drops: ["ALL"] }, String(unwrap(c.inputs.name)));
+            assert.deepEqual(c.inputs.securityOpts, ["no-new-privileges:true"], String(unwrap(c.inputs.name)));
+        }
+    });
+
     it("no Prometheus unless enabled", () => {
         assert.equal(containers(run).filter(c => unwrap(c.inputs.name) === "dev-prometheus").length, 0);
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 0);
