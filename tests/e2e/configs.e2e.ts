@@ -228,23 +228,15 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         const rules = renderAlertRules(RULE_TEST_ARGS);
         const testFile = `${path.dirname(PROMETHEUS_RULES)}/rules.test.yml`;
         const tests = renderRuleTests(rules, path.basename(PROMETHEUS_RULES));
-        const good = await inImage(
-            "prometheus",
-            { [PROMETHEUS_RULES]: rules, [testFile]: tests },
-            `promtool test rules ${testFile}`,
-            "root",
-        );
+        const promtoolTest = (ruleText: string) =>
+            inImage("prometheus", { [PROMETHEUS_RULES]: ruleText, [testFile]: tests }, `promtool test rules ${testFile}`, "root");
+        const good = await promtoolTest(rules);
         assert.equal(good.code, 0, good.out);
         assert.match(good.out, /SUCCESS/);
         // A backup-age threshold a hundred times too high: BackupTooOld never fires, and the test says so.
         const broken = rules.replace(`> ${RULE_TEST_ARGS.backupMaxAgeSeconds}`, `> ${RULE_TEST_ARGS.backupMaxAgeSeconds * 100}`);
         assert.notEqual(broken, rules);
-        const bad = await inImage(
-            "prometheus",
-            { [PROMETHEUS_RULES]: broken, [testFile]: tests },
-            `promtool test rules ${testFile}`,
-            "root",
-        );
+        const bad = await promtoolTest(broken);
         assert.notEqual(bad.code, 0, bad.out);
         assert.match(bad.out, /BackupTooOld/);
     });
