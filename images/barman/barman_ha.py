@@ -64,14 +64,14 @@ def due_slot(expr, last, now):
     return slot
 
 
-def due(expr, stamp_file, now=None):
+def due(expr, stamp_file):
     """Exit 0 and print the slot when a scheduled backup is due; records the slot in `stamp_file`."""
     if not expr.strip():
         return 1
     if not cron_valid(expr):
         print(f"barman-ha: not a valid schedule: {expr!r}", file=sys.stderr)
         return 2
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc)
     last = None
     try:
         with open(stamp_file) as f:
