@@ -306,8 +306,8 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.equal((await leader(d.outputs)).name, target);
         assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "switchover", result.acked), []);
         assert.ok(
-            result.outageSeconds < 10,
-            `switchover write outage ${result.outageSeconds} s (liveness ceiling 10 s; the target is in the bench)`,
+            result.outageSeconds < 30,
+            `switchover write outage ${result.outageSeconds} s (liveness ceiling 30 s; the target is in the bench)`,
         );
         console.log(`      switchover write outage: ${result.outageSeconds.toFixed(2)} s`);
         await waitRejoined(d.outputs, old.name, 90);

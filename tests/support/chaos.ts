@@ -43,6 +43,13 @@ export interface ChaosRow {
     lostFromOthers: number;
     /** Sampler rounds in which two nodes accepted a direct write. */
     doubleWritableRounds: number;
+    /**
+     * The last such round, in seconds after the fault was lifted (undefined without one). Only a resumed
+     * asynchronous old leader may be one of the two, and only until its Patroni's first loop demotes it.
+     */
+    doubleWritableAfterLift?: number;
+    /** Writes acknowledged through the write port by the old leader after another node had acknowledged one (0 in every mode). */
+    oldLeaderAckedAfterNew: number;
     /** Times the leader key named the old leader again after another member had taken it. */
     leaderTakenBack: number;
 }
@@ -52,12 +59,19 @@ export interface ChaosOutcome {
     lost: number[];
     writer: WriterResult;
     sampler: SamplerResult;
+    /** The member that led when the fault began. */
+    oldLeader: string;
     faultAt: number;
+    /** When the fault was lifted (unpaused, healed, started again); for faults with nothing to lift, when it returned. */
+    liftedAt: number;
     healedAt: number;
 }
 
-/** A fault: gets the leader when it starts, returns once healed (the stack then recovers by itself). */
-export type Fault = (c: ChaosStack, oldLeader: string, watch: LeaderWatch) => Promise<void>;
+/**
+ * A fault: gets the leader when it starts, returns once healed (the stack then recovers by itself), with
+ * the time the fault was lifted when that is earlier than its return.
+ */
+export type Fault = (c: ChaosStack, oldLeader: string, watch: LeaderWatch) => Promise<number | void>;
 
 const nodeNames = (c: ChaosStack) => c.spec.members.map(m => m.name);
 const containerName = (c: ChaosStack, member: string) => `${c.spec.stack}-${member}`;
@@ -175,7 +189,9 @@ export const freezeLeader: Fault = async (c, oldLeader, watch) => {
     } finally {
         await docker(["unpause", name], { allowFail: true });
     }
+    const liftedAt = Date.now();
     await sleep(10_000); // the resumed old leader's chance to take the key back (the watch runs on until the end)
+    return liftedAt;
 };
 
 /** Leader cut off from etcd and its peers for longer than ttl, then healed. */
@@ -190,7 +206,9 @@ export const partitionLeader: Fault = async (c, oldLeader, watch) => {
     } finally {
         await partition(name, peers, false);
     }
+    const liftedAt = Date.now();
     await sleep(10_000);
+    return liftedAt;
 };
 
 /** Leader container killed, started again once another member leads. */
@@ -198,7 +216,9 @@ export const killLeader: Fault = async (c, oldLeader, watch) => {
     await docker(["kill", containerName(c, oldLeader)]);
     await watch.next(oldLeader, 90);
     await startAgain([containerName(c, oldLeader)]);
+    const liftedAt = Date.now();
     await sleep(10_000);
+    return liftedAt;
 };
 
 /** Leader container stopped (docker stop: SIGTERM, Patroni hands the leadership over), then started. */
@@ -206,7 +226,9 @@ export const stopLeader: Fault = async (c, oldLeader, watch) => {
     await docker(["stop", containerName(c, oldLeader)]);
     await watch.next(oldLeader, 90);
     await startAgain([containerName(c, oldLeader)]);
+    const liftedAt = Date.now();
     await sleep(10_000);
+    return liftedAt;
 };
 
 /** The leader's postmaster killed with SIGKILL; Patroni restarts it. */
@@ -295,11 +317,12 @@ export async function underFault(c: ChaosStack, scenario: string, fault: Fault):
     await sleep(2000);
     const faultAt = Date.now();
     let healedAt = faultAt,
+        liftedAt = faultAt,
         w: WriterResult,
         s: SamplerResult,
         leaders: { holders: string[]; takenBack: number };
     try {
-        await fault(c, oldLeader, watch);
+        liftedAt = (await fault(c, oldLeader, watch)) ?? Date.now();
         await waitForCluster(c.d.outputs, 240, c.log);
         healedAt = Date.now();
         await sleep(2000);
@@ -319,12 +342,41 @@ export async function underFault(c: ChaosStack, scenario: string, fault: Fault):
         present: w.acked.length - lost.length,
         lostFromOthers: w.acks.filter((a: Ack) => lostSet.has(a.id) && a.server !== oldAddress).length,
         doubleWritableRounds: s.doubleWritable.length,
+        doubleWritableAfterLift: s.doubleWritable.length ? Math.max(...s.doubleWritable.map(r => r.at - liftedAt)) / 1000 : undefined,
+        oldLeaderAckedAfterNew: ackedAfterHandover(w.acks, oldAddress),
         leaderTakenBack: leaders.takenBack,
     };
     c.log(
         `${scenario} (${c.mode}): ${JSON.stringify(row)}; leader key ${leaders.holders.join(" -> ")}; sampler ${JSON.stringify(s.acceptedBy)} of ${s.rounds} rounds`,
     );
-    return { row, lost, writer: w, sampler: s, faultAt, healedAt };
+    return { row, lost, writer: w, sampler: s, oldLeader, faultAt, liftedAt, healedAt };
+}
+
+/**
+ * How long after the fault is lifted a resumed asynchronous old leader may still accept a direct write: a
+ * liveness bound on its Patroni's first loop after the freeze (it finds the key taken and demotes).
+ */
+export const RESUMED_WRITABLE_MS = 10_000;
+
+/**
+ * Sampler rounds that break "never two writable nodes". Synchronous modes allow none: a resumed old
+ * leader's commits wait for a standby that now follows the new leader. Asynchronous mode has no such
+ * guard, and a frozen container cannot run anything that would stop PostgreSQL before the lease expires
+ * (Patroni's answer is a watchdog device, which containers cannot have), so there the old leader may be
+ * one of the two from the moment it is lifted until RESUMED_WRITABLE_MS later; never through the write
+ * port, whose check asks Patroni's lease (oldLeaderAckedAfterNew).
+ */
+export function splitBrainRounds(o: ChaosOutcome, mode: SynchronousMode): SamplerResult["doubleWritable"] {
+    // A round begun up to a connect timeout before the lift can reach the node once it runs again.
+    const allowed = (r: SamplerResult["doubleWritable"][number]) =>
+        mode === "off" && r.nodes.includes(o.oldLeader) && r.at >= o.liftedAt - 1500 && r.at <= o.liftedAt + RESUMED_WRITABLE_MS;
+    return o.sampler.doubleWritable.filter(r => !allowed(r));
+}
+
+/** Acknowledgements from `oldAddress` after the first one from any other server: two writable primaries as a client sees them. */
+export function ackedAfterHandover(acks: Ack[], oldAddress: string): number {
+    const handover = Math.min(...acks.filter(a => a.server !== oldAddress).map(a => a.at));
+    return acks.filter(a => a.server === oldAddress && a.at > handover).length;
 }
 
 /** Change synchronousMode on the running stack as a second `pulumi up` would, and wait until it holds. */
@@ -355,15 +407,20 @@ export const SCENARIOS: { name: string; fault: Fault; asyncToo: boolean }[] = [
     { name: "Barman stopped 200 s (longer than a backup interval)", fault: stopBarman, asyncToo: false },
 ];
 
+const doubleWritable = (r: ChaosRow) =>
+    r.doubleWritableAfterLift === undefined
+        ? `${r.doubleWritableRounds}`
+        : `${r.doubleWritableRounds} (the last ${r.doubleWritableAfterLift.toFixed(1)} s after the fault was lifted)`;
+
 /** The rows as a Markdown table. */
 export function chaosTable(rows: ChaosRow[]): string {
     const lines = [
-        "| fault | mode | write outage | write errors | acknowledged / present | lost rows not from the old leader | rounds with two writable nodes | old leader took the key back |",
-        "|---|---|---|---|---|---|---|---|",
+        "| fault | mode | write outage | write errors | acknowledged / present | lost rows not from the old leader | old leader acknowledged after the new one | rounds with two writable nodes | old leader took the key back |",
+        "|---|---|---|---|---|---|---|---|---|",
     ];
     for (const r of rows) {
         lines.push(
-            `| ${r.scenario} | ${r.mode} | ${r.outageSeconds.toFixed(1)} s | ${r.failures} | ${r.acked} / ${r.present} | ${r.lostFromOthers} | ${r.doubleWritableRounds} | ${r.leaderTakenBack} |`,
+            `| ${r.scenario} | ${r.mode} | ${r.outageSeconds.toFixed(1)} s | ${r.failures} | ${r.acked} / ${r.present} | ${r.lostFromOthers} | ${r.oldLeaderAckedAfterNew} | ${doubleWritable(r)} | ${r.leaderTakenBack} |`,
         );
     }
     return lines.join("\n");
