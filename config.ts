@@ -134,9 +134,14 @@ export interface ClusterSpec {
     /** Data volumes survive `pulumi destroy` (retainOnDelete). */
     retainData: boolean;
     baseImage: string;
+    /** Host IP of the write and read ports. */
     bindAddress: string;
-    /** Address clients on the Docker host use to reach published ports. */
+    /** Host IP of every other published port (admin: node ports, REST API, etcd, stats, metrics, PITR). */
+    adminBindAddress: string;
+    /** Address clients on the Docker host use to reach the write and read ports. */
     publicHost: string;
+    /** Address the operator's tools on the Docker host use to reach the admin ports. */
+    adminHost: string;
     subnet: string;
     patroniNodes: number;
     etcdNodes: number;
@@ -435,6 +440,7 @@ interface Parsed {
     retainData: boolean;
     baseImage: string;
     bindAddress: string;
+    adminBindAddress: string;
     subnet: string;
     ports: PortsSpec;
     patroni: PatroniSpec;
@@ -479,8 +485,37 @@ function evenEtcdCount(p: Parsed, warnings: string[]): void {
 }
 
 function bindAddressIsIp(raw: Record<string, unknown>, problems: Problems): void {
-    if (raw.bindAddress !== undefined && net.isIP(String(raw.bindAddress)) === 0) {
-        problems.push(`bindAddress: must be an IP address such as 127.0.0.1 or 0.0.0.0 (given ${show(raw.bindAddress)})`);
+    for (const key of ["bindAddress", "adminBindAddress"]) {
+        if (raw[key] !== undefined && net.isIP(String(raw[key])) === 0) {
+            problems.push(`${key}: must be an IP address such as 127.0.0.1 or 0.0.0.0 (given ${show(raw[key])})`);
+        }
+    }
+}
+
+const isLoopback = (ip: string) => ip === "::1" || /^127\./.test(ip);
+
+/** Ports published beyond loopback are named at deploy time: nothing leaves the host unannounced. */
+function exposure({ bindAddress, adminBindAddress, ports, patroniNodes, etcdNodes, prometheus }: Parsed, warnings: string[]): void {
+    if (net.isIP(bindAddress) && !isLoopback(bindAddress)) {
+        warnings.push(
+            `bindAddress is ${bindAddress}: the write port ${ports.write} and the read port ${ports.read} are reachable beyond this host ` +
+                `(password authentication, no TLS yet); firewall them to your applications.`,
+        );
+    }
+    if (net.isIP(adminBindAddress) && !isLoopback(adminBindAddress)) {
+        const range = (base: number, n: number) => (n === 1 ? `${base + 1}` : `${base + 1}-${base + n}`);
+        const exposed = [
+            `every node's PostgreSQL (${range(ports.postgresBase, patroniNodes)})`,
+            `Patroni's REST API (${range(ports.apiBase, patroniNodes)})`,
+            `etcd (${range(ports.etcdBase, etcdNodes)}, no authentication: whoever reaches it controls the cluster)`,
+            `HAProxy's stats page (${ports.stats})`,
+            `the metrics endpoints (${ports.metrics}, ${ports.barmanMetrics})`,
+            ...(prometheus ? [`Prometheus (${ports.prometheus})`] : []),
+            `the PITR instance (${ports.pitr})`,
+        ];
+        warnings.push(
+            `adminBindAddress is ${adminBindAddress}: reachable beyond this host are ${exposed.join(", ")}. Keep it on 127.0.0.1.`,
+        );
     }
 }
 
@@ -578,6 +613,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     const p = parseKeys(raw, stack, problems);
     evenEtcdCount(p, warnings);
     bindAddressIsIp(raw, problems);
+    exposure(p, warnings);
     const at = subnetAddresses("subnet", p.subnet, p.patroniNodes, problems);
     publishedPortsDiffer(p, problems);
     patroniTimings(p, problems);
@@ -588,7 +624,8 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     if (problems.length > 0 || !at) {
         throw new ConfigError(problems);
     }
-    const publicHost = p.bindAddress === "0.0.0.0" ? "127.0.0.1" : p.bindAddress === "::" ? "::1" : p.bindAddress;
+    const publicHost = clientHost(p.bindAddress);
+    const adminHost = clientHost(p.adminBindAddress);
     const addresses: Addresses = {
         gateway: at(OFFSETS.gateway),
         haproxy: at(OFFSETS.haproxy),
@@ -605,16 +642,21 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
             address: at(OFFSETS.db + n),
             hostPostgresPort,
             hostApiPort,
-            apiUrl: httpUrl(publicHost, hostApiPort),
-            postgresEndpoint: hostPort(publicHost, hostPostgresPort),
+            apiUrl: httpUrl(adminHost, hostApiPort),
+            postgresEndpoint: hostPort(adminHost, hostPostgresPort),
         };
     });
     const etcd: EtcdMemberSpec[] = Array.from({ length: p.etcdNodes }, (_, i) => {
         const n = i + 1,
             hostClientPort = p.ports.etcdBase + n;
-        return { name: etcdMemberName(n), address: at(OFFSETS.etcd + n), hostClientPort, clientUrl: httpUrl(publicHost, hostClientPort) };
+        return { name: etcdMemberName(n), address: at(OFFSETS.etcd + n), hostClientPort, clientUrl: httpUrl(adminHost, hostClientPort) };
     });
-    return { spec: { stack, ...p, publicHost, addresses, members, etcd }, warnings };
+    return { spec: { stack, ...p, publicHost, adminHost, addresses, members, etcd }, warnings };
+}
+
+/** The address a client on the Docker host dials for a port bound to `bindAddress` (a wildcard: loopback). */
+function clientHost(bindAddress: string): string {
+    return bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress === "::" ? "::1" : bindAddress;
 }
 
 /** Turn Pulumi's flat config map ("patroni-ha:key" -> string) into decoded values for parseConfig. */

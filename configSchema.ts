@@ -149,7 +149,16 @@ export const SCHEMA: Record<string, Field> = {
         what: "a Docker image reference",
         doc: "Debian bookworm image all images are built `FROM`",
     },
-    bindAddress: { kind: "text", default: "127.0.0.1", doc: "host IP every published port binds to (`0.0.0.0` exposes the stack)" },
+    bindAddress: {
+        kind: "text",
+        default: "127.0.0.1",
+        doc: "host IP the write and read ports bind to, the ones applications use (`0.0.0.0`: every interface; a warning says so)",
+    },
+    adminBindAddress: {
+        kind: "text",
+        default: "127.0.0.1",
+        doc: "host IP every other published port binds to: each node's PostgreSQL and REST API, etcd, HAProxy's stats page, the metrics endpoints, Prometheus, the PITR instance. Keep it on loopback; a non-loopback value is a warning naming what it exposes",
+    },
     subnet: {
         kind: "text",
         empty: "default",

@@ -8,6 +8,7 @@ export { hostPort, postgresUri };
 export function clusterOutputs(cluster: PatroniCluster) {
     const spec = cluster.spec;
     const host = spec.publicHost;
+    const admin = spec.adminHost;
     const writeEndpoint = hostPort(host, spec.ports.write);
     const readEndpoint = hostPort(host, spec.ports.read);
     const uri = (user: string, pw: pulumi.Output<string>, endpoint: string, db: string) =>
@@ -15,7 +16,7 @@ export function clusterOutputs(cluster: PatroniCluster) {
     return {
         writeEndpoint,
         readEndpoint,
-        statsUrl: httpUrl(host, spec.ports.stats, "/"),
+        statsUrl: httpUrl(admin, spec.ports.stats, "/"),
         statsUser: "admin",
         statsPassword: pulumi.secret(cluster.secrets.stats),
         patroniApiUrls: spec.members.map(m => m.apiUrl),
@@ -29,13 +30,13 @@ export function clusterOutputs(cluster: PatroniCluster) {
         superuserConnectionString: uri("postgres", cluster.secrets.superuser, writeEndpoint, "postgres"),
         superuserPassword: pulumi.secret(cluster.secrets.superuser),
         barmanContainer: cluster.barman.containerName,
-        pitrEndpoint: hostPort(host, spec.ports.pitr),
+        pitrEndpoint: hostPort(admin, spec.ports.pitr),
         metricsUrls: {
             patroni: spec.members.map(m => `${m.apiUrl}/metrics`),
-            haproxy: httpUrl(host, spec.ports.stats, "/metrics"),
-            postgres: httpUrl(host, spec.ports.metrics, "/metrics"),
-            barman: httpUrl(host, spec.ports.barmanMetrics, "/metrics"),
+            haproxy: httpUrl(admin, spec.ports.stats, "/metrics"),
+            postgres: httpUrl(admin, spec.ports.metrics, "/metrics"),
+            barman: httpUrl(admin, spec.ports.barmanMetrics, "/metrics"),
         },
-        prometheusUrl: spec.prometheus ? httpUrl(host, spec.ports.prometheus, "/") : undefined,
+        prometheusUrl: spec.prometheus ? httpUrl(admin, spec.ports.prometheus, "/") : undefined,
     };
 }

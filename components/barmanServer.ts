@@ -43,7 +43,7 @@ export class BarmanServer extends pulumi.ComponentResource {
     constructor(name: string, args: BarmanServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:BarmanServer", name, {}, opts);
         this.globalConfig = renderBarmanConf(args.spec);
-        const { stack, networkName, bindAddress } = args.placement;
+        const { stack, networkName, adminBindAddress } = args.placement;
         this.serverConfig = renderBarmanServer({ stack, haproxyAddress: args.haproxyAddress, mode: args.spec.mode });
         this.containerName = dockerName(stack, "barman");
         const volume = (suffix: string) => dataVolume(this, `${name}-${suffix}`, `barman-${suffix}`, "barman", args.placement);
@@ -79,7 +79,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                     ...(args.ssh?.files ?? []),
                 ],
                 networksAdvanced: stackNetwork(networkName, args.address, "barman"),
-                ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: bindAddress }],
+                ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: adminBindAddress }],
                 volumes: [
                     { volumeName: home.name, containerPath: BARMAN_HOME },
                     backups,

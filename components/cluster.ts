@@ -83,6 +83,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             stack: spec.stack,
             networkName: this.network.name,
             bindAddress: spec.bindAddress,
+            adminBindAddress: spec.adminBindAddress,
             retainData: spec.retainData,
         };
 

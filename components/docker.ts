@@ -12,8 +12,10 @@ export interface Placement {
     stack: string;
     /** Name of the cluster's Docker network. */
     networkName: pulumi.Input<string>;
-    /** Host address published ports bind to. */
+    /** Host address the write and read ports bind to (config `bindAddress`). */
     bindAddress: string;
+    /** Host address every other published port binds to (config `adminBindAddress`). */
+    adminBindAddress: string;
     /** Data volumes survive `pulumi destroy` and replacement (retainOnDelete): config `retainData`. */
     retainData: boolean;
 }

@@ -25,7 +25,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:EtcdCluster", name, {}, opts);
-        const { stack, networkName, bindAddress } = args.placement;
+        const { stack, networkName, adminBindAddress } = args.placement;
         const token = `${stack}-etcd`;
         this.containers = args.members.map(member => {
             const volume = dataVolume(this, `${name}-${member.name}-data`, `${member.name}-data`, "etcd", args.placement);
@@ -39,7 +39,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
                     user: "etcd",
                     command: renderEtcdCommand(member, args.members, token),
                     networksAdvanced: stackNetwork(networkName, member.address, member.name),
-                    ports: [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: bindAddress }],
+                    ports: [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: adminBindAddress }],
                     volumes: [{ volumeName: volume.name, containerPath: ETCD_DATA }],
                     healthcheck: healthcheck(`curl -fsS http://127.0.0.1:${ETCD_CLIENT_PORT}/health | grep -q '"health":"true"'`, "10s"),
                     stopTimeout: 30,

@@ -49,7 +49,7 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 .all([args.statsUser, args.statsPassword])
                 .apply(([user, password]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`]),
         );
-        const { stack, networkName, bindAddress } = args.placement;
+        const { stack, networkName, bindAddress, adminBindAddress } = args.placement;
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -65,7 +65,7 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 ports: [
                     { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: bindAddress },
                     { internal: HAPROXY_READ_PORT, external: args.ports.read, ip: bindAddress },
-                    { internal: HAPROXY_STATS_PORT, external: args.ports.stats, ip: bindAddress },
+                    { internal: HAPROXY_STATS_PORT, external: args.ports.stats, ip: adminBindAddress },
                 ],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${HAPROXY_HEALTH_PORT}/health`, "5s"),
                 stopSignal: "SIGTERM",

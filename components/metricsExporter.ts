@@ -34,7 +34,7 @@ export class MetricsExporter extends pulumi.ComponentResource {
                     `DATA_SOURCE_NAME=postgresql://${ROLES.monitor}:${encodeURIComponent(pw)}@${args.haproxyAddress}:${HAPROXY_WRITE_PORT}/postgres?sslmode=disable&application_name=exporter`,
                 ]),
         );
-        const { stack, networkName, bindAddress } = args.placement;
+        const { stack, networkName, adminBindAddress } = args.placement;
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -44,7 +44,7 @@ export class MetricsExporter extends pulumi.ComponentResource {
                 image: args.image,
                 envs,
                 networksAdvanced: stackNetwork(networkName, args.address, "exporter"),
-                ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: bindAddress }],
+                ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: adminBindAddress }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${EXPORTER_PORT}/metrics`, "10s"),
                 stopTimeout: 10,
             },

@@ -62,7 +62,7 @@ export class PatroniNode extends pulumi.ComponentResource {
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
-        const { stack, networkName, bindAddress } = args.placement;
+        const { stack, networkName, adminBindAddress } = args.placement;
         const member = args.member;
         this.patroniYml = renderPatroniYml({
             scope: args.scope,
@@ -116,8 +116,8 @@ export class PatroniNode extends pulumi.ComponentResource {
                 uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...(args.ssh?.files ?? [])],
                 networksAdvanced: stackNetwork(networkName, member.address, member.name),
                 ports: [
-                    { internal: PG_PORT, external: member.hostPostgresPort, ip: bindAddress },
-                    { internal: API_PORT, external: member.hostApiPort, ip: bindAddress },
+                    { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },
+                    { internal: API_PORT, external: member.hostApiPort, ip: adminBindAddress },
                 ],
                 volumes: [
                     { volumeName: volume.name, containerPath: PG_HOME },

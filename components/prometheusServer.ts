@@ -32,7 +32,7 @@ export class PrometheusServer extends pulumi.ComponentResource {
         super("patroni-ha:index:PrometheusServer", name, {}, opts);
         this.config = renderPrometheusYml(args.targets);
         this.rules = renderAlertRules(args.alerts);
-        const { stack, networkName, bindAddress } = args.placement;
+        const { stack, networkName, adminBindAddress } = args.placement;
         const data = new docker.Volume(
             `${name}-data`,
             {
@@ -53,7 +53,7 @@ export class PrometheusServer extends pulumi.ComponentResource {
                     { file: RULES_FILE, content: this.rules },
                 ],
                 networksAdvanced: stackNetwork(networkName, args.address, "prometheus"),
-                ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: bindAddress }],
+                ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: adminBindAddress }],
                 volumes: [{ volumeName: data.name, containerPath: PROMETHEUS_DATA }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${PROMETHEUS_PORT}/-/ready`, "30s"),
                 stopTimeout: 30,

@@ -1,5 +1,8 @@
-// Scenario 10: two stacks with different names and ports side by side on one engine.
+// Scenario 10: two stacks with different names and ports side by side on one engine. The second one
+// publishes its write and read ports on a second loopback address (what `bindAddress: 0.0.0.0` does for
+// the network): only those two answer there, every admin port stays on 127.0.0.1.
 import { strict as assert } from "assert";
+import * as net from "net";
 import { docker } from "../support/docker";
 import { deployStack, destroyStack, query } from "../support/stack";
 import { log, stackFile } from "../support/helpers";
@@ -7,7 +10,12 @@ import { E2E_STACKS } from "../support/e2eStacks";
 
 describe("e2e: two stacks side by side", function () {
     this.timeout(E2E_STACKS.blue.timeoutMs);
-    const stacks = [E2E_STACKS.blue, E2E_STACKS.green].map(s => ({ name: s.stack, ports: s.ports }));
+    // green's "network" address: any 127/8 address is this host's, and nothing else binds it.
+    const EXPOSED = "127.0.0.2";
+    const stacks = [
+        { name: E2E_STACKS.blue.stack, config: { ports: E2E_STACKS.blue.ports } },
+        { name: E2E_STACKS.green.stack, config: { ports: E2E_STACKS.green.ports, bindAddress: EXPOSED } },
+    ];
     after(async () => {
         for (const s of stacks) {
             await destroyStack(s.name);
@@ -17,9 +25,7 @@ describe("e2e: two stacks side by side", function () {
     it("10. both run without collisions, each with its own data, and removing one leaves the other", async () => {
         const deployed = [];
         for (const s of stacks) {
-            deployed.push(
-                await deployStack(stackFile(s.name, { profile: "fast", patroniNodes: 2, etcdNodes: 1, ports: s.ports }), { log }),
-            );
+            deployed.push(await deployStack(stackFile(s.name, { profile: "fast", patroniNodes: 2, etcdNodes: 1, ...s.config }), { log }));
         }
         for (const [i, d] of deployed.entries()) {
             await query(d.outputs.writeConnectionString, "CREATE TABLE whoami (stack text)");
@@ -43,8 +49,47 @@ describe("e2e: two stacks side by side", function () {
                 `${stacks[i].name}-haproxy`,
             ]);
         }
+        await onlyWriteAndReadExposed(stacks[1].name, E2E_STACKS.green.ports);
         await destroyStack(stacks[0].name);
         const [r] = await query<{ n: string }>(deployed[1].outputs.writeConnectionString, "SELECT count(*) AS n FROM whoami");
         assert.equal(r.n, "1");
     });
 });
+
+/** Every published binding of a stack's containers, read from the engine: "ip:port". */
+async function publishedBindings(stack: string): Promise<string[]> {
+    const lines = await docker(["ps", "--filter", `label=patroni-ha.stack=${stack}`, "--format", "{{.Ports}}"]);
+    return [...lines.matchAll(/([\d.]+):(\d+)->/g)].map(m => `${m[1]}:${m[2]}`).sort();
+}
+
+/** Whether a TCP connection to host:port is accepted. */
+function answers(host: string, port: number): Promise<boolean> {
+    return new Promise(resolve => {
+        const socket = net.connect({ host, port, timeout: 2000 });
+        const done = (ok: boolean) => {
+            socket.destroy();
+            resolve(ok);
+        };
+        socket.once("connect", () => done(true));
+        socket.once("error", () => done(false));
+        socket.once("timeout", () => done(false));
+    });
+}
+
+/** With bindAddress on EXPOSED: the write and read ports answer only there, every other port only on loopback. */
+async function onlyWriteAndReadExposed(stack: string, ports: Record<string, number>): Promise<void> {
+    const bindings = await publishedBindings(stack);
+    const exposed = bindings.filter(b => !b.startsWith("127.0.0.1:"));
+    assert.deepEqual(exposed, [`127.0.0.2:${ports.write}`, `127.0.0.2:${ports.read}`].sort(), "published beyond loopback");
+    const admin = bindings.filter(b => b.startsWith("127.0.0.1:")).map(b => Number(b.split(":")[1]));
+    // Both nodes' PostgreSQL and REST API, etcd, stats, the two metrics endpoints.
+    assert.equal(admin.length, 2 + 2 + 1 + 1 + 2, `admin bindings: ${admin.join(", ")}`);
+    for (const port of [ports.write, ports.read]) {
+        assert.ok(await answers("127.0.0.2", port), `${port} answers on 127.0.0.2`);
+        assert.ok(!(await answers("127.0.0.1", port)), `${port} does not answer on 127.0.0.1`);
+    }
+    for (const port of admin) {
+        assert.ok(await answers("127.0.0.1", port), `admin port ${port} answers on loopback`);
+        assert.ok(!(await answers("127.0.0.2", port)), `admin port ${port} does not answer on the exposed address`);
+    }
+}

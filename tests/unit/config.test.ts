@@ -75,7 +75,7 @@ describe("config: defaults", () => {
                 subnet: "10.50.0.0/24",
                 patroniNodes: 2,
                 etcdNodes: 1,
-                bindAddress: "::1",
+                adminBindAddress: "::1",
                 ports: { apiBase: 9000, postgresBase: 9100, etcdBase: 9200 },
             },
             "v6",
@@ -103,7 +103,7 @@ describe("config: defaults", () => {
             assert.equal(new URL(url).port !== "", true, url);
         }
         assert.equal(
-            parseConfig({ bindAddress: "::" }, "v6").spec.members[0].apiUrl,
+            parseConfig({ adminBindAddress: "::" }, "v6").spec.members[0].apiUrl,
             "http://[::1]:8001",
             "a wildcard binds all; clients use loopback",
         );
@@ -297,9 +297,31 @@ describe("config: every problem is reported, naming the key, the value and what 
         rejects({ ports: 5551 }, "ports", "must be an object");
     });
 
-    it("bindAddress must be an IP address", () => {
+    it("bindAddress and adminBindAddress must be IP addresses", () => {
         rejects({ bindAddress: "localhost" }, "bindAddress", "IP address", '"localhost"');
+        rejects({ adminBindAddress: "my-host" }, "adminBindAddress", "IP address", '"my-host"');
         assert.equal(parseConfig({ bindAddress: "0.0.0.0" }, "t").spec.publicHost, "127.0.0.1");
+        assert.equal(parseConfig({ adminBindAddress: "::" }, "t").spec.adminHost, "::1");
+    });
+
+    it("admin ports stay on loopback by default, and anything published beyond it is a warning naming the ports", () => {
+        const open = parseConfig({ bindAddress: "0.0.0.0" }, "t");
+        assert.equal(open.spec.adminBindAddress, "127.0.0.1");
+        assert.deepEqual(open.warnings, [
+            "bindAddress is 0.0.0.0: the write port 5551 and the read port 5552 are reachable beyond this host " +
+                "(password authentication, no TLS yet); firewall them to your applications.",
+        ]);
+        for (const loopback of ["127.0.0.2", "::1"]) {
+            assert.deepEqual(parseConfig({ bindAddress: loopback, adminBindAddress: loopback }, "t").warnings, [], loopback);
+        }
+        const admin = parseConfig({ adminBindAddress: "10.0.0.5", patroniNodes: 2, etcdNodes: 1 }, "t").warnings;
+        assert.equal(admin.length, 1);
+        assert.match(
+            admin[0],
+            /^adminBindAddress is 10\.0\.0\.5: .*every node's PostgreSQL \(15431-15432\), Patroni's REST API \(8001-8002\), etcd \(23791, no authentication.*HAProxy's stats page \(5553\).*metrics endpoints \(9187, 9780\).*PITR instance \(5554\)/,
+        );
+        assert.doesNotMatch(admin[0], /Prometheus/, "not deployed, not named");
+        assert.match(parseConfig({ adminBindAddress: "0.0.0.0", prometheus: true }, "t").warnings[0], /Prometheus \(9090\)/);
     });
 
     it("subnet must be an aligned IPv4 CIDR large enough for the containers", () => {

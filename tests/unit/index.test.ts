@@ -374,6 +374,21 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
     });
 });
 
+/** Host ports by the address they bind to, sorted. */
+function publishedOn(run: Awaited<ReturnType<typeof runProgram>>): Record<string, number[]> {
+    const by: Record<string, number[]> = {};
+    for (const c of containers(run)) {
+        for (const p of (c.inputs.ports as { ip: string; external: number }[] | undefined) ?? []) {
+            (by[p.ip] ??= []).push(p.external);
+        }
+    }
+    return Object.fromEntries(Object.entries(by).map(([ip, ports]) => [ip, ports.sort((a, b) => a - b)]));
+}
+
+/** The default 4-node, 3-etcd stack's admin ports, with HAProxy's stats port as given. */
+const adminPorts = (stats: number) =>
+    [stats, 8001, 8002, 8003, 8004, 9187, 9780, 15431, 15432, 15433, 15434, 23791, 23792, 23793].sort((a, b) => a - b);
+
 describe("program: outputs", () => {
     it("names and values of the public outputs", async () => {
         const run = await runProgram(
@@ -433,11 +448,29 @@ describe("program: outputs", () => {
             "writeConnectionString",
             "writeEndpoint",
         ]);
-        // Published ports bind to the configured address.
-        for (const c of containers(run)) {
-            for (const p of (c.inputs.ports as { ip: string }[] | undefined) ?? []) {
-                assert.equal(p.ip, "0.0.0.0");
-            }
+        // bindAddress opens only the write and read ports; every other port stays on adminBindAddress (loopback).
+        assert.deepEqual(publishedOn(run), { "0.0.0.0": [6001, 6002], "127.0.0.1": adminPorts(6003) });
+    });
+
+    it("adminBindAddress: every port but write and read binds there, and the outputs reach each part on its own address", async () => {
+        const run = await runProgram({ bindAddress: "192.0.2.10", adminBindAddress: "127.0.0.2" }, "split");
+        assert.deepEqual(publishedOn(run), { "192.0.2.10": [5551, 5552], "127.0.0.2": adminPorts(5553) });
+        const v = (k: string) => run.resolved[k].value;
+        assert.equal(v("writeEndpoint"), "192.0.2.10:5551");
+        assert.equal(v("readEndpoint"), "192.0.2.10:5552");
+        assert.match(String(v("superuserConnectionString")), /@192\.0\.2\.10:5551\//);
+        assert.equal(v("statsUrl"), "http://127.0.0.2:5553/");
+        assert.equal(v("pitrEndpoint"), "127.0.0.2:5554");
+        assert.deepEqual(
+            v("etcdEndpoints"),
+            [1, 2, 3].map(n => `http://127.0.0.2:${23790 + n}`),
+        );
+        for (const m of v("patroniMembers") as { apiUrl: string; postgresEndpoint: string }[]) {
+            assert.match(m.apiUrl, /^http:\/\/127\.0\.0\.2:800\d$/);
+            assert.match(m.postgresEndpoint, /^127\.0\.0\.2:1543\d$/);
+        }
+        for (const url of [...Object.values(v("metricsUrls") as Record<string, string | string[]>).flat()]) {
+            assert.match(url, /^http:\/\/127\.0\.0\.2:/);
         }
     });
 
