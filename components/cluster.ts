@@ -123,7 +123,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 config: canonicalJson(
                     renderDynamicConfig({
                         patroni: spec.patroni,
-                        subnet: spec.subnet,
+                        hba: { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address) },
                         ownedParameters: archiveParameters(mode),
                         slots: barmanSlots(mode),
                     }),

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MemberSpec, RoleResources } from "../config";
 import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../configs/layout";
-import { renderPgHba } from "../configs/dcs";
+import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
@@ -69,7 +69,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             name: member.name,
             address: member.address,
             etcdAddresses: args.etcdAddresses,
-            pgHba: renderPgHba(args.subnet),
+            pgHba: bootstrapPgHba(args.subnet),
         });
         const volume = dataVolume(this, `${name}-data`, `${member.name}-data`, "patroni", args.placement);
         const s = args.secrets;

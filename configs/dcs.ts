@@ -22,12 +22,20 @@ export const DEFAULT_PARAMETERS: Record<string, PgValue> = {
 
 export interface DynamicConfigInput {
     patroni: PatroniSpec;
-    /** Stack subnet (CIDR): replication is admitted only from it. */
-    subnet: string;
+    /** Who may log in as which role, by address (pg_hba). */
+    hba: HbaSources;
     /** Stack-owned parameters (archiving, from the Barman server) merged last. */
     ownedParameters?: Record<string, PgValue>;
     /** Permanent replication slots Patroni must keep (it drops slots it does not know). */
     slots?: Record<string, { type: "physical" }>;
+}
+
+/** The fixed addresses pg_hba admits each stack role from. */
+export interface HbaSources {
+    /** HAProxy: the write and read ports, and so the superuser, Barman and the exporter (they connect through it). */
+    haproxy: string;
+    /** Every Patroni node: replication and pg_rewind. */
+    members: string[];
 }
 
 /** shared_preload_libraries always keeps pg_stat_statements, whatever the user adds. */
@@ -42,11 +50,46 @@ function preloadLibraries(value: PgValue | undefined): string {
     return libs.join(",");
 }
 
-/** pg_hba: peer locally, replication only from the stack network, everything else by SCRAM password. */
-export function renderPgHba(subnet: string): string[] {
+/**
+ * pg_hba, first match wins: each stack role only from where it is used, every TCP login by SCRAM.
+ * Replication and pg_rewind come from the nodes; the superuser, Barman and the exporter reach PostgreSQL
+ * through HAProxy's write listener, so from its address (a node's published port, reached through
+ * Docker's proxy, is not a way in for them); the application's role, and roles the operator creates,
+ * from anywhere (the write and read ports and the nodes' published ports). Patroni itself uses the
+ * socket (peer).
+ */
+export function renderPgHba(from: HbaSources): string[] {
+    const hosts = (addresses: string[]) => addresses.map(a => `${a}/32`);
+    const only = (database: string, role: string, sources: string[]) => [
+        ...sources.map(src => `host ${database} ${role} ${src} scram-sha-256`),
+        `host ${database} ${role} all reject`,
+    ];
+    const nodes = hosts(from.members);
+    const haproxy = hosts([from.haproxy]);
     return [
         "local all all peer",
         // Patroni checks a rewound node's timeline over a replication connection to loopback.
+        ...only("replication", ROLES.replication, ["127.0.0.1/32", "::1/128", ...nodes]),
+        ...only("replication", ROLES.streamingBarman, haproxy),
+        "host replication all all reject",
+        ...only("all", ROLES.superuser, haproxy),
+        ...only("all", ROLES.rewind, nodes),
+        ...only("all", ROLES.barman, haproxy),
+        ...only("all", ROLES.monitor, haproxy),
+        ...only("all", ROLES.streamingBarman, haproxy),
+        ...only("all", ROLES.replication, nodes),
+        "host all all all scram-sha-256",
+    ];
+}
+
+/**
+ * The pg_hba lines a node's patroni.yml carries for initdb, unchanged since the first release so that
+ * upgrading does not rewrite the file (which would replace every node's container). They apply only
+ * from initdb until Patroni writes renderPgHba's lines from the DCS, which is seeded before bootstrap.
+ */
+export function bootstrapPgHba(subnet: string): string[] {
+    return [
+        "local all all peer",
         `host replication ${ROLES.replication} 127.0.0.1/32 scram-sha-256`,
         `host replication ${ROLES.replication} ::1/128 scram-sha-256`,
         `host replication ${ROLES.replication} ${subnet} scram-sha-256`,
@@ -76,7 +119,7 @@ export function renderDynamicConfig(input: DynamicConfigInput): Record<string, u
         maximum_lag_on_failover: p.maximumLagOnFailover,
         postgresql: {
             parameters: sorted,
-            pg_hba: renderPgHba(input.subnet),
+            pg_hba: renderPgHba(input.hba),
             use_pg_rewind: true,
             use_slots: true,
         },

@@ -17,6 +17,12 @@ export type PitrTarget = { time: string } | { lsn: string } | { xid: string } | 
 
 const RESTORE_DIR = `${BARMAN_HOME}/pitr`;
 const PG15 = `${PG_HOME}/${PG_VERSION}`;
+/**
+ * The restored copy's own pg_hba: the cluster's admits the superuser only from HAProxy's address, and
+ * this copy is reached from the host through its published port (on adminBindAddress).
+ */
+const PITR_HBA_FILE = `${PG15}/pitr_hba.conf`;
+const PITR_HBA = ["local all all peer", "host all all all scram-sha-256"];
 
 const TIME_FORM = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)\s*(Z|z|[+-]\d\d(?::?\d\d)?)?$/;
 
@@ -164,7 +170,8 @@ export async function pitr(
             "sh",
             image,
             "-c",
-            `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data`,
+            `mkdir -p ${PG15}/data && tar -C ${PG15}/data -xf - && printf '%s\\n' ${PITR_HBA.map(l => `'${l}'`).join(" ")} > ${PITR_HBA_FILE} && ` +
+                `chown -R postgres:postgres ${PG15} && chmod 0700 ${PG15}/data && chmod 0600 ${PITR_HBA_FILE}`,
         ],
         { stdin: tar.stdout },
     );
@@ -210,6 +217,8 @@ export async function pitr(
         "archive_mode=off",
         "-c",
         "cluster_name=pitr",
+        "-c",
+        `hba_file=${PITR_HBA_FILE}`,
         "-c",
         "hot_standby=on",
         "-c",

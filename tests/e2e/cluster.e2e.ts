@@ -9,6 +9,8 @@ import * as os from "os";
 import * as path from "path";
 import { memberRunning, memberStatus } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
+import { parseConfig } from "../../config";
+import { PG_PORT } from "../../configs/layout";
 import { docker, run } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../support/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
@@ -17,6 +19,7 @@ import { E2E_STACKS } from "../support/e2eStacks";
 import {
     containerStarts,
     directTo,
+    nodeSql,
     haproxyStatus,
     leader,
     log,
@@ -106,6 +109,44 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             assert.match(status, /CapEff:\s+0{16}/, `${name}: ${status}`);
             assert.match(status, /NoNewPrivs:\s+1/, `${name}: ${status}`);
         }
+    });
+
+    it("3d. pg_hba: the superuser only through the write port, replication only from the nodes, the application's role anywhere", async () => {
+        const refused = (e: Error) => /pg_hba\.conf rejects/.test(e.message);
+        const [su] = await query<{ u: string }>(d.outputs.superuserConnectionString, "SELECT current_user AS u");
+        assert.equal(su.u, "postgres", "the superuser through the write port (superuserConnectionString)");
+        for (let n = 1; n <= 4; n++) {
+            await assert.rejects(query(directTo(d, config, n, "superuser"), "SELECT 1"), refused, `superuser on db${n}'s published port`);
+            const [app] = await query<{ u: string }>(directTo(d, config, n), "SELECT current_user AS u");
+            assert.equal(app.u, "app", `the application's role on db${n}'s published port`);
+        }
+        // A replication connection from the host (Docker's proxy for the published port) is refused before any password.
+        const [db1] = parseConfig(config, STACK).spec.members;
+        await assert.rejects(
+            query(`postgresql://replicator:wrong@${db1.postgresEndpoint}/postgres?replication=database`, "IDENTIFY_SYSTEM"),
+            refused,
+            "replication from outside the nodes",
+        );
+        // From another container on the stack network (Barman's): the superuser is refused, the application's role is not.
+        const psqlFromBarman = (user: string, password: string) =>
+            run(
+                "docker",
+                [
+                    "exec",
+                    "-i",
+                    d.outputs.barmanContainer,
+                    "sh",
+                    "-c",
+                    `read -r PGPASSWORD; export PGPASSWORD; exec psql -X -qtA "host=${db1.address} port=${PG_PORT} user=${user} dbname=${user === "postgres" ? "postgres" : "app"}" -c "SELECT current_user"`,
+                ],
+                { input: `${password}\n`, allowFail: true },
+            );
+        const asSuperuser = await psqlFromBarman("postgres", d.outputs.superuserPassword);
+        assert.notEqual(asSuperuser.code, 0);
+        assert.match(asSuperuser.stderr, /pg_hba\.conf rejects connection for host "10\.[\d.]+", user "postgres"/);
+        const appPassword = decodeURIComponent(new URL(d.outputs.writeConnectionString).password);
+        const asApp = await psqlFromBarman("app", appPassword);
+        assert.equal(asApp.stdout.trim(), "app", asApp.stderr);
     });
 
     it("3b. README's Quickstart connect lines work as written (npm run output through a stand-in pulumi holding this stack's outputs)", async () => {
@@ -353,14 +394,11 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             d.outputs.writeConnectionString,
             "SELECT count(*)::text AS n, coalesce(sum(id), 0)::text AS s FROM killasync",
         );
-        const onNode = d.outputs.writeConnectionString.replace(d.outputs.writeEndpoint, new URL(directTo(d, config, n)).host);
+        const onNode = directTo(d, config, n);
         assert.ok(Number(onLeader.n) > 0);
         await waitFor(`${down} to hold the leader's rows on the leader's timeline`, 60, async () => {
             const [mine] = await query<{ n: string; s: string }>(onNode, digest);
-            const [{ tl }] = await query<{ tl: string }>(
-                directTo(d, config, n),
-                "SELECT received_tli::text AS tl FROM pg_stat_wal_receiver",
-            );
+            const tl = await nodeSql(`${STACK}-${down}`, "SELECT received_tli FROM pg_stat_wal_receiver");
             const leaderTl = (await clusterView(d.outputs)).find(m => m.role === "leader")!.timeline;
             return mine.n === onLeader.n && mine.s === onLeader.s && Number(tl) === leaderTl;
         });

@@ -5,7 +5,7 @@ import * as path from "path";
 import { parseConfig } from "../../config";
 import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { renderHaproxyCfg } from "../../configs/haproxy";
-import { renderPgHba } from "../../configs/dcs";
+import { bootstrapPgHba } from "../../configs/dcs";
 import { layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES } from "../../configs/layout";
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
@@ -89,7 +89,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
             name: "db1",
             address: spec.members[0].address,
             etcdAddresses: spec.etcd.map(e => e.address),
-            pgHba: renderPgHba(spec.subnet),
+            pgHba: bootstrapPgHba(spec.subnet),
         });
         const env =
             "PATRONI_SUPERUSER_PASSWORD=x PATRONI_REPLICATION_PASSWORD=x PATRONI_REWIND_PASSWORD=x PATRONI_RESTAPI_USERNAME=u PATRONI_RESTAPI_PASSWORD=x";

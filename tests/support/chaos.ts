@@ -76,7 +76,7 @@ export type Fault = (c: ChaosStack, oldLeader: string, watch: LeaderWatch) => Pr
 const nodeNames = (c: ChaosStack) => c.spec.members.map(m => m.name);
 const containerName = (c: ChaosStack, member: string) => `${c.spec.stack}-${member}`;
 
-/** Superuser connection string straight to db<n>'s published PostgreSQL port. */
+/** The application role's connection string straight to db<n>'s published PostgreSQL port. */
 export function directUrl(c: ChaosStack, n: number): string {
     return directTo(c.d, c.config, n);
 }
@@ -295,7 +295,7 @@ let tables = 0;
 export async function underFault(c: ChaosStack, scenario: string, fault: Fault): Promise<ChaosOutcome> {
     const table = `chaos_${++tables}_${c.mode}`;
     await createTable(c.d.outputs.writeConnectionString, table);
-    await query(c.d.outputs.superuserConnectionString, SAMPLER_TABLE_DDL(`${table}_probe`));
+    await query(c.d.outputs.writeConnectionString, SAMPLER_TABLE_DDL(`${table}_probe`));
     const nodes = nodeNames(c);
     await waitFor("the probe table on every node", 30, async () => {
         for (let n = 1; n <= nodes.length; n++) {

@@ -50,10 +50,19 @@ export function stackFile(stack: string, config: Record<string, unknown>): Stack
     return { stack, config };
 }
 
-/** Superuser connection string straight to db<n>'s published PostgreSQL port. */
-export function directTo(d: Deployed, config: Record<string, unknown>, n: number): string {
+/**
+ * The application role's connection string straight to db<n>'s published PostgreSQL port (pg_hba admits
+ * the superuser only through HAProxy); `as: "superuser"` gives the superuser's, which pg_hba must refuse.
+ */
+export function directTo(d: Deployed, config: Record<string, unknown>, n: number, as: "app" | "superuser" = "app"): string {
     const member = parseConfig(config, d.stack).spec.members[n - 1];
-    return d.outputs.superuserConnectionString.replace(d.outputs.writeEndpoint, member.postgresEndpoint);
+    const through = as === "app" ? d.outputs.writeConnectionString : d.outputs.superuserConnectionString;
+    return through.replace(d.outputs.writeEndpoint, member.postgresEndpoint);
+}
+
+/** One value from SQL run inside a node container as the postgres OS user over the socket (peer). */
+export async function nodeSql(container: string, sql: string): Promise<string> {
+    return docker(["exec", container, "psql", "-X", "-qtA", "-d", "postgres", "-c", sql]);
 }
 
 export async function leader(o: StackOutputs): Promise<Member> {

@@ -2,12 +2,14 @@
 import { strict as assert } from "assert";
 import { parseConfig } from "../../../config";
 import { archiveParameters, barmanSlots } from "../../../configs/barman";
-import { DEFAULT_PARAMETERS, renderDynamicConfig } from "../../../configs/dcs";
+import * as net from "net";
+import { bootstrapPgHba, DEFAULT_PARAMETERS, renderDynamicConfig } from "../../../configs/dcs";
 
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
+const hba = { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address) };
 
 describe("renderers: DCS configuration", () => {
-    const dcs = renderDynamicConfig({ patroni: spec.patroni, subnet: spec.subnet }) as Record<string, any>;
+    const dcs = renderDynamicConfig({ patroni: spec.patroni, hba }) as Record<string, any>;
 
     it("carries the Patroni timings, slots and pg_rewind", () => {
         assert.equal(dcs.ttl, 20);
@@ -22,29 +24,20 @@ describe("renderers: DCS configuration", () => {
     });
 
     it("maps synchronousMode off/on/quorum/strict", () => {
-        const off = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "off" }, subnet: spec.subnet }) as Record<
-            string,
-            any
-        >;
+        const off = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "off" }, hba }) as Record<string, any>;
         assert.deepEqual([off.synchronous_mode, off.synchronous_mode_strict], [false, false]);
-        const quorum = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "quorum" }, subnet: spec.subnet }) as Record<
-            string,
-            any
-        >;
+        const quorum = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "quorum" }, hba }) as Record<string, any>;
         assert.deepEqual([quorum.synchronous_mode, quorum.synchronous_mode_strict], ["quorum", false]);
-        const on = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "on" }, subnet: spec.subnet }) as Record<string, any>;
+        const on = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "on" }, hba }) as Record<string, any>;
         assert.deepEqual([on.synchronous_mode, on.synchronous_mode_strict], [true, false]);
-        const strict = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "strict" }, subnet: spec.subnet }) as Record<
-            string,
-            any
-        >;
+        const strict = renderDynamicConfig({ patroni: { ...spec.patroni, synchronousMode: "strict" }, hba }) as Record<string, any>;
         assert.deepEqual([strict.synchronous_mode, strict.synchronous_mode_strict], [true, true]);
     });
 
     it("stack-owned archiving parameters win over anything else, and slots pass through", () => {
         const out = renderDynamicConfig({
             patroni: { ...spec.patroni, postgresql: { work_mem: "1MB" } },
-            subnet: spec.subnet,
+            hba,
             ownedParameters: archiveParameters("streaming"),
             slots: barmanSlots("streaming"),
         }) as Record<string, any>;
@@ -56,18 +49,89 @@ describe("renderers: DCS configuration", () => {
 
     it("merges user parameters over defaults and always preloads pg_stat_statements", () => {
         const p = { ...spec.patroni, postgresql: { work_mem: "16MB", shared_preload_libraries: "auto_explain" } };
-        const out = renderDynamicConfig({ patroni: p, subnet: spec.subnet }) as Record<string, any>;
+        const out = renderDynamicConfig({ patroni: p, hba }) as Record<string, any>;
         assert.equal(out.postgresql.parameters.work_mem, "16MB");
         assert.equal(out.postgresql.parameters.max_connections, DEFAULT_PARAMETERS.max_connections);
         assert.equal(out.postgresql.parameters.shared_preload_libraries, "pg_stat_statements,auto_explain");
     });
 
-    it("admits replication only from the stack subnet", () => {
-        const hba: string[] = dcs.postgresql.pg_hba;
-        assert.ok(hba.includes("host replication replicator 10.9.8.0/24 scram-sha-256"));
-        assert.ok(
-            hba.indexOf("host replication all 0.0.0.0/0 reject") > hba.indexOf("host replication replicator 10.9.8.0/24 scram-sha-256"),
-        );
-        assert.ok(!hba.some(l => /\b(trust|md5)\b/.test(l)), "no trust or md5 lines");
+    /** The method of the first pg_hba line matching a TCP login, as PostgreSQL picks it (first match wins). */
+    function methodFor(lines: string[], login: { role: string; from: string; replication?: boolean }): string {
+        for (const line of lines) {
+            const [type, database, role, address, method] = line.split(/\s+/);
+            if (type !== "host" || (database === "replication") !== !!login.replication || (role !== "all" && role !== login.role)) {
+                continue;
+            }
+            const block = new net.BlockList();
+            if (address !== "all") {
+                const [ip, bits] = address.split("/");
+                block.addSubnet(ip, Number(bits), net.isIPv6(ip) ? "ipv6" : "ipv4");
+            }
+            if (address === "all" || block.check(login.from, net.isIPv6(login.from) ? "ipv6" : "ipv4")) {
+                return method;
+            }
+        }
+        return "no line (refused)";
+    }
+
+    it("pg_hba admits each stack role only from where it is used, by SCRAM; the application's role from anywhere", () => {
+        const lines: string[] = dcs.postgresql.pg_hba;
+        const haproxy = "10.9.8.2",
+            gateway = "10.9.8.1", // the host, and Docker's proxy for published ports
+            barman = "10.9.8.3",
+            exporter = "10.9.8.4",
+            node = "10.9.8.21",
+            outsider = "192.0.2.7";
+        const expected: [string, string, boolean, string][] = [
+            // role, from, replication connection, method
+            ["postgres", haproxy, false, "scram-sha-256"],
+            ["postgres", gateway, false, "reject"],
+            ["postgres", node, false, "reject"],
+            ["postgres", outsider, false, "reject"],
+            ["postgres", node, true, "reject"],
+            ["replicator", node, true, "scram-sha-256"],
+            ["replicator", "127.0.0.1", true, "scram-sha-256"],
+            ["replicator", haproxy, true, "reject"],
+            ["replicator", gateway, true, "reject"],
+            ["replicator", gateway, false, "reject"],
+            ["rewind_user", node, false, "scram-sha-256"],
+            ["rewind_user", haproxy, false, "reject"],
+            ["rewind_user", gateway, false, "reject"],
+            ["streaming_barman", haproxy, true, "scram-sha-256"],
+            ["streaming_barman", barman, true, "reject"],
+            ["streaming_barman", gateway, true, "reject"],
+            ["barman", haproxy, false, "scram-sha-256"],
+            ["barman", gateway, false, "reject"],
+            ["monitor", haproxy, false, "scram-sha-256"],
+            ["monitor", exporter, false, "reject"],
+            ["monitor", gateway, false, "reject"],
+            ["app", gateway, false, "scram-sha-256"],
+            ["app", outsider, false, "scram-sha-256"],
+            ["app", haproxy, false, "scram-sha-256"],
+            ["app", "2001:db8::1", false, "scram-sha-256"],
+            ["app", gateway, true, "reject"],
+        ];
+        const actual = expected.map(([role, from, replication]) => [
+            role,
+            from,
+            replication,
+            methodFor(lines, { role, from, replication }),
+        ]);
+        assert.deepEqual(actual, expected);
+        assert.equal(lines[0], "local all all peer", "Patroni and the bootstrap script use the socket");
+        assert.ok(!lines.some(l => /\b(trust|md5|password)\b/.test(l)), "no trust, md5 or clear-text lines");
+    });
+
+    it("the initdb lines stay as first released (changing them would replace every node's container on upgrade)", () => {
+        assert.deepEqual(bootstrapPgHba("10.9.8.0/24"), [
+            "local all all peer",
+            "host replication replicator 127.0.0.1/32 scram-sha-256",
+            "host replication replicator ::1/128 scram-sha-256",
+            "host replication replicator 10.9.8.0/24 scram-sha-256",
+            "host replication streaming_barman 10.9.8.0/24 scram-sha-256",
+            "host replication all 0.0.0.0/0 reject",
+            "host all all 0.0.0.0/0 scram-sha-256",
+            "host all all ::/0 scram-sha-256",
+        ]);
     });
 });

@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { parseConfig } from "../../../config";
-import { renderPgHba } from "../../../configs/dcs";
+import { bootstrapPgHba } from "../../../configs/dcs";
 import { renderPatroniYml } from "../../../configs/patroni";
 
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
@@ -14,7 +14,7 @@ describe("renderers: patroni.yml", () => {
         name: "db2",
         address: "10.9.8.22",
         etcdAddresses: etcdAddresses,
-        pgHba: renderPgHba(spec.subnet),
+        pgHba: bootstrapPgHba(spec.subnet),
     });
     const doc = yaml.load(text) as Record<string, any>;
 
@@ -45,8 +45,8 @@ describe("renderers: patroni.yml", () => {
         assert.equal(doc.bootstrap.post_bootstrap, "/usr/local/bin/patroni-post-bootstrap");
     });
 
-    it("carries the pg_hba lines for initdb (Patroni's validator requires them), the same as the DCS copy", () => {
-        assert.deepEqual(doc.bootstrap.pg_hba, renderPgHba(spec.subnet));
+    it("carries the pg_hba lines for initdb (Patroni's validator requires them); the DCS copy governs afterwards", () => {
+        assert.deepEqual(doc.bootstrap.pg_hba, bootstrapPgHba(spec.subnet));
         assert.equal(doc.postgresql.pg_hba, undefined, "a local postgresql.pg_hba would override the DCS copy");
     });
 
