@@ -82,6 +82,8 @@ export interface BarmanSpec {
     minimumRedundancy: number;
     /** Cron expression (5 fields, UTC) for scheduled base backups; "" disables. */
     backupSchedule: string;
+    /** Cron expression (5 fields, UTC) for the restore drill; "" disables. */
+    restoreDrillSchedule: string;
     /** A host directory for the backups instead of the stack's volume; "" = the volume. */
     backupDir: string;
     /** The BackupTooOld alert fires when the newest backup began longer ago than this. */

@@ -263,6 +263,14 @@ export const SCHEMA: Record<string, Field> = {
                 problem: cronProblem,
                 doc: 'cron (UTC) for scheduled base backups, `""` to disable; names (`MON`, `JAN`), ranges, steps and `L` work; a time missed while Barman was down is caught up when it is back',
             },
+            restoreDrillSchedule: {
+                kind: "text",
+                empty: "value",
+                default: "0 4 * * *",
+                what: `a 5-field cron expression such as "0 4 * * *" or "0 5 * * SUN", or "" to disable`,
+                problem: cronProblem,
+                doc: 'cron (UTC) for the restore drill, `""` to disable: the newest backup is verified, recovered into a scratch directory in the Barman container (it needs as much free space as the backup), started to consistency and read in full (`pg_dumpall`), then removed; `npm run drill` runs it now',
+            },
             backupDir: {
                 kind: "text",
                 empty: "value",

@@ -61,6 +61,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                     `STREAMING_BARMAN_PASSWORD=${streaming}`,
                     `BARMAN_SERVER=${BARMAN_SERVER}`,
                     `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
+                    `RESTORE_DRILL_SCHEDULE=${args.spec.restoreDrillSchedule}`,
                     `METRICS_PORT=${BARMAN_METRICS_PORT}`,
                     ...sshKeys,
                 ]),

@@ -6,6 +6,7 @@ import { canonicalJson } from "../configs/yaml";
 import { archiveParameters, barmanSlots } from "../configs/barman";
 import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE } from "../configs/layout";
+import { restoreDrillMaxAge } from "../configs/prometheus";
 import { BarmanServer } from "./barmanServer";
 import { BarmanSsh } from "./barmanSsh";
 import { childOptions, dataVolume, dockerName, Placement, stackLabels } from "./docker";
@@ -233,6 +234,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     alerts: {
                         maximumLagOnFailover: spec.patroni.maximumLagOnFailover,
                         backupMaxAgeSeconds: spec.barman.backupMaxAgeHours * 3600,
+                        restoreDrillMaxAgeSeconds: restoreDrillMaxAge(spec.barman.restoreDrillSchedule),
                     },
                     hostPort: spec.ports.prometheus,
                     resources: spec.resources.barman,

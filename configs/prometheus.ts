@@ -1,4 +1,5 @@
 import { API_PORT, BARMAN_METRICS_PORT, ETCD_CLIENT_PORT, EXPORTER_PORT, HAPROXY_STATS_PORT, PROMETHEUS_RULES } from "./layout";
+import { cronLongestGapSeconds } from "../lib/cron";
 import { dumpYaml } from "./yaml";
 
 export interface PrometheusConfigInput {
@@ -39,6 +40,16 @@ export interface AlertRulesInput {
     maximumLagOnFailover: number;
     /** Alert when the newest backup began longer ago than this. */
     backupMaxAgeSeconds: number;
+    /** Alert when no restore drill succeeded for this long; undefined when drills are off (no such rule then). */
+    restoreDrillMaxAgeSeconds?: number;
+}
+
+/**
+ * How long without a successful restore drill is too long for `schedule`: its longest gap between runs
+ * plus 6 hours for the drill itself and a late start (30 h for the daily default); undefined when off.
+ */
+export function restoreDrillMaxAge(schedule: string): number | undefined {
+    return schedule.trim() ? cronLongestGapSeconds(schedule) + 6 * 3600 : undefined;
 }
 
 /** A replication slot holding back more WAL than this fires SlotRetentionHigh (1 GiB). */
@@ -126,6 +137,28 @@ export function renderAlertRules(input: AlertRulesInput): string {
                         "10m",
                         `The newest base backup is older than ${Math.round(input.backupMaxAgeSeconds / 3600)} h.`,
                     ),
+                    rule(
+                        "BackupVerifyFailing",
+                        "min(barman_last_verify_ok) == 0",
+                        "1m",
+                        "The newest base backup failed verification (barman check-backup / verify-backup): it may not restore; take a new one and find out why.",
+                    ),
+                    rule(
+                        "RestoreDrillFailing",
+                        "min(barman_restore_drill_ok) == 0",
+                        "1m",
+                        "The last restore drill failed: the newest backup did not restore and read in full (npm run drill shows why).",
+                    ),
+                    ...(input.restoreDrillMaxAgeSeconds === undefined
+                        ? []
+                        : [
+                              rule(
+                                  "RestoreDrillTooOld",
+                                  `max(barman_restore_drill_success_age_seconds) > ${input.restoreDrillMaxAgeSeconds}`,
+                                  "10m",
+                                  `No restore drill has succeeded for ${Math.round(input.restoreDrillMaxAgeSeconds / 3600)} h: drills do not run (barman.restoreDrillSchedule) or keep failing.`,
+                              ),
+                          ]),
                 ],
             },
         ],

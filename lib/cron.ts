@@ -25,3 +25,19 @@ export function cronProblem(expr: string): string | undefined {
     }
     return undefined;
 }
+
+/**
+ * The longest time between two runs of `expr` over its next `runs` runs from `from` (UTC), in seconds:
+ * how stale "the last scheduled run" may legitimately be.
+ */
+export function cronLongestGapSeconds(expr: string, from = new Date(Date.UTC(2026, 0, 1)), runs = 400): number {
+    const it = CronExpressionParser.parse(expr, { tz: "UTC", currentDate: from });
+    let previous = it.next().getTime(),
+        longest = 0;
+    for (let i = 1; i < runs; i++) {
+        const next = it.next().getTime();
+        longest = Math.max(longest, next - previous);
+        previous = next;
+    }
+    return longest / 1000;
+}

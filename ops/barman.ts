@@ -172,3 +172,50 @@ export async function archiveGaps(container: string): Promise<GapReport> {
         newestBackup: j.newest_backup ?? undefined,
     };
 }
+
+/** One recorded verification or restore drill (barman-ha's state file). */
+export interface CheckRecord {
+    backup: string | null;
+    ok: boolean;
+    /** Seconds since the epoch. */
+    at: number;
+    /** Why it failed, or what the drill read. */
+    detail: string;
+    /** How long the drill took. */
+    seconds?: number;
+}
+
+export interface DrillState {
+    /** The newest backup's verification, and the restore drill, as last recorded. */
+    verify?: CheckRecord;
+    drill?: CheckRecord;
+}
+
+/** The recorded verification and drill results (`barman-ha state`). */
+export async function drillState(container: string): Promise<DrillState> {
+    const r = await dockerExec(container, ["barman-ha", "state"]);
+    if (r.code !== 0) {
+        throw new Error(`barman-ha state failed: ${(r.stderr || r.stdout).trim()}`);
+    }
+    const j = JSON.parse(r.stdout) as DrillState;
+    return { verify: j.verify, drill: j.drill };
+}
+
+/**
+ * Run the restore drill now (`barman-ha drill`): the newest backup verified, recovered into a scratch
+ * directory, started to consistency, read in full, removed. Progress lines go to `progress`.
+ */
+export async function runDrill(
+    container: string,
+    progress: (m: string) => void = () => undefined,
+): Promise<{ ok: boolean; summary: string }> {
+    const r = await exec(container, ["barman-ha", "drill", BARMAN_SERVER], { allowFail: true, timeoutMs: 2 * 3600_000 });
+    for (const line of r.stderr.split("\n").filter(Boolean)) {
+        progress(line);
+    }
+    const summary = r.stdout.trim().split("\n").pop() ?? "";
+    if (r.code === 3) {
+        throw new Error("a restore drill is already running in the Barman container; try again when it has finished");
+    }
+    return { ok: r.code === 0, summary };
+}

@@ -51,6 +51,11 @@ export const COMMANDS = {
         summary: "take a Barman base backup now and print its id",
         options: { ...OUTPUTS },
     },
+    drill: {
+        name: "drill",
+        summary: "restore drill now: verify the newest backup, recover it into a scratch copy, start it, read every row, remove it",
+        options: { ...OUTPUTS },
+    },
     pitr: {
         name: "pitr",
         summary: "restore a Barman backup to a point in time into a separate PostgreSQL (the pitrEndpoint output)",

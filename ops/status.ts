@@ -1,6 +1,6 @@
 // `npm run status -- --outputs FILE [--json]`: one screen with every member, etcd, HAProxy's view and
 // Barman. Exit 0 only when everything is healthy, 1 with the reasons otherwise.
-import { archiveGaps, barman, check, GapReport, listBackups } from "./barman";
+import { archiveGaps, barman, check, CheckRecord, drillState, GapReport, listBackups } from "./barman";
 import { COMMANDS, parseCommand, usage } from "./cli";
 import { memberApiUrl, memberEndpoints, readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
@@ -32,6 +32,9 @@ export interface Snapshot {
         archiverFailures?: string;
         lastBackup?: string;
         lastBackupAgeHours?: number;
+        /** The newest backup's verification and the last restore drill, as Barman recorded them. */
+        verify?: CheckRecord;
+        drill?: CheckRecord;
     } | null;
     barmanError?: string;
 }
@@ -114,11 +117,22 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
             archiverFailures: field("Failures of WAL archiver"),
             lastBackup: newest?.id,
             lastBackupAgeHours: end ? (Date.now() - end) / 3600000 : undefined,
+            ...(await drillState(o.barmanContainer)),
         };
     } catch (e) {
         snap.barmanError = errorText(e);
     }
     return snap;
+}
+
+/** A recorded check on one line: verdict, backup, when (and how long a drill took). */
+function record(r: CheckRecord | undefined, ok: string, failed: string): string {
+    if (!r) {
+        return "not yet";
+    }
+    const ago = ((Date.now() / 1000 - r.at) / 3600).toFixed(1);
+    const took = r.seconds !== undefined ? ` in ${r.seconds} s` : "";
+    return `${r.ok ? ok : failed}, backup ${r.backup ?? "-"}, ${ago} h ago${took}${r.detail ? ` (${r.detail})` : ""}`;
 }
 
 /** Healthy or not, with every reason. Pure: the unit tests feed it snapshots. */
@@ -198,6 +212,16 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
         if (!s.barman.lastBackup) {
             reasons.push("Barman has no base backup: point-in-time recovery is impossible");
         }
+        const v = s.barman.verify;
+        if (v && !v.ok && v.backup === s.barman.lastBackup) {
+            reasons.push(
+                `the newest backup ${v.backup} failed verification (${v.detail}): take a new one (npm run backup) and find out why`,
+            );
+        }
+        const d = s.barman.drill;
+        if (d && !d.ok) {
+            reasons.push(`the last restore drill (backup ${d.backup ?? "none"}) failed: ${d.detail}; npm run drill runs it again`);
+        }
     }
     return { ok: reasons.length === 0, reasons };
 }
@@ -240,6 +264,8 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
         lines.push(
             `  last backup: ${s.barman.lastBackup ?? "NONE"}${s.barman.lastBackupAgeHours !== undefined ? ` (${s.barman.lastBackupAgeHours.toFixed(1)} h ago)` : ""}`,
         );
+        lines.push(`  verified: ${record(s.barman.verify, "OK", "FAILED")}`);
+        lines.push(`  restore drill: ${record(s.barman.drill, "OK", "FAILED")}`);
     } else {
         lines.push(`  unreachable: ${s.barmanError}`);
     }

@@ -8,10 +8,18 @@
   barman-ha gaps <server>                WAL segments missing from the archive, as JSON (see wal_gaps)
   barman-ha check <server>               `barman check`, and no WAL gap since the newest backup (health)
   barman-ha switch-wal <server>          close the primary's current WAL segment (as the barman role)
+  barman-ha verify <server> [<id>]       check a backup (barman check-backup, and verify-backup when it has a
+                                         manifest); the newest finished one by default; records the result
+  barman-ha verify-new <server>          verify the newest finished backup unless it already was
+  barman-ha drill <server>               restore drill: verify the newest backup, recover it into a scratch
+                                         directory, start PostgreSQL on it to consistency, read every row
+                                         (pg_dumpall), stop and remove it; records the result
+  barman-ha state                        the recorded verification and drill results, as JSON
   barman-ha metrics <server> <file>      write Barman's state as Prometheus metrics (atomically)
   barman-ha serve <dir> <port>           serve <dir>/metrics at /metrics (quietly)
 """
 import datetime
+import fcntl
 import glob
 import gzip
 import bz2
@@ -19,6 +27,8 @@ import json
 import os
 import http.server
 import re
+import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -254,6 +264,170 @@ def switch_wal(server, conf_dir=None):
     return code
 
 
+# Where verification and drill results are kept (Barman's home volume; tests override it).
+STATE_DIR = os.environ.get("BARMAN_HA_STATE_DIR") or os.environ.get("HOME", "/tmp")
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def load_state():
+    """{"since": epoch, "verify": {...}, "verify_ok_at": epoch, "drill": {...}, "drill_ok_at": epoch}.
+
+    `since` (when the state began) stands in for a success not yet seen, so "too long without a successful
+    drill" can fire on a stack whose drill never ran."""
+    path = os.path.join(STATE_DIR, ".drill-state.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        state = {"since": int(time.time())}
+        save_state(state)
+        return state
+
+
+def save_state(state):
+    path = os.path.join(STATE_DIR, ".drill-state.json")
+    with open(path + ".new", "w") as f:
+        json.dump(state, f)
+    os.replace(path + ".new", path)
+
+
+def _record(kind, backup_id, ok, detail, started=None):
+    state = load_state()
+    at = int(time.time())
+    state[kind] = {"backup": backup_id, "ok": ok, "at": at, "detail": detail[-500:]}
+    if started is not None:
+        state[kind]["seconds"] = round(time.time() - started, 1)
+    if ok:
+        state[kind + "_ok_at"] = at
+    save_state(state)
+
+
+def verify(server, backup_id=None):
+    """A backup is sound when Barman has every WAL file it needs to be consistent (check-backup) and, for
+    backups with a manifest (backup_method postgres), every file matches it (verify-backup)."""
+    backups = _done_backups(server)
+    backup_id = backup_id or (backups[-1][0] if backups else None)
+    if not backup_id:
+        print("barman-ha verify: no finished backup", file=sys.stderr)
+        return 1
+    code, out = _run_all(["barman", "check-backup", server, backup_id])
+    problems = [] if code == 0 else ["check-backup: " + (out.strip() or "exit %d" % code)]
+    if os.path.exists(os.path.join(BARMAN_HOME, server, "base", backup_id, "data", "backup_manifest")):
+        code, out = _run_all(["barman", "verify-backup", server, backup_id])
+        if code != 0:
+            problems.append("verify-backup: " + (out.strip() or "exit %d" % code))
+    _record("verify", backup_id, not problems, "; ".join(problems))
+    print("backup %s: %s" % (backup_id, "verified" if not problems else "VERIFICATION FAILED: " + "; ".join(problems)))
+    return 0 if not problems else 1
+
+
+def verify_new(server):
+    backups = _done_backups(server)
+    if not backups or load_state().get("verify", {}).get("backup") == backups[-1][0]:
+        return 0
+    return verify(server, backups[-1][0])
+
+
+def _log_tail(path, lines=8):
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read().splitlines()
+    except FileNotFoundError:
+        return ""
+    wanted = [l for l in text if re.search(r"FATAL|PANIC|ERROR|recovery|consistent", l)]
+    return " | ".join((wanted or text)[-lines:])
+
+
+def drill(server, port=5499, timeout=600):
+    """Restore the newest backup into a scratch directory and prove it starts and reads. One at a time."""
+    lock = open(os.path.join(STATE_DIR, ".drill.lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print("barman-ha drill: a drill is already running", file=sys.stderr)
+        return 3
+    started = time.time()
+    step = lambda msg: print("drill: %s (%.1f s)" % (msg, time.time() - started), file=sys.stderr, flush=True)
+    backups = _done_backups(server)
+    if not backups:
+        _record("drill", None, False, "no finished backup to restore", started)
+        print("restore drill: FAILED: no finished backup to restore")
+        return 1
+    backup_id = backups[-1][0]
+    scratch = os.path.join(STATE_DIR, "drill")
+    data, sock = os.path.join(scratch, "data"), os.path.join(scratch, "sock")
+    shutil.rmtree(scratch, ignore_errors=True)
+    proc, failure, summary = None, None, ""
+    try:
+        step("verifying backup %s" % backup_id)
+        if verify(server, backup_id) != 0:
+            failure = "backup %s failed verification: %s" % (backup_id, load_state()["verify"]["detail"])
+            return 1
+        step("recovering backup %s into %s" % (backup_id, data))
+        code, out = _run_all(["barman", "recover", "--target-immediate", server, backup_id, data], timeout=3600)
+        if code != 0:
+            failure = "barman recover failed: " + out.strip()[-400:]
+            return 1
+        os.makedirs(sock, mode=0o700)
+        # Its own pg_hba (trust on a socket only barman can reach) and no link to the cluster: no
+        # archiving, no streaming from a node, no TCP.
+        with open(os.path.join(scratch, "hba.conf"), "w") as f:
+            f.write("local all all trust\n")
+        open(os.path.join(scratch, "ident.conf"), "w").close()
+        settings = {"port": port, "listen_addresses": "", "unix_socket_directories": sock, "hba_file": os.path.join(scratch, "hba.conf"),
+                    "ident_file": os.path.join(scratch, "ident.conf"), "archive_mode": "off", "archive_command": "",
+                    "primary_conninfo": "", "primary_slot_name": "", "cluster_name": "drill", "logging_collector": "off",
+                    "hot_standby": "on", "synchronous_standby_names": ""}
+        args = [os.path.join(PG_BIN, "postgres"), "-D", data] + [a for k, v in settings.items() for a in ("-c", "%s=%s" % (k, v))]
+        step("starting PostgreSQL on it")
+        log = open(os.path.join(scratch, "postgres.log"), "w")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        psql = [os.path.join(PG_BIN, "psql"), "-h", sock, "-p", str(port), "-U", "postgres", "-d", "postgres", "-XAtq"]
+        deadline = time.time() + timeout
+        while True:
+            if proc.poll() is not None:
+                failure = "PostgreSQL stopped during recovery: " + _log_tail(os.path.join(scratch, "postgres.log"))
+                return 1
+            code, out = _run_all(psql + ["-c", "SELECT count(*) FROM pg_database WHERE NOT datistemplate"])
+            if code == 0:
+                databases = int(out.strip() or 0)
+                break
+            if time.time() > deadline:
+                failure = "not consistent after %d s: %s" % (timeout, _log_tail(os.path.join(scratch, "postgres.log")))
+                return 1
+            time.sleep(1)
+        step("consistent; reading every row (pg_dumpall)")
+        dump = subprocess.run([os.path.join(PG_BIN, "pg_dumpall"), "-h", sock, "-p", str(port), "-U", "postgres"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        if dump.returncode != 0:
+            failure = "pg_dumpall failed: " + dump.stderr.decode(errors="replace").strip()[-400:]
+            return 1
+        summary = "%d database(s), %d bytes dumped" % (databases, len(dump.stdout))
+        return 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
+        _record("drill", backup_id, failure is None, failure or summary, started)
+        print("restore drill of backup %s: %s in %.1f s" % (backup_id, "OK (%s)" % summary if failure is None else "FAILED: " + failure,
+                                                              time.time() - started))
+
+
+def _run_all(args, timeout=None):
+    """Exit code and stdout+stderr together (Barman prints its errors on either)."""
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    return r.returncode, r.stdout
+
+
 def _run(args):
     r = subprocess.run(args, capture_output=True, text=True)
     return r.returncode, r.stdout
@@ -269,7 +443,7 @@ def parse_check(text):
     return out
 
 
-def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now, gaps=None):
+def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now, gaps=None, state=None):
     esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"')
     lines = [
         "# HELP barman_check_ok 1 when `barman check` passes for the server.",
@@ -293,6 +467,19 @@ def render_metrics(server, check_code, checks, backup_ids, failed_backups, statu
                   "# TYPE barman_wal_gaps gauge"]
         for scope in ("since_oldest_backup", "since_newest_backup"):
             lines.append('barman_wal_gaps{server="%s",scope="%s"} %d' % (server, scope, len(gaps[scope])))
+    if state is not None:
+        for kind, ok_name, age_name, what in (
+                ("verify", "barman_last_verify_ok", "barman_last_verify_success_age_seconds", "verification of the newest backup"),
+                ("drill", "barman_restore_drill_ok", "barman_restore_drill_success_age_seconds", "restore drill")):
+            if kind in state:
+                lines += ["# HELP %s 1 when the last %s succeeded." % (ok_name, what), "# TYPE %s gauge" % ok_name,
+                          '%s{server="%s"} %d' % (ok_name, server, 1 if state[kind]["ok"] else 0)]
+            since = state.get(kind + "_ok_at", state.get("since", now.timestamp()))
+            lines += ["# HELP %s Seconds since the last successful %s (or since Barman's first start)." % (age_name, what),
+                      "# TYPE %s gauge" % age_name, '%s{server="%s"} %d' % (age_name, server, now.timestamp() - since)]
+        if "seconds" in state.get("drill", {}):
+            lines += ["# TYPE barman_restore_drill_seconds gauge",
+                      'barman_restore_drill_seconds{server="%s"} %s' % (server, state["drill"]["seconds"])]
     m = re.search(r"Failures of WAL archiver:\s*(\d+)", status_text)
     if m:
         lines += ["# TYPE barman_archiver_failures gauge", 'barman_archiver_failures{server="%s"} %s' % (server, m.group(1))]
@@ -314,7 +501,7 @@ def metrics(server, out_file):
     failed = sum(1 for l in backups_text.splitlines() if "FAILED" in l)
     _, status_text = _run(["barman", "status", server])
     text = render_metrics(server, code, parse_check(check_text), done, failed, status_text, datetime.datetime.now(datetime.timezone.utc),
-                          gaps_report(server))
+                          gaps_report(server), load_state())
     tmp = out_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
@@ -365,6 +552,15 @@ def main(argv):
         return switch_wal(argv[2])
     if len(argv) == 3 and argv[1] == "check":
         return health(argv[2])
+    if len(argv) in (3, 4) and argv[1] == "verify":
+        return verify(argv[2], argv[3] if len(argv) == 4 else None)
+    if len(argv) == 3 and argv[1] == "verify-new":
+        return verify_new(argv[2])
+    if len(argv) == 3 and argv[1] == "drill":
+        return drill(argv[2])
+    if len(argv) == 2 and argv[1] == "state":
+        print(json.dumps(load_state()))
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -2,8 +2,8 @@
 # Barman's main loop (no cron daemon): write .pgpass from the environment, create Barman's folders,
 # then every CRON_INTERVAL seconds run `barman cron`, clear true duplicates from errors/, take the first
 # base backup as soon as the cluster allows it, scheduled backups from BACKUP_SCHEDULE (UTC cron; a time
-# missed while the container was down is caught up once), and
-# Barman's state as Prometheus metrics (served on METRICS_PORT, default 9780).
+# missed while the container was down is caught up once), verification of each new backup, restore
+# drills from RESTORE_DRILL_SCHEDULE, and Barman's state as Prometheus metrics (served on METRICS_PORT, default 9780).
 set -u
 umask 077
 printf '*:*:*:barman:%s\n*:*:*:streaming_barman:%s\n' "$BARMAN_PASSWORD" "$STREAMING_BARMAN_PASSWORD" > "$HOME/.pgpass"
@@ -61,6 +61,13 @@ while :; do
     elif slot="$(barman-ha due "${BACKUP_SCHEDULE:-}" "$HOME/.last-scheduled-backup")"; then
         say "scheduled base backup for ${slot} (${BACKUP_SCHEDULE})"
         barman backup --wait --wait-timeout 120 "$server" >&2 || say "scheduled base backup for ${slot} failed"
+    fi
+    # Every new finished backup is verified once; the restore drill runs on its schedule, in the
+    # background (a large backup takes a while to restore, and archiving must go on meanwhile).
+    barman-ha verify-new "$server" >&2 || say "the newest backup failed verification"
+    if slot="$(barman-ha due "${RESTORE_DRILL_SCHEDULE:-}" "$HOME/.last-restore-drill")"; then
+        say "scheduled restore drill for ${slot} (${RESTORE_DRILL_SCHEDULE})"
+        barman-ha drill "$server" >&2 &
     fi
     barman-ha metrics "$server" "$HOME/metrics/metrics" || say "writing metrics failed"
     sleep "$interval" &

@@ -136,6 +136,47 @@ describe("e2e: Barman follows the leader", function () {
         await waitRejoined(d.outputs, old.name, 180);
     });
 
+    it("2c. npm run drill restores the newest backup and reads it; a damaged backup fails the drill, status and the metrics", async () => {
+        const metric = async (name: string) =>
+            new RegExp(`^${name}\\{server="cluster"\\} (\\S+)$`, "m").exec(await (await fetch(d.outputs.metricsUrls.barman)).text())?.[1];
+        const drill = (expect: "OK" | "FAILED") => {
+            const r = runCli(d, "drill");
+            assert.equal(r.code, expect === "OK" ? 0 : 1, r.out);
+            console.log(`      ${r.stdout.trim()}`);
+            return r.stdout;
+        };
+        const newest = (await listBackups(container)).filter(b => b.status === "DONE").sort((a, b) => b.id.localeCompare(a.id))[0].id;
+        assert.match(
+            drill("OK"),
+            new RegExp(`restore drill of backup ${newest}: OK \\(\\d+ database\\(s\\), \\d+ bytes dumped\\) in [\\d.]+ s`),
+        );
+        await waitFor("the drill's verdict in Barman's metrics", 60, async () => (await metric("barman_restore_drill_ok")) === "1");
+        assert.equal(await metric("barman_last_verify_ok"), "1", "the newest backup was verified after it was taken");
+        // Damage one relation file of the newest backup (kept aside, put back afterwards).
+        const file = (
+            await docker(["exec", container, "sh", "-c", `ls -S "$BARMAN_BACKUPS"/cluster/base/${newest}/data/base/*/* | head -n 1`])
+        ).trim();
+        await docker(["exec", container, "cp", "-p", file, "/var/lib/barman/kept-aside"]);
+        try {
+            await docker(["exec", container, "sh", "-c", `printf 'damaged' | dd of="${file}" bs=1 seek=4096 conv=notrunc 2>/dev/null`]);
+            assert.match(
+                drill("FAILED"),
+                new RegExp(`restore drill of backup ${newest}: FAILED: backup ${newest} failed verification: .*verify-backup`),
+            );
+            const st = runStatus(d);
+            assert.equal(st.code, 1, st.out);
+            assert.match(st.out, /restore drill: FAILED/);
+            assert.match(st.out, new RegExp(`- the last restore drill \\(backup ${newest}\\) failed`));
+            await waitFor("the failed drill in Barman's metrics", 60, async () => (await metric("barman_restore_drill_ok")) === "0");
+            assert.equal(await metric("barman_last_verify_ok"), "0");
+        } finally {
+            await docker(["exec", container, "cp", "-p", "/var/lib/barman/kept-aside", file]);
+            await docker(["exec", container, "rm", "-f", "/var/lib/barman/kept-aside"]);
+        }
+        drill("OK");
+        await waitFor("the drill passing again in the metrics", 60, async () => (await metric("barman_restore_drill_ok")) === "1");
+    });
+
     it("status exits 0 on the healthy stack and shows every member", async () => {
         let last = { code: -1, out: "", stdout: "" };
         await waitFor("status to report healthy", 120, async () => {

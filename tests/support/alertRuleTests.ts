@@ -72,10 +72,22 @@ export const RULE_FAULTS: Record<string, RuleFault> = {
         series: [{ series: 'barman_last_backup_age_seconds{job="barman"}', healthy: 3600, failing: 2e5 }],
         labels: {},
     },
+    BackupVerifyFailing: {
+        series: [{ series: 'barman_last_verify_ok{job="barman",server="cluster"}', healthy: 1, failing: 0 }],
+        labels: {},
+    },
+    RestoreDrillFailing: {
+        series: [{ series: 'barman_restore_drill_ok{job="barman",server="cluster"}', healthy: 1, failing: 0 }],
+        labels: {},
+    },
+    RestoreDrillTooOld: {
+        series: [{ series: 'barman_restore_drill_success_age_seconds{job="barman",server="cluster"}', healthy: 3600, failing: 2e5 }],
+        labels: {},
+    },
 };
 
 /** The thresholds RULE_FAULTS is written for. */
-export const RULE_TEST_ARGS = { maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 };
+export const RULE_TEST_ARGS = { maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600, restoreDrillMaxAgeSeconds: 108000 };
 
 /** The promtool test file for `rulesFile` (the rendered rules, whose summaries the alerts carry). */
 export function renderRuleTests(rules: string, rulesFile: string): string {

@@ -1,5 +1,6 @@
 // Shared helpers for the e2e scenarios.
 import { parseConfig } from "../../config";
+import { PG_PORT } from "../../configs/layout";
 import { basicAuth, memberRunning } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
 import { docker } from "./docker";
@@ -62,7 +63,7 @@ export function directTo(d: Deployed, config: Record<string, unknown>, n: number
 
 /** One value from SQL run inside a node container as the postgres OS user over the socket (peer). */
 export async function nodeSql(container: string, sql: string): Promise<string> {
-    return docker(["exec", container, "psql", "-X", "-qtA", "-d", "postgres", "-c", sql]);
+    return docker(["exec", container, "psql", "-X", "-qtA", "-p", String(PG_PORT), "-d", "postgres", "-c", sql]);
 }
 
 export async function leader(o: StackOutputs): Promise<Member> {

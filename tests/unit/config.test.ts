@@ -395,6 +395,12 @@ describe("config: every problem is reported, naming the key, the value and what 
         assert.equal(parseConfig({}, "t").spec.barman.backupDir, "", "the volume by default");
         rejects({ barman: { compression: "zstd" } }, "barman.compression", '"gzip", "none"');
         assert.equal(parseConfig({ barman: { backupSchedule: "" } }, "t").spec.barman.backupSchedule, "", '"" disables scheduled backups');
+        // The restore drill's schedule: the same grammar, daily by default, "" off.
+        assert.equal(parseConfig({}, "t").spec.barman.restoreDrillSchedule, "0 4 * * *");
+        assert.equal(parseConfig({ barman: { restoreDrillSchedule: "" } }, "t").spec.barman.restoreDrillSchedule, "");
+        assert.equal(parseConfig({ barman: { restoreDrillSchedule: "0 5 * * SUN" } }, "t").spec.barman.restoreDrillSchedule, "0 5 * * SUN");
+        rejects({ barman: { restoreDrillSchedule: "weekly" } }, "barman.restoreDrillSchedule", "5-field cron", "got 1");
+        rejects({ barman: { restoreDrillSchedule: "0 0 30 2 *" } }, "barman.restoreDrillSchedule", "day of month");
         rejects({ haproxy: { inter: 50 } }, "haproxy.inter", "100 to 600000", "50");
         rejects({ haproxy: { rise: 0 } }, "haproxy.rise", "1 to 100");
         rejects({ haproxy: { maxconn: 0 } }, "haproxy.maxconn", "1 to 100000");

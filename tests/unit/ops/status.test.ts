@@ -24,6 +24,14 @@ function healthy(): Snapshot {
             archiverFailures: "0",
             lastBackup: "20261125T230143",
             lastBackupAgeHours: 1,
+            verify: { backup: "20261125T230143", ok: true, at: Date.now() / 1000 - 3600, detail: "" },
+            drill: {
+                backup: "20261125T230143",
+                ok: true,
+                at: Date.now() / 1000 - 1800,
+                detail: "2 database(s), 5047 bytes dumped",
+                seconds: 12.5,
+            },
         },
     };
 }
@@ -119,5 +127,35 @@ describe("status verdict", () => {
         const v = verdict(s);
         assert.deepEqual(v.reasons, []);
         assert.match(render(s, v), /older WAL gaps: 000000020000000000000009: backups before 20261125T030000 recover only up to them/);
+    });
+
+    it("shows the newest backup's verification and the last drill; a failed one is a problem naming the backup and why", () => {
+        const ok = render(healthy(), verdict(healthy()));
+        assert.match(ok, /verified: OK, backup 20261125T230143, 1\.0 h ago/);
+        assert.match(ok, /restore drill: OK, backup 20261125T230143, 0\.5 h ago in 12\.5 s \(2 database\(s\), 5047 bytes dumped\)/);
+        const s = healthy();
+        s.barman!.verify = {
+            backup: "20261125T230143",
+            ok: false,
+            at: Date.now() / 1000,
+            detail: "verify-backup: checksum mismatch for file base/5/1259",
+        };
+        s.barman!.drill = {
+            backup: "20261125T230143",
+            ok: false,
+            at: Date.now() / 1000,
+            detail: "backup 20261125T230143 failed verification",
+        };
+        const v = verdict(s);
+        assert.deepEqual(v.reasons, [
+            "the newest backup 20261125T230143 failed verification (verify-backup: checksum mismatch for file base/5/1259): take a new one (npm run backup) and find out why",
+            "the last restore drill (backup 20261125T230143) failed: backup 20261125T230143 failed verification; npm run drill runs it again",
+        ]);
+        assert.match(render(s, v), /restore drill: FAILED, backup 20261125T230143/);
+        // A failed verification of an older backup no longer matters once a newer one exists; no drill yet is not a problem.
+        s.barman!.lastBackup = "20261126T030000";
+        delete s.barman!.drill;
+        assert.deepEqual(verdict(s).reasons, []);
+        assert.match(render(s, verdict(s)), /restore drill: not yet/);
     });
 });

@@ -247,3 +247,90 @@ print(m.render_metrics("cluster", 0, {"ssh": True}, [], 0, "", d.datetime(2026, 
         assert.match(out, /^barman_wal_gaps\{server="cluster",scope="since_newest_backup"\} 1$/m);
     });
 });
+
+describe("Barman helper: verification and restore drill state", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "barman-verify-"));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true }));
+
+    /** A catalogue with finished backups (a manifest on the last), and a fake `barman` whose verify-backup fails when told to. */
+    function setUp(ids: string[], failVerify: boolean): Record<string, string> {
+        for (const id of ids) {
+            fs.mkdirSync(path.join(dir, "home", "cluster", "base", id, "data"), { recursive: true });
+            fs.writeFileSync(
+                path.join(dir, "home", "cluster", "base", id, "backup.info"),
+                "status=DONE\nbegin_wal=000000010000000000000002\n",
+            );
+        }
+        fs.writeFileSync(path.join(dir, "home", "cluster", "base", ids[ids.length - 1], "data", "backup_manifest"), "{}");
+        fs.mkdirSync(path.join(dir, "bin"));
+        fs.writeFileSync(
+            path.join(dir, "bin", "barman"),
+            `#!/bin/sh\necho "$*" >> ${dir}/calls\nif [ "$1" = verify-backup ] && [ -n "$FAIL_VERIFY" ]; then echo "checksum mismatch for file base/5/1259"; exit 1; fi\n`,
+            { mode: 0o755 },
+        );
+        fs.mkdirSync(path.join(dir, "state"));
+        return {
+            PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
+            BARMAN_HOME_OVERRIDE: path.join(dir, "home"),
+            BARMAN_HA_STATE_DIR: path.join(dir, "state"),
+            ...(failVerify ? { FAIL_VERIFY: "1" } : {}),
+        };
+    }
+    const run = (env: Record<string, string>, ...args: string[]) => spawnSync(PYTHON, [SCRIPT, ...args], { encoding: "utf8", env });
+    const calls = () => (fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : []);
+
+    it("verifies the newest backup once (check-backup, and verify-backup when it has a manifest) and records the verdict", () => {
+        const env = setUp(["20261125T030000", "20261126T030000"], false);
+        const r = run(env, "verify-new", "cluster");
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /backup 20261126T030000: verified/);
+        assert.deepEqual(calls(), ["check-backup cluster 20261126T030000", "verify-backup cluster 20261126T030000"]);
+        assert.equal(run(env, "verify-new", "cluster").status, 0);
+        assert.equal(calls().length, 2, "not verified twice");
+        const state = JSON.parse(run(env, "state").stdout);
+        assert.equal(state.verify.backup, "20261126T030000");
+        assert.equal(state.verify.ok, true);
+        assert.equal(state.verify_ok_at, state.verify.at);
+        // Without a manifest (rsync backups) only check-backup runs.
+        assert.equal(run(env, "verify", "cluster", "20261125T030000").status, 0);
+        assert.deepEqual(calls().slice(2), ["check-backup cluster 20261125T030000"]);
+    });
+
+    it("a failed verification is recorded with Barman's words and exits 1", () => {
+        const env = setUp(["20261126T030000"], true);
+        const r = run(env, "verify-new", "cluster");
+        assert.equal(r.status, 1);
+        assert.match(r.stdout, /VERIFICATION FAILED: verify-backup: checksum mismatch for file base\/5\/1259/);
+        const state = JSON.parse(run(env, "state").stdout);
+        assert.equal(state.verify.ok, false);
+        assert.equal(state.verify_ok_at, undefined);
+    });
+
+    it("a drill with no finished backup fails and says so", () => {
+        const env = setUp(["20261126T030000"], false);
+        fs.rmSync(path.join(dir, "home", "cluster", "base"), { recursive: true });
+        const r = run(env, "drill", "cluster");
+        assert.equal(r.status, 1);
+        assert.match(r.stdout, /FAILED: no finished backup to restore/);
+        assert.equal(JSON.parse(run(env, "state").stdout).drill.ok, false);
+    });
+
+    it("metrics: the verdicts once known, and the age of the last success counted from the state's start until then", () => {
+        const out = py(`import datetime as d
+now = d.datetime(2026, 11, 26, 12, tzinfo=d.timezone.utc)
+t = now.timestamp()
+print(m.render_metrics("cluster", 0, {}, [], 0, "", now, None, {"since": t - 7200, "verify": {"ok": True}, "verify_ok_at": t - 60, "drill": {"ok": False, "seconds": 12.5}}))
+print(m.render_metrics("cluster", 0, {}, [], 0, "", now, None, {"since": t - 300}))`);
+        const [known, fresh] = out.split("# HELP barman_check_ok").slice(1);
+        assert.match(known, /^barman_last_verify_ok\{server="cluster"\} 1$/m);
+        assert.match(known, /^barman_last_verify_success_age_seconds\{server="cluster"\} 60$/m);
+        assert.match(known, /^barman_restore_drill_ok\{server="cluster"\} 0$/m);
+        assert.match(known, /^barman_restore_drill_success_age_seconds\{server="cluster"\} 7200$/m, "never succeeded: since the start");
+        assert.match(known, /^barman_restore_drill_seconds\{server="cluster"\} 12\.5$/m);
+        assert.doesNotMatch(fresh, /barman_restore_drill_ok|barman_last_verify_ok/, "no verdict before the first run");
+        assert.match(fresh, /^barman_restore_drill_success_age_seconds\{server="cluster"\} 300$/m);
+    });
+});
