@@ -315,11 +315,11 @@ def verify(server, backup_id=None):
         print("barman-ha verify: no finished backup", file=sys.stderr)
         return 1
     code, out = _run_all(["barman", "check-backup", server, backup_id])
-    problems = [] if code == 0 else ["check-backup: " + (out.strip() or "exit %d" % code)]
+    problems = [] if code == 0 else ["check-backup: " + (one_line(out) or "exit %d" % code)]
     if os.path.exists(os.path.join(BARMAN_HOME, server, "base", backup_id, "data", "backup_manifest")):
         code, out = _run_all(["barman", "verify-backup", server, backup_id])
         if code != 0:
-            problems.append("verify-backup: " + (out.strip() or "exit %d" % code))
+            problems.append("verify-backup: " + (one_line(out) or "exit %d" % code))
     _record("verify", backup_id, not problems, "; ".join(problems))
     print("backup %s: %s" % (backup_id, "verified" if not problems else "VERIFICATION FAILED: " + "; ".join(problems)))
     return 0 if not problems else 1
@@ -370,7 +370,7 @@ def drill(server, port=5499, timeout=600):
         step("recovering backup %s into %s" % (backup_id, data))
         code, out = _run_all(["barman", "recover", "--target-immediate", server, backup_id, data], timeout=3600)
         if code != 0:
-            failure = "barman recover failed: " + out.strip()[-400:]
+            failure = "barman recover failed: " + one_line(out)[-400:]
             return 1
         os.makedirs(sock, mode=0o700)
         # Its own pg_hba (trust on a socket only barman can reach) and no link to the cluster: no
@@ -404,7 +404,7 @@ def drill(server, port=5499, timeout=600):
         dump = subprocess.run([os.path.join(PG_BIN, "pg_dumpall"), "-h", sock, "-p", str(port), "-U", "postgres"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
         if dump.returncode != 0:
-            failure = "pg_dumpall failed: " + dump.stderr.decode(errors="replace").strip()[-400:]
+            failure = "pg_dumpall failed: " + one_line(dump.stderr.decode(errors="replace"))[-400:]
             return 1
         summary = "%d database(s), %d bytes dumped" % (databases, len(dump.stdout))
         return 0
@@ -420,6 +420,20 @@ def drill(server, port=5499, timeout=600):
         _record("drill", backup_id, failure is None, failure or summary, started)
         print("restore drill of backup %s: %s in %.1f s" % (backup_id, "OK (%s)" % summary if failure is None else "FAILED: " + failure,
                                                               time.time() - started))
+
+
+# Barman echoes each message as a log line too: "2026-11-26 23:29:44,880 [993] barman.backup ERROR: ...".
+LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \[\d+\] [\w.]+ [A-Z]+: ")
+
+
+def one_line(text):
+    """Barman's output as one line: log prefixes dropped, repeats removed, lines joined by "; "."""
+    seen = []
+    for line in text.splitlines():
+        line = LOG_PREFIX.sub("", line).strip()
+        if line and line not in seen:
+            seen.append(line)
+    return "; ".join(seen)
 
 
 def _run_all(args, timeout=None):

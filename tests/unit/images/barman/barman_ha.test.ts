@@ -268,7 +268,7 @@ describe("Barman helper: verification and restore drill state", () => {
         fs.mkdirSync(path.join(dir, "bin"));
         fs.writeFileSync(
             path.join(dir, "bin", "barman"),
-            `#!/bin/sh\necho "$*" >> ${dir}/calls\nif [ "$1" = verify-backup ] && [ -n "$FAIL_VERIFY" ]; then echo "checksum mismatch for file base/5/1259"; exit 1; fi\n`,
+            `#!/bin/sh\necho "$*" >> ${dir}/calls\nif [ "$1" = verify-backup ] && [ -n "$FAIL_VERIFY" ]; then echo "Verifying backup"; echo "checksum mismatch for file base/5/1259"; echo "2026-11-26 23:29:44,880 [993] barman.backup ERROR: checksum mismatch for file base/5/1259"; exit 1; fi\n`,
             { mode: 0o755 },
         );
         fs.mkdirSync(path.join(dir, "state"));
@@ -303,9 +303,11 @@ describe("Barman helper: verification and restore drill state", () => {
         const env = setUp(["20261126T030000"], true);
         const r = run(env, "verify-new", "cluster");
         assert.equal(r.status, 1);
-        assert.match(r.stdout, /VERIFICATION FAILED: verify-backup: checksum mismatch for file base\/5\/1259/);
+        assert.match(r.stdout, /VERIFICATION FAILED: verify-backup: Verifying backup; checksum mismatch for file base\/5\/1259\n$/);
         const state = JSON.parse(run(env, "state").stdout);
         assert.equal(state.verify.ok, false);
+        // One line, Barman's echo of each message as a log line dropped.
+        assert.equal(state.verify.detail, "verify-backup: Verifying backup; checksum mismatch for file base/5/1259");
         assert.equal(state.verify_ok_at, undefined);
     });
 
