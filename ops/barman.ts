@@ -219,3 +219,10 @@ export async function runDrill(
     }
     return { ok: r.code === 0, summary };
 }
+
+/** The newest archived WAL segment and when Barman archived it (`barman status`), or undefined before any. */
+export async function lastArchived(container: string): Promise<{ wal: string; at: string } | undefined> {
+    const r = await barman(container, ["status", BARMAN_SERVER]);
+    const m = /^\s*Last archived WAL:\s*(\S+), at (.+)$/m.exec(r.stdout);
+    return m ? { wal: m[1], at: m[2].trim() } : undefined;
+}

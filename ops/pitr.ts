@@ -9,7 +9,7 @@ import { docker, execute } from "../lib/exec";
 import { errorText } from "../lib/errors";
 import { BARMAN_SERVER } from "../configs/barman";
 import { BARMAN_HOME, PG_BIN, PG_HOME, PG_VERSION } from "../configs/layout";
-import { archivedWalNames, barman, BackupInfo, listBackups, switchWalAndWait } from "./barman";
+import { archivedWalNames, barman, BackupInfo, lastArchived, listBackups, switchWalAndWait } from "./barman";
 import { COMMANDS, parseCommand, usage } from "./cli";
 import { readOutputs, runCommand, StackOutputs, UsageError } from "./outputs";
 
@@ -116,9 +116,11 @@ export async function pitr(
     // current segment on the leader (after a commit, so a time target has a commit record past it) and
     // wait until Barman has it.
     log("closing the current WAL segment on the leader and waiting until Barman has archived it");
-    const archived = await switchWalAndWait(o.barmanContainer, o.superuserConnectionString, 180).catch(e => {
+    const archived = await switchWalAndWait(o.barmanContainer, o.superuserConnectionString, 180).catch(async e => {
+        const newest = await lastArchived(o.barmanContainer).catch(() => undefined);
         throw new Error(
             `the WAL up to now is not in Barman's archive, so recovery could end before the target: ${errorText(e)}; ` +
+                (newest ? `the newest recoverable time is about ${newest.at} (the last archived segment, ${newest.wal}); ` : "") +
                 "check `npm run status` (Barman and archiving) and retry; an older target that the archive covers still works",
         );
     });

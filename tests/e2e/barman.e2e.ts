@@ -298,6 +298,13 @@ describe("e2e: Barman follows the leader", function () {
             assert.equal(removed.code, 0, removed.out);
             assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
         }
+        // The archive reaches now, so a target past the newest recoverable moment is in the future: refused
+        // before anything is restored (no container, no volume).
+        const late = runCli(d, "pitr", "--target-time", new Date(Date.now() + 3600_000).toISOString());
+        assert.equal(late.code, 2, late.out);
+        assert.match(late.out, /is in the future/);
+        assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");
+        assert.equal(await docker(["volume", "ls", "-q", "--filter", `name=^${STACK}-pitr-data$`]), "");
     });
 
     for (const round of [1, 2]) {
