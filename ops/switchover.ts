@@ -7,7 +7,7 @@ import { memberApiUrl, memberEndpoints, StackOutputs } from "./outputs";
 /** The subset of stack outputs a switchover needs. */
 export type SwitchoverOutputs = Pick<
     StackOutputs,
-    "patroniApiUrls" | "patroniMembers" | "patroniApiUser" | "patroniApiPassword" | "superuserConnectionString"
+    "patroniApiUrls" | "patroniMembers" | "patroniApiUser" | "patroniApiPassword" | "writeConnectionString"
 >;
 
 export interface SwitchoverResult {
@@ -25,7 +25,8 @@ export function members(o: Pick<StackOutputs, "patroniApiUrls">): Promise<Member
 }
 
 async function writePortServer(o: SwitchoverOutputs): Promise<string | undefined> {
-    const client = new Client({ connectionString: o.superuserConnectionString, connectionTimeoutMillis: 1000, query_timeout: 2000 });
+    // The application's role: what clients see through the write port, and no more privilege than that needs.
+    const client = new Client({ connectionString: o.writeConnectionString, connectionTimeoutMillis: 1000, query_timeout: 2000 });
     client.on("error", () => undefined);
     try {
         await client.connect();
@@ -143,7 +144,7 @@ if (require.main === module) {
             process.stdout.write(usage(COMMANDS.switchover));
             return;
         }
-        const o = readOutputs(argv, ["patroniApiUrls", "patroniApiUser", "patroniApiPassword", "superuserConnectionString"]);
+        const o = readOutputs(argv, ["patroniApiUrls", "patroniApiUser", "patroniApiPassword", "writeConnectionString"]);
         const i = argv.indexOf("--to");
         const probe = probeWritePort(o);
         await sleep(300);

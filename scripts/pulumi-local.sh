@@ -8,8 +8,9 @@
 #   npm run --silent outputs -- outputs.json  # outputs with secrets into a 0600 file (stdout without FILE)
 #   npm run --silent output -- writeConnectionString   # one output, secrets shown (for psql "$(...)")
 # Secrets in state are encrypted with a passphrase: PULUMI_CONFIG_PASSPHRASE(_FILE) if you set one,
-# otherwise one is generated once into .pulumi/passphrase (mode 0600, git-ignored). Keep it: without it
-# the stack's secrets cannot be decrypted.
+# otherwise one is generated once into ~/.config/patroni-ha/<project id>.passphrase (mode 0600, outside
+# the project; a .pulumi/passphrase from an earlier version is still used). Keep it: without it the
+# stack's secrets cannot be decrypted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 action="${1:?usage: pulumi-local.sh up|destroy|preview|outputs|output NAME}"
@@ -19,11 +20,22 @@ docker info >/dev/null 2>&1 || { echo "No Docker engine answers (docker info fai
 mkdir -p .pulumi
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi}"
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-    if [ ! -s .pulumi/passphrase ]; then
-        (umask 077; head -c 32 /dev/urandom | base64 > .pulumi/passphrase)
-        echo "Generated a state passphrase in .pulumi/passphrase (keep it safe)." >&2
+    if [ -s .pulumi/passphrase ]; then
+        # Generated here by an earlier version: still used, but it sits next to the state it protects.
+        passfile="$PWD/.pulumi/passphrase"
+        echo "Note: the state passphrase is in .pulumi/passphrase, next to the state it encrypts; move it out of the project (for example to ${XDG_CONFIG_HOME:-$HOME/.config}/patroni-ha/) and set PULUMI_CONFIG_PASSPHRASE_FILE." >&2
+    else
+        # Outside the project, so a copy or backup of the project (state included) does not carry the key:
+        # ~/.config/patroni-ha/<project id>.passphrase, the id (not secret) kept in .pulumi/project-id.
+        [ -s .pulumi/project-id ] || (umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > .pulumi/project-id)
+        keys="${XDG_CONFIG_HOME:-$HOME/.config}/patroni-ha"
+        passfile="$keys/$(cat .pulumi/project-id).passphrase"
+        if [ ! -s "$passfile" ]; then
+            (umask 077; mkdir -p "$keys"; head -c 32 /dev/urandom | base64 > "$passfile")
+            echo "Generated a state passphrase in $passfile (outside the project; keep it safe: without it the stack's secrets cannot be decrypted)." >&2
+        fi
     fi
-    export PULUMI_CONFIG_PASSPHRASE_FILE="$PWD/.pulumi/passphrase"
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$passfile"
 fi
 # Chatter to stderr, so `outputs` prints nothing but JSON; only up/preview may create the stack.
 if [ "$action" = up ] || [ "$action" = preview ]; then pulumi stack select --create "$stack" >&2; else pulumi stack select "$stack" >&2; fi

@@ -9,7 +9,7 @@ describe("switchover: which candidates it accepts", () => {
         patroniApiUser: "patroni",
         patroniApiPassword: "secret",
         // Nothing listens there: a switchover that got as far as asking Patroni then times out waiting for the write port.
-        superuserConnectionString: "postgresql://postgres:x@127.0.0.1:9/postgres",
+        writeConnectionString: "postgresql://app:x@127.0.0.1:9/app",
     });
     beforeEach(async () => {
         c = new FakeCluster();

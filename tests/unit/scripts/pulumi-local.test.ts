@@ -31,16 +31,19 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PULUMI_")));
         return spawnSync("bash", [path.join(work, "scripts", "pulumi-local.sh"), action, ...extra], {
             encoding: "utf8",
-            env: { ...clean, PATH: `${dir}:${process.env.PATH}`, ...env },
+            // A scratch HOME: the generated passphrase goes under ~/.config, never the real one.
+            env: { ...clean, HOME: dir, XDG_CONFIG_HOME: "", PATH: `${dir}:${process.env.PATH}`, ...env },
         });
     };
     const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
 
-    it("up: local backend in ./.pulumi, a generated 0600 passphrase, the dev stack selected or created", () => {
+    it("up: local backend in ./.pulumi, a generated 0600 passphrase outside the project, the dev stack selected or created", () => {
         const r = run("up");
         assert.equal(r.status, 0, r.stderr);
         const backend = `file://${work}/.pulumi`;
-        const passfile = `${work}/.pulumi/passphrase`;
+        const id = fs.readFileSync(path.join(work, ".pulumi", "project-id"), "utf8");
+        assert.match(id, /^[0-9a-f]{24}$/);
+        const passfile = `${dir}/.config/patroni-ha/${id}.passphrase`;
         assert.deepEqual(calls(), [
             `pulumi stack select --create dev | backend=${backend} passfile=${passfile}`,
             `pulumi up --yes --stack dev | backend=${backend} passfile=${passfile}`,
@@ -48,7 +51,15 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         ]);
         assert.equal(fs.statSync(passfile).mode & 0o777, 0o600);
         assert.ok(fs.readFileSync(passfile, "utf8").trim().length >= 40);
-        assert.match(r.stderr, /Generated a state passphrase/);
+        assert.match(r.stderr, /Generated a state passphrase in .*\/\.config\/patroni-ha\/[0-9a-f]{24}\.passphrase \(outside the project/);
+        assert.ok(!fs.existsSync(path.join(work, ".pulumi", "passphrase")), "nothing secret in the project");
+        // The same key on the next run; a passphrase an earlier version left in .pulumi/ is still used, with a note.
+        assert.equal(run("preview").status, 0);
+        assert.match(calls().at(-1)!, new RegExp(`passfile=${passfile}$`));
+        fs.writeFileSync(path.join(work, ".pulumi", "passphrase"), "old\n", { mode: 0o600 });
+        const old = run("preview");
+        assert.match(calls().at(-1)!, new RegExp(`passfile=${work}/\\.pulumi/passphrase$`));
+        assert.match(old.stderr, /next to the state it encrypts; move it out of the project/);
     });
 
     it("respects STACK and a passphrase the user set; outputs prints only JSON and never creates a stack", () => {
