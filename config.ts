@@ -44,6 +44,7 @@ export interface PortsSpec {
     barmanMetrics: number;
     /** The optional Prometheus server. */
     prometheus: number;
+    alertmanager: number;
 }
 
 export interface PatroniSpec {
@@ -98,6 +99,7 @@ export interface Addresses {
     barman: string;
     exporter: string;
     prometheus: string;
+    alertmanager: string;
 }
 
 /** One Patroni node, resolved once here; everything else takes these values instead of rebuilding them. */
@@ -152,6 +154,8 @@ export interface ClusterSpec {
     haproxy: HaproxySpec;
     barman: BarmanSpec;
     app: { database: string; user: string };
+    /** The optional Alertmanager: runs when webhookUrl is set (and Prometheus is on). */
+    alertmanager: { webhookUrl: string };
     resources: { etcd: RoleResources; patroni: RoleResources; haproxy: RoleResources; barman: RoleResources };
     addresses: Addresses;
     /** Patroni nodes, db1 first. */
@@ -211,7 +215,7 @@ const hasControlChars = (s: string) => [...s].some(ch => ch.charCodeAt(0) < 0x20
 export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
 
 /** Address offsets inside the stack subnet. Blocks stay put when counts change. */
-export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, etcd: 10, db: 20 };
+export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, alertmanager: 6, etcd: 10, db: 20 };
 
 export class ConfigError extends Error {
     constructor(public readonly problems: string[]) {
@@ -449,6 +453,8 @@ interface Parsed {
     haproxy: HaproxySpec;
     barman: BarmanSpec;
     app: { database: string; user: string };
+    /** The optional Alertmanager: runs when webhookUrl is set (and Prometheus is on). */
+    alertmanager: { webhookUrl: string };
     resources: ClusterSpec["resources"];
 }
 
@@ -497,7 +503,10 @@ function bindAddressIsIp(raw: Record<string, unknown>, problems: Problems): void
 const isLoopback = (ip: string) => ip === "::1" || /^127\./.test(ip);
 
 /** Ports published beyond loopback are named at deploy time: nothing leaves the host unannounced. */
-function exposure({ bindAddress, adminBindAddress, ports, patroniNodes, etcdNodes, prometheus }: Parsed, warnings: string[]): void {
+function exposure(
+    { bindAddress, adminBindAddress, ports, patroniNodes, etcdNodes, prometheus, alertmanager }: Parsed,
+    warnings: string[],
+): void {
     if (net.isIP(bindAddress) && !isLoopback(bindAddress)) {
         warnings.push(
             `bindAddress is ${bindAddress}: the write port ${ports.write} and the read port ${ports.read} are reachable beyond this host ` +
@@ -513,6 +522,7 @@ function exposure({ bindAddress, adminBindAddress, ports, patroniNodes, etcdNode
             `HAProxy's stats page (${ports.stats})`,
             `the metrics endpoints (${ports.metrics}, ${ports.barmanMetrics})`,
             ...(prometheus ? [`Prometheus (${ports.prometheus})`] : []),
+            ...(alertmanager.webhookUrl ? [`Alertmanager (${ports.alertmanager})`] : []),
             `the PITR instance (${ports.pitr})`,
         ];
         warnings.push(
@@ -532,6 +542,7 @@ function publishedPortsDiffer(p: Parsed, problems: Problems): void {
         ["ports.metrics", ports.metrics],
         ["ports.barmanMetrics", ports.barmanMetrics],
         ...(p.prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : []),
+        ...(p.alertmanager.webhookUrl ? [["ports.alertmanager", ports.alertmanager] as [string, number]] : []),
     ];
     for (let n = 1; n <= p.patroniNodes; n++) {
         published.push([`ports.postgresBase+${n} (${memberName(n)} PostgreSQL)`, ports.postgresBase + n]);
@@ -569,6 +580,13 @@ function patroniTimings({ patroni }: Parsed, problems: Problems): void {
         problems.push(
             `patroni.ttl: Patroni requires loopWait + 2 * retryTimeout <= ttl, but ${patroni.loopWait} + 2 * ${patroni.retryTimeout} > ${patroni.ttl} ${t}`,
         );
+    }
+}
+
+/** Alertmanager routes what Prometheus evaluates: without Prometheus it would have nothing to send. */
+function alertmanagerNeedsPrometheus({ alertmanager, prometheus }: Parsed, problems: Problems): void {
+    if (alertmanager.webhookUrl && !prometheus) {
+        problems.push("alertmanager.webhookUrl: needs prometheus: true (Alertmanager sends what Prometheus's rules fire)");
     }
 }
 
@@ -620,6 +638,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     publishedPortsDiffer(p, problems);
     patroniTimings(p, problems);
     synchronousNeedsStandby(p, warnings);
+    alertmanagerNeedsPrometheus(p, problems);
     rsyncLimits(p, warnings);
     appNamesFree(p, problems);
     stackNameFitsDocker(stack, problems);
@@ -634,6 +653,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         barman: at(OFFSETS.barman),
         exporter: at(OFFSETS.exporter),
         prometheus: at(OFFSETS.prometheus),
+        alertmanager: at(OFFSETS.alertmanager),
     };
     const members: MemberSpec[] = Array.from({ length: p.patroniNodes }, (_, i) => {
         const n = i + 1,

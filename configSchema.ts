@@ -129,6 +129,21 @@ export const SCHEMA: Record<string, Field> = {
         default: false,
         doc: "also run Prometheus (Debian's) scraping every metrics endpoint, with the stack's alert rules; URL in `prometheusUrl`",
     },
+    alertmanager: {
+        kind: "object",
+        doc: "the optional Alertmanager",
+        fields: {
+            webhookUrl: {
+                kind: "text",
+                empty: "value",
+                default: "",
+                pattern: /^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/,
+                what: 'an http(s) URL such as "https://hooks.example.com/pg", or "" for no Alertmanager',
+                doc: "run Alertmanager (Debian's) and send every firing and resolved alert of the stack's rules to this webhook (needs `prometheus: true`); URL in `alertmanagerUrl`",
+                defaultDoc: '`""` (none)',
+            },
+        },
+    },
     patroniNodes: { kind: "integer", min: 1, max: 9, default: 4, doc: "Patroni + PostgreSQL members `db1` … `dbN`" },
     etcdNodes: {
         kind: "integer",
@@ -180,6 +195,7 @@ export const SCHEMA: Record<string, Field> = {
             metrics: port(9187, "the PostgreSQL exporter (Prometheus)"),
             barmanMetrics: port(9780, "Barman's state as Prometheus metrics"),
             prometheus: port(9090, "the optional Prometheus server"),
+            alertmanager: port(9093, "the optional Alertmanager"),
         },
     },
     patroni: {

@@ -24,3 +24,4 @@ export const barmanContainer = outputs.barmanContainer;
 export const pitrEndpoint = outputs.pitrEndpoint;
 export const metricsUrls = outputs.metricsUrls;
 export const prometheusUrl = outputs.prometheusUrl;
+export const alertmanagerUrl = outputs.alertmanagerUrl;

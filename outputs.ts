@@ -38,5 +38,6 @@ export function clusterOutputs(cluster: PatroniCluster) {
             barman: httpUrl(admin, spec.ports.barmanMetrics, "/metrics"),
         },
         prometheusUrl: spec.prometheus ? httpUrl(admin, spec.ports.prometheus, "/") : undefined,
+        alertmanagerUrl: cluster.alertmanager ? httpUrl(admin, spec.ports.alertmanager, "/") : undefined,
     };
 }

@@ -7,6 +7,7 @@ import { archiveParameters, barmanSlots } from "../configs/barman";
 import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE } from "../configs/layout";
 import { restoreDrillMaxAge } from "../configs/prometheus";
+import { AlertmanagerServer } from "./alertmanagerServer";
 import { BarmanServer } from "./barmanServer";
 import { BarmanSsh } from "./barmanSsh";
 import { childOptions, dataVolume, dockerName, Placement, stackLabels } from "./docker";
@@ -42,6 +43,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     public readonly exporter: MetricsExporter;
     /** The optional Prometheus server (patroni-ha:prometheus). */
     public readonly prometheus?: PrometheusServer;
+    /** The optional Alertmanager (patroni-ha:alertmanager.webhookUrl, with Prometheus). */
+    public readonly alertmanager?: AlertmanagerServer;
     public readonly secrets: Record<
         "superuser" | "replication" | "rewind" | "api" | "stats" | "app" | "barman" | "streamingBarman" | "monitor",
         pulumi.Output<string>
@@ -88,7 +91,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
             retainData: spec.retainData,
         };
 
-        const roles = IMAGE_ROLES.filter(r => r !== "prometheus" || spec.prometheus);
+        const alerting = spec.prometheus && spec.alertmanager.webhookUrl !== "";
+        const roles = IMAGE_ROLES.filter(r => (r !== "prometheus" || spec.prometheus) && (r !== "alertmanager" || alerting));
         const built = new StackImages(named("images"), { stack: spec.stack, baseImage: spec.baseImage, roles }, child("images"));
         const image = (role: ImageRole) => built.refs[role]!;
 
@@ -230,6 +234,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         haproxyAddress: spec.addresses.haproxy,
                         exporterAddress: spec.addresses.exporter,
                         barmanAddress: spec.addresses.barman,
+                        alertmanagerAddress: alerting ? spec.addresses.alertmanager : undefined,
                     },
                     alerts: {
                         maximumLagOnFailover: spec.patroni.maximumLagOnFailover,
@@ -242,6 +247,20 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 child("prometheus"),
             );
         }
+        if (alerting) {
+            this.alertmanager = new AlertmanagerServer(
+                named("alertmanager"),
+                {
+                    placement,
+                    image: image("alertmanager"),
+                    address: spec.addresses.alertmanager,
+                    webhookUrl: spec.alertmanager.webhookUrl,
+                    hostPort: spec.ports.alertmanager,
+                    resources: spec.resources.barman,
+                },
+                child("alertmanager"),
+            );
+        }
 
         this.registerOutputs({
             network: this.network.name,
@@ -251,6 +270,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             barman: this.barman.containerName,
             exporter: this.exporter.container.name,
             prometheus: this.prometheus?.container.name,
+            alertmanager: this.alertmanager?.container.name,
         });
     }
 }

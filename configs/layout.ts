@@ -73,6 +73,10 @@ export const SSH_RUN = "/run/ssh-ha";
 export const PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml";
 export const PROMETHEUS_DATA = "/var/lib/prometheus";
 export const PROMETHEUS_RULES = "/etc/prometheus/rules.yml";
+/** The optional Alertmanager (Debian's prometheus-alertmanager). */
+export const ALERTMANAGER_PORT = 9093;
+export const ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml";
+export const ALERTMANAGER_DATA = "/var/lib/prometheus/alertmanager";
 
 /**
  * The layout each image is built with (Docker build args, which its Dockerfile turns into ENV for the
@@ -107,6 +111,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
         },
         exporter: { EXPORTER_PORT: String(EXPORTER_PORT) },
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA },
+        alertmanager: { ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), ALERTMANAGER_CONFIG, ALERTMANAGER_DATA },
     };
     return byRole[role] ?? {};
 }

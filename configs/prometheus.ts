@@ -1,4 +1,12 @@
-import { API_PORT, BARMAN_METRICS_PORT, ETCD_CLIENT_PORT, EXPORTER_PORT, HAPROXY_STATS_PORT, PROMETHEUS_RULES } from "./layout";
+import {
+    ALERTMANAGER_PORT,
+    API_PORT,
+    BARMAN_METRICS_PORT,
+    ETCD_CLIENT_PORT,
+    EXPORTER_PORT,
+    HAPROXY_STATS_PORT,
+    PROMETHEUS_RULES,
+} from "./layout";
 import { cronLongestGapSeconds } from "../lib/cron";
 import { dumpYaml } from "./yaml";
 
@@ -10,6 +18,8 @@ export interface PrometheusConfigInput {
     haproxyAddress: string;
     exporterAddress: string;
     barmanAddress: string;
+    /** The Alertmanager's address, when there is one: Prometheus sends it every alert. */
+    alertmanagerAddress?: string;
 }
 
 export const RULES_FILE = PROMETHEUS_RULES;
@@ -32,6 +42,9 @@ export function renderPrometheusYml(input: PrometheusConfigInput): string {
             { job_name: "postgres", static_configs: [{ targets: [`${input.exporterAddress}:${EXPORTER_PORT}`] }] },
             { job_name: "barman", static_configs: [{ targets: [`${input.barmanAddress}:${BARMAN_METRICS_PORT}`] }] },
         ],
+        ...(input.alertmanagerAddress
+            ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [`${input.alertmanagerAddress}:${ALERTMANAGER_PORT}`] }] }] } }
+            : {}),
     });
 }
 

@@ -17,6 +17,8 @@ import { waitFor } from "../support/workload";
 import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
 import { metricNames, RULE_TEST_ARGS } from "../support/alertRuleTests";
+import { startWebhookReceiver, WebhookReceiver } from "../support/webhook";
+import { parseConfig } from "../../config";
 
 const STACK = E2E_STACKS.barman.stack;
 const CONFIG = {
@@ -81,11 +83,18 @@ describe("e2e: Barman follows the leader", function () {
     this.timeout(E2E_STACKS.barman.timeoutMs);
     let d: Deployed;
     let container: string;
+    // Alertmanager posts every alert to a receiver this suite runs on the host (reached via the gateway).
+    let hook: WebhookReceiver;
     before(async () => {
-        d = await deployStack(stackFile(STACK, CONFIG), { log });
+        hook = await startWebhookReceiver();
+        const gateway = parseConfig(CONFIG, STACK).spec.addresses.gateway;
+        d = await deployStack(stackFile(STACK, { ...CONFIG, alertmanager: { webhookUrl: hook.url(gateway) } }), { log });
         container = d.outputs.barmanContainer;
     });
-    after(() => tearDown(STACK, d));
+    after(async () => {
+        await hook.close();
+        await tearDown(STACK, d);
+    });
 
     it("takes the first base backup by itself once the cluster is healthy", async () => {
         const seconds = await waitFor("the first base backup", 300, async () =>
@@ -403,6 +412,10 @@ describe("e2e: Barman follows the leader", function () {
             };
             return a.data.alerts.some(x => x.labels.alertname === "BarmanDown" && x.state === "firing");
         });
+        // ... and Alertmanager delivers it to the webhook.
+        await waitFor("BarmanDown to reach the webhook through Alertmanager", 90, async () =>
+            hook.alerts.some(x => x.labels.alertname === "BarmanDown" && x.status === "firing"),
+        );
         await new Promise(r => setTimeout(r, Math.max(0, 180000 - (Date.now() - stopped))));
         await docker(["start", container]);
         const seconds = await waitFor("the WAL written while Barman was down to be archived", 300, async () => {
@@ -413,6 +426,10 @@ describe("e2e: Barman follows the leader", function () {
         assert.deepEqual((await archiveGaps(container)).sinceOldestBackup, []);
         await waitFor("barman check to pass", 420, async () => (await check(container)).ok).catch(async e =>
             assert.fail(`${e.message}: ${(await check(container)).text}`),
+        );
+        // Barman back: the webhook hears that BarmanDown is resolved.
+        await waitFor("BarmanDown resolved at the webhook", 180, async () =>
+            hook.alerts.some(x => x.labels.alertname === "BarmanDown" && x.status === "resolved"),
         );
     });
 

@@ -6,7 +6,8 @@ import { parseConfig } from "../../config";
 import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { renderHaproxyCfg } from "../../configs/haproxy";
 import { bootstrapPgHba } from "../../configs/dcs";
-import { layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES } from "../../configs/layout";
+import { ALERTMANAGER_CONFIG, layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES } from "../../configs/layout";
+import { renderAlertmanagerYml } from "../../configs/alertmanager";
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
 import { renderSshdConfig } from "../../configs/ssh";
@@ -47,7 +48,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     this.timeout(CONFIG_CHECKS.timeoutMs);
     before(async () => {
         await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), spec.baseImage], { timeoutMs: 600000 });
-        for (const role of ["haproxy", "patroni", "barman", "prometheus"]) {
+        for (const role of ["haproxy", "patroni", "barman", "prometheus", "alertmanager"]) {
             await docker(
                 [
                     "build",
@@ -193,6 +194,36 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
             const bad = await check(renderSshdConfig(user).replace("UsePAM no", "UsePAM maybe"));
             assert.notEqual(bad.code, 0, `${role}: an invalid option value must fail: ${bad.out}`);
         }
+    });
+
+    it("amtool accepts alertmanager.yml, and promtool the alerting section that points Prometheus at it (a broken route fails)", async () => {
+        const am = renderAlertmanagerYml({ webhookUrl: "https://hooks.example.com/pg?team=db" });
+        const good = await inImage("alertmanager", { [ALERTMANAGER_CONFIG]: am }, `amtool check-config ${ALERTMANAGER_CONFIG}`, "root");
+        assert.equal(good.code, 0, good.out);
+        assert.match(good.out, /SUCCESS/);
+        assert.match(good.out, /1 receivers/);
+        const bad = await inImage(
+            "alertmanager",
+            { [ALERTMANAGER_CONFIG]: am.replace("receiver: webhook", "receiver: nobody") },
+            `amtool check-config ${ALERTMANAGER_CONFIG}`,
+            "root",
+        );
+        assert.notEqual(bad.code, 0, `a route to an undefined receiver must fail: ${bad.out}`);
+        const yml = renderPrometheusYml({
+            members: spec.members,
+            etcd: spec.etcd,
+            haproxyAddress: spec.addresses.haproxy,
+            exporterAddress: spec.addresses.exporter,
+            barmanAddress: spec.addresses.barman,
+            alertmanagerAddress: spec.addresses.alertmanager,
+        });
+        const prom = await inImage(
+            "prometheus",
+            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: renderAlertRules(RULE_TEST_ARGS) },
+            `promtool check config ${PROMETHEUS_CONFIG}`,
+            "root",
+        );
+        assert.equal(prom.code, 0, prom.out);
     });
 
     it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {

@@ -43,7 +43,9 @@ describe("config: defaults", () => {
             metrics: 9187,
             barmanMetrics: 9780,
             prometheus: 9090,
+            alertmanager: 9093,
         });
+        assert.deepEqual(spec.alertmanager, { webhookUrl: "" }, "no Alertmanager unless a webhook is given");
         assert.equal(spec.profile, "fast");
         assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout, spec.patroni.failsafeMode], [20, 8, 6, true]);
         assert.deepEqual(spec.haproxy, { inter: 500, fastinter: 250, downinter: 500, rise: 1, fall: 2, maxconn: 100 });
@@ -295,6 +297,21 @@ describe("config: every problem is reported, naming the key, the value and what 
         rejects({ resources: { patroni: { memory: 5 } } }, "resources.patroni.memory", "unknown key", "memoryMb");
         rejects({ patroniNode: 3 }, "patroniNode", "unknown key patroni-ha:patroniNode");
         rejects({ ports: 5551 }, "ports", "must be an object");
+    });
+
+    it("alertmanager.webhookUrl: an http(s) URL, and only with Prometheus", () => {
+        rejects({ prometheus: true, alertmanager: { webhookUrl: "hooks.example.com" } }, "alertmanager.webhookUrl", "http(s) URL");
+        rejects({ alertmanager: { webhookUrl: "https://hooks.example.com/pg" } }, "alertmanager.webhookUrl", "needs prometheus: true");
+        const ok = parseConfig({ prometheus: true, alertmanager: { webhookUrl: "https://hooks.example.com/pg?x=1" } }, "t").spec;
+        assert.equal(ok.alertmanager.webhookUrl, "https://hooks.example.com/pg?x=1");
+        assert.equal(ok.addresses.alertmanager.split(".").pop(), "6");
+        // Its port joins the clash check only when it runs.
+        rejects(
+            { prometheus: true, alertmanager: { webhookUrl: "http://h/x" }, ports: { alertmanager: 9090 } },
+            "ports.alertmanager",
+            "ports.prometheus",
+        );
+        assert.doesNotThrow(() => parseConfig({ ports: { alertmanager: 9090 }, prometheus: true }, "t"));
     });
 
     it("bindAddress and adminBindAddress must be IP addresses", () => {

@@ -244,6 +244,32 @@ describe("program: the optional Prometheus", () => {
         });
         assert.match(upload(c, "/etc/prometheus/rules.yml"), /alert: PatroniNoLeader/);
         assert.equal(run.resolved.prometheusUrl.value, "http://127.0.0.1:9090/");
+        assert.equal((cfg as Record<string, unknown>).alerting, undefined, "no Alertmanager without a webhook");
+        assert.ok(!containers(run).some(x => x.name.endsWith("alertmanager")));
+        assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-alertmanager").length, 0);
+    });
+
+    it("alertmanager.webhookUrl adds Alertmanager: its image, container and URL, Prometheus sending to it, every alert to the webhook", async () => {
+        const hook = "https://hooks.example.com/pg?team=db";
+        const run = await runProgram(
+            { prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2, alertmanager: { webhookUrl: hook } },
+            "mon",
+        );
+        const am = container(run, "mon-alertmanager");
+        assert.deepEqual(am.inputs.ports, [{ internal: 9093, external: 9093, ip: "127.0.0.1" }]);
+        assert.deepEqual((am.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.2.6");
+        assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-alertmanager").length, 1);
+        const amCfg = yaml.load(upload(am, "/etc/prometheus/alertmanager.yml")) as {
+            route: { receiver: string; group_wait: string };
+            receivers: { name: string; webhook_configs: { url: string; send_resolved: boolean }[] }[];
+        };
+        assert.equal(amCfg.route.receiver, "webhook");
+        assert.deepEqual(amCfg.receivers, [{ name: "webhook", webhook_configs: [{ url: hook, send_resolved: true }] }]);
+        const prom = yaml.load(upload(container(run, "mon-prometheus"), "/etc/prometheus/prometheus.yml")) as {
+            alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+        };
+        assert.deepEqual(prom.alerting.alertmanagers, [{ static_configs: [{ targets: ["10.77.2.6:9093"] }] }]);
+        assert.equal(run.resolved.alertmanagerUrl.value, "http://127.0.0.1:9093/");
     });
 
     it("its port joins the published-port clash check only when enabled", async () => {
@@ -429,6 +455,7 @@ describe("program: outputs", () => {
             barman: "http://127.0.0.1:9780/metrics",
         });
         assert.deepEqual(Object.keys(run.resolved).sort(), [
+            "alertmanagerUrl",
             "barmanContainer",
             "etcdEndpoints",
             "metricsUrls",
