@@ -44,6 +44,17 @@ async function inImage(role: string, files: Record<string, string>, script: stri
     return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
+/** The check stack's prometheus.yml, sending alerts to an Alertmanager at `alertmanagerAddress` when given. */
+const prometheusYml = (alertmanagerAddress?: string) =>
+    renderPrometheusYml({
+        members: spec.members,
+        etcd: spec.etcd,
+        haproxyAddress: spec.addresses.haproxy,
+        exporterAddress: spec.addresses.exporter,
+        barmanAddress: spec.addresses.barman,
+        alertmanagerAddress,
+    });
+
 describe("e2e: rendered configs pass their own tools' checks", function () {
     this.timeout(CONFIG_CHECKS.timeoutMs);
     before(async () => {
@@ -209,14 +220,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
             "root",
         );
         assert.notEqual(bad.code, 0, `a route to an undefined receiver must fail: ${bad.out}`);
-        const yml = renderPrometheusYml({
-            members: spec.members,
-            etcd: spec.etcd,
-            haproxyAddress: spec.addresses.haproxy,
-            exporterAddress: spec.addresses.exporter,
-            barmanAddress: spec.addresses.barman,
-            alertmanagerAddress: spec.addresses.alertmanager,
-        });
+        const yml = prometheusYml(spec.addresses.alertmanager);
         const prom = await inImage(
             "prometheus",
             { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: renderAlertRules(RULE_TEST_ARGS) },
@@ -227,13 +231,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     });
 
     it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {
-        const yml = renderPrometheusYml({
-            members: spec.members,
-            etcd: spec.etcd,
-            haproxyAddress: spec.addresses.haproxy,
-            exporterAddress: spec.addresses.exporter,
-            barmanAddress: spec.addresses.barman,
-        });
+        const yml = prometheusYml();
         const rules = renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 });
         const good = await inImage(
             "prometheus",
