@@ -65,6 +65,9 @@ export function restoreDrillMaxAge(schedule: string): number | undefined {
     return schedule.trim() ? cronLongestGapSeconds(schedule) + 6 * 3600 : undefined;
 }
 
+/** BarmanVolumeFilling fires below this fraction of a volume free. */
+export const VOLUME_FREE_FRACTION = 0.1;
+
 /** A replication slot holding back more WAL than this fires SlotRetentionHigh (1 GiB). */
 export const SLOT_RETENTION_BYTES = 1024 ** 3;
 
@@ -149,6 +152,12 @@ export function renderAlertRules(input: AlertRulesInput): string {
                         `max(barman_last_backup_age_seconds) > ${input.backupMaxAgeSeconds}`,
                         "10m",
                         `The newest base backup is older than ${Math.round(input.backupMaxAgeSeconds / 3600)} h.`,
+                    ),
+                    rule(
+                        "BarmanVolumeFilling",
+                        `min by (volume) (barman_volume_available_bytes / barman_volume_size_bytes) < ${VOLUME_FREE_FRACTION}`,
+                        "5m",
+                        `A volume of Barman's (backups, home or the WAL hand-off share) has less than ${VOLUME_FREE_FRACTION * 100}% free: backups and WAL archiving stop when it is full, and then WAL piles up on the nodes.`,
                     ),
                     rule(
                         "BackupVerifyFailing",

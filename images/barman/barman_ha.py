@@ -457,7 +457,7 @@ def parse_check(text):
     return out
 
 
-def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now, gaps=None, state=None):
+def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now, gaps=None, state=None, volumes=None):
     esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"')
     lines = [
         "# HELP barman_check_ok 1 when `barman check` passes for the server.",
@@ -481,6 +481,15 @@ def render_metrics(server, check_code, checks, backup_ids, failed_backups, statu
                   "# TYPE barman_wal_gaps gauge"]
         for scope in ("since_oldest_backup", "since_newest_backup"):
             lines.append('barman_wal_gaps{server="%s",scope="%s"} %d' % (server, scope, len(gaps[scope])))
+    if volumes:
+        lines += ["# HELP barman_volume_size_bytes Size of a volume mounted in the Barman container.",
+                  "# TYPE barman_volume_size_bytes gauge",
+                  "# HELP barman_volume_available_bytes Bytes an unprivileged writer can still use on it.",
+                  "# TYPE barman_volume_available_bytes gauge"]
+        for name in sorted(volumes):
+            size, available = volumes[name]
+            lines += ['barman_volume_size_bytes{volume="%s"} %d' % (name, size),
+                      'barman_volume_available_bytes{volume="%s"} %d' % (name, available)]
     if state is not None:
         for kind, ok_name, age_name, what in (
                 ("verify", "barman_last_verify_ok", "barman_last_verify_success_age_seconds", "verification of the newest backup"),
@@ -508,6 +517,19 @@ def render_metrics(server, check_code, checks, backup_ids, failed_backups, statu
     return "\n".join(lines) + "\n"
 
 
+def volume_usage():
+    """{name: (size, available)} in bytes for the volumes mounted in this container: Barman's backups,
+    its home (catalogue, drill scratch) and the WAL hand-off share (streaming mode). Not a mount: left out
+    (the path would report the container's own filesystem)."""
+    out = {}
+    for name, path in (("backups", os.environ.get("BARMAN_BACKUPS", "")), ("home", os.environ.get("HOME", "")),
+                       ("wal_share", os.environ.get("WAL_SHARE", ""))):
+        if path and os.path.ismount(path):
+            st = os.statvfs(path)
+            out[name] = (st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize)
+    return out
+
+
 def metrics(server, out_file):
     code, check_text = _run(["barman", "check", server])
     _, backups_text = _run(["barman", "list-backups", server])
@@ -515,7 +537,7 @@ def metrics(server, out_file):
     failed = sum(1 for l in backups_text.splitlines() if "FAILED" in l)
     _, status_text = _run(["barman", "status", server])
     text = render_metrics(server, code, parse_check(check_text), done, failed, status_text, datetime.datetime.now(datetime.timezone.utc),
-                          gaps_report(server), load_state())
+                          gaps_report(server), load_state(), volume_usage())
     tmp = out_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)

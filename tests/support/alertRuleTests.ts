@@ -72,6 +72,13 @@ export const RULE_FAULTS: Record<string, RuleFault> = {
         series: [{ series: 'barman_last_backup_age_seconds{job="barman"}', healthy: 3600, failing: 2e5 }],
         labels: {},
     },
+    BarmanVolumeFilling: {
+        series: [
+            { series: 'barman_volume_available_bytes{job="barman",volume="backups"}', healthy: 5e10, failing: 4e9 },
+            { series: 'barman_volume_size_bytes{job="barman",volume="backups"}', healthy: 1e11, failing: 1e11 },
+        ],
+        labels: { volume: "backups" },
+    },
     BackupVerifyFailing: {
         series: [{ series: 'barman_last_verify_ok{job="barman",server="cluster"}', healthy: 1, failing: 0 }],
         labels: {},

@@ -18,6 +18,7 @@ describe("renderers: Prometheus", () => {
             "BackupVerifyFailing",
             "BarmanCheckFailing",
             "BarmanDown",
+            "BarmanVolumeFilling",
             "EtcdMemberDown",
             "EtcdNoLeader",
             "EtcdQuorumAtRisk",

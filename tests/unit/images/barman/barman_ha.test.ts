@@ -336,3 +336,31 @@ print(m.render_metrics("cluster", 0, {}, [], 0, "", now, None, {"since": t - 300
         assert.match(fresh, /^barman_restore_drill_success_age_seconds\{server="cluster"\} 300$/m);
     });
 });
+
+describe("Barman helper: volume usage", () => {
+    it("reports only real mounts, and renders size and available bytes per volume", () => {
+        const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "not-a-mount-"));
+        try {
+            const r = spawnSync(
+                PYTHON,
+                [
+                    "-c",
+                    `import importlib.util as u, json; s=u.spec_from_file_location("b", ${JSON.stringify(SCRIPT)}); m=u.module_from_spec(s); s.loader.exec_module(m); print(json.dumps(m.volume_usage()))`,
+                ],
+                { encoding: "utf8", env: { ...process.env, BARMAN_BACKUPS: "/", HOME: scratch, WAL_SHARE: "" } },
+            );
+            assert.equal(r.status, 0, r.stderr);
+            const usage = JSON.parse(r.stdout) as Record<string, [number, number]>;
+            assert.deepEqual(Object.keys(usage), ["backups"], "a directory that is not a mount point is left out");
+            const [size, available] = usage.backups;
+            assert.ok(size > 0 && available >= 0 && available <= size, `${size} ${available}`);
+        } finally {
+            fs.rmSync(scratch, { recursive: true });
+        }
+        const out = py(`import datetime as d
+print(m.render_metrics("cluster", 0, {}, [], 0, "", d.datetime(2026, 11, 26, tzinfo=d.timezone.utc), None, None, {"backups": (1000, 50), "wal_share": (2000, 1500)}))`);
+        assert.match(out, /^barman_volume_size_bytes\{volume="backups"\} 1000$/m);
+        assert.match(out, /^barman_volume_available_bytes\{volume="backups"\} 50$/m);
+        assert.match(out, /^barman_volume_available_bytes\{volume="wal_share"\} 1500$/m);
+    });
+});
