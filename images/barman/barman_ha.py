@@ -401,12 +401,20 @@ def drill(server, port=5499, timeout=600):
                 return 1
             time.sleep(1)
         step("consistent; reading every row (pg_dumpall)")
-        dump = subprocess.run([os.path.join(PG_BIN, "pg_dumpall"), "-h", sock, "-p", str(port), "-U", "postgres"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        # Streamed and counted, never held: the dump is as large as the database.
+        errors_path = os.path.join(scratch, "dump.err")
+        with open(errors_path, "w") as errors:
+            dump = subprocess.Popen([os.path.join(PG_BIN, "pg_dumpall"), "-h", sock, "-p", str(port), "-U", "postgres"],
+                                    stdout=subprocess.PIPE, stderr=errors)
+            dumped = 0
+            for chunk in iter(lambda: dump.stdout.read(1 << 20), b""):
+                dumped += len(chunk)
+            dump.wait()
         if dump.returncode != 0:
-            failure = "pg_dumpall failed: " + one_line(dump.stderr.decode(errors="replace"))[-400:]
+            with open(errors_path, errors="replace") as f:
+                failure = "pg_dumpall failed: " + one_line(f.read())[-400:]
             return 1
-        summary = "%d database(s), %d bytes dumped" % (databases, len(dump.stdout))
+        summary = "%d database(s), %d bytes dumped" % (databases, dumped)
         return 0
     finally:
         if proc is not None and proc.poll() is None:
