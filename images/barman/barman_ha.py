@@ -432,13 +432,15 @@ def drill(server, port=5499, timeout=600):
 
 # Barman echoes each message as a log line too: "2026-11-26 23:29:44,880 [993] barman.backup ERROR: ...".
 LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \[\d+\] [\w.]+ [A-Z]+: ")
+# ... and prints errors once more as "ERROR: ...".
+LEVEL_PREFIX = re.compile(r"^(?:ERROR|WARNING|INFO): ")
 
 
 def one_line(text):
     """Barman's output as one line: log prefixes dropped, repeats removed, lines joined by "; "."""
     seen = []
     for line in text.splitlines():
-        line = LOG_PREFIX.sub("", line).strip()
+        line = LEVEL_PREFIX.sub("", LOG_PREFIX.sub("", line)).strip()
         if line and line not in seen:
             seen.append(line)
     return "; ".join(seen)

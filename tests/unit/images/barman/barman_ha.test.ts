@@ -268,7 +268,7 @@ describe("Barman helper: verification and restore drill state", () => {
         fs.mkdirSync(path.join(dir, "bin"));
         fs.writeFileSync(
             path.join(dir, "bin", "barman"),
-            `#!/bin/sh\necho "$*" >> ${dir}/calls\nif [ "$1" = verify-backup ] && [ -n "$FAIL_VERIFY" ]; then echo "Verifying backup"; echo "checksum mismatch for file base/5/1259"; echo "2026-11-26 23:29:44,880 [993] barman.backup ERROR: checksum mismatch for file base/5/1259"; exit 1; fi\n`,
+            `#!/bin/sh\necho "$*" >> ${dir}/calls\nif [ "$1" = verify-backup ] && [ -n "$FAIL_VERIFY" ]; then echo "Verifying backup"; echo "checksum mismatch for file base/5/1259"; echo "2026-11-26 23:29:44,880 [993] barman.backup ERROR: checksum mismatch for file base/5/1259"; echo "ERROR: checksum mismatch for file base/5/1259"; exit 1; fi\n`,
             { mode: 0o755 },
         );
         fs.mkdirSync(path.join(dir, "state"));
