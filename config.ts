@@ -510,7 +510,10 @@ function exposure(
     if (net.isIP(bindAddress) && !isLoopback(bindAddress)) {
         warnings.push(
             `bindAddress is ${bindAddress}: the write port ${ports.write} and the read port ${ports.read} are reachable beyond this host ` +
-                `(password authentication, no TLS yet); firewall them to your applications.`,
+                `(password authentication, no TLS yet); firewall them to your applications.` +
+                (isLoopback(adminBindAddress)
+                    ? ` Every other port (nodes, REST API, etcd, stats, metrics) stays on adminBindAddress ${adminBindAddress}; earlier versions published them on bindAddress too.`
+                    : ""),
         );
     }
     if (net.isIP(adminBindAddress) && !isLoopback(adminBindAddress)) {

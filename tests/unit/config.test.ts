@@ -326,7 +326,8 @@ describe("config: every problem is reported, naming the key, the value and what 
         assert.equal(open.spec.adminBindAddress, "127.0.0.1");
         assert.deepEqual(open.warnings, [
             "bindAddress is 0.0.0.0: the write port 5551 and the read port 5552 are reachable beyond this host " +
-                "(password authentication, no TLS yet); firewall them to your applications.",
+                "(password authentication, no TLS yet); firewall them to your applications. Every other port (nodes, REST API, " +
+                "etcd, stats, metrics) stays on adminBindAddress 127.0.0.1; earlier versions published them on bindAddress too.",
         ]);
         for (const loopback of ["127.0.0.2", "::1"]) {
             assert.deepEqual(parseConfig({ bindAddress: loopback, adminBindAddress: loopback }, "t").warnings, [], loopback);
