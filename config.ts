@@ -45,6 +45,8 @@ export interface PortsSpec {
     /** The optional Prometheus server. */
     prometheus: number;
     alertmanager: number;
+    /** The failover sentinel's metrics. */
+    sentinelMetrics: number;
 }
 
 export interface PatroniSpec {
@@ -100,6 +102,7 @@ export interface Addresses {
     exporter: string;
     prometheus: string;
     alertmanager: string;
+    sentinel: string;
 }
 
 /** One Patroni node, resolved once here; everything else takes these values instead of rebuilding them. */
@@ -133,6 +136,8 @@ export interface EtcdMemberSpec {
 export interface ClusterSpec {
     stack: string;
     profile: Profile;
+    /** Run the failover sentinel (a dead leader's key is deleted at once). */
+    sentinel: boolean;
     /** Run the optional Prometheus server with the stack's alert rules. */
     prometheus: boolean;
     /** Data volumes survive `pulumi destroy` (retainOnDelete). */
@@ -215,7 +220,7 @@ const hasControlChars = (s: string) => [...s].some(ch => ch.charCodeAt(0) < 0x20
 export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
 
 /** Address offsets inside the stack subnet. Blocks stay put when counts change. */
-export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, alertmanager: 6, etcd: 10, db: 20 };
+export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, alertmanager: 6, sentinel: 7, etcd: 10, db: 20 };
 
 export class ConfigError extends Error {
     constructor(public readonly problems: string[]) {
@@ -413,6 +418,9 @@ function parseField(key: string, field: Field, raw: unknown, ctx: SchemaContext,
             }
             return raw;
         case "boolean":
+            if (raw === "" && field.empty) {
+                return dflt();
+            }
             return boolean(key, raw, dflt() as boolean, problems);
         case "enum":
             return oneOf(key, raw, dflt() as string, field.values, problems, field.aliases);
@@ -440,6 +448,7 @@ function parseField(key: string, field: Field, raw: unknown, ctx: SchemaContext,
 /** The keys as the schema gives them, before the rules between keys. */
 interface Parsed {
     profile: Profile;
+    sentinel: boolean;
     prometheus: boolean;
     patroniNodes: number;
     etcdNodes: number;
@@ -504,7 +513,7 @@ const isLoopback = (ip: string) => ip === "::1" || /^127\./.test(ip);
 
 /** Ports published beyond loopback are named at deploy time: nothing leaves the host unannounced. */
 function exposure(
-    { bindAddress, adminBindAddress, ports, patroniNodes, etcdNodes, prometheus, alertmanager }: Parsed,
+    { bindAddress, adminBindAddress, ports, patroniNodes, etcdNodes, prometheus, alertmanager, sentinel }: Parsed,
     warnings: string[],
 ): void {
     if (net.isIP(bindAddress) && !isLoopback(bindAddress)) {
@@ -526,6 +535,7 @@ function exposure(
             `the metrics endpoints (${ports.metrics}, ${ports.barmanMetrics})`,
             ...(prometheus ? [`Prometheus (${ports.prometheus})`] : []),
             ...(alertmanager.webhookUrl ? [`Alertmanager (${ports.alertmanager})`] : []),
+            ...(sentinel ? [`the sentinel's metrics (${ports.sentinelMetrics})`] : []),
             `the PITR instance (${ports.pitr})`,
         ];
         warnings.push(
@@ -546,6 +556,7 @@ function publishedPortsDiffer(p: Parsed, problems: Problems): void {
         ["ports.barmanMetrics", ports.barmanMetrics],
         ...(p.prometheus ? [["ports.prometheus", ports.prometheus] as [string, number]] : []),
         ...(p.alertmanager.webhookUrl ? [["ports.alertmanager", ports.alertmanager] as [string, number]] : []),
+        ...(p.sentinel ? [["ports.sentinelMetrics", ports.sentinelMetrics] as [string, number]] : []),
     ];
     for (let n = 1; n <= p.patroniNodes; n++) {
         published.push([`ports.postgresBase+${n} (${memberName(n)} PostgreSQL)`, ports.postgresBase + n]);
@@ -657,6 +668,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         exporter: at(OFFSETS.exporter),
         prometheus: at(OFFSETS.prometheus),
         alertmanager: at(OFFSETS.alertmanager),
+        sentinel: at(OFFSETS.sentinel),
     };
     const members: MemberSpec[] = Array.from({ length: p.patroniNodes }, (_, i) => {
         const n = i + 1,

@@ -56,7 +56,8 @@ export type Field = Described &
         | { kind: "integer"; min: number; max: number; default?: Default<number> }
         /** A number greater than `above` (Docker's --cpus). */
         | { kind: "number"; above: number; max: number; default?: Default<number> }
-        | { kind: "boolean"; default: Default<boolean> }
+        /** `empty: "default"`: "" takes the default (a profile-dependent one Pulumi.yaml cannot state). */
+        | { kind: "boolean"; default: Default<boolean>; empty?: "default" }
         /** One of `values`; a YAML boolean reads as "on"/"off" (YAML 1.1 turns a bare on/off into one). */
         | { kind: "enum"; values: readonly string[]; default: Default<string>; aliases?: Record<string, string> }
         /**
@@ -124,6 +125,13 @@ export const SCHEMA: Record<string, Field> = {
         default: "fast",
         doc: "failover timings: `fast` (20/8/6, failsafe mode, HAProxy checks twice a second) or `conservative` (Patroni's own 30/10/10, checks every 2 s; `seed`, its former name, still works); see [Failover timings](#failover-timings)",
     },
+    sentinel: {
+        kind: "boolean",
+        default: ctx => ctx.profile === "fast",
+        empty: "default",
+        defaultDoc: "profile (`true` fast, `false` conservative)",
+        doc: "run the failover sentinel: when the leader's container dies (killed, crashed; never a pause or a network fault), it deletes the leader key at once instead of waiting for the lease; it reads the Docker engine's events through a read-only filter; see [Failover sentinel](#failover-sentinel)",
+    },
     prometheus: {
         kind: "boolean",
         default: false,
@@ -178,7 +186,7 @@ export const SCHEMA: Record<string, Field> = {
         kind: "text",
         empty: "default",
         default: ctx => defaultSubnet(ctx.stack),
-        doc: "IPv4 CIDR of the stack network, at least a /27; containers get fixed addresses in it (gateway .1, HAProxy .2, Barman .3, etcd n .10+n, db n .20+n)",
+        doc: "IPv4 CIDR of the stack network, at least a /27; containers get fixed addresses in it (gateway .1, HAProxy .2, Barman .3, exporter .4, Prometheus .5, Alertmanager .6, sentinel .7, etcd n .10+n, db n .20+n)",
         defaultDoc: "derived from the stack name (`10.213.X.0/24`)",
     },
     ports: {
@@ -196,6 +204,7 @@ export const SCHEMA: Record<string, Field> = {
             barmanMetrics: port(9780, "Barman's state as Prometheus metrics"),
             prometheus: port(9090, "the optional Prometheus server"),
             alertmanager: port(9093, "the optional Alertmanager"),
+            sentinelMetrics: port(9781, "the failover sentinel's metrics"),
         },
     },
     patroni: {

@@ -36,6 +36,7 @@ export function clusterOutputs(cluster: PatroniCluster) {
             haproxy: httpUrl(admin, spec.ports.stats, "/metrics"),
             postgres: httpUrl(admin, spec.ports.metrics, "/metrics"),
             barman: httpUrl(admin, spec.ports.barmanMetrics, "/metrics"),
+            ...(spec.sentinel ? { sentinel: httpUrl(admin, spec.ports.sentinelMetrics, "/metrics") } : {}),
         },
         prometheusUrl: spec.prometheus ? httpUrl(admin, spec.ports.prometheus, "/") : undefined,
         alertmanagerUrl: cluster.alertmanager ? httpUrl(admin, spec.ports.alertmanager, "/") : undefined,

@@ -15,6 +15,7 @@ import { Deployed, deployedDcsInputs, deployStack, destroyStack, query } from ".
 import { createTable, missingRows, startWriter, waitFor } from "../tests/support/workload";
 import { leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
 import { E2E_STACKS } from "../tests/support/e2eStacks";
+import { sentinelContainer } from "../tests/support/sentinel";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -50,8 +51,18 @@ interface Trial {
     lost: number;
 }
 
-async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: number): Promise<Trial> {
-    const table = `t_${how}_${n}`;
+type Disruption = "kill" | "kill-lease" | "stop" | "switchover";
+
+/**
+ * One failover under a writer. "kill" with the stack's failover sentinel as configured; "kill-lease" with
+ * the sentinel stopped, so the replicas wait for the dead leader's lease (what every lease-only setup does).
+ */
+async function disrupt(d: Deployed, how: Disruption, n: number): Promise<Trial> {
+    const table = `t_${how.replace("-", "_")}_${n}`;
+    const sentinel = sentinelContainer(STACK);
+    if (how === "kill-lease") {
+        await docker(["stop", sentinel]);
+    }
     await createTable(d.outputs.writeConnectionString, table);
     const old = await leader(d.outputs);
     const writer = startWriter(d.outputs.writeConnectionString, table, 10);
@@ -59,7 +70,7 @@ async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: numb
     if (how === "switchover") {
         await switchover(d.outputs);
     } else {
-        await docker([how, `${STACK}-${old.name}`]);
+        await docker([how === "stop" ? "stop" : "kill", `${STACK}-${old.name}`]);
         await waitNewLeader(d.outputs, old.name, 180);
     }
     await new Promise(r => setTimeout(r, 2000));
@@ -67,6 +78,9 @@ async function disrupt(d: Deployed, how: "kill" | "stop" | "switchover", n: numb
     const lost = (await missingRows(d.outputs.writeConnectionString, table, result.acked)).length;
     if (how !== "switchover") {
         await docker(["start", `${STACK}-${old.name}`]);
+    }
+    if (how === "kill-lease") {
+        await docker(["start", sentinel]);
     }
     await waitRejoined(d.outputs, old.name, 300);
     log(`${how} #${n}: outage ${result.outageSeconds.toFixed(2)} s, acked ${result.acked.length}, lost ${lost}`);
@@ -256,10 +270,18 @@ async function main() {
     );
     const d = await deployStack({ stack: STACK, config }, { log });
     try {
-        const trials: Record<string, Trial[]> = { kill: [], stop: [], switchover: [] };
+        const trials: Record<Disruption, Trial[]> = { kill: [], "kill-lease": [], stop: [], switchover: [] };
         if (!args.includes("--skip-failover")) {
-            for (const how of ["switchover", "stop", "kill"] as const) {
-                for (let n = 1; n <= runs; n++) {
+            // Kills at least 5 times each: the sentinel's target is on the median and the worst of 5.
+            const kills = Math.max(runs, 5);
+            const plan: [Disruption, number][] = [
+                ["switchover", runs],
+                ["stop", runs],
+                ["kill", kills],
+                ...(spec.sentinel ? ([["kill-lease", kills]] as [Disruption, number][]) : []),
+            ];
+            for (const [how, times] of plan) {
+                for (let n = 1; n <= times; n++) {
                     trials[how].push(await disrupt(d, how, n));
                 }
             }
@@ -289,20 +311,25 @@ async function main() {
         const rows: [string, string, string][] = [
             ["time to all streaming (deploy, images cached)", `${d.timings.healthy.toFixed(1)} s`, ""],
         ];
-        for (const [how, label, target] of [
-            ["kill", "kill-leader write outage", 20],
-            ["stop", "stop-leader write outage", 3],
-            ["switchover", "switchover write outage", 3],
+        // Targets: the sentinel's (issue: median <= 5 s, worst of 5 <= 8 s); without it, the lease path's.
+        const killTargets = spec.sentinel ? { median: 5, worst: 8 } : { median: 20, worst: 25 };
+        for (const [how, label, target, worstTarget] of [
+            ["kill", `kill-leader write outage${spec.sentinel ? ", failover sentinel on" : ""}`, killTargets.median, killTargets.worst],
+            ["kill-lease", "kill-leader write outage, sentinel stopped (lease path)", 20, 25],
+            ["stop", "stop-leader write outage", 3, undefined],
+            ["switchover", "switchover write outage", 3, undefined],
         ] as const) {
             const t = trials[how];
             if (t.length === 0) {
                 continue;
             }
             const med = median(t.map(x => x.outage));
+            const worst = Math.max(...t.map(x => x.outage));
+            const met = med <= target && (worstTarget === undefined || worst <= worstTarget);
             rows.push([
-                `${label} (median of ${t.length}; each: ${t.map(x => x.outage.toFixed(1)).join(", ")})`,
-                `${med.toFixed(2)} s`,
-                `<= ${target} s ${med <= target ? "met" : "MISSED"}`,
+                `${label} (median of ${t.length}, worst; each: ${t.map(x => x.outage.toFixed(1)).join(", ")})`,
+                `${med.toFixed(2)} s, worst ${worst.toFixed(2)} s`,
+                `median <= ${target} s${worstTarget === undefined ? "" : `, worst <= ${worstTarget} s`} ${met ? "met" : "MISSED"}`,
             ]);
         }
         if (!args.includes("--skip-barman")) {

@@ -5,13 +5,14 @@ import { ClusterSpec } from "../config";
 import { canonicalJson } from "../configs/yaml";
 import { archiveParameters, barmanSlots } from "../configs/barman";
 import { renderDynamicConfig } from "../configs/dcs";
-import { DCS_NAMESPACE } from "../configs/layout";
+import { DCS_NAMESPACE, dcsKey } from "../configs/layout";
 import { restoreDrillMaxAge } from "../configs/prometheus";
 import { AlertmanagerServer } from "./alertmanagerServer";
 import { BarmanServer } from "./barmanServer";
 import { BarmanSsh } from "./barmanSsh";
 import { childOptions, dataVolume, dockerName, Placement, stackLabels } from "./docker";
 import { EtcdCluster } from "./etcdCluster";
+import { FailoverSentinel } from "./failoverSentinel";
 import { HaproxyGateway } from "./haproxyGateway";
 import { MetricsExporter } from "./metricsExporter";
 import { IMAGE_ROLES, ImageRole, StackImages } from "./images";
@@ -45,6 +46,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     public readonly prometheus?: PrometheusServer;
     /** The optional Alertmanager (patroni-ha:alertmanager.webhookUrl, with Prometheus). */
     public readonly alertmanager?: AlertmanagerServer;
+    /** The failover sentinel (patroni-ha:sentinel). */
+    public readonly sentinel?: FailoverSentinel;
     public readonly secrets: Record<
         "superuser" | "replication" | "rewind" | "api" | "stats" | "app" | "barman" | "streamingBarman" | "monitor",
         pulumi.Output<string>
@@ -92,7 +95,17 @@ export class PatroniCluster extends pulumi.ComponentResource {
         };
 
         const alerting = spec.prometheus && spec.alertmanager.webhookUrl !== "";
-        const roles = IMAGE_ROLES.filter(r => (r !== "prometheus" || spec.prometheus) && (r !== "alertmanager" || alerting));
+        const wanted: Record<ImageRole, boolean> = {
+            etcd: true,
+            patroni: true,
+            haproxy: true,
+            barman: true,
+            exporter: true,
+            prometheus: spec.prometheus,
+            alertmanager: alerting,
+            sentinel: spec.sentinel,
+        };
+        const roles = IMAGE_ROLES.filter(r => wanted[r]);
         const built = new StackImages(named("images"), { stack: spec.stack, baseImage: spec.baseImage, roles }, child("images"));
         const image = (role: ImageRole) => built.refs[role]!;
 
@@ -262,6 +275,23 @@ export class PatroniCluster extends pulumi.ComponentResource {
             );
         }
 
+        if (spec.sentinel) {
+            this.sentinel = new FailoverSentinel(
+                named("sentinel"),
+                {
+                    placement,
+                    image: image("sentinel"),
+                    address: spec.addresses.sentinel,
+                    etcdAddresses,
+                    clusterPrefix: dcsKey(scope, ""),
+                    members: spec.members.map((m, i) => ({ name: m.name, container: nodeContainers[i].name })),
+                    hostPort: spec.ports.sentinelMetrics,
+                    resources: spec.resources.haproxy,
+                },
+                { parent: this, dependsOn: this.etcd.containers },
+            );
+        }
+
         this.registerOutputs({
             network: this.network.name,
             etcdEndpoints: this.etcd.endpoints,
@@ -271,6 +301,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             exporter: this.exporter.container.name,
             prometheus: this.prometheus?.container.name,
             alertmanager: this.alertmanager?.container.name,
+            sentinel: this.sentinel?.container.name,
         });
     }
 }

@@ -25,6 +25,8 @@ export const BARMAN_SERVER_DIR = "/etc/barman.d";
 
 /** Patroni's DCS namespace (its default). */
 export const DCS_NAMESPACE = "/service/";
+/** A cluster's key in the DCS, e.g. dcsKey("prod", "leader") = /service/prod/leader (Patroni's layout). */
+export const dcsKey = (scope: string, key: string) => `${DCS_NAMESPACE}${scope}/${key}`;
 
 /** PostgreSQL roles the stack creates. */
 export const ROLES = {
@@ -41,6 +43,12 @@ export const EXPORTER_PORT = 9187;
 /** Barman's metrics (served by barman-ha in its container). */
 export const BARMAN_METRICS_PORT = 9780;
 export const PROMETHEUS_PORT = 9090;
+/** The failover sentinel's metrics. */
+export const SENTINEL_METRICS_PORT = 9781;
+/** The engine's API socket on the Docker host, mounted into the sentinel (read by its filter only). */
+export const DOCKER_SOCKET = "/var/run/docker.sock";
+/** Where the sentinel's filter puts the socket the sentinel itself may use. */
+export const SENTINEL_RUN = "/run/sentinel";
 
 /** Name of the permanent physical slot Barman streams from. */
 export const BARMAN_SLOT = "barman";
@@ -111,6 +119,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
         },
         exporter: { EXPORTER_PORT: String(EXPORTER_PORT) },
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA },
+        sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN },
         alertmanager: { ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), ALERTMANAGER_CONFIG, ALERTMANAGER_DATA },
     };
     return byRole[role] ?? {};

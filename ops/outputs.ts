@@ -25,7 +25,8 @@ export interface StackOutputs {
     superuserPassword: string;
     barmanContainer: string;
     pitrEndpoint: string;
-    metricsUrls: { patroni: string[]; haproxy: string; postgres: string; barman: string };
+    /** `sentinel` only when the failover sentinel runs. */
+    metricsUrls: { patroni: string[]; haproxy: string; postgres: string; barman: string; sentinel?: string };
     prometheusUrl?: string;
 }
 

@@ -5,6 +5,7 @@ import { COMMANDS, parseCommand, usage } from "./cli";
 import { memberApiUrl, memberEndpoints, readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
 import { errorText } from "../lib/errors";
+import { scrape, sampleValue } from "../lib/metrics";
 import { basicAuth, getJson, memberRunning } from "../lib/patroniApi";
 
 export interface MemberStatus {
@@ -37,6 +38,35 @@ export interface Snapshot {
         drill?: CheckRecord;
     } | null;
     barmanError?: string;
+    /** The failover sentinel, when the stack runs one (metricsUrls.sentinel). */
+    sentinel?: SentinelStatus | null;
+    sentinelError?: string;
+}
+
+export interface SentinelStatus {
+    /** Following the engine's events now. */
+    connected: boolean;
+    deaths: number;
+    released: number;
+    errors: number;
+    /** Unix time of the last key it released (0: never). */
+    lastRelease: number;
+    /** From the container's death to the key's deletion, that time, seconds. */
+    lastReleaseSeconds: number;
+}
+
+/** The sentinel's state from its metrics. */
+export async function sentinelStatus(url: string): Promise<SentinelStatus> {
+    const samples = await scrape(url);
+    const v = (name: string) => sampleValue(samples, `patroni_sentinel_${name}`) ?? 0;
+    return {
+        connected: v("docker_connected") === 1,
+        deaths: v("member_deaths_total"),
+        released: v("leader_keys_released_total"),
+        errors: v("errors_total"),
+        lastRelease: v("last_release_timestamp_seconds"),
+        lastReleaseSeconds: v("last_release_seconds"),
+    };
 }
 
 export async function collect(o: StackOutputs): Promise<Snapshot> {
@@ -121,6 +151,15 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
         };
     } catch (e) {
         snap.barmanError = errorText(e);
+    }
+    const sentinelUrl = o.metricsUrls?.sentinel;
+    if (sentinelUrl) {
+        try {
+            snap.sentinel = await sentinelStatus(sentinelUrl);
+        } catch (e) {
+            snap.sentinel = null;
+            snap.sentinelError = errorText(e);
+        }
     }
     return snap;
 }
@@ -223,6 +262,13 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
             reasons.push(`the last restore drill (backup ${d.backup ?? "none"}) failed: ${d.detail}; npm run drill runs it again`);
         }
     }
+    if (s.sentinel === null) {
+        reasons.push(`the failover sentinel is unreachable (${s.sentinelError}): a dead leader is replaced only when its lease expires`);
+    } else if (s.sentinel && !s.sentinel.connected) {
+        reasons.push(
+            "the failover sentinel does not follow the Docker engine's events: a dead leader is replaced only when its lease expires",
+        );
+    }
     return { ok: reasons.length === 0, reasons };
 }
 
@@ -268,6 +314,20 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
         lines.push(`  restore drill: ${record(s.barman.drill, "OK", "FAILED")}`);
     } else {
         lines.push(`  unreachable: ${s.barmanError}`);
+    }
+    if (s.sentinel !== undefined) {
+        lines.push("", "Failover sentinel");
+        const st = s.sentinel;
+        if (st) {
+            const last = st.lastRelease
+                ? `; last ${new Date(st.lastRelease * 1000).toISOString()}, ${st.lastReleaseSeconds.toFixed(3)} s after the death`
+                : "";
+            lines.push(
+                `  ${st.connected ? "following the engine's events" : "NOT following the engine's events"}; member deaths seen ${st.deaths}, leader keys released ${st.released}${last}; errors ${st.errors}`,
+            );
+        } else {
+            lines.push(`  unreachable: ${s.sentinelError}`);
+        }
     }
     if (!v.ok) {
         lines.push("", "Problems");

@@ -11,6 +11,8 @@ import { parseConfig } from "../../config";
 import {
     CHAOS_BACKUP_SCHEDULE,
     ChaosOutcome,
+    dcsLeader,
+    killLeader,
     ChaosRow,
     ChaosStack,
     chaosTable,
@@ -27,6 +29,8 @@ import { clusterView, deployedDcsInputs, deployStack, destroyStack, query, waitF
 import { assertAckedAround, waitFor } from "../support/workload";
 import { haproxyStatus, log, stackFile } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
+import { crashLeaderContainer, sentinelContainer, sentinelCounters, sentinelLog, waitSentinelConnected } from "../support/sentinel";
+import { switchover } from "../../ops/switchover";
 
 const STACK = E2E_STACKS.chaos.stack;
 const CONFIG: Record<string, unknown> = {
@@ -108,6 +112,7 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
                 }
             })();
             let o: ChaosOutcome;
+            const sentinelBefore = await sentinelCounters(c.d);
             try {
                 faultAt = Date.now() + 2000;
                 o = await underFault(c, s.name, s.fault);
@@ -116,6 +121,14 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
                 await reader;
             }
             check(o);
+            // The sentinel (on with the default profile) acts on the leader's death alone: not on a pause, a
+            // partition, a graceful stop (the key is released already), a postmaster crash, etcd or a replica.
+            const sentinelAfter = await sentinelCounters(c.d);
+            assert.equal(
+                sentinelAfter.released - sentinelBefore.released,
+                s.fault === killLeader ? 1 : 0,
+                `leader keys the sentinel released during "${s.name}"`,
+            );
             if (s.name.startsWith("etcd quorum")) {
                 assert.ok(
                     o.row.outageSeconds < 10,
@@ -247,5 +260,130 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         assert.ok(partitionLost > 0, "asynchronous mode lost nothing under a partition: the chaos workload cannot tell the modes apart");
         await setSynchronousMode(c, "on");
         assert.ok((await clusterView(c.d.outputs)).some(m => m.role === "sync_standby"));
+    });
+
+    // The failover sentinel (README "Failover sentinel"): five kills under the writer, then what it must leave alone.
+    const sentinelOutages: number[] = [];
+    it(`${SCENARIOS.length + 4}. failover sentinel: the leader's container killed 5 times, each key released at once, nothing acknowledged lost`, async () => {
+        for (let i = 1; i <= 5; i++) {
+            const before = await sentinelCounters(c.d);
+            const since = Date.now();
+            const o = await underFault(c, `leader container killed, sentinel on (#${i})`, killLeader);
+            check(o);
+            sentinelOutages.push(o.row.outageSeconds);
+            const after = await sentinelCounters(c.d);
+            assert.equal(after.released - before.released, 1, `kill #${i}: the sentinel released the key`);
+            const line = (await sentinelLog(STACK, since)).find(l => l.includes("released the leader key of member"));
+            assert.match(
+                line ?? "",
+                new RegExp(`member ${o.oldLeader} \\(revision \\d+\\) [\\d.]+ s after its container ${STACK}-${o.oldLeader} died`),
+            );
+        }
+        const sorted = [...sentinelOutages].sort((a, b) => a - b);
+        log(
+            `kill-leader write outage with the sentinel: median ${sorted[2].toFixed(2)} s, worst ${sorted[4].toFixed(2)} s (${sentinelOutages.map(x => x.toFixed(2)).join(", ")})`,
+        );
+    });
+
+    it(`${SCENARIOS.length + 5}. failover sentinel: a switchover is no death, it does nothing`, async () => {
+        const before = await sentinelCounters(c.d);
+        const r = await switchover(c.d.outputs);
+        log(`switchover ${r.from} -> ${r.to}`);
+        await waitForCluster(c.d.outputs, 120, log);
+        const after = await sentinelCounters(c.d);
+        assert.deepEqual([after.deaths, after.released], [before.deaths, before.released]);
+    });
+
+    it(`${SCENARIOS.length + 6}. the leader's Patroni crashes and the engine restarts its container: no two primaries, it rejoins`, async () => {
+        await waitForCluster(c.d.outputs, 240, log);
+        const before = await sentinelCounters(c.d);
+        const o = await underFault(c, "leader's Patroni killed, container restarted", crashLeaderContainer);
+        check(o);
+        const after = await sentinelCounters(c.d);
+        assert.equal(after.deaths - before.deaths, 1, "the sentinel saw the death");
+        const view = await clusterView(c.d.outputs);
+        assert.ok(
+            view.some(m => m.name === o.oldLeader && m.state !== "stopped"),
+            `${o.oldLeader} is back in the cluster`,
+        );
+        log(
+            `crash restart: the sentinel ${after.released > before.released ? "released the key before the restart" : `left the key to the restarted Patroni (${JSON.stringify(after.skipped)})`}; leader now ${await dcsLeader(c)}`,
+        );
+    });
+
+    it(`${SCENARIOS.length + 7}. the sentinel killed: a dead leader is still replaced, on the lease path; started again, it acts on nothing old`, async () => {
+        await waitForCluster(c.d.outputs, 240, log);
+        const sentinel = sentinelContainer(STACK);
+        await docker(["kill", sentinel]);
+        let o: ChaosOutcome;
+        try {
+            o = await underFault(c, "leader container killed, sentinel down (lease path)", killLeader);
+            assert.equal(await docker(["inspect", "-f", "{{.State.Running}}", sentinel]), "false", "the sentinel stayed down");
+        } finally {
+            await docker(["start", sentinel]);
+        }
+        check(o);
+        const startedAt = Date.now();
+        await waitSentinelConnected(c.d);
+        await new Promise(r => setTimeout(r, 2000));
+        const counters = await sentinelCounters(c.d);
+        assert.equal(counters.released, 0, "nothing to release after its restart: the leader runs");
+        assert.deepEqual(
+            (await sentinelLog(STACK, startedAt)).filter(l => /released|died/.test(l)),
+            [],
+            "the restarted sentinel acted on an old death",
+        );
+        log(
+            `kill-leader write outage without the sentinel: ${o.row.outageSeconds.toFixed(2)} s; with it (median of 5): ${[...sentinelOutages].sort((a, b) => a - b)[2]?.toFixed(2)} s`,
+        );
+    });
+
+    it(`${SCENARIOS.length + 8}. the sentinel reaches the engine only through its read-only filter, and runs with no capability`, async () => {
+        const sentinel = sentinelContainer(STACK);
+        const call = async (method: string, urlPath: string, socket = "/run/sentinel/docker.sock") =>
+            (
+                await run(
+                    "docker",
+                    [
+                        "exec",
+                        "-u",
+                        "sentinel",
+                        sentinel,
+                        "curl",
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "-X",
+                        method,
+                        "--unix-socket",
+                        socket,
+                        `http://engine${urlPath}`,
+                    ],
+                    { allowFail: true },
+                )
+            ).stdout;
+        assert.equal(await call("GET", "/v1.41/containers/json"), "200", "listing containers");
+        assert.equal(
+            await call("GET", `/v1.41/containers/${STACK}-db1/json`),
+            "403",
+            "inspect shows a container's environment (its passwords)",
+        );
+        assert.equal(await call("POST", `/v1.41/containers/${STACK}-db1/stop`), "403", "stopping a container");
+        assert.equal(await call("POST", "/v1.41/containers/create"), "403", "creating a container");
+        assert.equal(await call("GET", "/v1.41/containers/json", "/var/run/docker.sock"), "000", "the engine's socket itself");
+        const status = await docker([
+            "exec",
+            sentinel,
+            "sh",
+            "-c",
+            "for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^python3 /usr/local/bin/patroni-sentinel'; then grep -E '^(Uid|CapEff|CapPrm|NoNewPrivs)' $p/status; fi; done",
+        ]);
+        assert.match(status, /^Uid:\s+(\d+)\s+\1\s+\1\s+\1$/m);
+        assert.doesNotMatch(status, /^Uid:\s+0\s/m, "the sentinel's process is not root");
+        assert.match(status, /^CapPrm:\s+0+$/m);
+        assert.match(status, /^CapEff:\s+0+$/m);
+        assert.match(status, /^NoNewPrivs:\s+1$/m);
     });
 });

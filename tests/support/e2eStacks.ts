@@ -27,6 +27,7 @@ export const E2E_STACKS = {
             pitr: 25554,
             metrics: 25187,
             barmanMetrics: 25780,
+            sentinelMetrics: 25781,
         },
         timeoutMs: 600_000,
     },

@@ -11,7 +11,7 @@ import { waitFor } from "./workload";
 /**
  * Host ports of an e2e or bench stack, one block of a thousand per suite: block 27 gives write 27551,
  * read 27552, stats 27553, pitr 27554, postgresBase 27430, apiBase 27800, etcdBase 27890, metrics 27187,
- * barmanMetrics 27780 and, with Prometheus, 27090.
+ * barmanMetrics 27780, sentinelMetrics 27781 and, with Prometheus, 27090.
  */
 export function e2ePorts(block: number, opts: { prometheus?: boolean } = {}): Record<string, number> {
     const at = (n: number) => block * 1000 + n;
@@ -25,6 +25,7 @@ export function e2ePorts(block: number, opts: { prometheus?: boolean } = {}): Re
         pitr: at(554),
         metrics: at(187),
         barmanMetrics: at(780),
+        sentinelMetrics: at(781),
         ...(opts.prometheus ? { prometheus: at(90) } : {}),
     };
 }

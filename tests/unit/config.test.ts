@@ -44,7 +44,13 @@ describe("config: defaults", () => {
             barmanMetrics: 9780,
             prometheus: 9090,
             alertmanager: 9093,
+            sentinelMetrics: 9781,
         });
+        assert.equal(spec.sentinel, true, "the failover sentinel runs with the fast profile");
+        assert.equal(parseConfig({ profile: "conservative" }, "dev").spec.sentinel, false, "and not with conservative");
+        assert.equal(parseConfig({ sentinel: "" }, "dev").spec.sentinel, true, "empty: the profile's");
+        assert.equal(parseConfig({ profile: "seed", sentinel: "true" }, "dev").spec.sentinel, true);
+        assert.throws(() => parseConfig({ sentinel: "yes" }, "dev"), /sentinel: must be true or false \(given "yes"\)/);
         assert.deepEqual(spec.alertmanager, { webhookUrl: "" }, "no Alertmanager unless a webhook is given");
         assert.equal(spec.profile, "fast");
         assert.deepEqual([spec.patroni.ttl, spec.patroni.loopWait, spec.patroni.retryTimeout, spec.patroni.failsafeMode], [20, 8, 6, true]);

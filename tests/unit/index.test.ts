@@ -36,15 +36,24 @@ describe("program: resources per topology", () => {
                 "topo-barman",
                 "topo-exporter",
                 "topo-haproxy",
+                "topo-sentinel",
             ].sort();
             assert.deepEqual(names, expected);
             // data per node and per etcd member, Barman's home and backups, the shared WAL volume
             assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 3);
             assert.equal(byType(run, NETWORK).length, 1);
-            assert.equal(byType(run, IMAGE).length, 5);
+            assert.equal(byType(run, IMAGE).length, 6);
             assert.equal(byType(run, DYNAMIC).length, 1);
             assert.equal(byType(run, "random:index/randomPassword:RandomPassword").length, 9);
-            for (const type of ["PatroniCluster", "EtcdCluster", "HaproxyGateway", "BarmanServer", "MetricsExporter", "StackImages"]) {
+            for (const type of [
+                "PatroniCluster",
+                "EtcdCluster",
+                "HaproxyGateway",
+                "BarmanServer",
+                "MetricsExporter",
+                "StackImages",
+                "FailoverSentinel",
+            ]) {
                 assert.equal(byType(run, `patroni-ha:index:${type}`).length, 1, type);
             }
             assert.equal(byType(run, "patroni-ha:index:PatroniNode").length, patroniNodes);
@@ -63,7 +72,7 @@ describe("program: container inputs (dev stack)", () => {
     it("every container: built image, restart policy, init, bounded logs, labels, healthcheck, fixed address", () => {
         for (const c of containers(run)) {
             const name = unwrap(c.inputs.name) as string;
-            assert.match(String(c.inputs.image), /^sha256:cluster-images-(etcd|patroni|haproxy|barman|exporter)$/, name);
+            assert.match(String(c.inputs.image), /^sha256:cluster-images-(etcd|patroni|haproxy|barman|exporter|sentinel)$/, name);
             assert.equal(c.inputs.restart, "unless-stopped", name);
             assert.equal(c.inputs.init, true, name);
             assert.equal(c.inputs.logDriver, "json-file", name);
@@ -169,9 +178,37 @@ describe("program: container inputs (dev stack)", () => {
         const all = containers(run);
         assert.ok(all.length >= 8, `${all.length} containers`);
         for (const c of all) {
-            assert.deepEqual(c.inputs.capabilities, { drops: ["ALL"] }, String(unwrap(c.inputs.name)));
+            // The sentinel alone may start its process as its own user (setpriv); nothing else.
+            const caps = unwrap(c.inputs.name) === "dev-sentinel" ? { drops: ["ALL"], adds: ["SETUID", "SETGID"] } : { drops: ["ALL"] };
+            assert.deepEqual(c.inputs.capabilities, caps, String(unwrap(c.inputs.name)));
             assert.deepEqual(c.inputs.securityOpts, ["no-new-privileges:true"], String(unwrap(c.inputs.name)));
         }
+    });
+
+    it("the failover sentinel: the engine's socket read-only, every member's container, the leader key, metrics on adminBindAddress", () => {
+        const c = container(run, "dev-sentinel");
+        assert.deepEqual(c.inputs.volumes, [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: true }]);
+        assert.deepEqual(c.inputs.ports, [{ internal: 9781, external: 9781, ip: "127.0.0.1" }]);
+        assert.deepEqual(envOf(c), {
+            MEMBERS: "dev-db1=db1,dev-db2=db2,dev-db3=db3,dev-db4=db4",
+            STACK: "dev",
+            DCS_CLUSTER_PREFIX: "/service/dev/",
+            ETCD_ENDPOINTS: "http://10.77.1.11:2379,http://10.77.1.12:2379,http://10.77.1.13:2379",
+            DOCKER_API: "/run/sentinel/docker.sock",
+        });
+        assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.7");
+        assert.equal((run.resolved.metricsUrls.value as Record<string, string>).sentinel, "http://127.0.0.1:9781/metrics");
+    });
+
+    it("no sentinel with sentinel: false or the conservative profile (no container, no image, no metrics URL)", async () => {
+        for (const config of [{ sentinel: false }, { profile: "conservative" }, { profile: "seed" }]) {
+            const off = await runProgram(config, "nosentinel");
+            assert.equal(containers(off).filter(c => unwrap(c.inputs.name) === "nosentinel-sentinel").length, 0, JSON.stringify(config));
+            assert.equal(byType(off, IMAGE).filter(i => i.name === "cluster-images-sentinel").length, 0);
+            assert.equal((off.resolved.metricsUrls.value as Record<string, string>).sentinel, undefined);
+        }
+        const on = await runProgram({ profile: "conservative", sentinel: true }, "nosentinel");
+        assert.equal(containers(on).filter(c => unwrap(c.inputs.name) === "nosentinel-sentinel").length, 1, "explicitly on");
     });
 
     it("no Prometheus unless enabled", () => {
@@ -285,7 +322,8 @@ describe("program: secrets", () => {
     it("every password is secret in container inputs and outputs, and no plain output holds one", async () => {
         const run = await runProgram({}, "sec");
         for (const c of containers(run)) {
-            if (c.inputs.envs !== undefined) {
+            // Every environment holding a password is secret (the sentinel's holds none and stays readable).
+            if (c.inputs.envs !== undefined && JSON.stringify(unwrap(c.inputs.envs)).includes("pw-")) {
                 assert.ok(isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)} envs not secret`);
             }
             for (const u of (unwrap(c.inputs.uploads) as { content: string }[] | undefined) ?? []) {
@@ -413,7 +451,7 @@ function publishedOn(run: Awaited<ReturnType<typeof runProgram>>): Record<string
 
 /** The default 4-node, 3-etcd stack's admin ports, with HAProxy's stats port as given. */
 const adminPorts = (stats: number) =>
-    [stats, 8001, 8002, 8003, 8004, 9187, 9780, 15431, 15432, 15433, 15434, 23791, 23792, 23793].sort((a, b) => a - b);
+    [stats, 8001, 8002, 8003, 8004, 9187, 9780, 9781, 15431, 15432, 15433, 15434, 23791, 23792, 23793].sort((a, b) => a - b);
 
 describe("program: outputs", () => {
     it("names and values of the public outputs", async () => {
@@ -453,6 +491,7 @@ describe("program: outputs", () => {
             haproxy: "http://127.0.0.1:6003/metrics",
             postgres: "http://127.0.0.1:9187/metrics",
             barman: "http://127.0.0.1:9780/metrics",
+            sentinel: "http://127.0.0.1:9781/metrics",
         });
         assert.deepEqual(Object.keys(run.resolved).sort(), [
             "alertmanagerUrl",

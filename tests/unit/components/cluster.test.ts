@@ -105,6 +105,7 @@ describe("PatroniCluster: a reusable component", () => {
             metrics: base + 5,
             barmanMetrics: base + 6,
             prometheus: base + 7,
+            sentinelMetrics: base + 8,
             postgresBase: base + 10,
             apiBase: base + 20,
             etcdBase: base + 30,

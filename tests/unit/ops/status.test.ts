@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { render, Snapshot, verdict } from "../../../ops/status";
+import { parseSamples, sampleValue } from "../../../lib/metrics";
 import { memberRunning } from "../../../lib/patroniApi";
 
 function healthy(): Snapshot {
@@ -157,5 +158,53 @@ describe("status verdict", () => {
         delete s.barman!.drill;
         assert.deepEqual(verdict(s).reasons, []);
         assert.match(render(s, verdict(s)), /restore drill: not yet/);
+    });
+
+    it("the failover sentinel: shown when the stack runs one; not following the engine, or unreachable, is a problem", () => {
+        const s = healthy();
+        assert.doesNotMatch(render(s, verdict(s)), /Failover sentinel/, "no section for a stack without one");
+        s.sentinel = {
+            connected: true,
+            deaths: 2,
+            released: 1,
+            errors: 0,
+            lastRelease: Date.parse("2026-11-27T03:00:00Z") / 1000,
+            lastReleaseSeconds: 0.012,
+        };
+        assert.deepEqual(verdict(s).reasons, []);
+        assert.match(
+            render(s, verdict(s)),
+            /following the engine's events; member deaths seen 2, leader keys released 1; last 2026-11-27T03:00:00.000Z, 0.012 s after the death; errors 0/,
+        );
+        s.sentinel.connected = false;
+        assert.deepEqual(verdict(s).reasons, [
+            "the failover sentinel does not follow the Docker engine's events: a dead leader is replaced only when its lease expires",
+        ]);
+        s.sentinel = null;
+        s.sentinelError = "fetch failed";
+        assert.match(verdict(s).reasons[0], /^the failover sentinel is unreachable \(fetch failed\)/);
+        assert.match(render(s, verdict(s)), /Failover sentinel\n {2}unreachable: fetch failed/);
+    });
+});
+
+describe("Prometheus exposition parsing", () => {
+    it("finds samples by name and labels; comments, HELP and TYPE lines are skipped", () => {
+        const samples = parseSamples(
+            [
+                "# HELP patroni_sentinel_deaths_skipped_total Deaths after which the key was left alone",
+                "# TYPE patroni_sentinel_deaths_skipped_total counter",
+                'patroni_sentinel_deaths_skipped_total{reason="not_leader"} 3.0',
+                'patroni_sentinel_deaths_skipped_total{reason="no_leader_key"} 1.0',
+                'barman_up{server="clu\\"ster"} 1',
+                "patroni_sentinel_docker_connected 1.0",
+                "",
+            ].join("\n"),
+        );
+        assert.equal(samples.length, 4);
+        assert.equal(sampleValue(samples, "patroni_sentinel_deaths_skipped_total", { reason: "no_leader_key" }), 1);
+        assert.equal(sampleValue(samples, "patroni_sentinel_deaths_skipped_total", { reason: "not_leader" }), 3);
+        assert.equal(sampleValue(samples, "barman_up", { server: 'clu"ster' }), 1);
+        assert.equal(sampleValue(samples, "patroni_sentinel_docker_connected"), 1);
+        assert.equal(sampleValue(samples, "patroni_sentinel_errors_total"), undefined);
     });
 });

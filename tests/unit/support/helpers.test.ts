@@ -16,6 +16,7 @@ describe("e2e harness: host port blocks", () => {
             pitr: 28554,
             metrics: 28187,
             barmanMetrics: 28780,
+            sentinelMetrics: 28781,
             prometheus: 28090,
         });
         assert.equal(parseConfig({ ports, prometheus: true, patroniNodes: 9, etcdNodes: 7 }, "e2e").spec.ports.write, 28551);

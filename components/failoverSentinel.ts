@@ -1,0 +1,72 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { RoleResources } from "../config";
+import { DOCKER_SOCKET, ETCD_CLIENT_PORT, SENTINEL_METRICS_PORT, SENTINEL_RUN } from "../configs/layout";
+import { commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+
+export interface FailoverSentinelArgs {
+    /** Network, host binding and Docker name prefix (the container is `<stack>-sentinel`). */
+    placement: Placement;
+    /** Sentinel image reference. */
+    image: pulumi.Input<string>;
+    /** The sentinel's fixed address on the stack network. */
+    address: string;
+    /** etcd members' addresses on the stack network (the DCS the leader key lives in). */
+    etcdAddresses: string[];
+    /** The cluster's keys in etcd (Patroni's `<namespace><scope>/`): its leader and member keys are under it. */
+    clusterPrefix: string;
+    /** Every Patroni member: its name and its container's Docker name, whose deaths the sentinel follows. */
+    members: { name: string; container: pulumi.Input<string> }[];
+    /** Host port its metrics are published on (on adminBindAddress). */
+    hostPort: number;
+    /** Optional container limits (shares the HAProxy role's, as the exporter does). */
+    resources: RoleResources;
+}
+
+/**
+ * The failover sentinel: when a Patroni container of the stack dies and the leader key still names that
+ * member, it deletes the key (compare-and-delete on value and revision; the dead member's key first) so a replica promotes at once
+ * instead of after the lease. It reaches the engine's API only through a filter in its own container that
+ * passes `GET /events` and `GET /containers/json` (images/sentinel/docker-filter.cfg).
+ */
+export class FailoverSentinel extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+
+    constructor(name: string, args: FailoverSentinelArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("patroni-ha:index:FailoverSentinel", name, {}, opts);
+        const { stack, networkName, adminBindAddress } = args.placement;
+        const members = pulumi
+            .all(args.members.map(m => pulumi.output(m.container).apply(c => `${c}=${m.name}`)))
+            .apply(pairs => pairs.join(","));
+        const common = commonContainerArgs(stack, "sentinel", args.resources);
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                ...common,
+                name: dockerName(stack, "sentinel"),
+                hostname: "sentinel",
+                image: args.image,
+                envs: [
+                    pulumi.interpolate`MEMBERS=${members}`,
+                    `STACK=${stack}`,
+                    `DCS_CLUSTER_PREFIX=${args.clusterPrefix}`,
+                    `ETCD_ENDPOINTS=${args.etcdAddresses.map(a => `http://${a}:${ETCD_CLIENT_PORT}`).join(",")}`,
+                    `DOCKER_API=${SENTINEL_RUN}/docker.sock`,
+                ],
+                // The filter runs as root because the engine's socket is root's; the only capabilities are the
+                // two that start the sentinel as its own user (setpriv), after which it has none.
+                capabilities: { drops: ["ALL"], adds: ["SETUID", "SETGID"] },
+                volumes: [{ hostPath: DOCKER_SOCKET, containerPath: DOCKER_SOCKET, readOnly: true }],
+                networksAdvanced: stackNetwork(networkName, args.address, "sentinel"),
+                ports: [{ internal: SENTINEL_METRICS_PORT, external: args.hostPort, ip: adminBindAddress }],
+                healthcheck: healthcheck(
+                    `curl -fsS http://127.0.0.1:${SENTINEL_METRICS_PORT}/metrics | grep -q '^patroni_sentinel_docker_connected 1'`,
+                    "10s",
+                ),
+                stopTimeout: 5,
+            },
+            { parent: this, deleteBeforeReplace: true },
+        );
+        this.registerOutputs({ container: this.container.name });
+    }
+}

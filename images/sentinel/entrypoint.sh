@@ -1,0 +1,18 @@
+#!/bin/bash
+# The filter in front of the engine's socket (as root: the socket is root's), then the sentinel as its own
+# user with no capability. If either ends, the container ends and the engine starts it again.
+set -euo pipefail
+haproxy -W -db -f /etc/haproxy/docker-filter.cfg &
+filter=$!
+setpriv --reuid=sentinel --regid=sentinel --init-groups --inh-caps=-all --bounding-set=-all \
+    python3 /usr/local/bin/patroni-sentinel &
+sentinel=$!
+stopping=""
+trap 'stopping=1; kill -TERM "$filter" "$sentinel" 2>/dev/null || true' TERM INT
+wait -n "$filter" "$sentinel" || true
+kill -TERM "$filter" "$sentinel" 2>/dev/null || true
+wait || true
+if [ -z "$stopping" ]; then
+    echo "sentinel-entrypoint: the Docker filter or the sentinel ended; exiting so that the engine starts both again" >&2
+    exit 1
+fi
