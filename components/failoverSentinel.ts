@@ -25,7 +25,7 @@ export interface FailoverSentinelArgs {
 
 /**
  * The failover sentinel: when a Patroni container of the stack dies and the leader key still names that
- * member, it deletes the key (compare-and-delete on value and revision; the dead member's key first) so a replica promotes at once
+ * member, it deletes the key (compare-and-delete on value and revision) so a replica promotes at once
  * instead of after the lease. It reaches the engine's API only through a filter in its own container that
  * passes `GET /events` and `GET /containers/json` (images/sentinel/docker-filter.cfg).
  */
@@ -53,8 +53,8 @@ export class FailoverSentinel extends pulumi.ComponentResource {
                     `ETCD_ENDPOINTS=${args.etcdAddresses.map(a => `http://${a}:${ETCD_CLIENT_PORT}`).join(",")}`,
                     `DOCKER_API=${SENTINEL_RUN}/docker.sock`,
                 ],
-                // The filter runs as root because the engine's socket is root's; the only capabilities are the
-                // two that start the sentinel as its own user (setpriv), after which it has none.
+                // The container starts as root with two capabilities only, to start the filter as `dockerfilter` in
+                // the group of the engine's socket and the sentinel as `sentinel`; neither process keeps one.
                 capabilities: { drops: ["ALL"], adds: ["SETUID", "SETGID"] },
                 volumes: [{ hostPath: DOCKER_SOCKET, containerPath: DOCKER_SOCKET, readOnly: true }],
                 networksAdvanced: stackNetwork(networkName, args.address, "sentinel"),

@@ -1,10 +1,13 @@
 #!/bin/bash
-# The filter in front of the engine's socket (as root: the socket is root's), then the sentinel as its own
-# user with no capability. If either ends, the container ends and the engine starts it again.
+# The filter in front of the engine's socket (as `dockerfilter`, in the group that owns the socket, which
+# differs from host to host), then the sentinel as its own user; neither keeps a capability. If either
+# ends, the container ends and the engine starts it again.
 set -euo pipefail
-haproxy -W -db -f /etc/haproxy/docker-filter.cfg &
+DOCKER_GID="$(stat -c %g "$DOCKER_SOCKET")"
+export DOCKER_GID
+haproxy -db -f /etc/haproxy/docker-filter.cfg &
 filter=$!
-setpriv --reuid=sentinel --regid=sentinel --init-groups --inh-caps=-all --bounding-set=-all \
+setpriv --reuid=sentinel --regid=sentinel --init-groups --inh-caps=-all \
     python3 /usr/local/bin/patroni-sentinel &
 sentinel=$!
 stopping=""

@@ -5,7 +5,7 @@ After a hard death of the leader, Patroni's replicas wait for its lease in etcd 
 0..loop_wait seconds). On Docker the engine reports a container's death at once, and a dead container
 cannot acknowledge a write: every process in it is gone. So when a Patroni container of this stack dies
 and the leader key still names that member, the sentinel deletes the key with a compare-and-delete (value
-and mod_revision as it read them; the dead member's own key first, so nobody waits for its REST API), and the replicas, which watch the key, race for it through Patroni's
+and mod_revision as it read them), and the replicas, which watch the key, race for it through Patroni's
 normal path at once.
 
 It never acts on a member that is not the leader, on a key released already (a graceful stop), on a
@@ -100,7 +100,6 @@ class Sentinel:
         self.stack = stack
         # Patroni's layout under <namespace><scope>/.
         self.leader_key = cluster_prefix + "leader"
-        self.members_prefix = cluster_prefix + "members/"
         self.members = members  # container name -> member name
         self.m = metrics
         self.clock = clock
@@ -146,11 +145,8 @@ class Sentinel:
             # compare-and-delete then fails).
             value, revision = self.etcd.get(self.leader_key)
             reason = skip_reason(member, value, value == member and started_again())
-            if reason is None:
-                # Its member key first, as its lease would drop it a little later.
-                self.forget_member(member)
-                if not self.etcd.compare_and_delete(self.leader_key, member, revision):
-                    reason = "key_changed"
+            if reason is None and not self.etcd.compare_and_delete(self.leader_key, member, revision):
+                reason = "key_changed"
         except Exception as e:  # noqa: BLE001 - any failure keeps the lease path; say so and go on
             self.m.errors.inc()
             log.error("member %s died (container %s, exit %s) but the check failed, the lease path stays: %s", member, container, exit_code, e)
@@ -168,13 +164,6 @@ class Sentinel:
             member, revision, now - died_at, container, exit_code,
         )
         return "released"
-
-    def forget_member(self, member):
-        """Delete a dead member's key (as its lease would a little later), only if unchanged since read."""
-        key = self.members_prefix + member
-        value, revision = self.etcd.get(key)
-        if value is not None and self.etcd.compare_and_delete(key, value, revision):
-            log.info("deleted the member key of dead member %s (revision %s)", member, revision)
 
     def reconcile(self):
         """On (re)connecting: a death missed while the stream was down, if the key names a member not running."""

@@ -373,17 +373,30 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         assert.equal(await call("POST", `/v1.41/containers/${STACK}-db1/stop`), "403", "stopping a container");
         assert.equal(await call("POST", "/v1.41/containers/create"), "403", "creating a container");
         assert.equal(await call("GET", "/v1.41/containers/json", "/var/run/docker.sock"), "000", "the engine's socket itself");
-        const status = await docker([
+        // Both long-running processes: the filter (in the socket's group) and the sentinel (not), neither root, no capability.
+        const processes = await docker([
             "exec",
             sentinel,
             "sh",
             "-c",
-            "for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^python3 /usr/local/bin/patroni-sentinel'; then grep -E '^(Uid|CapEff|CapPrm|NoNewPrivs)' $p/status; fi; done",
+            "for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); case \"$c\" in 'python3 /usr/local/bin/patroni-sentinel'*|'haproxy '*) echo \"== $c\"; grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs)' $p/status;; esac; done",
         ]);
-        assert.match(status, /^Uid:\s+(\d+)\s+\1\s+\1\s+\1$/m);
-        assert.doesNotMatch(status, /^Uid:\s+0\s/m, "the sentinel's process is not root");
-        assert.match(status, /^CapPrm:\s+0+$/m);
-        assert.match(status, /^CapEff:\s+0+$/m);
-        assert.match(status, /^NoNewPrivs:\s+1$/m);
+        const socketGroup = await docker(["exec", sentinel, "stat", "-c", "%g", "/var/run/docker.sock"]);
+        const blocks = processes.split("== ").filter(Boolean);
+        assert.equal(blocks.length, 2, processes);
+        for (const block of blocks) {
+            const name = block.split("\n")[0];
+            assert.match(block, /^Uid:\s+(\d+)\s+\1\s+\1\s+\1$/m, name);
+            assert.doesNotMatch(block, /^Uid:\s+0\s/m, `${name} runs as root`);
+            assert.match(block, /^CapPrm:\s+0+$/m, name);
+            assert.match(block, /^CapEff:\s+0+$/m, name);
+            assert.match(block, /^NoNewPrivs:\s+1$/m, name);
+            const gid = /^Gid:\s+(\d+)/m.exec(block)![1];
+            if (name.startsWith("python3")) {
+                assert.notEqual(gid, socketGroup, "the sentinel is not in the engine socket's group");
+            } else {
+                assert.equal(gid, socketGroup, "the filter is in the engine socket's group");
+            }
+        }
     });
 });

@@ -47,6 +47,7 @@ describe("e2e: two stacks side by side", function () {
                 `${stacks[i].name}-etcd1`,
                 `${stacks[i].name}-exporter`,
                 `${stacks[i].name}-haproxy`,
+                `${stacks[i].name}-sentinel`,
             ]);
         }
         await onlyWriteAndReadExposed(stacks[1].name, E2E_STACKS.green.ports);
@@ -82,8 +83,8 @@ async function onlyWriteAndReadExposed(stack: string, ports: Record<string, numb
     const exposed = bindings.filter(b => !b.startsWith("127.0.0.1:"));
     assert.deepEqual(exposed, [`127.0.0.2:${ports.write}`, `127.0.0.2:${ports.read}`].sort(), "published beyond loopback");
     const admin = bindings.filter(b => b.startsWith("127.0.0.1:")).map(b => Number(b.split(":")[1]));
-    // Both nodes' PostgreSQL and REST API, etcd, stats, the two metrics endpoints.
-    assert.equal(admin.length, 2 + 2 + 1 + 1 + 2, `admin bindings: ${admin.join(", ")}`);
+    // Both nodes' PostgreSQL and REST API, etcd, stats, the three metrics endpoints (exporter, Barman, sentinel).
+    assert.equal(admin.length, 2 + 2 + 1 + 1 + 3, `admin bindings: ${admin.join(", ")}`);
     for (const port of [ports.write, ports.read]) {
         assert.ok(await answers("127.0.0.2", port), `${port} answers on 127.0.0.2`);
         assert.ok(!(await answers("127.0.0.1", port)), `${port} does not answer on 127.0.0.1`);
