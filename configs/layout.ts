@@ -55,7 +55,8 @@ export const BARMAN_SLOT = "barman";
 
 /**
  * Shared WAL hand-off volume, mounted in every Patroni node and in Barman. archive_command drops a
- * segment into incoming/ atomically (via tmp/ on the same filesystem); Barman's archiver takes it from
+ * segment into incoming/ atomically (via tmp/ on the same filesystem; the first archive_command or Barman's
+ * start creates both, the images ship an empty mount point); Barman's archiver takes it from
  * there. It follows any leader and keeps archiving while the Barman container is down.
  */
 export const WAL_SHARE = "/var/lib/barman-wal";

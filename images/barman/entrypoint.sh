@@ -12,6 +12,14 @@ interval="${CRON_INTERVAL:-15}"
 say() { echo "barman-loop: $*" >&2; }
 # barman.mode "rsync": sshd for archive_command pushes, and the key for rsync backups (no-op otherwise).
 ssh-start
+# The shared WAL volume's folders (streaming mode), group-writable for the nodes' archive_command, before
+# `barman check` would create incoming/ with this umask. The images leave the mount point empty: several
+# containers created at once on a new volume would each copy the image's folders into it and collide.
+if [ -d "${WAL_SHARE:?}" ] && [ -w "$WAL_SHARE" ]; then
+    for d in incoming tmp; do
+        [ -d "$WAL_SHARE/$d" ] || mkdir -m 2775 "$WAL_SHARE/$d" 2>/dev/null || [ -d "$WAL_SHARE/$d" ] || say "cannot create $WAL_SHARE/$d"
+    done
+fi
 # `barman check` creates incoming/, streaming/ and friends: do it before anything needs them.
 barman check "$server" >/dev/null 2>&1 || true
 mkdir -p "$HOME/metrics"

@@ -12,6 +12,12 @@ if [ -e "$dst" ]; then
     echo "archive-wal: $name is already waiting in incoming/ with different content" >&2
     exit 1
 fi
+# The images leave the volume's mount point empty (several containers created at once on a new volume
+# would each copy the image's folders into it and collide); whoever comes first creates them, group-writable.
+for d in incoming tmp; do
+    # Another node may create it at the same moment: an existing folder is success.
+    [ -d "$share/$d" ] || mkdir -m 2775 "$share/$d" 2>/dev/null || [ -d "$share/$d" ]
+done
 # Every node archives (archive_mode = always): the host name keeps temporary names apart.
 tmp="$share/tmp/$name.$(hostname).$$"
 cp "$src" "$tmp"
