@@ -284,7 +284,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     address: spec.addresses.sentinel,
                     etcdAddresses,
                     clusterPrefix: dcsKey(scope, ""),
-                    members: spec.members.map((m, i) => ({ name: m.name, container: nodeContainers[i].name })),
+                    // Plain names, not the containers' outputs: replacing a node never touches the sentinel.
+                    members: spec.members.map((m, i) => ({ name: m.name, container: this.nodes[i].containerName })),
                     hostPort: spec.ports.sentinelMetrics,
                     resources: spec.resources.haproxy,
                 },

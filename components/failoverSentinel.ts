@@ -16,7 +16,7 @@ export interface FailoverSentinelArgs {
     /** The cluster's keys in etcd (Patroni's `<namespace><scope>/`): its leader and member keys are under it. */
     clusterPrefix: string;
     /** Every Patroni member: its name and its container's Docker name, whose deaths the sentinel follows. */
-    members: { name: string; container: pulumi.Input<string> }[];
+    members: { name: string; container: string }[];
     /** Host port its metrics are published on (on adminBindAddress). */
     hostPort: number;
     /** Optional container limits (shares the HAProxy role's, as the exporter does). */
@@ -35,9 +35,7 @@ export class FailoverSentinel extends pulumi.ComponentResource {
     constructor(name: string, args: FailoverSentinelArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:FailoverSentinel", name, {}, opts);
         const { stack, networkName, adminBindAddress } = args.placement;
-        const members = pulumi
-            .all(args.members.map(m => pulumi.output(m.container).apply(c => `${c}=${m.name}`)))
-            .apply(pairs => pairs.join(","));
+        const members = args.members.map(m => `${m.container}=${m.name}`).join(",");
         const common = commonContainerArgs(stack, "sentinel", args.resources);
         this.container = new docker.Container(
             `${name}-container`,
@@ -47,7 +45,7 @@ export class FailoverSentinel extends pulumi.ComponentResource {
                 hostname: "sentinel",
                 image: args.image,
                 envs: [
-                    pulumi.interpolate`MEMBERS=${members}`,
+                    `MEMBERS=${members}`,
                     `STACK=${stack}`,
                     `DCS_CLUSTER_PREFIX=${args.clusterPrefix}`,
                     `ETCD_ENDPOINTS=${args.etcdAddresses.map(a => `http://${a}:${ETCD_CLIENT_PORT}`).join(",")}`,

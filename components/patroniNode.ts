@@ -57,6 +57,8 @@ export interface PatroniNodeArgs {
 /** One Patroni + PostgreSQL 15 member: a container, its data volume and its rendered patroni.yml. */
 export class PatroniNode extends pulumi.ComponentResource {
     public readonly container: docker.Container;
+    /** The container's Docker name, known before it exists (`<stack>-<member>`). */
+    public readonly containerName: string;
     /** The rendered node-local patroni.yml (no secrets in it). */
     public readonly patroniYml: string;
 
@@ -64,6 +66,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
         const { stack, networkName, adminBindAddress } = args.placement;
         const member = args.member;
+        this.containerName = dockerName(stack, member.name);
         this.patroniYml = renderPatroniYml({
             scope: args.scope,
             name: member.name,
@@ -106,7 +109,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             name,
             {
                 ...commonContainerArgs(stack, "patroni", args.resources),
-                name: dockerName(stack, member.name),
+                name: this.containerName,
                 hostname: member.name,
                 image: args.image,
                 user: "postgres",

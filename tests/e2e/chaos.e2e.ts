@@ -302,10 +302,13 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         const after = await sentinelCounters(c.d);
         assert.equal(after.deaths - before.deaths, 1, "the sentinel saw the death");
         const view = await clusterView(c.d.outputs);
-        assert.ok(
-            view.some(m => m.name === o.oldLeader && m.state !== "stopped"),
-            `${o.oldLeader} is back in the cluster`,
-        );
+        const back = view.find(m => m.name === o.oldLeader);
+        assert.ok(back && back.state !== "stopped", `${o.oldLeader} is back in the cluster`);
+        assert.equal(view.filter(m => m.role === "leader").length, 1, "one leader");
+        if (after.released > before.released) {
+            // The key went to the synchronous standby; the restarted old leader rejoined as a replica.
+            assert.notEqual(back.role, "leader", `${o.oldLeader} came back as a replica`);
+        }
         log(
             `crash restart: the sentinel ${after.released > before.released ? "released the key before the restart" : `left the key to the restarted Patroni (${JSON.stringify(after.skipped)})`}; leader now ${await dcsLeader(c)}`,
         );
