@@ -5,6 +5,7 @@
 // synchronous mode and (those that can lose writes or bring an old leader back) in "off", as one table;
 // --modes on,off picks the modes (e.g. --modes off).
 import { parseConfig, SYNCHRONOUS_MODES, SynchronousMode } from "../config";
+import { PG_PORT } from "../configs/layout";
 import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
@@ -87,23 +88,25 @@ async function disrupt(d: Deployed, how: Disruption, n: number): Promise<Trial> 
     return { outage: result.outageSeconds, acked: result.acked.length, lost };
 }
 
-const pgbenchBase = (d: Deployed, client: string, host: string) => [
-    "exec",
-    "-e",
-    `PGPASSWORD=${d.outputs.superuserPassword}`,
-    client,
-    "pgbench",
-    "-h",
-    host,
-    "-p",
-    "5431",
-    "-U",
-    "postgres",
-];
+/**
+ * pgbench in a node container against `host` (HAProxy's write listener and PostgreSQL share port 5431) as
+ * the application's role in its database: pg_hba admits it directly and through HAProxy alike (the
+ * superuser only through HAProxy). The password goes in on stdin, never in a command line.
+ */
+async function pgbenchIn(d: Deployed, client: string, host: string, args: string[]): Promise<string> {
+    const app = new URL(d.outputs.writeConnectionString);
+    const script = 'read -r PGPASSWORD && export PGPASSWORD && exec pgbench "$@"';
+    const user = decodeURIComponent(app.username),
+        database = decodeURIComponent(app.pathname.slice(1));
+    return docker(["exec", "-i", client, "sh", "-c", script, "pgbench", "-h", host, "-p", String(PG_PORT), "-U", user, ...args, database], {
+        input: `${decodeURIComponent(app.password)}\n`,
+        timeoutMs: 300000,
+    });
+}
 
 /** One pgbench TPC-B run of `seconds`: transactions per second and the average latency in ms. */
 async function pgbenchRun(d: Deployed, client: string, host: string, seconds: number): Promise<{ tps: number; latencyMs: number }> {
-    const out = await run([...pgbenchBase(d, client, host), "-c", "8", "-j", "2", "-T", String(seconds), "-n", "postgres"]);
+    const out = await pgbenchIn(d, client, host, ["-c", "8", "-j", "2", "-T", String(seconds), "-n"]);
     const tps = /tps = ([\d.]+)/.exec(out),
         latency = /latency average = ([\d.]+) ms/.exec(out);
     if (!tps || !latency) {
@@ -121,7 +124,7 @@ async function pgbench(
     pairs = 3,
 ): Promise<{ via: number; direct: number }> {
     const tps = async (host: string, seconds: number) => (await pgbenchRun(d, client, host, seconds)).tps;
-    await run([...pgbenchBase(d, client, directHost), "-i", "-q", "-s", "10", "postgres"]);
+    await pgbenchIn(d, client, directHost, ["-i", "-q", "-s", "10"]);
     await tps(directHost, 5);
     const via: number[] = [],
         direct: number[] = [];
@@ -169,8 +172,6 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
         ["archiving resumed on the new timeline after a failover (from new leader up)", `${resume.toFixed(1)} s`, ""],
     ];
 }
-
-const run = (a: string[]) => docker(a, { timeoutMs: 300000 });
 
 /**
  * What synchronous replication costs: pgbench direct to the leader with the stack's synchronousMode and
