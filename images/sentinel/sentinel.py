@@ -9,13 +9,13 @@ and mod_revision as it read them), and the replicas, which watch the key, race f
 normal path at once.
 
 It never acts on a member that is not the leader, on a key released already (a graceful stop), on a
-container alive again (restarted by the engine: its Patroni takes the key back or lets it go itself; or paused),
-or on anything that is not a death (a pause or a network fault sends no "die" event). The key's revision
-guards the rest: a restarted Patroni that writes the key first changes it, and the delete does not happen.
+container the engine started again since its death (its own Patroni decides), or on anything that is not
+a death (a pause or a network fault sends no "die" event). The key's revision guards the rest: a
+restarted Patroni that writes the key first changes it, and the delete does not happen.
 
-Configuration (environment): STACK (label value), DCS_CLUSTER_PREFIX (Patroni's <namespace><scope>/), ETCD_ENDPOINTS (comma separated
-http://host:port), MEMBERS (container=member, comma separated), DOCKER_API (the filter's socket),
-SENTINEL_METRICS_PORT.
+Configuration (environment): STACK (label value), DCS_CLUSTER_PREFIX (Patroni's <namespace><scope>/),
+ETCD_ENDPOINTS (comma separated http://host:port), MEMBERS (container=member, comma separated),
+DOCKER_API (the filter's socket), SENTINEL_METRICS_PORT.
 """
 
 import base64
@@ -24,7 +24,6 @@ import logging
 import os
 import sys
 import time
-import urllib.error
 import urllib.request
 
 log = logging.getLogger("sentinel")
@@ -225,7 +224,8 @@ def main():
     members = dict(pair.split("=", 1) for pair in env["MEMBERS"].split(",") if pair)
     metrics = Metrics()
     start_http_server(int(env["SENTINEL_METRICS_PORT"]))
-    # A fixed API version: the client then never asks /version, which the filter does not allow.
+    # A fixed API version (Docker 20.10's; later engines serve it too): the client then never asks
+    # /version, which the filter does not allow.
     client = docker.APIClient(base_url="unix://" + env["DOCKER_API"], version="1.41", timeout=10)
     sentinel = Sentinel(Etcd(env["ETCD_ENDPOINTS"].split(",")), client, env["STACK"], env["DCS_CLUSTER_PREFIX"], members, metrics)
     log.info("following the deaths of %s; leader key %s", ", ".join(f"{c} ({m})" for c, m in members.items()), sentinel.leader_key)
