@@ -289,7 +289,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     hostPort: spec.ports.sentinelMetrics,
                     resources: spec.resources.haproxy,
                 },
-                { parent: this, dependsOn: this.etcd.containers },
+                // After the nodes, so that `pulumi destroy` removes it first: it must not fail over a leader
+                // that the destroy itself kills. (dependsOn does not make it follow a node's replacement.)
+                { parent: this, dependsOn: [...this.etcd.containers, ...nodeContainers] },
             );
         }
 

@@ -14,8 +14,19 @@ export async function sweepByLabel(
     const ids = async (kind: string[]) =>
         (await docker([...kind, "--filter", `label=${label}`], { allowFail: true })).split("\n").filter(Boolean);
     const containers = await ids(["ps", "-aq"]);
-    if (containers.length) {
-        await docker(["rm", "-f", "-v", ...containers], { allowFail: true });
+    // The failover sentinel first, as `pulumi destroy` orders it (it depends on the nodes): otherwise it
+    // fails over each leader the sweep kills.
+    const sentinels = (
+        await docker(["ps", "-aq", "--filter", `label=${label}`, "--filter", "label=patroni-ha.role=sentinel"], { allowFail: true })
+    )
+        .split("\n")
+        .filter(Boolean);
+    if (sentinels.length) {
+        await docker(["rm", "-f", "-v", ...sentinels], { allowFail: true });
+    }
+    const rest = containers.filter(c => !sentinels.includes(c));
+    if (rest.length) {
+        await docker(["rm", "-f", "-v", ...rest], { allowFail: true });
     }
     const volumes = opts.keepVolumes ? [] : await ids(["volume", "ls", "-q"]);
     if (volumes.length) {
