@@ -5,7 +5,7 @@ import { COMMANDS, parseCommand, usage } from "./cli";
 import { memberApiUrl, memberEndpoints, readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
 import { errorText } from "../lib/errors";
-import { scrape, sampleValue } from "../lib/metrics";
+import { Sample, scrape, sampleValue } from "../lib/metrics";
 import { basicAuth, getJson, memberRunning } from "../lib/patroniApi";
 
 export interface MemberStatus {
@@ -57,7 +57,11 @@ export interface SentinelStatus {
 
 /** The sentinel's state from its metrics. */
 export async function sentinelStatus(url: string): Promise<SentinelStatus> {
-    const samples = await scrape(url);
+    return sentinelFromSamples(await scrape(url));
+}
+
+/** The sentinel's state from samples already scraped. */
+export function sentinelFromSamples(samples: Sample[]): SentinelStatus {
     const v = (name: string) => sampleValue(samples, `patroni_sentinel_${name}`) ?? 0;
     return {
         connected: v("docker_connected") === 1,

@@ -201,18 +201,17 @@ class Sentinel:
 
 
 class Metrics:
-    def __init__(self, registry=None):
+    def __init__(self):
         from prometheus_client import Counter, Gauge
 
-        kw = {"registry": registry} if registry is not None else {}
-        self.deaths = Counter("patroni_sentinel_member_deaths", "Deaths of this stack's Patroni containers seen", **kw)
-        self.released = Counter("patroni_sentinel_leader_keys_released", "Leader keys deleted after the leader's container died", **kw)
-        self.skipped = Counter("patroni_sentinel_deaths_skipped", "Deaths after which the key was left alone, by reason", ["reason"], **kw)
-        self.errors = Counter("patroni_sentinel_errors", "Deaths the sentinel could not check (the lease path stays)", **kw)
-        self.last_event = Gauge("patroni_sentinel_last_death_timestamp_seconds", "When the last member death happened", **kw)
-        self.last_release = Gauge("patroni_sentinel_last_release_timestamp_seconds", "When the sentinel last released a leader key", **kw)
-        self.release_latency = Gauge("patroni_sentinel_last_release_seconds", "From the container's death to the key's deletion, last time", **kw)
-        self.connected = Gauge("patroni_sentinel_docker_connected", "1 while the engine's event stream is open", **kw)
+        self.deaths = Counter("patroni_sentinel_member_deaths", "Deaths of this stack's Patroni containers seen")
+        self.released = Counter("patroni_sentinel_leader_keys_released", "Leader keys deleted after the leader's container died")
+        self.skipped = Counter("patroni_sentinel_deaths_skipped", "Deaths after which the key was left alone, by reason", ["reason"])
+        self.errors = Counter("patroni_sentinel_errors", "Deaths the sentinel could not check (the lease path stays)")
+        self.last_event = Gauge("patroni_sentinel_last_death_timestamp_seconds", "When the last member death happened")
+        self.last_release = Gauge("patroni_sentinel_last_release_timestamp_seconds", "When the sentinel last released a leader key")
+        self.release_latency = Gauge("patroni_sentinel_last_release_seconds", "From the container's death to the key's deletion, last time")
+        self.connected = Gauge("patroni_sentinel_docker_connected", "1 while the engine's event stream is open")
 
 
 def main():

@@ -3,7 +3,7 @@
 // port and a sampler that tries a direct write on every node every 0.2 s, and heals before it returns.
 import { ClusterSpec, SynchronousMode } from "../../config";
 import { DynamicConfigState } from "../../components/dcsClient";
-import { PG_DATA } from "../../configs/layout";
+import { dcsKey, PG_DATA } from "../../configs/layout";
 import { clusterView, Deployed, query, waitForCluster } from "./stack";
 import { docker, run } from "./docker";
 import { directTo } from "./helpers";
@@ -83,7 +83,7 @@ export function directUrl(c: ChaosStack, n: number): string {
 
 /** The leader key in etcd: the truth, whatever a frozen or partitioned member's REST API says. */
 export async function dcsLeader(c: ChaosStack): Promise<string | undefined> {
-    const key = Buffer.from(`/service/${c.spec.stack}/leader`).toString("base64");
+    const key = Buffer.from(dcsKey(c.spec.stack, "leader")).toString("base64");
     for (const endpoint of c.d.outputs.etcdEndpoints as string[]) {
         try {
             const r = await fetch(`${endpoint}/v3/kv/range`, {

@@ -1,6 +1,6 @@
 // The failover sentinel on a deployed stack, for the chaos suite and the bench: its counters, its log,
 // and the fault that makes the engine restart the leader's container.
-import { sentinelStatus, SentinelStatus } from "../../ops/status";
+import { sentinelFromSamples, SentinelStatus } from "../../ops/status";
 import { scrape, sampleValue } from "../../lib/metrics";
 import { Fault } from "./chaos";
 import { docker, run } from "./docker";
@@ -15,13 +15,14 @@ export async function sentinelCounters(d: Deployed): Promise<SentinelStatus & { 
     if (!url) {
         throw new Error("the stack runs no sentinel (metricsUrls.sentinel is missing)");
     }
+    const samples = await scrape(url);
     const skipped: Record<string, number> = {};
-    for (const s of await scrape(url)) {
+    for (const s of samples) {
         if (s.name === "patroni_sentinel_deaths_skipped_total") {
             skipped[s.labels.reason] = s.value;
         }
     }
-    return { ...(await sentinelStatus(url)), skipped };
+    return { ...sentinelFromSamples(samples), skipped };
 }
 
 /** The sentinel's log lines (its stderr) since `sinceMs`. */
