@@ -103,6 +103,7 @@ export interface Addresses {
     prometheus: string;
     alertmanager: string;
     sentinel: string;
+    volumeMetrics: string;
 }
 
 /** One Patroni node, resolved once here; everything else takes these values instead of rebuilding them. */
@@ -220,7 +221,7 @@ const hasControlChars = (s: string) => [...s].some(ch => ch.charCodeAt(0) < 0x20
 export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
 
 /** Address offsets inside the stack subnet. Blocks stay put when counts change. */
-export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, alertmanager: 6, sentinel: 7, etcd: 10, db: 20 };
+export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, alertmanager: 6, sentinel: 7, volumeMetrics: 8, etcd: 10, db: 20 };
 
 export class ConfigError extends Error {
     constructor(public readonly problems: string[]) {
@@ -669,6 +670,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         prometheus: at(OFFSETS.prometheus),
         alertmanager: at(OFFSETS.alertmanager),
         sentinel: at(OFFSETS.sentinel),
+        volumeMetrics: at(OFFSETS.volumeMetrics),
     };
     const members: MemberSpec[] = Array.from({ length: p.patroniNodes }, (_, i) => {
         const n = i + 1,

@@ -186,7 +186,7 @@ export const SCHEMA: Record<string, Field> = {
         kind: "text",
         empty: "default",
         default: ctx => defaultSubnet(ctx.stack),
-        doc: "IPv4 CIDR of the stack network, at least a /27; containers get fixed addresses in it (gateway .1, HAProxy .2, Barman .3, exporter .4, Prometheus .5, Alertmanager .6, sentinel .7, etcd n .10+n, db n .20+n)",
+        doc: "IPv4 CIDR of the stack network, at least a /27; containers get fixed addresses in it (gateway .1, HAProxy .2, Barman .3, exporter .4, Prometheus .5, Alertmanager .6, sentinel .7, volume metrics .8, etcd n .10+n, db n .20+n)",
         defaultDoc: "derived from the stack name (`10.213.X.0/24`)",
     },
     ports: {

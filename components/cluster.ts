@@ -17,6 +17,7 @@ import { HaproxyGateway } from "./haproxyGateway";
 import { MetricsExporter } from "./metricsExporter";
 import { IMAGE_ROLES, ImageRole, StackImages } from "./images";
 import { PrometheusServer } from "./prometheusServer";
+import { VolumeMetrics } from "./volumeMetrics";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
 
@@ -44,6 +45,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     public readonly exporter: MetricsExporter;
     /** The optional Prometheus server (patroni-ha:prometheus). */
     public readonly prometheus?: PrometheusServer;
+    /** Data volumes' free space for Prometheus (with patroni-ha:prometheus). */
+    public readonly volumeMetrics?: VolumeMetrics;
     /** The optional Alertmanager (patroni-ha:alertmanager.webhookUrl, with Prometheus). */
     public readonly alertmanager?: AlertmanagerServer;
     /** The failover sentinel (patroni-ha:sentinel). */
@@ -104,6 +107,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             prometheus: spec.prometheus,
             alertmanager: alerting,
             sentinel: spec.sentinel,
+            "volume-metrics": spec.prometheus,
         };
         const roles = IMAGE_ROLES.filter(r => wanted[r]);
         const built = new StackImages(named("images"), { stack: spec.stack, baseImage: spec.baseImage, roles }, child("images"));
@@ -247,6 +251,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         haproxyAddress: spec.addresses.haproxy,
                         exporterAddress: spec.addresses.exporter,
                         barmanAddress: spec.addresses.barman,
+                        volumeMetricsAddress: spec.addresses.volumeMetrics,
                         alertmanagerAddress: alerting ? spec.addresses.alertmanager : undefined,
                     },
                     alerts: {
@@ -258,6 +263,20 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     resources: spec.resources.barman,
                 },
                 child("prometheus"),
+            );
+            this.volumeMetrics = new VolumeMetrics(
+                named("volume-metrics"),
+                {
+                    placement,
+                    image: image("volume-metrics"),
+                    address: spec.addresses.volumeMetrics,
+                    volumes: [
+                        ...spec.members.map((m, i) => ({ role: "patroni" as const, member: m.name, volumeName: this.nodes[i].dataVolumeName })),
+                        ...spec.etcd.map(e => ({ role: "etcd" as const, member: e.name, volumeName: this.etcd.dataVolumeNames[e.name] })),
+                    ],
+                    resources: spec.resources.haproxy,
+                },
+                { parent: this },
             );
         }
         if (alerting) {
@@ -303,6 +322,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             barman: this.barman.containerName,
             exporter: this.exporter.container.name,
             prometheus: this.prometheus?.container.name,
+            volumeMetrics: this.volumeMetrics?.container.name,
             alertmanager: this.alertmanager?.container.name,
             sentinel: this.sentinel?.container.name,
         });

@@ -22,6 +22,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
     public readonly endpoints: string[];
     /** Containers, etcd1 first (Patroni nodes depend on them). */
     public readonly containers: docker.Container[];
+    /** Data volumes' Docker names by member name. */
+    public readonly dataVolumeNames: Record<string, pulumi.Output<string>> = {};
 
     constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:EtcdCluster", name, {}, opts);
@@ -29,6 +31,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
         const token = `${stack}-etcd`;
         this.containers = args.members.map(member => {
             const volume = dataVolume(this, `${name}-${member.name}-data`, `${member.name}-data`, "etcd", args.placement);
+            this.dataVolumeNames[member.name] = volume.name;
             return new docker.Container(
                 `${name}-${member.name}`,
                 {
@@ -51,6 +54,10 @@ export class EtcdCluster extends pulumi.ComponentResource {
             );
         });
         this.endpoints = args.members.map(m => m.clientUrl);
-        this.registerOutputs({ endpoints: this.endpoints, containers: this.containers.map(c => c.name) });
+        this.registerOutputs({
+            endpoints: this.endpoints,
+            containers: this.containers.map(c => c.name),
+            dataVolumes: this.dataVolumeNames,
+        });
     }
 }

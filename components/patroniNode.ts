@@ -61,6 +61,8 @@ export class PatroniNode extends pulumi.ComponentResource {
     public readonly containerName: string;
     /** The rendered node-local patroni.yml (no secrets in it). */
     public readonly patroniYml: string;
+    /** The PostgreSQL data volume's Docker name. */
+    public readonly dataVolumeName: pulumi.Output<string>;
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
@@ -75,6 +77,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             pgHba: bootstrapPgHba(args.subnet),
         });
         const volume = dataVolume(this, `${name}-data`, `${member.name}-data`, "patroni", args.placement);
+        this.dataVolumeName = volume.name;
         const s = args.secrets;
         const passwordEnvs = pulumi.secret(
             pulumi
@@ -135,6 +138,6 @@ export class PatroniNode extends pulumi.ComponentResource {
             },
             childOptions(this, member.name, { deleteBeforeReplace: true }),
         );
-        this.registerOutputs({ container: this.container.name, patroniYml: this.patroniYml });
+        this.registerOutputs({ container: this.container.name, patroniYml: this.patroniYml, dataVolume: volume.name });
     }
 }

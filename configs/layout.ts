@@ -88,6 +88,16 @@ export const ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml";
 export const ALERTMANAGER_DATA = "/var/lib/prometheus/alertmanager";
 
 /**
+ * The volume-metrics container (with Prometheus): Debian's node exporter, filesystem numbers only, for every
+ * node's and etcd member's data volume, mounted read-only under VOLUMES_DIR/<role>/<member>. Its port is
+ * not published: only Prometheus reads it, over the stack network.
+ */
+export const VOLUME_METRICS_PORT = 9100;
+export const VOLUMES_DIR = "/volumes";
+/** Where a data volume appears in the volume-metrics container (the `mountpoint` label of its metrics). */
+export const volumeMountPath = (role: "patroni" | "etcd", member: string) => `${VOLUMES_DIR}/${role}/${member}`;
+
+/**
  * The layout each image is built with (Docker build args, which its Dockerfile turns into ENV for the
  * scripts inside): the images read paths, ports and ids from here instead of repeating them.
  */
@@ -122,6 +132,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA },
         sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN },
         alertmanager: { ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), ALERTMANAGER_CONFIG, ALERTMANAGER_DATA },
+        "volume-metrics": { VOLUME_METRICS_PORT: String(VOLUME_METRICS_PORT), VOLUMES_DIR },
     };
     return byRole[role] ?? {};
 }

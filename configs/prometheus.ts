@@ -6,6 +6,8 @@ import {
     EXPORTER_PORT,
     HAPROXY_STATS_PORT,
     PROMETHEUS_RULES,
+    VOLUME_METRICS_PORT,
+    VOLUMES_DIR,
 } from "./layout";
 import { cronLongestGapSeconds } from "../lib/cron";
 import { dumpYaml } from "./yaml";
@@ -18,6 +20,8 @@ export interface PrometheusConfigInput {
     haproxyAddress: string;
     exporterAddress: string;
     barmanAddress: string;
+    /** The volume-metrics container's address (node exporter: the data volumes' free space). */
+    volumeMetricsAddress: string;
     /** The Alertmanager's address, when there is one: Prometheus sends it every alert. */
     alertmanagerAddress?: string;
 }
@@ -41,6 +45,7 @@ export function renderPrometheusYml(input: PrometheusConfigInput): string {
             { job_name: "haproxy", static_configs: [{ targets: [`${input.haproxyAddress}:${HAPROXY_STATS_PORT}`] }] },
             { job_name: "postgres", static_configs: [{ targets: [`${input.exporterAddress}:${EXPORTER_PORT}`] }] },
             { job_name: "barman", static_configs: [{ targets: [`${input.barmanAddress}:${BARMAN_METRICS_PORT}`] }] },
+            { job_name: "volumes", static_configs: [{ targets: [`${input.volumeMetricsAddress}:${VOLUME_METRICS_PORT}`] }] },
         ],
         ...(input.alertmanagerAddress
             ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [`${input.alertmanagerAddress}:${ALERTMANAGER_PORT}`] }] }] } }
@@ -65,7 +70,7 @@ export function restoreDrillMaxAge(schedule: string): number | undefined {
     return schedule.trim() ? cronLongestGapSeconds(schedule) + 6 * 3600 : undefined;
 }
 
-/** BarmanVolumeFilling fires below this fraction of a volume free. */
+/** BarmanVolumeFilling and DataVolumeFilling fire below this fraction of a volume free. */
 export const VOLUME_FREE_FRACTION = 0.1;
 
 /** A replication slot holding back more WAL than this fires SlotRetentionHigh (1 GiB). */
@@ -158,6 +163,18 @@ export function renderAlertRules(input: AlertRulesInput): string {
                         `min by (volume) (barman_volume_available_bytes / barman_volume_size_bytes) < ${VOLUME_FREE_FRACTION}`,
                         "5m",
                         `A volume of Barman's (backups, home or the WAL hand-off share) has less than ${VOLUME_FREE_FRACTION * 100}% free: backups and WAL archiving stop when it is full, and then WAL piles up on the nodes.`,
+                    ),
+                    rule(
+                        "DataVolumeFilling",
+                        `min by (mountpoint) (node_filesystem_avail_bytes{job="volumes",mountpoint=~"${VOLUMES_DIR}/.+"} / node_filesystem_size_bytes{job="volumes",mountpoint=~"${VOLUMES_DIR}/.+"}) < ${VOLUME_FREE_FRACTION}`,
+                        "5m",
+                        `A data volume (${VOLUMES_DIR}/patroni/<member>: PostgreSQL with its pg_wal; ${VOLUMES_DIR}/etcd/<member>: the DCS) has less than ${VOLUME_FREE_FRACTION * 100}% free: PostgreSQL stops when pg_wal cannot grow, and etcd refuses writes (then no failover) when its disk is full.`,
+                    ),
+                    rule(
+                        "VolumeMetricsDown",
+                        'up{job="volumes"} == 0',
+                        "5m",
+                        "The data volumes' metrics (the volume-metrics container) are unreachable: DataVolumeFilling cannot fire.",
                     ),
                     rule(
                         "BackupVerifyFailing",

@@ -10,7 +10,7 @@ import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWa
 import { pitr, removePitr } from "../../ops/pitr";
 import { BARMAN_SERVER } from "../../configs/barman";
 import { renderAlertRules } from "../../configs/prometheus";
-import { BARMAN_BACKUPS, WAL_INCOMING } from "../../configs/layout";
+import { BARMAN_BACKUPS, PG_DATA, WAL_INCOMING } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
@@ -221,8 +221,21 @@ describe("e2e: Barman follows the leader", function () {
                 .filter(x => x.health === "up")
                 .map(x => x.labels.job)
                 .sort();
-            return JSON.stringify(jobs) === JSON.stringify(["barman", "etcd", "haproxy", "patroni", "patroni", "patroni", "postgres"]);
+            return JSON.stringify(jobs) === JSON.stringify(["barman", "etcd", "haproxy", "patroni", "patroni", "patroni", "postgres", "volumes"]);
         });
+        // Every node's and etcd member's data volume, and the same filesystem PostgreSQL sees (df in the node).
+        const sizes = (await (
+            await fetch(`${url}api/v1/query?query=${encodeURIComponent('node_filesystem_size_bytes{job="volumes"}')}`)
+        ).json()) as { data: { result: { metric: { mountpoint: string }; value: [number, string] }[] } };
+        const byMount = Object.fromEntries(sizes.data.result.map(r => [r.metric.mountpoint, Number(r.value[1])]));
+        assert.deepEqual(Object.keys(byMount).sort(), [
+            "/volumes/etcd/etcd1",
+            "/volumes/patroni/db1",
+            "/volumes/patroni/db2",
+            "/volumes/patroni/db3",
+        ]);
+        const df = await docker(["exec", `${STACK}-db1`, "df", "-B1", "--output=size", PG_DATA]);
+        assert.equal(byMount["/volumes/patroni/db1"], Number(df.split("\n").pop()!.trim()), df);
         const rules = (await (await fetch(`${url}api/v1/rules`)).json()) as {
             data: { groups: { rules: { name: string; health: string }[] }[] };
         };

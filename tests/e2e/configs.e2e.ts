@@ -52,6 +52,7 @@ const prometheusYml = (alertmanagerAddress?: string) =>
         haproxyAddress: spec.addresses.haproxy,
         exporterAddress: spec.addresses.exporter,
         barmanAddress: spec.addresses.barman,
+        volumeMetricsAddress: spec.addresses.volumeMetrics,
         alertmanagerAddress,
     });
 

@@ -79,6 +79,20 @@ export const RULE_FAULTS: Record<string, RuleFault> = {
         ],
         labels: { volume: "backups" },
     },
+    DataVolumeFilling: {
+        series: [
+            // The exporter's own root filesystem, nearly full, must not fire it: only /volumes/... counts.
+            { series: 'node_filesystem_avail_bytes{job="volumes",mountpoint="/"}', healthy: 1e8, failing: 1e8 },
+            { series: 'node_filesystem_size_bytes{job="volumes",mountpoint="/"}', healthy: 1e11, failing: 1e11 },
+            { series: 'node_filesystem_avail_bytes{job="volumes",mountpoint="/volumes/patroni/db2"}', healthy: 5e10, failing: 9e9 },
+            { series: 'node_filesystem_size_bytes{job="volumes",mountpoint="/volumes/patroni/db2"}', healthy: 1e11, failing: 1e11 },
+        ],
+        labels: { mountpoint: "/volumes/patroni/db2" },
+    },
+    VolumeMetricsDown: {
+        series: [{ series: 'up{job="volumes",instance="volume-metrics"}', healthy: 1, failing: 0 }],
+        labels: { job: "volumes", instance: "volume-metrics" },
+    },
     BackupVerifyFailing: {
         series: [{ series: 'barman_last_verify_ok{job="barman",server="cluster"}', healthy: 1, failing: 0 }],
         labels: {},
@@ -131,5 +145,5 @@ export function renderRuleTests(rules: string, rulesFile: string): string {
 
 /** Metric names a PromQL expression reads (for checking them against a live stack). */
 export function metricNames(expr: string): string[] {
-    return [...new Set([...expr.matchAll(/\b((?:patroni|pg|etcd|barman)_[a-z_]+|up)\b(?=\s*[{)\s])/g)].map(m => m[1]))];
+    return [...new Set([...expr.matchAll(/\b((?:patroni|pg|etcd|barman|node)_[a-z_]+|up)\b(?=\s*[{)\s])/g)].map(m => m[1]))];
 }

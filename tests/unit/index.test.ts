@@ -211,9 +211,11 @@ describe("program: container inputs (dev stack)", () => {
         assert.equal(containers(on).filter(c => unwrap(c.inputs.name) === "nosentinel-sentinel").length, 1, "explicitly on");
     });
 
-    it("no Prometheus unless enabled", () => {
-        assert.equal(containers(run).filter(c => unwrap(c.inputs.name) === "dev-prometheus").length, 0);
-        assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 0);
+    it("no Prometheus unless enabled (and no volume metrics, which only its alerts read)", () => {
+        for (const role of ["prometheus", "volume-metrics"]) {
+            assert.equal(containers(run).filter(c => unwrap(c.inputs.name) === `dev-${role}`).length, 0, role);
+            assert.equal(byType(run, IMAGE).filter(i => i.name === `cluster-images-${role}`).length, 0, role);
+        }
         assert.equal(run.resolved.prometheusUrl.value, undefined);
     });
 
@@ -278,12 +280,36 @@ describe("program: the optional Prometheus", () => {
             postgres: ["10.77.2.4:9187"],
             barman: ["10.77.2.3:9780"],
             etcd: ["10.77.2.11:2379", "10.77.2.12:2379", "10.77.2.13:2379"],
+            volumes: ["10.77.2.8:9100"],
         });
         assert.match(upload(c, "/etc/prometheus/rules.yml"), /alert: PatroniNoLeader/);
         assert.equal(run.resolved.prometheusUrl.value, "http://127.0.0.1:9090/");
         assert.equal((cfg as Record<string, unknown>).alerting, undefined, "no Alertmanager without a webhook");
         assert.ok(!containers(run).some(x => x.name.endsWith("alertmanager")));
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-alertmanager").length, 0);
+    });
+
+    it("with Prometheus, the volume-metrics container mounts every node's and etcd member's data volume read-only and publishes nothing", async () => {
+        const run = await runProgram({ prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2, etcdNodes: 3 }, "mon");
+        const c = container(run, "mon-volume-metrics");
+        assert.equal(c.inputs.image, "sha256:cluster-images-volume-metrics");
+        assert.equal(c.inputs.readOnly, true, "read-only root filesystem");
+        assert.equal(c.inputs.ports, undefined, "only Prometheus reads it, over the stack network");
+        assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.2.8");
+        assert.deepEqual(unwrap(c.inputs.volumes), [
+            { volumeName: "mon-db1-data", containerPath: "/volumes/patroni/db1", readOnly: true },
+            { volumeName: "mon-db2-data", containerPath: "/volumes/patroni/db2", readOnly: true },
+            { volumeName: "mon-etcd1-data", containerPath: "/volumes/etcd/etcd1", readOnly: true },
+            { volumeName: "mon-etcd2-data", containerPath: "/volumes/etcd/etcd2", readOnly: true },
+            { volumeName: "mon-etcd3-data", containerPath: "/volumes/etcd/etcd3", readOnly: true },
+        ]);
+        // Exactly the data volumes the nodes and etcd members use.
+        const used = containers(run)
+            .filter(x => /^mon-(db|etcd)\d+$/.test(String(unwrap(x.inputs.name))))
+            .flatMap(x => (unwrap(x.inputs.volumes) as { volumeName: string }[]).map(v => v.volumeName))
+            .filter(v => /-data$/.test(v))
+            .sort();
+        assert.deepEqual(used, ["mon-db1-data", "mon-db2-data", "mon-etcd1-data", "mon-etcd2-data", "mon-etcd3-data"]);
     });
 
     it("alertmanager.webhookUrl adds Alertmanager: its image, container and URL, Prometheus sending to it, every alert to the webhook", async () => {

@@ -19,6 +19,7 @@ describe("renderers: Prometheus", () => {
             "BarmanCheckFailing",
             "BarmanDown",
             "BarmanVolumeFilling",
+            "DataVolumeFilling",
             "EtcdMemberDown",
             "EtcdNoLeader",
             "EtcdQuorumAtRisk",
@@ -29,6 +30,7 @@ describe("renderers: Prometheus", () => {
             "RestoreDrillFailing",
             "RestoreDrillTooOld",
             "SlotRetentionHigh",
+            "VolumeMetricsDown",
             "WalArchiveGap",
             "WalArchivingFailing",
         ]);
@@ -36,6 +38,9 @@ describe("renderers: Prometheus", () => {
         assert.match(byName.BackupTooOld, /> 93600$/);
         assert.match(byName.RestoreDrillTooOld, /> 108000$/);
         assert.match(byName.SlotRetentionHigh, /> 1073741824$/);
+        // Only the mounted data volumes, never the exporter's own root or bind mounts; 10% free, as for Barman's.
+        assert.match(byName.DataVolumeFilling, /mountpoint=~"\/volumes\/\.\+"/);
+        assert.match(byName.DataVolumeFilling, /< 0\.1$/);
         // Quorum at risk only where there is a quorum to lose (3+ members): one up of three fires, two up of three too.
         assert.match(byName.EtcdQuorumAtRisk, /count\(up\{job="etcd"\}\) >= 3$/);
     });
