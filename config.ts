@@ -74,7 +74,7 @@ export interface HaproxySpec {
     maxconn: number;
 }
 
-/** How WAL and base backups reach Barman: see README "Backups and point-in-time recovery". */
+/** How WAL and base backups reach Barman: see docs/backups.md. */
 export type BarmanMode = "streaming" | "rsync";
 
 export interface BarmanSpec {
@@ -221,7 +221,18 @@ const hasControlChars = (s: string) => [...s].some(ch => ch.charCodeAt(0) < 0x20
 export const RESERVED_ROLES: readonly string[] = Object.values(ROLES);
 
 /** Address offsets inside the stack subnet. Blocks stay put when counts change. */
-export const OFFSETS = { gateway: 1, haproxy: 2, barman: 3, exporter: 4, prometheus: 5, alertmanager: 6, sentinel: 7, volumeMetrics: 8, etcd: 10, db: 20 };
+export const OFFSETS = {
+    gateway: 1,
+    haproxy: 2,
+    barman: 3,
+    exporter: 4,
+    prometheus: 5,
+    alertmanager: 6,
+    sentinel: 7,
+    volumeMetrics: 8,
+    etcd: 10,
+    db: 20,
+};
 
 export class ConfigError extends Error {
     constructor(public readonly problems: string[]) {

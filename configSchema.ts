@@ -1,6 +1,6 @@
 // Every `patroni-ha:*` key declared once: kind, default, limits and meaning. config.ts parses and
 // validates with it (rules between keys are small named functions there); the unit tests check
-// Pulumi.yaml's declarations and README's configuration table against it (`npm run docs:config` writes
+// Pulumi.yaml's declarations and the configuration table (docs/configuration.md) against it (`npm run docs:config` writes
 // the table). Import-free of config.ts, so both can use it.
 import { cronProblem } from "./lib/cron";
 import { BARMAN_GID, BARMAN_UID } from "./configs/layout";
@@ -45,9 +45,9 @@ export interface SchemaContext {
 type Default<T> = T | ((ctx: SchemaContext) => T);
 
 interface Described {
-    /** README's "meaning" column. */
+    /** The table's "meaning" column. */
     doc: string;
-    /** README's "default" column where the value alone would not say it (profile-dependent, derived). */
+    /** The table's "default" column where the value alone would not say it (profile-dependent, derived). */
     defaultDoc?: string;
 }
 
@@ -123,14 +123,14 @@ export const SCHEMA: Record<string, Field> = {
         values: ["fast", "conservative"],
         aliases: PROFILE_ALIASES,
         default: "fast",
-        doc: "failover timings: `fast` (20/8/6, failsafe mode, HAProxy checks twice a second) or `conservative` (Patroni's own 30/10/10, checks every 2 s; `seed`, its former name, still works); see [Failover timings](#failover-timings)",
+        doc: "failover timings: `fast` (20/8/6, failsafe mode, HAProxy checks twice a second) or `conservative` (Patroni's own 30/10/10, checks every 2 s; `seed`, its former name, still works); see [Failover timings](failover.md#failover-timings)",
     },
     sentinel: {
         kind: "boolean",
         default: ctx => ctx.profile === "fast",
         empty: "default",
         defaultDoc: "profile (`true` fast, `false` conservative)",
-        doc: "run the failover sentinel: when the leader's container dies (killed, crashed; never a pause or a network fault), it deletes the leader key at once instead of waiting for the lease; it reads the Docker engine's events through a read-only filter; see [Failover sentinel](#failover-sentinel)",
+        doc: "run the failover sentinel: when the leader's container dies (killed, crashed; never a pause or a network fault), it deletes the leader key at once instead of waiting for the lease; it reads the Docker engine's events through a read-only filter; see [Failover sentinel](failover.md#failover-sentinel)",
     },
     prometheus: {
         kind: "boolean",
@@ -240,7 +240,7 @@ export const SCHEMA: Record<string, Field> = {
                 // With one node there is no standby to confirm a commit.
                 default: ctx => (ctx.patroniNodes < 2 ? "off" : "on"),
                 defaultDoc: '`"on"` (`"off"` with one node)',
-                doc: '`"on"`: a synchronous standby confirms every commit, so no acknowledged commit is lost on failover; `"quorum"`: Patroni 4\'s quorum commit (`ANY 1` of the replicas); `"strict"`: like `"on"`, and with no replica commits wait (for Barman\'s WAL stream, up to `archive_timeout` each) or block; `"off"`: asynchronous. See [What a client can lose](#what-a-client-can-lose)',
+                doc: '`"on"`: a synchronous standby confirms every commit, so no acknowledged commit is lost on failover; `"quorum"`: Patroni 4\'s quorum commit (`ANY 1` of the replicas); `"strict"`: like `"on"`, and with no replica commits wait (for Barman\'s WAL stream, up to `archive_timeout` each) or block; `"off"`: asynchronous. See [What a client can lose](failover.md#what-a-client-can-lose)',
             },
             postgresql: {
                 kind: "parameters",
@@ -269,7 +269,7 @@ export const SCHEMA: Record<string, Field> = {
                 kind: "enum",
                 values: ["streaming", "rsync"],
                 default: "streaming",
-                doc: 'how WAL and backups reach Barman: `"streaming"` (follows the leader, no SSH) or the seed\'s `"rsync"` over SSH with per-stack keys; see [Backups](#backups-and-point-in-time-recovery-barman). Changing it replaces the containers',
+                doc: 'how WAL and backups reach Barman: `"streaming"` (follows the leader, no SSH) or the seed\'s `"rsync"` over SSH with per-stack keys; see [Backups](backups.md#backups-and-point-in-time-recovery-barman). Changing it replaces the containers',
             },
             retentionPolicy: {
                 kind: "text",
@@ -352,7 +352,7 @@ export function defaultOf(field: Field, ctx: SchemaContext): unknown {
     return typeof d === "function" ? (d as (c: SchemaContext) => unknown)(ctx) : d;
 }
 
-/** README's configuration table: one row per key (an object marked oneRow is one row). */
+/** the configuration table (docs/configuration.md): one row per key (an object marked oneRow is one row). */
 export function renderConfigTable(ctx: SchemaContext): string {
     const rows = ["| key | default | meaning |", "|---|---|---|"];
     const visit = (path: string, f: Field) => {

@@ -271,7 +271,11 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     image: image("volume-metrics"),
                     address: spec.addresses.volumeMetrics,
                     volumes: [
-                        ...spec.members.map((m, i) => ({ role: "patroni" as const, member: m.name, volumeName: this.nodes[i].dataVolumeName })),
+                        ...spec.members.map((m, i) => ({
+                            role: "patroni" as const,
+                            member: m.name,
+                            volumeName: this.nodes[i].dataVolumeName,
+                        })),
                         ...spec.etcd.map(e => ({ role: "etcd" as const, member: e.name, volumeName: this.etcd.dataVolumeNames[e.name] })),
                     ],
                     resources: spec.resources.haproxy,

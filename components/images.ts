@@ -5,7 +5,17 @@ import { layoutBuildArgs } from "../configs/layout";
 import { childOptions } from "./docker";
 
 /** The images the stack builds, one folder each under images/. */
-export const IMAGE_ROLES = ["etcd", "patroni", "haproxy", "barman", "exporter", "prometheus", "alertmanager", "sentinel", "volume-metrics"] as const;
+export const IMAGE_ROLES = [
+    "etcd",
+    "patroni",
+    "haproxy",
+    "barman",
+    "exporter",
+    "prometheus",
+    "alertmanager",
+    "sentinel",
+    "volume-metrics",
+] as const;
 export type ImageRole = (typeof IMAGE_ROLES)[number];
 
 /** Where the Dockerfiles live, relative to this file so it works from any working directory. */

@@ -221,7 +221,10 @@ describe("e2e: Barman follows the leader", function () {
                 .filter(x => x.health === "up")
                 .map(x => x.labels.job)
                 .sort();
-            return JSON.stringify(jobs) === JSON.stringify(["barman", "etcd", "haproxy", "patroni", "patroni", "patroni", "postgres", "volumes"]);
+            return (
+                JSON.stringify(jobs) ===
+                JSON.stringify(["barman", "etcd", "haproxy", "patroni", "patroni", "patroni", "postgres", "volumes"])
+            );
         });
         // Every node's and etcd member's data volume, and the same filesystem PostgreSQL sees (df in the node).
         const sizes = (await (

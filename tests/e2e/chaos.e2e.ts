@@ -262,7 +262,7 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         assert.ok((await clusterView(c.d.outputs)).some(m => m.role === "sync_standby"));
     });
 
-    // The failover sentinel (README "Failover sentinel"): five kills under the writer, then what it must leave alone.
+    // The failover sentinel (docs/failover.md "Failover sentinel"): five kills under the writer, then what it must leave alone.
     const sentinelOutages: number[] = [];
     it(`${SCENARIOS.length + 4}. failover sentinel: the leader's container killed 5 times, each key released at once, nothing acknowledged lost`, async () => {
         for (let i = 1; i <= 5; i++) {

@@ -1,6 +1,6 @@
 // Test infrastructure, not a deployment tool: our CI has no Pulumi CLI, so the e2e tests run the real
 // program under the SDK's mock hook and have that hook create every declared Docker resource for real.
-// Users deploy with `pulumi up`; see README ("How the e2e harness works").
+// Users deploy with `pulumi up`; see docs/testing.md ("How the e2e harness works").
 import * as pulumi from "@pulumi/pulumi";
 import { errorText } from "../../lib/errors";
 import { randomInt } from "crypto";
@@ -61,6 +61,7 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
         "stopSignal",
         "stopTimeout",
         "shmSize",
+        "readOnly",
         "wait",
         "waitTimeout",
     ],
@@ -235,6 +236,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
         }
         if (i.shmSize) {
             args.push("--shm-size", `${i.shmSize}m`);
+        }
+        if (i.readOnly) {
+            args.push("--read-only");
         }
         if (i.stopSignal) {
             args.push("--stop-signal", i.stopSignal);

@@ -141,11 +141,11 @@ describe("config: defaults", () => {
         assert.deepEqual(seed, { ...parseConfig({ profile: "conservative" }, "t").spec });
     });
 
-    it("README's failover-timings table shows the profiles' values", () => {
-        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+    it("docs/failover.md's timings table shows the profiles' values", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "failover.md"), "utf8");
         const row = (label: string) => {
             const line = readme.split("\n").find(l => l.startsWith(`| ${label}`));
-            assert.ok(line, `README has no row "${label}"`);
+            assert.ok(line, `docs/failover.md has no row "${label}"`);
             return line
                 .split("|")
                 .slice(2, 4)
@@ -203,10 +203,10 @@ describe("config: defaults", () => {
         assert.equal(unknown.length, 1, "the validator must know exactly the declared keys");
     });
 
-    it("README's configuration table is the schema's (npm run docs:config writes it)", () => {
-        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+    it("docs/configuration.md's table is the schema's (npm run docs:config writes it)", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "configuration.md"), "utf8");
         const table = /<!-- config-table -->\n([\s\S]*?)\n<!-- \/config-table -->/.exec(readme)?.[1];
-        assert.ok(table, "README has no <!-- config-table --> section");
+        assert.ok(table, "docs/configuration.md has no <!-- config-table --> section");
         assert.equal(table, renderConfigTable({ stack: "dev", profile: "fast", patroniNodes: 4 }));
         for (const key of [
             "patroniNodes",
