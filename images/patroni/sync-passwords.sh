@@ -1,5 +1,7 @@
 #!/bin/sh
-# On the leader: make every role the stack created use the password this container was given. Run by the
+# On the leader: make every role the stack created use the password this container was given, and create
+# the application's role and database when they do not exist yet (an `app` change on a running stack:
+# post-bootstrap ran once, at initdb; the former role and database are left as they are, with their data). Run by the
 # role callbacks when this node leads, so a stack deployed again on kept volumes (new generated
 # passwords, old roles) and a replaced password (`pulumi up --replace` of one) both take effect: replicas,
 # Barman and the exporter then log in with what their own environment says. The SQL goes to psql on
@@ -27,5 +29,14 @@ add rewind_user "$rewind"
 add barman "${BARMAN_PASSWORD:-}"
 add streaming_barman "${STREAMING_BARMAN_PASSWORD:-}"
 add monitor "${MONITOR_PASSWORD:-}"
+# The application's role and database, by name from the environment (identifiers the config validated;
+# %I quotes them anyway). CREATE DATABASE cannot run in a transaction or a DO block: \gexec runs it.
+if [ -n "${APP_USER:-}" ] && [ -n "${APP_DATABASE:-}" ]; then
+    sql="$sql\\set app_user '$APP_USER'
+\\set app_db '$APP_DATABASE'
+SELECT format('CREATE ROLE %I LOGIN', :'app_user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \\gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'app_db', :'app_user') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_db') \\gexec
+"
+fi
 add "${APP_USER:-}" "${APP_PASSWORD:-}"
 printf '%s' "$sql" | psql -h /var/run/postgresql -p "${PG_PORT:?}" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1
