@@ -14,7 +14,8 @@ async function main(): Promise<void> {
         log(`removed ${removed.containers} containers, ${removed.volumes} volumes, ${removed.networks} networks`);
         return;
     }
-    const deployed = await deployStack(stackFile, { log });
+    // A stack that is already up is changed as a second `pulumi up` would change it.
+    const deployed = await deployStack(stackFile, { log, update: true });
     log(`healthy in ${deployed.timings.healthy.toFixed(1)} s (resources ${deployed.timings.resources.toFixed(1)} s)`);
     process.stdout.write(JSON.stringify(deployed.outputs) + "\n");
 }

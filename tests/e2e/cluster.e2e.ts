@@ -325,6 +325,44 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         config = next;
     });
 
+    it("11d. a second deploy on the running stack applies only the difference: the same config touches no container; a HAProxy timing change replaces HAProxy alone", async () => {
+        const ids = async () =>
+            Object.fromEntries(
+                (await docker(["ps", "-a", "--filter", `label=patroni-ha.stack=${STACK}`, "--format", "{{.Names}} {{.ID}}"]))
+                    .split("\n")
+                    .filter(Boolean)
+                    .map(l => l.split(" ")),
+            ) as Record<string, string>;
+        const changedContainers = (x: Deployed) =>
+            x.engine.actions
+                .filter(a => a.type === "docker:index/container:Container" && a.action !== "same")
+                .map(a => `${a.name} ${a.action}`);
+        const before = await ids();
+        const same = await deployStack(stackFile(STACK, config), { log, update: true });
+        assert.deepEqual(changedContainers(same), []);
+        assert.deepEqual(await ids(), before, "no container replaced");
+        assert.equal(same.outputs.superuserPassword, d.outputs.superuserPassword, "generated passwords kept");
+
+        const next = { ...config, haproxy: { inter: 750 } };
+        const changed = await deployStack(stackFile(STACK, next), { log, update: true });
+        assert.deepEqual(changedContainers(changed), ["cluster-haproxy-container replace"]);
+        const after = await ids();
+        assert.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
+        for (const [name, id] of Object.entries(after)) {
+            assert.equal(id !== before[name], name === `${STACK}-haproxy`, `${name}: replaced only if HAProxy`);
+        }
+        const cfg = await docker(["exec", `${STACK}-haproxy`, "cat", "/etc/haproxy/haproxy.cfg"]);
+        assert.match(cfg, /inter 750/);
+        await waitFor("the write port through the new HAProxy", 60, async () =>
+            query(changed.outputs.writeConnectionString, "SELECT 1").then(
+                () => true,
+                () => false,
+            ),
+        );
+        d = changed;
+        config = next;
+    });
+
     it("7. a planned switchover to a named node: it leads, no acknowledged row lost", async () => {
         const old = await leader(d.outputs);
         const target = ["db1", "db2", "db3", "db4"].find(n => n !== old.name)!;

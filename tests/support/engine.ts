@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { applyDynamicConfig, DynamicConfigState } from "../../components/dcsClient";
+import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
 import { docker, waitHealthy } from "./docker";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -71,19 +72,77 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
 
 type Inputs = Record<string, any>;
 
-/** Real-engine mocks: one instance per deploy; labels every object with the run id. */
+/** What a deploy left: per logical name its type, inputs (secrets unwrapped) and result, in creation order. */
+export interface EngineState {
+    resources: { name: string; type: string; inputs: Inputs; id: string; state: Inputs }[];
+}
+
+/** What a deploy did to one resource: kept as it was, created, replaced (delete, then create), updated in place, deleted. */
+export type Action = "same" | "create" | "replace" | "update" | "delete";
+
+const CONTAINER = "docker:index/container:Container";
+const canonical = (v: unknown): string =>
+    JSON.stringify(v, (_k, x) =>
+        x !== null && typeof x === "object" && !Array.isArray(x)
+            ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+            : x,
+    );
+
+/**
+ * Real-engine mocks: one instance per deploy; labels every object with the run id. Given the state of the
+ * stack's previous deploy, it does what a second `pulumi up` does: a resource whose inputs are unchanged
+ * is left alone, a changed container is replaced (stopped and removed, then created: the program's
+ * containers are deleteBeforeReplace), the DCS configuration is updated through its provider, and what
+ * the program no longer declares is deleted afterwards (volumes kept, as retainData does). The order is
+ * the program's dependency order, as the SDK registers resources.
+ */
 export class RealEngine implements pulumi.runtime.Mocks {
     public readonly errors: string[] = [];
     /** Inputs each resource was created with (secrets unwrapped), by logical name. */
     public readonly inputs = new Map<string, Inputs>();
     /** Logical names by resource type, in creation order. */
     public readonly namesByType = new Map<string, string[]>();
+    /** What this deploy did to each resource, in the order it did it. */
+    public readonly actions: { name: string; type: string; action: Action }[] = [];
+    private readonly results = new Map<string, { type: string; id: string; state: Inputs }>();
+    private readonly previous: Map<string, EngineState["resources"][number]>;
     private inFlight = 0;
 
     constructor(
         public readonly runLabel: string,
         private readonly log: (msg: string) => void = () => undefined,
-    ) {}
+        previous?: EngineState,
+    ) {
+        this.previous = new Map((previous?.resources ?? []).map(r => [r.name, r]));
+    }
+
+    /** This deploy's resources, for the next one. */
+    state(): EngineState {
+        return {
+            resources: [...this.results].map(([name, r]) => ({
+                name,
+                type: r.type,
+                inputs: this.inputs.get(name)!,
+                id: r.id,
+                state: r.state,
+            })),
+        };
+    }
+
+    /** Delete what the previous deploy had and this one did not declare, newest first (volumes stay). */
+    async deleteUndeclared(): Promise<void> {
+        for (const r of [...this.previous.values()].reverse()) {
+            if (this.results.has(r.name)) {
+                continue;
+            }
+            if (r.type === CONTAINER) {
+                this.log(`deleting ${r.inputs.name}`);
+                await docker(["stop", "-t", String(r.inputs.stopTimeout ?? 10), r.id]).catch(() => undefined);
+                await docker(["rm", "-f", r.id]);
+            }
+            this.actions.push({ name: r.name, type: r.type, action: "delete" });
+        }
+    }
 
     call(): pulumi.runtime.MockCallResult {
         return {};
@@ -105,7 +164,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
             }
             this.inputs.set(args.name, inputs);
             this.namesByType.set(args.type, [...(this.namesByType.get(args.type) ?? []), args.name]);
-            const result = await this.create(args.type, args.name, inputs);
+            const { action, result } = await this.apply(args.type, args.name, inputs);
+            this.results.set(args.name, { type: args.type, ...result });
+            this.actions.push({ name: args.name, type: args.type, action });
             return { id: result.id, state: { ...args.inputs, ...result.state } };
         } catch (e) {
             const msg = `${args.type} ${args.name}: ${errorText(e)}`;
@@ -142,6 +203,48 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 }
                 return;
             }
+        }
+    }
+
+    /** Create, keep, replace or update one resource, given what the previous deploy left of it. */
+    private async apply(type: string, name: string, i: Inputs): Promise<{ action: Action; result: { id: string; state: Inputs } }> {
+        const prev = this.previous.get(name);
+        if (!prev || prev.type !== type) {
+            return { action: "create", result: await this.create(type, name, i) };
+        }
+        if (type === "docker:index/image:Image") {
+            // The Docker provider builds on every `pulumi up`; an unchanged context gives the same image ID.
+            const result = await this.create(type, name, i);
+            return { action: result.id === prev.id ? "same" : "update", result };
+        }
+        if (canonical(prev.inputs) === canonical(i)) {
+            return { action: "same", result: { id: prev.id, state: prev.state } };
+        }
+        const changed = Object.keys({ ...prev.inputs, ...i }).filter(k => canonical(prev.inputs[k]) !== canonical(i[k]));
+        switch (type) {
+            case CONTAINER:
+                this.log(`replacing ${i.name} (${changed.join(", ")})`);
+                await docker(["stop", "-t", String(prev.inputs.stopTimeout ?? 10), prev.id]).catch(() => undefined);
+                await docker(["rm", "-f", prev.id]);
+                return { action: "replace", result: await this.createContainer(i) };
+            case "pulumi-nodejs:dynamic:Resource": {
+                const { __provider: _o, ...olds } = prev.inputs;
+                const { __provider: _n, ...news } = i;
+                const diff = await dynamicConfigProvider.diff!(name, olds, news);
+                if (diff.changes) {
+                    await dynamicConfigProvider.update!(name, olds, news);
+                }
+                this.log(`dynamic config ${name}: updated (${changed.join(", ")})`);
+                return { action: "update", result: { id: prev.id, state: prev.state } };
+            }
+            case "random:index/randomPassword:RandomPassword":
+            case "tls:index/privateKey:PrivateKey":
+                return { action: "replace", result: await this.create(type, name, i) };
+            default:
+                if (type.startsWith("patroni-ha:index:")) {
+                    return { action: "same", result: { id: prev.id, state: prev.state } };
+                }
+                throw new Error(`the harness cannot change ${type} ${name} in place (${changed.join(", ")})`);
         }
     }
 

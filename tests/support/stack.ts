@@ -2,14 +2,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
+import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
 import { StackOutputs as BaseOutputs } from "../../ops/outputs";
 import { memberRunning, MemberView } from "../../lib/patroniApi";
 import { members } from "../../ops/switchover";
 import { DynamicConfigState } from "../../components/dcsClient";
-import { run, sweepByLabel } from "./docker";
-import { RealEngine, unwrapSecrets } from "./engine";
+import { docker, run, sweepByLabel } from "./docker";
+import { EngineState, RealEngine, unwrapSecrets } from "./engine";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -56,7 +57,33 @@ export async function destroyStack(
     stack: string,
     opts: { keepVolumes?: boolean } = {},
 ): Promise<{ containers: number; volumes: number; networks: number }> {
+    fs.rmSync(stateFile(stack), { force: true });
     return sweepByLabel(stackLabel(stack), opts);
+}
+
+/**
+ * The harness's record of a deployed stack (what Pulumi keeps in its state): the inputs and results of
+ * every resource, generated passwords included, so a second deploy can apply only the difference. In a
+ * folder of the user's own (0700), the file 0600; e2e:down and destroyStack remove it.
+ */
+export function stateFile(stack: string): string {
+    return path.join(os.homedir(), ".cache", "patroni-ha-e2e", `${stack}.json`);
+}
+
+function saveState(stack: string, state: EngineState): void {
+    const file = stateFile(stack);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
+}
+
+/** The previous deploy's state, when its record exists and the stack's containers still run. */
+async function runningState(stack: string): Promise<EngineState | undefined> {
+    const file = stateFile(stack);
+    if (!fs.existsSync(file)) {
+        return undefined;
+    }
+    const running = await docker(["ps", "-q", "--filter", `label=${stackLabel(stack)}`]);
+    return running ? (JSON.parse(fs.readFileSync(file, "utf8")) as EngineState) : undefined;
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -67,6 +94,11 @@ export interface DeployOptions {
     healthyTimeoutSeconds?: number;
     /** Deploy onto the stack's existing volumes (as after `pulumi destroy` with retainData) instead of fresh ones. */
     keepVolumes?: boolean;
+    /**
+     * A stack that is up is changed the way a second `pulumi up` changes it (see RealEngine) instead of
+     * being removed and deployed afresh. Without a record of it (or with nothing running), a fresh deploy.
+     */
+    update?: boolean;
 }
 
 export interface Deployed {
@@ -90,14 +122,19 @@ export function deployedDcsInputs(d: Deployed): DynamicConfigState {
 export async function deployStack(file: StackFile, opts: DeployOptions = {}): Promise<Deployed> {
     const log = opts.log ?? (() => undefined);
     const started = Date.now();
-    const swept = await destroyStack(file.stack, { keepVolumes: opts.keepVolumes });
-    if (swept.containers + swept.volumes + swept.networks > 0) {
-        log(`removed the previous ${file.stack}: ${JSON.stringify(swept)}`);
+    const previous = opts.update ? await runningState(file.stack) : undefined;
+    if (previous) {
+        log(`${file.stack} is up: applying the difference`);
+    } else {
+        const swept = await destroyStack(file.stack, { keepVolumes: opts.keepVolumes });
+        if (swept.containers + swept.volumes + swept.networks > 0) {
+            log(`removed the previous ${file.stack}: ${JSON.stringify(swept)}`);
+        }
     }
     const baseImage = String(file.config.baseImage ?? "debian:bookworm-slim");
     await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), baseImage], { timeoutMs: 10 * 60000 });
 
-    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log);
+    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log, previous);
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.config)) {
         all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
@@ -112,6 +149,8 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const outputsModule = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
     await engine.settled();
+    await engine.deleteUndeclared();
+    saveState(file.stack, engine.state());
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(outputsModule)) {
         outputs[k] = pulumi.Output.isInstance(v)
