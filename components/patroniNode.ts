@@ -129,6 +129,8 @@ export class PatroniNode extends pulumi.ComponentResource {
                     { volumeName: volume.name, containerPath: PG_HOME },
                     ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
                 ],
+                // /tmp holds Patroni's pgpass and the role-passwords file: memory only, never a layer or a volume.
+                tmpfs: { "/tmp": "rw,nosuid,nodev,mode=1777,size=16m" },
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
                 // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
                 // once instead of waiting for the TTL; give it the time to do so.

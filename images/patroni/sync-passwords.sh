@@ -17,8 +17,8 @@ add() {
 ALTER ROLE \"$1\" PASSWORD :'pw';
 "
 }
-# Patroni's own three, from the file patroni-entrypoint wrote (Patroni hides PATRONI_* from callbacks).
-superuser="" replication="" rewind=""
+# Every password from the file patroni-entrypoint wrote (no secret stays in the environment).
+superuser="" replication="" rewind="" app="" barman="" streaming_barman="" monitor=""
 if [ -r "${ROLE_PASSWORDS_FILE:-}" ]; then
     # shellcheck source=/dev/null
     . "$ROLE_PASSWORDS_FILE"
@@ -26,9 +26,9 @@ fi
 add postgres "$superuser"
 add replicator "$replication"
 add rewind_user "$rewind"
-add barman "${BARMAN_PASSWORD:-}"
-add streaming_barman "${STREAMING_BARMAN_PASSWORD:-}"
-add monitor "${MONITOR_PASSWORD:-}"
+add barman "$barman"
+add streaming_barman "$streaming_barman"
+add monitor "$monitor"
 # The application's role and database, by name from the environment (identifiers the config validated;
 # %I quotes them anyway). CREATE DATABASE cannot run in a transaction or a DO block: \gexec runs it.
 if [ -n "${APP_USER:-}" ] && [ -n "${APP_DATABASE:-}" ]; then
@@ -38,5 +38,5 @@ SELECT format('CREATE ROLE %I LOGIN', :'app_user') WHERE NOT EXISTS (SELECT FROM
 SELECT format('CREATE DATABASE %I OWNER %I', :'app_db', :'app_user') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_db') \\gexec
 "
 fi
-add "${APP_USER:-}" "${APP_PASSWORD:-}"
+add "${APP_USER:-}" "$app"
 printf '%s' "$sql" | psql -h /var/run/postgresql -p "${PG_PORT:?}" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1

@@ -114,6 +114,24 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         }
     });
 
+    it("3e. no password in PostgreSQL's environment (read by SQL as the superuser); the role passwords on a tmpfs, 0600", async () => {
+        const passwords = Object.entries(d.outputs).filter(([k, v]) => /Password$/.test(k) && typeof v === "string") as [string, string][];
+        passwords.push(["app", decodeURIComponent(new URL(d.outputs.writeConnectionString).password)]);
+        assert.ok(passwords.length >= 4, `outputs with passwords: ${passwords.map(([k]) => k)}`);
+        // The backend this query runs in, and the postmaster it was forked from.
+        const [env] = await query<{ own: string; postmaster: string }>(
+            d.outputs.superuserConnectionString,
+            "SELECT pg_read_file('/proc/self/environ') AS own, pg_read_file('/proc/' || (SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer') || '/environ') AS postmaster",
+        );
+        for (const [name, value] of passwords) {
+            assert.ok(!env.own.includes(value) && !env.postmaster.includes(value), `${name} in PostgreSQL's environment`);
+        }
+        for (let n = 1; n <= 4; n++) {
+            const mount = await docker(["exec", `${STACK}-db${n}`, "sh", "-c", "findmnt -no FSTYPE /tmp; stat -c %a /tmp/role-passwords"]);
+            assert.deepEqual(mount.split("\n"), ["tmpfs", "600"], `db${n}`);
+        }
+    });
+
     it("3d. pg_hba: the superuser only through the write port, replication only from the nodes, the application's role anywhere", async () => {
         const refused = (e: Error) => /pg_hba\.conf rejects/.test(e.message);
         const [su] = await query<{ u: string }>(d.outputs.superuserConnectionString, "SELECT current_user AS u");

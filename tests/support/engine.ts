@@ -63,6 +63,7 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
         "stopTimeout",
         "shmSize",
         "readOnly",
+        "tmpfs",
         "wait",
         "waitTimeout",
     ],
@@ -342,6 +343,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
         }
         if (i.readOnly) {
             args.push("--read-only");
+        }
+        for (const [dir, options] of Object.entries(i.tmpfs ?? {})) {
+            args.push("--tmpfs", options ? `${dir}:${options}` : dir);
         }
         if (i.stopSignal) {
             args.push("--stop-signal", i.stopSignal);

@@ -19,9 +19,16 @@ describe("patroni-post-bootstrap (images/patroni/post-bootstrap.sh)", () => {
                 STREAMING_BARMAN_PASSWORD: "strPw3",
                 MONITOR_PASSWORD: "monPw4",
             };
+            // As patroni-entrypoint writes them: one file, no password in the environment.
+            const file = path.join(dir, "roles");
+            fs.writeFileSync(
+                file,
+                `superuser=su0\napp=${passwords.APP_PASSWORD}\nbarman=${passwords.BARMAN_PASSWORD}\nstreaming_barman=${passwords.STREAMING_BARMAN_PASSWORD}\nmonitor=${passwords.MONITOR_PASSWORD}\n`,
+                { mode: 0o600 },
+            );
             const r = spawnSync("sh", [SCRIPT, "postgres://postgres@localhost/postgres"], {
                 encoding: "utf8",
-                env: { PATH: `${dir}:${process.env.PATH}`, APP_USER: "shop", APP_DATABASE: "shopdb", ...passwords },
+                env: { PATH: `${dir}:${process.env.PATH}`, APP_USER: "shop", APP_DATABASE: "shopdb", ROLE_PASSWORDS_FILE: file },
             });
             assert.equal(r.status, 0, r.stderr);
             const argv = fs.readFileSync(path.join(dir, "argv"), "utf8");
@@ -52,13 +59,15 @@ describe("patroni-sync-passwords (images/patroni/sync-passwords.sh)", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fakepsql-"));
         try {
             fs.writeFileSync(path.join(dir, "psql"), `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/argv\ncat > ${dir}/stdin\n`, { mode: 0o755 });
-            fs.writeFileSync(path.join(dir, "roles"), "superuser=suPw0\nreplication=replPw1\nrewind=rwPw2\n", { mode: 0o600 });
-            const passwords = {
-                APP_PASSWORD: "appPw1",
-                BARMAN_PASSWORD: "barmanPw2",
-                STREAMING_BARMAN_PASSWORD: "strPw3",
-                MONITOR_PASSWORD: "monPw4",
-            };
+            const passwords = { app: "appPw1", barman: "barmanPw2", streaming_barman: "strPw3", monitor: "monPw4" };
+            fs.writeFileSync(
+                path.join(dir, "roles"),
+                "superuser=suPw0\nreplication=replPw1\nrewind=rwPw2\n" +
+                    Object.entries(passwords)
+                        .map(([k, v]) => `${k}=${v}\n`)
+                        .join(""),
+                { mode: 0o600 },
+            );
             const r = spawnSync("sh", [path.join(path.dirname(SCRIPT), "sync-passwords.sh")], {
                 encoding: "utf8",
                 env: {
@@ -67,7 +76,6 @@ describe("patroni-sync-passwords (images/patroni/sync-passwords.sh)", () => {
                     ROLE_PASSWORDS_FILE: path.join(dir, "roles"),
                     APP_USER: "shop",
                     APP_DATABASE: "shopdb",
-                    ...passwords,
                 },
             });
             assert.equal(r.status, 0, r.stderr);
@@ -83,6 +91,55 @@ describe("patroni-sync-passwords (images/patroni/sync-passwords.sh)", () => {
             assert.ok(createDb > createRole && stdin.indexOf("\\set app_db 'shopdb'\n") > 0, "then its database");
             assert.ok(stdin.indexOf('ALTER ROLE "shop" PASSWORD') > createDb, "the password after the role exists");
             assert.match(stdin, /\\gexec\n/);
+        } finally {
+            fs.rmSync(dir, { recursive: true });
+        }
+    });
+});
+
+describe("patroni-entrypoint (images/patroni/entrypoint.sh)", () => {
+    it("writes every role password to a 0600 file and starts Patroni (and sshd) with no password but Patroni's own in the environment", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "entrypoint-"));
+        try {
+            // Fakes that record what they were started with.
+            fs.writeFileSync(path.join(dir, "patroni"), `#!/bin/sh\nenv > ${dir}/patroni.env\necho "$@" > ${dir}/patroni.argv\n`, {
+                mode: 0o755,
+            });
+            fs.writeFileSync(path.join(dir, "ssh-start"), `#!/bin/sh\nenv > ${dir}/ssh.env\n`, { mode: 0o755 });
+            const file = path.join(dir, "roles");
+            const secrets = {
+                PATRONI_SUPERUSER_PASSWORD: "suPw0",
+                PATRONI_REPLICATION_PASSWORD: "replPw1",
+                PATRONI_REWIND_PASSWORD: "rwPw2",
+                PATRONI_RESTAPI_PASSWORD: "apiPw9",
+                APP_PASSWORD: "appPw3",
+                BARMAN_PASSWORD: "barmanPw4",
+                STREAMING_BARMAN_PASSWORD: "strPw5",
+                MONITOR_PASSWORD: "monPw6",
+                SSH_HOST_KEY_B64: "hostKey7",
+                SSH_CLIENT_KEY_B64: "clientKey8",
+            };
+            const r = spawnSync("sh", [path.join(path.dirname(SCRIPT), "entrypoint.sh"), "/etc/patroni/patroni.yml"], {
+                encoding: "utf8",
+                env: { PATH: `${dir}:${process.env.PATH}`, ROLE_PASSWORDS_FILE: file, ...secrets },
+            });
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+            assert.equal(
+                fs.readFileSync(file, "utf8"),
+                "superuser=suPw0\nreplication=replPw1\nrewind=rwPw2\napp=appPw3\nbarman=barmanPw4\nstreaming_barman=strPw5\nmonitor=monPw6\n",
+            );
+            assert.equal(fs.readFileSync(path.join(dir, "patroni.argv"), "utf8").trim(), "/etc/patroni/patroni.yml");
+            const patroniEnv = fs.readFileSync(path.join(dir, "patroni.env"), "utf8");
+            for (const [k, v] of Object.entries(secrets)) {
+                // Patroni takes its own four out of its environment before it starts anything.
+                assert.equal(patroniEnv.includes(v), k.startsWith("PATRONI_"), `${k} in Patroni's environment`);
+            }
+            const sshEnv = fs.readFileSync(path.join(dir, "ssh.env"), "utf8");
+            for (const [k, v] of Object.entries(secrets)) {
+                assert.equal(sshEnv.includes(v), k.startsWith("SSH_"), `${k} in sshd's environment`);
+            }
+            assert.match(patroniEnv, new RegExp(`^ROLE_PASSWORDS_FILE=${file}$`, "m"));
         } finally {
             fs.rmSync(dir, { recursive: true });
         }
