@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { EtcdMemberSpec, RoleResources } from "../config";
 import { renderEtcdCommand } from "../configs/etcd";
 import { ETCD_CLIENT_PORT, ETCD_DATA } from "../configs/layout";
+import { EtcdMembership } from "./etcdMembership";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface EtcdClusterArgs {
@@ -16,7 +17,7 @@ export interface EtcdClusterArgs {
     resources: RoleResources;
 }
 
-/** The DCS: N etcd members, one container and one volume each, clustered by address. */
+/** The DCS: N etcd members, one container and one volume each, clustered by address; the member list cannot change once deployed. */
 export class EtcdCluster extends pulumi.ComponentResource {
     /** Client URLs as published on the host, etcd1 first. */
     public readonly endpoints: string[];
@@ -29,6 +30,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
         super("patroni-ha:index:EtcdCluster", name, {}, opts);
         const { stack, networkName, adminBindAddress } = args.placement;
         const token = `${stack}-etcd`;
+        // Refuses a changed member list on a running stack before any member is touched.
+        const membership = new EtcdMembership(`${name}-membership`, { members: args.members.map(m => m.name) }, { parent: this });
         this.containers = args.members.map(member => {
             const volume = dataVolume(this, `${name}-${member.name}-data`, `${member.name}-data`, "etcd", args.placement);
             this.dataVolumeNames[member.name] = volume.name;
@@ -50,7 +53,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
                     // one-by-one create; the dynamic-config resource waits for the cluster instead.
                     wait: false,
                 },
-                childOptions(this, member.name, { deleteBeforeReplace: true }),
+                childOptions(this, member.name, { deleteBeforeReplace: true, dependsOn: [membership] }),
             );
         });
         this.endpoints = args.members.map(m => m.clientUrl);

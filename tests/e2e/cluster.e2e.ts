@@ -121,8 +121,11 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         // The backend this query runs in, and the postmaster it was forked from.
         const [env] = await query<{ own: string; postmaster: string }>(
             d.outputs.superuserConnectionString,
-            "SELECT pg_read_file('/proc/self/environ') AS own, pg_read_file('/proc/' || (SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer') || '/environ') AS postmaster",
+            "SELECT encode(pg_read_binary_file('/proc/self/environ'), 'escape') AS own, encode(pg_read_binary_file('/proc/' || (SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer') || '/environ'), 'escape') AS postmaster",
         );
+        // The read works (NULs come back as \000): the environment is there, without the secrets.
+        assert.match(env.own, /PG_VERSION=15/);
+        assert.match(env.postmaster, /ROLE_PASSWORDS_FILE=\/tmp\/role-passwords/);
         for (const [name, value] of passwords) {
             assert.ok(!env.own.includes(value) && !env.postmaster.includes(value), `${name} in PostgreSQL's environment`);
         }
@@ -343,7 +346,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         config = next;
     });
 
-    it("11d. a second deploy on the running stack applies only the difference: the same config touches no container; a HAProxy timing change replaces HAProxy alone", async () => {
+    it("11d. a second deploy on the running stack applies only the difference: the same config touches no container; a HAProxy timing change replaces HAProxy alone; an etcdNodes change is refused", async () => {
         const ids = async () =>
             Object.fromEntries(
                 (await docker(["ps", "-a", "--filter", `label=patroni-ha.stack=${STACK}`, "--format", "{{.Names}} {{.ID}}"]))
@@ -379,6 +382,14 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         );
         d = changed;
         config = next;
+
+        // etcdNodes on a running stack: refused before any container is touched.
+        const idsBefore = await ids();
+        await assert.rejects(
+            deployStack(stackFile(STACK, { ...config, etcdNodes: 5 }), { log, update: true }),
+            /etcdNodes cannot change on a running stack \(from 3 to 5 members\).*Set patroni-ha:etcdNodes back to 3/s,
+        );
+        assert.deepEqual(await ids(), idsBefore, "no container touched");
     });
 
     it("7. a planned switchover to a named node: it leads, no acknowledged row lost", async () => {

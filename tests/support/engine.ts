@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { applyDynamicConfig, DynamicConfigState } from "../../components/dcsClient";
 import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
+import { etcdMembershipProvider } from "../../components/etcdMembership";
 import { docker, waitHealthy } from "./docker";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -231,11 +232,17 @@ export class RealEngine implements pulumi.runtime.Mocks {
             case "pulumi-nodejs:dynamic:Resource": {
                 const { __provider: _o, ...olds } = prev.inputs;
                 const { __provider: _n, ...news } = i;
-                const diff = await dynamicConfigProvider.diff!(name, olds, news);
-                if (diff.changes) {
-                    await dynamicConfigProvider.update!(name, olds, news);
+                const provider = name.endsWith("-etcd-membership") ? etcdMembershipProvider : dynamicConfigProvider;
+                // As the engine does: check (which may refuse the change), then diff and update.
+                const checked = provider.check ? await provider.check(olds, news) : { inputs: news };
+                if (checked.failures?.length) {
+                    throw new Error(checked.failures.map(f => f.reason).join("; "));
                 }
-                this.log(`dynamic config ${name}: updated (${changed.join(", ")})`);
+                const diff = await provider.diff!(name, olds, news);
+                if (diff.changes) {
+                    await provider.update!(name, olds, news);
+                }
+                this.log(`dynamic resource ${name}: updated (${changed.join(", ")})`);
                 return { action: "update", result: { id: prev.id, state: prev.state } };
             }
             case "random:index/randomPassword:RandomPassword":
@@ -300,6 +307,10 @@ export class RealEngine implements pulumi.runtime.Mocks {
             }
             case "pulumi-nodejs:dynamic:Resource": {
                 const { __provider: _provider, ...props } = i;
+                if (name.endsWith("-etcd-membership")) {
+                    const created = await etcdMembershipProvider.create(props);
+                    return { id: created.id, state: {} };
+                }
                 const report = await applyDynamicConfig(props as DynamicConfigState, m => this.log(m));
                 this.log(`dynamic config ${name}: ${report.mode}`);
                 return { id: `${props.namespace}${props.scope}/config`, state: {} };

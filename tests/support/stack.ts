@@ -111,7 +111,7 @@ export interface Deployed {
 
 /** The inputs the stack's PatroniDynamicConfig (the DCS configuration) was created with. */
 export function deployedDcsInputs(d: Deployed): DynamicConfigState {
-    const [name] = d.engine.namesByType.get("pulumi-nodejs:dynamic:Resource") ?? [];
+    const name = (d.engine.namesByType.get("pulumi-nodejs:dynamic:Resource") ?? []).find(n => n.endsWith("-dcs-config"));
     if (!name) {
         throw new Error("the stack declared no dynamic DCS configuration resource");
     }

@@ -14,7 +14,7 @@ export async function plannedDynamicConfig(
     deployed: DynamicConfigState,
 ): Promise<DynamicConfigState> {
     const run = await runProgram(config, stack);
-    const [dcs] = byType(run, "pulumi-nodejs:dynamic:Resource");
+    const dcs = byType(run, "pulumi-nodejs:dynamic:Resource").find(r => r.name.endsWith("-dcs-config"))!;
     const { __provider: _p, ...inputs } = unwrap(dcs.inputs) as Record<string, unknown>;
     return { ...(inputs as unknown as DynamicConfigState), apiUser: deployed.apiUser, apiPassword: deployed.apiPassword };
 }

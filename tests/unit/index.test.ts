@@ -7,6 +7,8 @@ const VOLUME = "docker:index/volume:Volume";
 const NETWORK = "docker:index/network:Network";
 const IMAGE = "docker:index/image:Image";
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
+/** The DCS configuration resource (the other dynamic resource is the etcd membership guard). */
+const dcsOf = (run: Awaited<ReturnType<typeof runProgram>>) => byType(run, DYNAMIC).find(r => r.name.endsWith("-dcs-config"))!;
 
 function envOf(c: { inputs: Record<string, unknown> }): Record<string, string> {
     return Object.fromEntries((unwrap(c.inputs.envs) as string[]).map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
@@ -43,7 +45,12 @@ describe("program: resources per topology", () => {
             assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 3);
             assert.equal(byType(run, NETWORK).length, 1);
             assert.equal(byType(run, IMAGE).length, 6);
-            assert.equal(byType(run, DYNAMIC).length, 1);
+            assert.deepEqual(
+                byType(run, DYNAMIC)
+                    .map(r => r.name)
+                    .sort(),
+                ["cluster-dcs-config", "cluster-etcd-membership"],
+            );
             assert.equal(byType(run, "random:index/randomPassword:RandomPassword").length, 9);
             for (const type of [
                 "PatroniCluster",
@@ -246,7 +253,7 @@ describe("program: container inputs (dev stack)", () => {
     });
 
     it("the DCS configuration resource is seeded before nodes and carries every tunable", () => {
-        const dcs = byType(run, DYNAMIC)[0];
+        const dcs = dcsOf(run);
         const config = JSON.parse(String(dcs.inputs.config));
         assert.equal(config.ttl, 20);
         assert.equal(config.synchronous_mode, true);
@@ -394,7 +401,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
                 String(unwrap(c.inputs.name)),
             );
         }
-        const dcs = JSON.parse(unwrap(byType(run, DYNAMIC)[0].inputs.config) as string);
+        const dcs = JSON.parse(unwrap(dcsOf(run).inputs.config) as string);
         assert.equal(dcs.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal-rsync %p %f");
         assert.deepEqual(dcs.slots, {});
     });
@@ -588,7 +595,7 @@ describe("program: the second `pulumi up`", () => {
             const before = await runProgram(a, "dev");
             const after = await runProgram(b, "dev");
             assert.deepEqual(containerInputs(after), containerInputs(before));
-            assert.notEqual(byType(after, DYNAMIC)[0].inputs.config, byType(before, DYNAMIC)[0].inputs.config);
+            assert.notEqual(dcsOf(after).inputs.config, dcsOf(before).inputs.config);
         });
     }
 
