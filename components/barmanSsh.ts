@@ -70,7 +70,8 @@ export class BarmanSsh extends pulumi.ComponentResource {
             archive,
             toBarman,
             barmanHost,
-            backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`)),
+            // Only what `barman check` and `barman backup` run: `true` and rsync as a read-only sender.
+            backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`, "/usr/local/bin/barman-backup-gate")),
         );
         this.barman = side(
             "barman",

@@ -8,7 +8,7 @@ import { BARMAN_BACKUPS, BARMAN_GID, BARMAN_UID, PG_DATA, SSH_ETC } from "../../
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { docker } from "../support/docker";
+import { docker, run } from "../support/docker";
 import { Deployed, deployStack, destroyStack, query } from "../support/stack";
 import { waitFor } from "../support/workload";
 import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
@@ -64,7 +64,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         console.log(`      switch-wal (rsync): ${segment} archived in ${seconds.toFixed(1)} s`);
     });
 
-    it("keys: none in the images; the archive key can only rsync into incoming/; keys from outside the stack are refused", async () => {
+    it("keys: none in the images; the archive key can only rsync into incoming/, the backup key only run Barman's check and rsync reads; keys from outside the stack are refused", async () => {
         for (const role of ["patroni", "barman"]) {
             const r = await docker([
                 "run",
@@ -117,6 +117,21 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         ]);
         assert.equal(password.code, 255);
         assert.match(password.stderr, /Permission denied \(publickey\)/);
+        // Barman's backup key reaches the leader (through HAProxy) for `barman check` and rsync backups only:
+        // no psql, no shell, no write (the backups before and after this test use it).
+        for (const command of ["psql -XAtc 'SELECT 1'", "cat /tmp/role-passwords", "rsync --server . /tmp/x"]) {
+            const r = await dockerExec(barman, ["ssh", "-F", `${SSH_ETC}/ssh_config`, "leader", command]);
+            assert.equal(r.code, 1, `${command}: ${r.stdout}${r.stderr}`);
+            assert.match(r.stderr, /barman-backup-gate: refused/);
+            assert.equal(r.stdout, "", command);
+        }
+        assert.equal((await dockerExec(barman, ["ssh", "-F", `${SSH_ETC}/ssh_config`, "leader", "true"])).code, 0, "Barman's SSH check");
+        const logs = await run("docker", ["logs", db], { timeoutMs: 30000 });
+        assert.match(
+            `${logs.stdout}${logs.stderr}`,
+            /barman-backup-gate: refused: psql -XAtc 'SELECT 1'/,
+            "the refusal is in the leader's log",
+        );
     });
 
     for (const round of [1, 2]) {

@@ -426,7 +426,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         assert.match(key(barman, "SSH_CLIENT_KEY_B64"), /secret-cluster-barman-ssh-backup-key/);
         assert.equal(
             upload(db, "/etc/ssh-ha/authorized_keys"),
-            "restrict ssh-ed25519 PUB-cluster-barman-ssh-backup-key barman-backup@rs\n",
+            'command="/usr/local/bin/barman-backup-gate",restrict ssh-ed25519 PUB-cluster-barman-ssh-backup-key barman-backup@rs\n',
         );
         assert.equal(
             upload(barman, "/etc/ssh-ha/authorized_keys"),

@@ -145,3 +145,41 @@ describe("patroni-entrypoint (images/patroni/entrypoint.sh)", () => {
         }
     });
 });
+
+describe("barman-backup-gate (images/patroni/barman-backup-gate.sh): the forced command of Barman's backup key", () => {
+    it("lets `true` and rsync as a read-only sender through, refuses anything else", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-"));
+        try {
+            // A stand-in rrsync at the path the gate runs is not possible without root: check what it execs instead.
+            const script = fs
+                .readFileSync(path.join(path.dirname(SCRIPT), "barman-backup-gate.sh"), "utf8")
+                .replace("/usr/bin/rrsync", path.join(dir, "rrsync"));
+            fs.writeFileSync(path.join(dir, "gate"), script, { mode: 0o755 });
+            fs.writeFileSync(path.join(dir, "rrsync"), `#!/bin/sh\necho "rrsync $*: $SSH_ORIGINAL_COMMAND"\n`, { mode: 0o755 });
+            const gate = (cmd?: string) =>
+                spawnSync(path.join(dir, "gate"), [], {
+                    encoding: "utf8",
+                    env: { PATH: process.env.PATH, ...(cmd === undefined ? {} : { SSH_ORIGINAL_COMMAND: cmd }) },
+                });
+            assert.equal(gate("true").status, 0);
+            const send = gate("rsync --server --sender -vlogDtpre.iLsfxCIvu . /var/lib/postgresql/15/data/");
+            assert.equal(send.status, 0);
+            assert.equal(send.stdout.trim(), "rrsync -ro /: rsync --server --sender -vlogDtpre.iLsfxCIvu . /var/lib/postgresql/15/data/");
+            for (const refused of [
+                undefined,
+                "",
+                "psql -c 'ALTER ROLE postgres PASSWORD NULL'",
+                "rsync --server -vlogDtpre.iLsfxC . /var/lib/postgresql/15/data/",
+                "true; psql",
+                "sh -c true",
+            ]) {
+                const r = gate(refused);
+                assert.equal(r.status, 1, `${refused}`);
+                assert.match(r.stderr, /barman-backup-gate: refused/);
+                assert.equal(r.stdout, "", `${refused}`);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true });
+        }
+    });
+});
