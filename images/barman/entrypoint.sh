@@ -16,8 +16,10 @@ ssh-start
 # `barman check` would create incoming/ with this umask. The images leave the mount point empty: several
 # containers created at once on a new volume would each copy the image's folders into it and collide.
 if [ -d "${WAL_SHARE:?}" ] && [ -w "$WAL_SHARE" ]; then
-    for d in incoming tmp; do
-        [ -d "$WAL_SHARE/$d" ] || mkdir -m 2775 "$WAL_SHARE/$d" 2>/dev/null || [ -d "$WAL_SHARE/$d" ] || say "cannot create $WAL_SHARE/$d"
+    # tmp/ is sticky as well: a node's temporary file can be renamed or removed only by its owner.
+    for d in incoming:2775 tmp:3775; do
+        [ -d "$WAL_SHARE/${d%:*}" ] || mkdir -m "${d#*:}" "$WAL_SHARE/${d%:*}" 2>/dev/null || [ -d "$WAL_SHARE/${d%:*}" ] ||
+            say "cannot create $WAL_SHARE/${d%:*}"
     done
 fi
 # `barman check` creates incoming/, streaming/ and friends: do it before anything needs them.

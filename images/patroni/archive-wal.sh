@@ -7,21 +7,29 @@ src="$1"
 name="$2"
 share=${WAL_SHARE:?}
 dst="$share/incoming/$name"
+if [ -L "$dst" ] || { [ -e "$dst" ] && [ ! -f "$dst" ]; }; then
+    echo "archive-wal: incoming/$name is there but not a regular file" >&2
+    exit 1
+fi
 if [ -e "$dst" ]; then
     cmp -s "$src" "$dst" && exit 0
     echo "archive-wal: $name is already waiting in incoming/ with different content" >&2
     exit 1
 fi
 # The images leave the volume's mount point empty (several containers created at once on a new volume
-# would each copy the image's folders into it and collide); whoever comes first creates them, group-writable.
-for d in incoming tmp; do
+# would each copy the image's folders into it and collide); whoever comes first creates them, group-writable
+# (setgid: files get the walshare group). tmp/ is sticky too: only its owner may rename or remove a file.
+for d in incoming:2775 tmp:3775; do
     # Another node may create it at the same moment: an existing folder is success.
-    [ -d "$share/$d" ] || mkdir -m 2775 "$share/$d" 2>/dev/null || [ -d "$share/$d" ]
+    [ -d "$share/${d%:*}" ] || mkdir -m "${d#*:}" "$share/${d%:*}" 2>/dev/null || [ -d "$share/${d%:*}" ]
 done
-# Every node archives (archive_mode = always): the host name keeps temporary names apart.
-tmp="$share/tmp/$name.$(hostname).$$"
-cp "$src" "$tmp"
-# Group-readable for Barman (group walshare, inherited from the setgid folder); cp keeps pg_wal's 0600.
+# A fresh temporary file of our own (mktemp: random name, created exclusively, so nothing planted in the
+# share, a symlink included, is ever written through), filled, made group-readable for Barman, flushed,
+# then renamed into incoming/ (rename replaces a name, it never follows one; -T refuses a directory).
+tmp=$(mktemp "$share/tmp/$name.XXXXXXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat "$src" > "$tmp"
 chmod 0640 "$tmp"
 sync "$tmp"
-mv "$tmp" "$dst"
+mv -T "$tmp" "$dst"
+trap - EXIT

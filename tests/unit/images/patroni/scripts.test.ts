@@ -1,12 +1,13 @@
-// images/patroni/post-bootstrap.sh with a fake `psql` on PATH: the passwords reach psql on stdin, never
-// in its argv (which `ps` and /proc show to every process in the container).
+// The Patroni image's scripts (images/patroni/*.sh), run on the host with fakes on PATH where they call
+// PostgreSQL or Patroni. Passwords reach psql on stdin, never in its argv (which `ps` and /proc show to
+// every process in the container).
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const SCRIPT = path.join(__dirname, "..", "..", "..", "images", "patroni", "post-bootstrap.sh");
+const SCRIPT = path.join(__dirname, "..", "..", "..", "..", "images", "patroni", "post-bootstrap.sh");
 
 describe("patroni-post-bootstrap (images/patroni/post-bootstrap.sh)", () => {
     it("creates the roles with the environment's passwords, passed on stdin and not on psql's command line", () => {
@@ -178,6 +179,74 @@ describe("barman-backup-gate (images/patroni/barman-backup-gate.sh): the forced 
                 assert.match(r.stderr, /barman-backup-gate: refused/);
                 assert.equal(r.stdout, "", `${refused}`);
             }
+        } finally {
+            fs.rmSync(dir, { recursive: true });
+        }
+    });
+});
+
+describe("archive-wal (images/patroni/archive-wal.sh): the hand-off to Barman through the shared volume", () => {
+    const run = (share: string, src: string, name: string) =>
+        spawnSync("sh", [path.join(path.dirname(SCRIPT), "archive-wal.sh"), src, name], {
+            encoding: "utf8",
+            env: { PATH: process.env.PATH, WAL_SHARE: share },
+        });
+
+    it("hands a segment over atomically: 0640 in incoming/, nothing left in tmp/ (sticky), idempotent", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "walshare-"));
+        try {
+            const src = path.join(dir, "000000010000000000000003");
+            fs.writeFileSync(src, "segment-3", { mode: 0o600 });
+            const share = path.join(dir, "share");
+            fs.mkdirSync(share);
+            assert.equal(run(share, src, "000000010000000000000003").status, 0);
+            const dst = path.join(share, "incoming", "000000010000000000000003");
+            assert.equal(fs.readFileSync(dst, "utf8"), "segment-3");
+            assert.equal(fs.statSync(dst).mode & 0o777, 0o640);
+            assert.deepEqual(fs.readdirSync(path.join(share, "tmp")), []);
+            assert.equal(fs.statSync(path.join(share, "tmp")).mode & 0o7777, 0o3775, "tmp/ setgid and sticky");
+            assert.equal(fs.statSync(path.join(share, "incoming")).mode & 0o7777, 0o2775);
+            assert.equal(run(share, src, "000000010000000000000003").status, 0, "the same file again: archived");
+            fs.writeFileSync(src, "other");
+            const different = run(share, src, "000000010000000000000003");
+            assert.equal(different.status, 1);
+            assert.match(different.stderr, /different content/);
+        } finally {
+            fs.rmSync(dir, { recursive: true });
+        }
+    });
+
+    it("never writes through anything planted in the share: symlinks in tmp/ or incoming/, a directory in incoming/", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "walshare-"));
+        try {
+            const share = path.join(dir, "share");
+            fs.mkdirSync(path.join(share, "tmp"), { recursive: true });
+            fs.mkdirSync(path.join(share, "incoming"));
+            const victim = path.join(dir, "victim");
+            fs.writeFileSync(victim, "keep me");
+            const src = path.join(dir, "seg");
+            fs.writeFileSync(src, "segment");
+            // The names the former script used (segment.host.pid) and a spread of others: mktemp's are random.
+            for (const n of ["000000010000000000000004.db1.1", "000000010000000000000004.XXXXXXXXXX", "000000010000000000000004"]) {
+                fs.symlinkSync(victim, path.join(share, "tmp", n));
+            }
+            assert.equal(run(share, src, "000000010000000000000004").status, 0);
+            assert.equal(fs.readFileSync(victim, "utf8"), "keep me");
+            assert.equal(fs.lstatSync(path.join(share, "incoming", "000000010000000000000004")).isFile(), true);
+
+            fs.symlinkSync(victim, path.join(share, "incoming", "000000010000000000000005"));
+            const viaLink = run(share, src, "000000010000000000000005");
+            assert.equal(viaLink.status, 1);
+            assert.match(viaLink.stderr, /not a regular file/);
+            fs.mkdirSync(path.join(share, "incoming", "000000010000000000000006"));
+            assert.equal(run(share, src, "000000010000000000000006").status, 1);
+            assert.equal(fs.readFileSync(victim, "utf8"), "keep me");
+            assert.deepEqual(fs.readdirSync(path.join(share, "incoming", "000000010000000000000006")), []);
+            // No temporary file is left behind by the refusals.
+            assert.deepEqual(
+                fs.readdirSync(path.join(share, "tmp")).filter(n => !fs.lstatSync(path.join(share, "tmp", n)).isSymbolicLink()),
+                [],
+            );
         } finally {
             fs.rmSync(dir, { recursive: true });
         }
