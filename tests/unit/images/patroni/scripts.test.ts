@@ -7,13 +7,27 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
+/** Run `body` with a scratch folder, removed afterwards. */
+function inScratch(prefix: string, body: (dir: string) => void): void {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    try {
+        body(dir);
+    } finally {
+        fs.rmSync(dir, { recursive: true });
+    }
+}
+
+/** A `psql` in `dir` that records its argv and stdin in dir/argv and dir/stdin. */
+function fakePsql(dir: string): void {
+    fs.writeFileSync(path.join(dir, "psql"), `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/argv\ncat > ${dir}/stdin\n`, { mode: 0o755 });
+}
+
 const SCRIPT = path.join(__dirname, "..", "..", "..", "..", "images", "patroni", "post-bootstrap.sh");
 
 describe("patroni-post-bootstrap (images/patroni/post-bootstrap.sh)", () => {
     it("creates the roles with the environment's passwords, passed on stdin and not on psql's command line", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fakepsql-"));
-        try {
-            fs.writeFileSync(path.join(dir, "psql"), `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/argv\ncat > ${dir}/stdin\n`, { mode: 0o755 });
+        inScratch("fakepsql-", dir => {
+            fakePsql(dir);
             const passwords = {
                 APP_PASSWORD: "appPw1",
                 BARMAN_PASSWORD: "barmanPw2",
@@ -49,17 +63,14 @@ describe("patroni-post-bootstrap (images/patroni/post-bootstrap.sh)", () => {
                 assert.match(stdin, new RegExp(`PASSWORD :'${name}'`), `${name} used by the SQL`);
             }
             assert.ok(stdin.indexOf("\\set") < stdin.indexOf("CREATE ROLE"), "variables set before the SQL that uses them");
-        } finally {
-            fs.rmSync(dir, { recursive: true });
-        }
+        });
     });
 });
 
 describe("patroni-sync-passwords (images/patroni/sync-passwords.sh)", () => {
     it("creates a missing application role and database (an `app` change), then sets every password, all on stdin", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fakepsql-"));
-        try {
-            fs.writeFileSync(path.join(dir, "psql"), `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/argv\ncat > ${dir}/stdin\n`, { mode: 0o755 });
+        inScratch("fakepsql-", dir => {
+            fakePsql(dir);
             const passwords = { app: "appPw1", barman: "barmanPw2", streaming_barman: "strPw3", monitor: "monPw4" };
             fs.writeFileSync(
                 path.join(dir, "roles"),
@@ -92,16 +103,13 @@ describe("patroni-sync-passwords (images/patroni/sync-passwords.sh)", () => {
             assert.ok(createDb > createRole && stdin.indexOf("\\set app_db 'shopdb'\n") > 0, "then its database");
             assert.ok(stdin.indexOf('ALTER ROLE "shop" PASSWORD') > createDb, "the password after the role exists");
             assert.match(stdin, /\\gexec\n/);
-        } finally {
-            fs.rmSync(dir, { recursive: true });
-        }
+        });
     });
 });
 
 describe("patroni-entrypoint (images/patroni/entrypoint.sh)", () => {
     it("writes every role password to a 0600 file and starts Patroni (and sshd) with no password but Patroni's own in the environment", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "entrypoint-"));
-        try {
+        inScratch("entrypoint-", dir => {
             // Fakes that record what they were started with.
             fs.writeFileSync(path.join(dir, "patroni"), `#!/bin/sh\nenv > ${dir}/patroni.env\necho "$@" > ${dir}/patroni.argv\n`, {
                 mode: 0o755,
@@ -141,16 +149,13 @@ describe("patroni-entrypoint (images/patroni/entrypoint.sh)", () => {
                 assert.equal(sshEnv.includes(v), k.startsWith("SSH_"), `${k} in sshd's environment`);
             }
             assert.match(patroniEnv, new RegExp(`^ROLE_PASSWORDS_FILE=${file}$`, "m"));
-        } finally {
-            fs.rmSync(dir, { recursive: true });
-        }
+        });
     });
 });
 
 describe("barman-backup-gate (images/patroni/barman-backup-gate.sh): the forced command of Barman's backup key", () => {
     it("lets `true` and rsync as a read-only sender through, refuses anything else", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-"));
-        try {
+        inScratch("gate-", dir => {
             // A stand-in rrsync at the path the gate runs is not possible without root: check what it execs instead.
             const script = fs
                 .readFileSync(path.join(path.dirname(SCRIPT), "barman-backup-gate.sh"), "utf8")
@@ -179,9 +184,7 @@ describe("barman-backup-gate (images/patroni/barman-backup-gate.sh): the forced 
                 assert.match(r.stderr, /barman-backup-gate: refused/);
                 assert.equal(r.stdout, "", `${refused}`);
             }
-        } finally {
-            fs.rmSync(dir, { recursive: true });
-        }
+        });
     });
 });
 
@@ -193,8 +196,7 @@ describe("archive-wal (images/patroni/archive-wal.sh): the hand-off to Barman th
         });
 
     it("hands a segment over atomically: 0640 in incoming/, nothing left in tmp/ (sticky), idempotent", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "walshare-"));
-        try {
+        inScratch("walshare-", dir => {
             const src = path.join(dir, "000000010000000000000003");
             fs.writeFileSync(src, "segment-3", { mode: 0o600 });
             const share = path.join(dir, "share");
@@ -211,14 +213,11 @@ describe("archive-wal (images/patroni/archive-wal.sh): the hand-off to Barman th
             const different = run(share, src, "000000010000000000000003");
             assert.equal(different.status, 1);
             assert.match(different.stderr, /different content/);
-        } finally {
-            fs.rmSync(dir, { recursive: true });
-        }
+        });
     });
 
     it("never writes through anything planted in the share: symlinks in tmp/ or incoming/, a directory in incoming/", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "walshare-"));
-        try {
+        inScratch("walshare-", dir => {
             const share = path.join(dir, "share");
             fs.mkdirSync(path.join(share, "tmp"), { recursive: true });
             fs.mkdirSync(path.join(share, "incoming"));
@@ -247,8 +246,6 @@ describe("archive-wal (images/patroni/archive-wal.sh): the hand-off to Barman th
                 fs.readdirSync(path.join(share, "tmp")).filter(n => !fs.lstatSync(path.join(share, "tmp", n)).isSymbolicLink()),
                 [],
             );
-        } finally {
-            fs.rmSync(dir, { recursive: true });
-        }
+        });
     });
 });
