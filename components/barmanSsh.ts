@@ -70,7 +70,7 @@ export class BarmanSsh extends pulumi.ComponentResource {
             archive,
             toBarman,
             barmanHost,
-            // Only what `barman check` and `barman backup` run: `true` and rsync as a read-only sender.
+            // Only what `barman check` and `barman backup` run: `true` and an rsync server in the sender role.
             backup.publicKeyOpenssh.apply(k => authorizedKeyLine(k, `barman-backup@${args.stack}`, "/usr/local/bin/barman-backup-gate")),
         );
         this.barman = side(

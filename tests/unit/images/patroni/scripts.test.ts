@@ -154,28 +154,37 @@ describe("patroni-entrypoint (images/patroni/entrypoint.sh)", () => {
 });
 
 describe("barman-backup-gate (images/patroni/barman-backup-gate.sh): the forced command of Barman's backup key", () => {
-    it("lets `true` and rsync as a read-only sender through, refuses anything else", () => {
+    it("lets `true` and an rsync server in the sender role through (started without a shell), refuses anything else", () => {
         inScratch("gate-", dir => {
-            // A stand-in rrsync at the path the gate runs is not possible without root: check what it execs instead.
+            // The gate runs /usr/bin/rsync; a copy of it runs a recorder there instead.
             const script = fs
                 .readFileSync(path.join(path.dirname(SCRIPT), "barman-backup-gate.sh"), "utf8")
-                .replace("/usr/bin/rrsync", path.join(dir, "rrsync"));
+                .replace("/usr/bin/rsync", path.join(dir, "rsync"));
             fs.writeFileSync(path.join(dir, "gate"), script, { mode: 0o755 });
-            fs.writeFileSync(path.join(dir, "rrsync"), `#!/bin/sh\necho "rrsync $*: $SSH_ORIGINAL_COMMAND"\n`, { mode: 0o755 });
+            fs.writeFileSync(path.join(dir, "rsync"), `#!/bin/sh\nprintf '%s|' "$@"\n`, { mode: 0o755 });
             const gate = (cmd?: string) =>
                 spawnSync(path.join(dir, "gate"), [], {
                     encoding: "utf8",
                     env: { PATH: process.env.PATH, ...(cmd === undefined ? {} : { SSH_ORIGINAL_COMMAND: cmd }) },
                 });
             assert.equal(gate("true").status, 0);
-            const send = gate("rsync --server --sender -vlogDtpre.iLsfxCIvu . /var/lib/postgresql/15/data/");
-            assert.equal(send.status, 0);
-            assert.equal(send.stdout.trim(), "rrsync -ro /: rsync --server --sender -vlogDtpre.iLsfxCIvu . /var/lib/postgresql/15/data/");
+            // What Barman 3.4 sends (measured: leading spaces, --secluded-args), and a plain sender with paths.
+            const barman = gate("  rsync --server --sender -sLtpre.iLsfxCIvu");
+            assert.equal(barman.status, 0, barman.stderr);
+            assert.equal(barman.stdout, "--server|--sender|-sLtpre.iLsfxCIvu|");
+            assert.equal(
+                gate("rsync --server --sender -vlogDtpre.iLsfxCIvu . /var/lib/postgresql/15/data/").stdout,
+                "--server|--sender|-vlogDtpre.iLsfxCIvu|.|/var/lib/postgresql/15/data/|",
+            );
             for (const refused of [
                 undefined,
                 "",
                 "psql -c 'ALTER ROLE postgres PASSWORD NULL'",
-                "rsync --server -vlogDtpre.iLsfxC . /var/lib/postgresql/15/data/",
+                "cat /tmp/role-passwords",
+                "rsync --server -sLtpre.iLsfxCIvu . /tmp/x",
+                "rsync --server --sender",
+                "rsync --server --sender -s; psql",
+                "rsync --server --sender -s $(psql)",
                 "true; psql",
                 "sh -c true",
             ]) {
