@@ -252,7 +252,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 if (type.startsWith("patroni-ha:index:")) {
                     return { action: "same", result: { id: prev.id, state: prev.state } };
                 }
-                throw new Error(`the harness cannot change ${type} ${name} in place (${changed.join(", ")})`);
+                throw new Error(
+                    `the harness cannot change ${type} ${name} in place (${changed.join(", ")}): remove the stack first (e2e:down)`,
+                );
         }
     }
 
