@@ -352,7 +352,7 @@ export function defaultOf(field: Field, ctx: SchemaContext): unknown {
     return typeof d === "function" ? (d as (c: SchemaContext) => unknown)(ctx) : d;
 }
 
-/** the configuration table (docs/configuration.md): one row per key (an object marked oneRow is one row). */
+/** The configuration table (docs/configuration.md): one row per key (an object marked oneRow is one row). */
 export function renderConfigTable(ctx: SchemaContext): string {
     const rows = ["| key | default | meaning |", "|---|---|---|"];
     const visit = (path: string, f: Field) => {

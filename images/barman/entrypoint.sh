@@ -13,14 +13,9 @@ say() { echo "barman-loop: $*" >&2; }
 # barman.mode "rsync": sshd for archive_command pushes, and the key for rsync backups (no-op otherwise).
 ssh-start
 # The shared WAL volume's folders (streaming mode), group-writable for the nodes' archive_command, before
-# `barman check` would create incoming/ with this umask. The images leave the mount point empty: several
-# containers created at once on a new volume would each copy the image's folders into it and collide.
+# `barman check` would create incoming/ with this umask.
 if [ -d "${WAL_SHARE:?}" ] && [ -w "$WAL_SHARE" ]; then
-    # tmp/ is sticky as well: a node's temporary file can be renamed or removed only by its owner.
-    for d in incoming:2775 tmp:3775; do
-        [ -d "$WAL_SHARE/${d%:*}" ] || mkdir -m "${d#*:}" "$WAL_SHARE/${d%:*}" 2>/dev/null || [ -d "$WAL_SHARE/${d%:*}" ] ||
-            say "cannot create $WAL_SHARE/${d%:*}"
-    done
+    walshare-dirs || say "the WAL share's folders are incomplete"
 fi
 # `barman check` creates incoming/, streaming/ and friends: do it before anything needs them.
 barman check "$server" >/dev/null 2>&1 || true

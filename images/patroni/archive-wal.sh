@@ -16,13 +16,7 @@ if [ -e "$dst" ]; then
     echo "archive-wal: $name is already waiting in incoming/ with different content" >&2
     exit 1
 fi
-# The images leave the volume's mount point empty (several containers created at once on a new volume
-# would each copy the image's folders into it and collide); whoever comes first creates them, group-writable
-# (setgid: files get the walshare group). tmp/ is sticky too: only its owner may rename or remove a file.
-for d in incoming:2775 tmp:3775; do
-    # Another node may create it at the same moment: an existing folder is success.
-    [ -d "$share/${d%:*}" ] || mkdir -m "${d#*:}" "$share/${d%:*}" 2>/dev/null || [ -d "$share/${d%:*}" ]
-done
+walshare-dirs
 # A fresh temporary file of our own (mktemp: random name, created exclusively, so nothing planted in the
 # share, a symlink included, is ever written through), filled, made group-readable for Barman, flushed,
 # then renamed into incoming/ (rename replaces a name, it never follows one; -T refuses a directory).

@@ -83,6 +83,10 @@ export interface EngineState {
 export type Action = "same" | "create" | "replace" | "update" | "delete";
 
 const CONTAINER = "docker:index/container:Container";
+
+/** The program's two dynamic resources, told apart by name: the etcd membership guard and the DCS configuration. */
+const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
+    name.endsWith("-etcd-membership") ? etcdMembershipProvider : dynamicConfigProvider;
 const canonical = (v: unknown): string =>
     JSON.stringify(v, (_k, x) =>
         x !== null && typeof x === "object" && !Array.isArray(x)
@@ -232,7 +236,7 @@ export class RealEngine implements pulumi.runtime.Mocks {
             case "pulumi-nodejs:dynamic:Resource": {
                 const { __provider: _o, ...olds } = prev.inputs;
                 const { __provider: _n, ...news } = i;
-                const provider = name.endsWith("-etcd-membership") ? etcdMembershipProvider : dynamicConfigProvider;
+                const provider = dynamicProvider(name);
                 // As the engine does: check (which may refuse the change), then diff and update.
                 const checked = provider.check ? await provider.check(olds, news) : { inputs: news };
                 if (checked.failures?.length) {
@@ -309,7 +313,7 @@ export class RealEngine implements pulumi.runtime.Mocks {
             }
             case "pulumi-nodejs:dynamic:Resource": {
                 const { __provider: _provider, ...props } = i;
-                if (name.endsWith("-etcd-membership")) {
+                if (dynamicProvider(name) === etcdMembershipProvider) {
                     const created = await etcdMembershipProvider.create(props);
                     return { id: created.id, state: {} };
                 }

@@ -7,11 +7,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-/** Run `body` with a scratch folder, removed afterwards. */
-function inScratch(prefix: string, body: (dir: string) => void): void {
+/** Run `body` with a scratch folder, removed afterwards; its result. */
+function inScratch<T>(prefix: string, body: (dir: string) => T): T {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     try {
-        body(dir);
+        return body(dir);
     } finally {
         fs.rmSync(dir, { recursive: true });
     }
@@ -198,10 +198,14 @@ describe("barman-backup-gate (images/patroni/barman-backup-gate.sh): the forced 
 });
 
 describe("archive-wal (images/patroni/archive-wal.sh): the hand-off to Barman through the shared volume", () => {
+    // archive-wal calls walshare-dirs (images/common), installed on PATH in the image.
     const run = (share: string, src: string, name: string) =>
-        spawnSync("sh", [path.join(path.dirname(SCRIPT), "archive-wal.sh"), src, name], {
-            encoding: "utf8",
-            env: { PATH: process.env.PATH, WAL_SHARE: share },
+        inScratch("bin-", bin => {
+            fs.symlinkSync(path.join(path.dirname(SCRIPT), "..", "common", "walshare-dirs.sh"), path.join(bin, "walshare-dirs"));
+            return spawnSync("sh", [path.join(path.dirname(SCRIPT), "archive-wal.sh"), src, name], {
+                encoding: "utf8",
+                env: { PATH: `${bin}:${process.env.PATH}`, WAL_SHARE: share },
+            });
         });
 
     it("hands a segment over atomically: 0640 in incoming/, nothing left in tmp/ (sticky), idempotent", () => {
