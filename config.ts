@@ -34,8 +34,10 @@ export interface PortsSpec {
     postgresBase: number;
     /** db<n> Patroni REST API is published on apiBase + n. */
     apiBase: number;
-    /** etcd<n> client API is published on etcdBase + n. */
+    /** etcd<n> client API is published on etcdBase + n when publishEtcd. */
     etcdBase: number;
+    /** Publish etcd's client API on the host (TLS with client certificates either way). */
+    publishEtcd: boolean;
     /** Point-in-time-recovery target PostgreSQL (started by `npm run pitr`). */
     pitr: number;
     /** Prometheus PostgreSQL exporter. */
@@ -47,6 +49,11 @@ export interface PortsSpec {
     alertmanager: number;
     /** The failover sentinel's metrics. */
     sentinelMetrics: number;
+}
+
+export interface TlsSpec {
+    /** Days every certificate of the stack (the CA's too) is valid. */
+    validityDays: number;
 }
 
 export interface PatroniSpec {
@@ -127,10 +134,10 @@ export interface EtcdMemberSpec {
     /** "etcd<n>". */
     name: string;
     address: string;
-    /** Host port of its client API (ports.etcdBase + n). */
-    hostClientPort: number;
-    /** Client URL from the Docker host. */
-    clientUrl: string;
+    /** Host port of its client API (ports.etcdBase + n), when published (ports.publishEtcd). */
+    hostClientPort?: number;
+    /** Client URL from the Docker host (https), when published. */
+    clientUrl?: string;
 }
 
 /** Everything the program needs, validated and with defaults resolved. Plain data. */
@@ -156,6 +163,7 @@ export interface ClusterSpec {
     patroniNodes: number;
     etcdNodes: number;
     ports: PortsSpec;
+    tls: TlsSpec;
     patroni: PatroniSpec;
     haproxy: HaproxySpec;
     barman: BarmanSpec;
@@ -470,6 +478,7 @@ interface Parsed {
     adminBindAddress: string;
     subnet: string;
     ports: PortsSpec;
+    tls: TlsSpec;
     patroni: PatroniSpec;
     haproxy: HaproxySpec;
     barman: BarmanSpec;
@@ -542,7 +551,7 @@ function exposure(
         const exposed = [
             `every node's PostgreSQL (${range(ports.postgresBase, patroniNodes)})`,
             `Patroni's REST API (${range(ports.apiBase, patroniNodes)})`,
-            `etcd (${range(ports.etcdBase, etcdNodes)}, no authentication: whoever reaches it controls the cluster)`,
+            ...(ports.publishEtcd ? [`etcd (${range(ports.etcdBase, etcdNodes)}, TLS with client certificates)`] : []),
             `HAProxy's stats page (${ports.stats})`,
             `the metrics endpoints (${ports.metrics}, ${ports.barmanMetrics})`,
             ...(prometheus ? [`Prometheus (${ports.prometheus})`] : []),
@@ -574,7 +583,7 @@ function publishedPortsDiffer(p: Parsed, problems: Problems): void {
         published.push([`ports.postgresBase+${n} (${memberName(n)} PostgreSQL)`, ports.postgresBase + n]);
         published.push([`ports.apiBase+${n} (${memberName(n)} REST API)`, ports.apiBase + n]);
     }
-    for (let n = 1; n <= p.etcdNodes; n++) {
+    for (let n = 1; p.ports.publishEtcd && n <= p.etcdNodes; n++) {
         published.push([`ports.etcdBase+${n} (${etcdMemberName(n)} client)`, ports.etcdBase + n]);
     }
     const seen = new Map<number, string>();
@@ -698,8 +707,12 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     });
     const etcd: EtcdMemberSpec[] = Array.from({ length: p.etcdNodes }, (_, i) => {
         const n = i + 1,
-            hostClientPort = p.ports.etcdBase + n;
-        return { name: etcdMemberName(n), address: at(OFFSETS.etcd + n), hostClientPort, clientUrl: httpUrl(adminHost, hostClientPort) };
+            member = { name: etcdMemberName(n), address: at(OFFSETS.etcd + n) };
+        if (!p.ports.publishEtcd) {
+            return member;
+        }
+        const hostClientPort = p.ports.etcdBase + n;
+        return { ...member, hostClientPort, clientUrl: httpUrl(adminHost, hostClientPort).replace(/^http:/, "https:") };
     });
     return { spec: { stack, ...p, publicHost, adminHost, addresses, members, etcd }, warnings };
 }

@@ -198,13 +198,31 @@ export const SCHEMA: Record<string, Field> = {
             stats: port(5553, "HAProxy's stats page"),
             postgresBase: basePort(15430, "db n's PostgreSQL is published on `postgresBase + n` (db1 15431 …)"),
             apiBase: basePort(8000, "db n's Patroni REST API on `apiBase + n` (db1 8001 …)"),
-            etcdBase: basePort(23790, "etcd n's client API on `etcdBase + n`"),
+            etcdBase: basePort(23790, "etcd n's client API on `etcdBase + n`, when `publishEtcd` is true"),
+            publishEtcd: {
+                kind: "boolean",
+                default: false,
+                doc: "publish etcd's client API on the host (`etcdBase + n`, on adminBindAddress); TLS with client certificates from the stack's CA either way, so only holders of one (the stack's parts) can read or write it. See [Security](security.md#the-control-plane)",
+            },
             pitr: port(5554, "the point-in-time-recovery PostgreSQL that `npm run pitr` starts"),
             metrics: port(9187, "the PostgreSQL exporter (Prometheus)"),
             barmanMetrics: port(9780, "Barman's state as Prometheus metrics"),
             prometheus: port(9090, "the optional Prometheus server"),
             alertmanager: port(9093, "the optional Alertmanager"),
             sentinelMetrics: port(9781, "the failover sentinel's metrics"),
+        },
+    },
+    tls: {
+        kind: "object",
+        doc: "TLS: the stack's own certificate authority (ECDSA P-256) and a certificate per part, from `@pulumi/tls`",
+        fields: {
+            validityDays: {
+                kind: "integer",
+                min: 1,
+                max: 3650,
+                default: 365,
+                doc: "days every certificate (the CA's too) is valid; see [rotating certificates](security.md#rotating-certificates)",
+            },
         },
     },
     patroni: {

@@ -24,7 +24,12 @@ export function clusterOutputs(cluster: PatroniCluster) {
         patroniMembers: spec.members.map(m => ({ name: m.name, apiUrl: m.apiUrl, postgresEndpoint: m.postgresEndpoint })),
         patroniApiUser: "patroni",
         patroniApiPassword: pulumi.secret(cluster.secrets.api),
-        etcdEndpoints: cluster.etcd.endpoints,
+        /** etcd's client URLs (https, client certificate required), only with ports.publishEtcd. */
+        etcdEndpoints: spec.ports.publishEtcd ? cluster.etcd.endpoints : undefined,
+        /** etcd members' containers: `docker exec -i <name> etcd-v3 kv/range` or `etcdctl` reach etcd over TLS. */
+        etcdContainers: cluster.etcd.containerNames,
+        /** The stack's CA certificate (PEM, public): clients verify the stack's certificates with it. */
+        caCertificate: cluster.ca.certPem,
         writeConnectionString: uri(spec.app.user, cluster.secrets.app, writeEndpoint, spec.app.database),
         readConnectionString: uri(spec.app.user, cluster.secrets.app, readEndpoint, spec.app.database),
         superuserConnectionString: uri("postgres", cluster.secrets.superuser, writeEndpoint, "postgres"),

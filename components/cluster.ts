@@ -20,6 +20,7 @@ import { PrometheusServer } from "./prometheusServer";
 import { VolumeMetrics } from "./volumeMetrics";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
+import { StackCa } from "./stackCa";
 
 export interface PatroniClusterArgs {
     /** The validated stack configuration. */
@@ -37,6 +38,8 @@ function password(component: string, suffix: string, parent: pulumi.Resource): p
 export class PatroniCluster extends pulumi.ComponentResource {
     public readonly spec: ClusterSpec;
     public readonly network: docker.Network;
+    /** The stack's certificate authority: etcd, the nodes and the sentinel hold certificates from it. */
+    public readonly ca: StackCa;
     public readonly etcd: EtcdCluster;
     public readonly dynamicConfig: PatroniDynamicConfig;
     public readonly nodes: PatroniNode[];
@@ -113,9 +116,10 @@ export class PatroniCluster extends pulumi.ComponentResource {
         const built = new StackImages(named("images"), { stack: spec.stack, baseImage: spec.baseImage, roles }, child("images"));
         const image = (role: ImageRole) => built.refs[role]!;
 
+        this.ca = new StackCa(named("ca"), { stack: spec.stack, validityDays: spec.tls.validityDays }, { parent: this });
         this.etcd = new EtcdCluster(
             named("etcd"),
-            { placement, members: spec.etcd, image: image("etcd"), resources: spec.resources.etcd },
+            { placement, members: spec.etcd, ca: this.ca, adminHost: spec.adminHost, image: image("etcd"), resources: spec.resources.etcd },
             child("etcd"),
         );
 
@@ -138,7 +142,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             {
                 scope,
                 namespace: DCS_NAMESPACE,
-                etcdEndpoints: this.etcd.endpoints,
+                etcdContainers: this.etcd.containerNames,
                 members: spec.members.map(m => ({ name: m.name, apiUrl: m.apiUrl })),
                 apiUser,
                 apiPassword: this.secrets.api,
@@ -165,6 +169,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         scope,
                         subnet: spec.subnet,
                         etcdAddresses,
+                        ca: this.ca,
+                        adminHost: spec.adminHost,
                         image: image("patroni"),
                         app: spec.app,
                         resources: spec.resources.patroni,
@@ -310,6 +316,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     // Plain names, not the containers' outputs: replacing a node never touches the sentinel.
                     members: spec.members.map((m, i) => ({ name: m.name, container: this.nodes[i].containerName })),
                     hostPort: spec.ports.sentinelMetrics,
+                    ca: this.ca,
                     resources: spec.resources.haproxy,
                 },
                 // After the nodes, so that `pulumi destroy` removes it first: it must not fail over a leader
@@ -321,6 +328,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
         this.registerOutputs({
             network: this.network.name,
             etcdEndpoints: this.etcd.endpoints,
+            caCertificate: this.ca.certPem,
             nodes: nodeContainers.map(c => c.name),
             haproxy: this.haproxy.container.name,
             barman: this.barman.containerName,

@@ -1,7 +1,8 @@
 // Talks to etcd and the Patroni REST API from the machine running `pulumi up`, to seed and change the
 // cluster-wide (DCS) configuration. Pulumi serializes it into the dynamic provider, so it imports only
-// modules that are themselves self-contained (global fetch only; a unit test serializes it); the e2e
-// harness calls it directly.
+// modules that are themselves self-contained (Node's own and global fetch; a unit test serializes it); the
+// e2e harness calls it directly.
+import { execFile } from "child_process";
 import { errorText } from "../lib/errors";
 import { apiRequest, isPrimaryRole, Json, memberStatus, MemberEndpoint } from "../lib/patroniApi";
 
@@ -11,8 +12,12 @@ export interface DynamicConfigState {
     /** Patroni scope and DCS namespace (with trailing slash). */
     scope: string;
     namespace: string;
-    /** etcd client URLs reachable from the host. */
-    etcdEndpoints: string[];
+    /**
+     * etcd members' Docker names: etcd takes only clients with a certificate from the stack's CA and its port
+     * is not published, so the DCS is reached with `docker exec -i <member> etcd-v3 <path>` (the member's
+     * own certificate, over loopback inside it), as the `docker` CLI on this machine reaches the engine.
+     */
+    etcdContainers: string[];
     /** Members' REST API URLs reachable from the host. */
     members: MemberEndpoint[];
     apiUser: string;
@@ -53,21 +58,30 @@ async function retry<T>(what: string, timeoutSeconds: number, fn: () => Promise<
     }
 }
 
-/** etcd v3 JSON gateway: first endpoint that answers. */
+/** `docker exec -i <container> <command...>` with `input` on stdin: its stdout. */
+function dockerExecStdout(container: string, command: string[], input: string, timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const child = execFile("docker", ["exec", "-i", container, ...command], { timeout: timeoutMs }, (err, stdout, stderr) => {
+            // A plain Error: one with a numeric `.code` (as execFile gives) hangs the Pulumi SDK.
+            return err ? reject(new Error((stderr || err.message).trim().slice(-500))) : resolve(stdout);
+        });
+        // A command that exits without reading stdin (a stopped member) must not surface as EPIPE.
+        child.stdin?.on("error", () => undefined);
+        child.stdin?.end(input);
+    });
+}
+
+/** etcd v3 JSON gateway of the first member that answers, over TLS inside it (see etcdContainers). */
 async function etcd(state: DynamicConfigState, path: string, body: Json): Promise<Json> {
     const errors: string[] = [];
-    for (const endpoint of state.etcdEndpoints) {
+    for (const container of state.etcdContainers) {
         try {
-            const r = await apiRequest("POST", `${endpoint}/v3/${path}`, { body });
-            if (r.status === 200) {
-                return r.json;
-            }
-            errors.push(`${endpoint}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+            return JSON.parse(await dockerExecStdout(container, ["etcd-v3", path], JSON.stringify(body), 10000)) as Json;
         } catch (e) {
-            errors.push(`${endpoint}: ${errorText(e)}`);
+            errors.push(`${container}: ${errorText(e)}`);
         }
     }
-    throw new Error(`no etcd endpoint answered: ${errors.join("; ")}`);
+    throw new Error(`no etcd member answered: ${errors.join("; ")}`);
 }
 
 function dcsKey(state: DynamicConfigState, leaf: string): string {

@@ -2,15 +2,20 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { EtcdMemberSpec, RoleResources } from "../config";
 import { renderEtcdCommand } from "../configs/etcd";
-import { ETCD_CLIENT_PORT, ETCD_DATA } from "../configs/layout";
+import { ETCD_CLIENT_PORT, ETCD_DATA, ETCD_METRICS_PORT } from "../configs/layout";
 import { EtcdMembership } from "./etcdMembership";
+import { StackCa } from "./stackCa";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface EtcdClusterArgs {
     /** Network, host binding and Docker name prefix (`<stack>-etcd<n>`). */
     placement: Placement;
-    /** Members with their fixed addresses and host client ports, etcd1 first. */
+    /** Members with their fixed addresses (and host client ports when published), etcd1 first. */
     members: EtcdMemberSpec[];
+    /** The stack's CA: issues each member's certificate (server for clients, server and client for peers). */
+    ca: StackCa;
+    /** The host address clients dial for a published client port (a certificate name when ports.publishEtcd). */
+    adminHost: string;
     /** etcd image reference. */
     image: pulumi.Input<string>;
     /** Optional container limits. */
@@ -19,8 +24,10 @@ export interface EtcdClusterArgs {
 
 /** The DCS: N etcd members, one container and one volume each, clustered by address; the member list cannot change once deployed. */
 export class EtcdCluster extends pulumi.ComponentResource {
-    /** Client URLs as published on the host, etcd1 first. */
+    /** Client URLs (https) as published on the host, etcd1 first; empty unless ports.publishEtcd. */
     public readonly endpoints: string[];
+    /** Containers' Docker names, etcd1 first: `docker exec -i <name> etcd-v3 kv/range` reaches etcd over TLS. */
+    public readonly containerNames: string[];
     /** Containers, etcd1 first (Patroni nodes depend on them). */
     public readonly containers: docker.Container[];
     /** Data volumes' Docker names by member name. */
@@ -31,8 +38,21 @@ export class EtcdCluster extends pulumi.ComponentResource {
         const { stack, networkName, adminBindAddress } = args.placement;
         const token = `${stack}-etcd`;
         // Refuses a changed member list on a running stack before any member is touched.
-        const membership = new EtcdMembership(`${name}-membership`, { members: args.members.map(m => m.name) }, { parent: this });
+        const membership = new EtcdMembership(
+            `${name}-membership`,
+            { members: args.members.map(m => m.name), peerScheme: "https" },
+            { parent: this },
+        );
         this.containers = args.members.map(member => {
+            const hostAddresses = member.hostClientPort !== undefined ? [args.adminHost] : [];
+            const tls = args.ca.containerTls(
+                args.ca.issue(member.name, {
+                    commonName: member.name,
+                    dnsNames: [member.name, dockerName(stack, member.name), "localhost"],
+                    ipAddresses: [...new Set([member.address, "127.0.0.1", ...hostAddresses])],
+                    usages: ["server", "client"],
+                }),
+            );
             const volume = dataVolume(this, `${name}-${member.name}-data`, `${member.name}-data`, "etcd", args.placement);
             this.dataVolumeNames[member.name] = volume.name;
             return new docker.Container(
@@ -44,10 +64,16 @@ export class EtcdCluster extends pulumi.ComponentResource {
                     image: args.image,
                     user: "etcd",
                     command: renderEtcdCommand(member, args.members, token),
+                    envs: tls.keyEnv.apply(e => [e]),
+                    uploads: tls.uploads,
+                    tmpfs: tls.tmpfs,
                     networksAdvanced: stackNetwork(networkName, member.address, member.name),
-                    ports: [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: adminBindAddress }],
+                    ports:
+                        member.hostClientPort !== undefined
+                            ? [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: adminBindAddress }]
+                            : [],
                     volumes: [{ volumeName: volume.name, containerPath: ETCD_DATA }],
-                    healthcheck: healthcheck(`curl -fsS http://127.0.0.1:${ETCD_CLIENT_PORT}/health | grep -q '"health":"true"'`, "10s"),
+                    healthcheck: healthcheck(`curl -fsS http://127.0.0.1:${ETCD_METRICS_PORT}/health | grep -q '"health":"true"'`, "10s"),
                     stopTimeout: 30,
                     // Quorum forms only when a majority is up, so waiting for health here would deadlock a
                     // one-by-one create; the dynamic-config resource waits for the cluster instead.
@@ -56,9 +82,11 @@ export class EtcdCluster extends pulumi.ComponentResource {
                 childOptions(this, member.name, { deleteBeforeReplace: true, dependsOn: [membership] }),
             );
         });
-        this.endpoints = args.members.map(m => m.clientUrl);
+        this.endpoints = args.members.flatMap(m => (m.clientUrl ? [m.clientUrl] : []));
+        this.containerNames = args.members.map(m => dockerName(stack, m.name));
         this.registerOutputs({
             endpoints: this.endpoints,
+            containerNames: this.containerNames,
             containers: this.containers.map(c => c.name),
             dataVolumes: this.dataVolumeNames,
         });

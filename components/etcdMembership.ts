@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 
-/** The etcd members a stack was deployed with (etcd1 … etcdN). */
+/** The etcd members a stack was deployed with (etcd1 … etcdN), and how they talk to each other. */
 export interface EtcdMembershipState {
     members: string[];
+    /** "https": peers and clients use TLS with the stack's CA. Absent in stacks deployed before that. */
+    peerScheme?: "https";
 }
 
 /**
@@ -20,6 +22,19 @@ export function membershipChangeRefusal(before: string[], after: string[]): stri
 }
 
 /**
+ * Why a stack deployed before etcd used TLS cannot be upgraded in place by `pulumi up`. Import-free (see above).
+ */
+export function plainEtcdRefusal(): string {
+    return (
+        "this stack's etcd was deployed without TLS, and this version runs etcd with TLS and client certificates only: " +
+        "etcd keeps its members' plain-HTTP peer addresses in its data volumes, so re-created members could not reach " +
+        "each other and the DCS would lose its quorum (then no failover can happen). Nothing was changed. To move this " +
+        'stack to this version, see docs/security.md ("Upgrading a stack deployed before etcd had TLS"); until then ' +
+        "keep deploying it with the version it was deployed with."
+    );
+}
+
+/**
  * The dynamic provider: `check` refuses a member list other than the deployed one before anything is
  * changed (Pulumi checks every resource during the preview that `pulumi up` starts with, and this one is
  * registered before the etcd and Patroni containers, which depend on it). Nothing to create or delete.
@@ -30,10 +45,13 @@ export const etcdMembershipProvider: pulumi.dynamic.ResourceProvider = {
         if (Array.isArray(before) && JSON.stringify(before) !== JSON.stringify(news.members)) {
             return { inputs: news, failures: [{ property: "members", reason: membershipChangeRefusal(before, news.members) }] };
         }
+        if (Array.isArray(before) && olds?.peerScheme !== news.peerScheme) {
+            return { inputs: news, failures: [{ property: "peerScheme", reason: plainEtcdRefusal() }] };
+        }
         return { inputs: news };
     },
     async diff(_id: string, olds: EtcdMembershipState, news: EtcdMembershipState) {
-        return { changes: JSON.stringify(olds.members) !== JSON.stringify(news.members) };
+        return { changes: JSON.stringify(olds.members) !== JSON.stringify(news.members) || olds.peerScheme !== news.peerScheme };
     },
     async create(inputs: EtcdMembershipState) {
         return { id: "etcd-membership", outs: inputs };

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
-import { DOCKER_SOCKET, ETCD_CLIENT_PORT, SENTINEL_METRICS_PORT, SENTINEL_RUN } from "../configs/layout";
+import { DOCKER_SOCKET, ETCD_CLIENT_PORT, SENTINEL_METRICS_PORT, SENTINEL_RUN, TLS_FILES, TLS_RUN } from "../configs/layout";
+import { StackCa } from "./stackCa";
 import { commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface FailoverSentinelArgs {
@@ -19,6 +20,8 @@ export interface FailoverSentinelArgs {
     members: { name: string; container: string }[];
     /** Host port its metrics are published on (on adminBindAddress). */
     hostPort: number;
+    /** The stack's CA: issues the sentinel's etcd client certificate. */
+    ca: StackCa;
     /** Optional container limits (shares the HAProxy role's, as the exporter does). */
     resources: RoleResources;
 }
@@ -37,6 +40,19 @@ export class FailoverSentinel extends pulumi.ComponentResource {
         const { stack, networkName, adminBindAddress } = args.placement;
         const members = args.members.map(m => `${m.container}=${m.name}`).join(",");
         const common = commonContainerArgs(stack, "sentinel", args.resources);
+        const tls = args.ca.containerTls(
+            args.ca.issue("sentinel", { commonName: "sentinel", dnsNames: ["sentinel"], ipAddresses: [args.address], usages: ["client"] }),
+        );
+        const envs = [
+            `MEMBERS=${members}`,
+            `STACK=${stack}`,
+            `DCS_CLUSTER_PREFIX=${args.clusterPrefix}`,
+            `ETCD_ENDPOINTS=${args.etcdAddresses.map(a => `https://${a}:${ETCD_CLIENT_PORT}`).join(",")}`,
+            `DOCKER_API=${SENTINEL_RUN}/docker.sock`,
+            `TLS_CA_FILE=${TLS_FILES.ca}`,
+            `TLS_CERT_FILE=${TLS_FILES.cert}`,
+            `TLS_RUN=${TLS_RUN}`,
+        ];
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -44,13 +60,9 @@ export class FailoverSentinel extends pulumi.ComponentResource {
                 name: dockerName(stack, "sentinel"),
                 hostname: "sentinel",
                 image: args.image,
-                envs: [
-                    `MEMBERS=${members}`,
-                    `STACK=${stack}`,
-                    `DCS_CLUSTER_PREFIX=${args.clusterPrefix}`,
-                    `ETCD_ENDPOINTS=${args.etcdAddresses.map(a => `http://${a}:${ETCD_CLIENT_PORT}`).join(",")}`,
-                    `DOCKER_API=${SENTINEL_RUN}/docker.sock`,
-                ],
+                envs: pulumi.secret(tls.keyEnv.apply(key => [...envs, key])),
+                uploads: tls.uploads,
+                tmpfs: tls.tmpfs,
                 // The container starts as root with two capabilities only, to start the filter as `dockerfilter` in
                 // the group of the engine's socket and the sentinel as `sentinel`; neither process keeps one.
                 capabilities: { drops: ["ALL"], adds: ["SETUID", "SETGID"] },

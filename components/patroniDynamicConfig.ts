@@ -6,8 +6,8 @@ export interface PatroniDynamicConfigArgs {
     scope: string;
     /** DCS namespace, with trailing slash. */
     namespace: string;
-    /** etcd client URLs reachable from where `pulumi up` runs. */
-    etcdEndpoints: string[];
+    /** etcd members' Docker names (reached with `docker exec` from where `pulumi up` runs: see dcsClient). */
+    etcdContainers: string[];
     /** Members' REST API URLs reachable from where `pulumi up` runs, db1 first. */
     members: MemberEndpoint[];
     /** REST API user and password for PATCH /config and POST /restart. */
@@ -26,7 +26,7 @@ export const dynamicConfigProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.namespace}${inputs.scope}/config`, outs: inputs };
     },
     async diff(_id: string, olds: DynamicConfigState, news: DynamicConfigState) {
-        const changed = ["config", "etcdEndpoints", "members", "apiUser", "apiPassword", "scope", "namespace"].filter(
+        const changed = ["config", "etcdContainers", "members", "apiUser", "apiPassword", "scope", "namespace"].filter(
             k =>
                 JSON.stringify((olds as unknown as Record<string, unknown>)[k]) !==
                 JSON.stringify((news as unknown as Record<string, unknown>)[k]),

@@ -5,6 +5,7 @@ import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../config
 import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
+import { StackCa } from "./stackCa";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 /** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
@@ -50,6 +51,10 @@ export interface PatroniNodeArgs {
     resources: RoleResources;
     /** barman.mode "streaming": the shared WAL hand-off volume (archive_command writes into it). */
     walVolume?: pulumi.Input<string>;
+    /** The stack's CA: issues this node's certificate (its etcd client identity; server and client). */
+    ca: StackCa;
+    /** The host address the operator's tools dial for this node's published ports (a certificate name). */
+    adminHost: string;
     /** barman.mode "rsync": this node's SSH side (sshd for Barman's rsync backups, the archive key). */
     ssh?: SshSide;
 }
@@ -107,7 +112,19 @@ export class PatroniNode extends pulumi.ComponentResource {
                     `MONITOR_PASSWORD=${monitor}`,
                 ]),
         );
-        const envs = args.ssh ? pulumi.secret(pulumi.all([passwordEnvs, sshEnvs(args.ssh)]).apply(([a, b]) => [...a, ...b])) : passwordEnvs;
+        const tls = args.ca.containerTls(
+            args.ca.issue(member.name, {
+                commonName: member.name,
+                dnsNames: [member.name, this.containerName, "localhost"],
+                ipAddresses: [...new Set([member.address, "127.0.0.1", args.adminHost])],
+                usages: ["server", "client"],
+            }),
+        );
+        const envs = pulumi.secret(
+            pulumi
+                .all([passwordEnvs, args.ssh ? sshEnvs(args.ssh) : [], tls.keyEnv])
+                .apply(([passwords, ssh, key]) => [...passwords, ...ssh, key]),
+        );
         this.container = new docker.Container(
             name,
             {
@@ -116,10 +133,10 @@ export class PatroniNode extends pulumi.ComponentResource {
                 hostname: member.name,
                 image: args.image,
                 user: "postgres",
-                // Starts sshd first in rsync mode, then execs `patroni <config>`.
-                command: ["patroni-entrypoint", PATRONI_CONFIG],
+                // Writes the TLS key, starts sshd in rsync mode, then execs `patroni <config>`.
+                command: ["tls-key", "patroni-entrypoint", PATRONI_CONFIG],
                 envs,
-                uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...(args.ssh?.files ?? [])],
+                uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...tls.uploads, ...(args.ssh?.files ?? [])],
                 networksAdvanced: stackNetwork(networkName, member.address, member.name),
                 ports: [
                     { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },
@@ -130,7 +147,7 @@ export class PatroniNode extends pulumi.ComponentResource {
                     ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
                 ],
                 // /tmp holds Patroni's pgpass and the role-passwords file: memory only, never a layer or a volume.
-                tmpfs: { "/tmp": "rw,nosuid,nodev,mode=1777,size=16m" },
+                tmpfs: { "/tmp": "rw,nosuid,nodev,mode=1777,size=16m", ...tls.tmpfs },
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
                 // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
                 // once instead of waiting for the TTL; give it the time to do so.

@@ -1,4 +1,4 @@
-import { ETCD_CLIENT_PORT, ETCD_DATA, ETCD_PEER_PORT } from "./layout";
+import { ETCD_CLIENT_PORT, ETCD_DATA, ETCD_METRICS_PORT, ETCD_PEER_PORT, TLS_FILES } from "./layout";
 
 export interface EtcdMember {
     /** Member name, e.g. "etcd1". */
@@ -9,25 +9,38 @@ export interface EtcdMember {
 
 /** `--initial-cluster` value listing every member by address. */
 export function initialCluster(members: EtcdMember[]): string {
-    return members.map(m => `${m.name}=http://${m.address}:${ETCD_PEER_PORT}`).join(",");
+    return members.map(m => `${m.name}=https://${m.address}:${ETCD_PEER_PORT}`).join(",");
 }
 
 /**
- * The etcd command line for one member. Advertised URLs are addresses, never names: Patroni follows
- * the member list etcd reports, and a name would put DNS on the failover path.
+ * The etcd command line for one member, started through `tls-key` (which writes the member's private key
+ * first). Advertised URLs are addresses, never names: Patroni follows the member list etcd reports, and a
+ * name would put DNS on the failover path. Clients and peers must present a certificate from the stack's
+ * CA (client-cert-auth): whoever reaches the port without one can read and write nothing. Only /metrics
+ * and /health are served without TLS, on their own port.
  */
 export function renderEtcdCommand(member: EtcdMember, members: EtcdMember[], clusterToken: string): string[] {
     return [
+        "tls-key",
         "etcd",
         `--name=${member.name}`,
         `--data-dir=${ETCD_DATA}/data`,
-        `--listen-client-urls=http://0.0.0.0:${ETCD_CLIENT_PORT}`,
-        `--advertise-client-urls=http://${member.address}:${ETCD_CLIENT_PORT}`,
-        `--listen-peer-urls=http://0.0.0.0:${ETCD_PEER_PORT}`,
-        `--initial-advertise-peer-urls=http://${member.address}:${ETCD_PEER_PORT}`,
+        `--listen-client-urls=https://0.0.0.0:${ETCD_CLIENT_PORT}`,
+        `--advertise-client-urls=https://${member.address}:${ETCD_CLIENT_PORT}`,
+        `--listen-peer-urls=https://0.0.0.0:${ETCD_PEER_PORT}`,
+        `--initial-advertise-peer-urls=https://${member.address}:${ETCD_PEER_PORT}`,
+        `--listen-metrics-urls=http://0.0.0.0:${ETCD_METRICS_PORT}`,
         `--initial-cluster=${initialCluster(members)}`,
         `--initial-cluster-token=${clusterToken}`,
         "--initial-cluster-state=new",
+        "--client-cert-auth",
+        `--trusted-ca-file=${TLS_FILES.ca}`,
+        `--cert-file=${TLS_FILES.cert}`,
+        `--key-file=${TLS_FILES.key}`,
+        "--peer-client-cert-auth",
+        `--peer-trusted-ca-file=${TLS_FILES.ca}`,
+        `--peer-cert-file=${TLS_FILES.cert}`,
+        `--peer-key-file=${TLS_FILES.key}`,
         // Small and quick: a DCS holds a few keys; the defaults are tuned for WAN latency.
         "--heartbeat-interval=100",
         "--election-timeout=1000",

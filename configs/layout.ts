@@ -4,6 +4,8 @@ export const PG_PORT = 5431;
 export const API_PORT = 8001;
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
+/** etcd's plain-HTTP listener for /metrics and /health only (no key access): Prometheus and the healthcheck. */
+export const ETCD_METRICS_PORT = 2381;
 export const HAPROXY_WRITE_PORT = 5431;
 export const HAPROXY_READ_PORT = 5432;
 export const HAPROXY_STATS_PORT = 8404;
@@ -78,6 +80,20 @@ export const HAPROXY_SSH_PORT = 2222;
 export const SSH_ETC = "/etc/ssh-ha";
 export const SSH_RUN = "/run/ssh-ha";
 
+/**
+ * TLS in every container that has a certificate: the stack's CA and the container's certificate are uploaded
+ * to TLS_ETC (public); the private key arrives as TLS_KEY_B64 and `tls-key` (images/common/tls-key.sh)
+ * writes it, 0600, to TLS_RUN, a tmpfs, before the service starts: it never reaches an image, an upload or a disk.
+ */
+export const TLS_ETC = "/etc/patroni-ha/tls";
+export const TLS_RUN = "/run/patroni-ha-tls";
+export const TLS_FILES = { ca: `${TLS_ETC}/ca.pem`, cert: `${TLS_ETC}/cert.pem`, key: `${TLS_RUN}/key.pem` };
+/**
+ * The tmpfs TLS_RUN is, in every container with a key. Docker gives it the mode of the image's folder,
+ * 1777 like /tmp (not its owner, so not the service user's 0700); the key in it is the user's, 0600.
+ */
+export const TLS_TMPFS = { [TLS_RUN]: "rw,nosuid,nodev,noexec,size=1m" };
+
 /** Prometheus's configuration, data and the stack's alert rules inside its image. */
 export const PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml";
 export const PROMETHEUS_DATA = "/var/lib/prometheus";
@@ -111,7 +127,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
         PG_VERSION: String(PG_VERSION),
     };
     const byRole: Record<string, Record<string, string>> = {
-        patroni: { ...shared, PG_PORT: String(PG_PORT), API_PORT: String(API_PORT), PG_HOME, PATRONI_CONFIG },
+        patroni: { ...shared, PG_PORT: String(PG_PORT), API_PORT: String(API_PORT), PG_HOME, PATRONI_CONFIG, TLS_ETC, TLS_RUN },
         barman: {
             ...shared,
             BARMAN_HOME,
@@ -121,7 +137,14 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             BARMAN_UID: String(BARMAN_UID),
             BARMAN_GID: String(BARMAN_GID),
         },
-        etcd: { ETCD_DATA, ETCD_CLIENT_PORT: String(ETCD_CLIENT_PORT), ETCD_PEER_PORT: String(ETCD_PEER_PORT) },
+        etcd: {
+            ETCD_DATA,
+            ETCD_CLIENT_PORT: String(ETCD_CLIENT_PORT),
+            ETCD_PEER_PORT: String(ETCD_PEER_PORT),
+            ETCD_METRICS_PORT: String(ETCD_METRICS_PORT),
+            TLS_ETC,
+            TLS_RUN,
+        },
         haproxy: {
             HAPROXY_CONFIG,
             HAPROXY_WRITE_PORT: String(HAPROXY_WRITE_PORT),
@@ -130,7 +153,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
         },
         exporter: { EXPORTER_PORT: String(EXPORTER_PORT) },
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA },
-        sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN },
+        sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN, TLS_ETC, TLS_RUN },
         alertmanager: { ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), ALERTMANAGER_CONFIG, ALERTMANAGER_DATA },
         "volume-metrics": { VOLUME_METRICS_PORT: String(VOLUME_METRICS_PORT), VOLUMES_DIR },
     };

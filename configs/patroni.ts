@@ -1,4 +1,4 @@
-import { API_PORT, DCS_NAMESPACE, ETCD_CLIENT_PORT, PG_BIN, PG_DATA, PG_PORT, ROLES } from "./layout";
+import { API_PORT, DCS_NAMESPACE, ETCD_CLIENT_PORT, PG_BIN, PG_DATA, PG_PORT, ROLES, TLS_FILES } from "./layout";
 import { dumpYaml } from "./yaml";
 
 export interface PatroniNodeConfig {
@@ -46,7 +46,14 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
             listen: `0.0.0.0:${API_PORT}`,
             connect_address: `${node.address}:${API_PORT}`,
         },
-        etcd3: { hosts: node.etcdAddresses.map(a => `${a}:${ETCD_CLIENT_PORT}`) },
+        // etcd accepts only clients with a certificate from the stack's CA: this node's own.
+        etcd3: {
+            hosts: node.etcdAddresses.map(a => `${a}:${ETCD_CLIENT_PORT}`),
+            protocol: "https",
+            cacert: TLS_FILES.ca,
+            cert: TLS_FILES.cert,
+            key: TLS_FILES.key,
+        },
         bootstrap: {
             dcs: BOOTSTRAP_DCS_FALLBACK,
             initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],

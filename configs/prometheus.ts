@@ -2,7 +2,7 @@ import {
     ALERTMANAGER_PORT,
     API_PORT,
     BARMAN_METRICS_PORT,
-    ETCD_CLIENT_PORT,
+    ETCD_METRICS_PORT,
     EXPORTER_PORT,
     HAPROXY_STATS_PORT,
     PROMETHEUS_RULES,
@@ -39,8 +39,9 @@ export function renderPrometheusYml(input: PrometheusConfigInput): string {
                 static_configs: input.members.map(m => ({ targets: [`${m.address}:${API_PORT}`], labels: { member: m.name } })),
             },
             {
+                // etcd's plain metrics listener: its client port takes only the stack's certificates.
                 job_name: "etcd",
-                static_configs: input.etcd.map(m => ({ targets: [`${m.address}:${ETCD_CLIENT_PORT}`], labels: { member: m.name } })),
+                static_configs: input.etcd.map(m => ({ targets: [`${m.address}:${ETCD_METRICS_PORT}`], labels: { member: m.name } })),
             },
             { job_name: "haproxy", static_configs: [{ targets: [`${input.haproxyAddress}:${HAPROXY_STATS_PORT}`] }] },
             { job_name: "postgres", static_configs: [{ targets: [`${input.exporterAddress}:${EXPORTER_PORT}`] }] },

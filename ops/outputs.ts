@@ -18,7 +18,11 @@ export interface StackOutputs {
     patroniMembers?: { name: string; apiUrl: string; postgresEndpoint: string }[];
     patroniApiUser: string;
     patroniApiPassword: string;
-    etcdEndpoints: string[];
+    /** Only when etcd is published (ports.publishEtcd). */
+    etcdEndpoints?: string[];
+    /** etcd members' Docker names (stacks deployed before it existed lack it). */
+    etcdContainers?: string[];
+    caCertificate?: string;
     writeConnectionString: string;
     readConnectionString: string;
     superuserConnectionString: string;

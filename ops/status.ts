@@ -5,6 +5,8 @@ import { COMMANDS, parseCommand, usage } from "./cli";
 import { memberApiUrl, memberEndpoints, readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
 import { errorText } from "../lib/errors";
+import { dockerExec } from "../lib/exec";
+import { X509Certificate } from "crypto";
 import { Sample, scrape, sampleValue } from "../lib/metrics";
 import { basicAuth, getJson, memberRunning } from "../lib/patroniApi";
 
@@ -41,6 +43,17 @@ export interface Snapshot {
     /** The failover sentinel, when the stack runs one (metricsUrls.sentinel). */
     sentinel?: SentinelStatus | null;
     sentinelError?: string;
+    /** When the stack's certificates end (its CA's notAfter; every certificate was issued with it, for as long). */
+    certificates?: { notAfter: string; daysLeft: number };
+}
+
+/** Days of certificate validity under which status says to rotate (docs/security.md#rotating-certificates). */
+export const CERTIFICATE_WARN_DAYS = 30;
+
+/** The end of the CA certificate's validity and the days left from `now`. */
+export function certificateValidity(caPem: string, now = Date.now()): { notAfter: string; daysLeft: number } {
+    const end = new Date(new X509Certificate(caPem).validTo);
+    return { notAfter: end.toISOString(), daysLeft: Math.floor((end.getTime() - now) / 86400000) };
 }
 
 export interface SentinelStatus {
@@ -53,6 +66,37 @@ export interface SentinelStatus {
     lastRelease: number;
     /** From the container's death to the key's deletion, that time, seconds. */
     lastReleaseSeconds: number;
+}
+
+/**
+ * Each etcd member's health: `etcdctl endpoint health` inside its container (over TLS with the member's
+ * certificate: etcd's client port is not published). Outputs of a stack deployed before etcd had TLS have
+ * no etcdContainers, only plain-HTTP endpoints.
+ */
+async function etcdHealth(o: Pick<StackOutputs, "etcdContainers" | "etcdEndpoints">): Promise<Snapshot["etcd"]> {
+    if (!o.etcdContainers) {
+        return Promise.all(
+            (o.etcdEndpoints ?? []).map(async endpoint => {
+                try {
+                    const h = (await getJson(`${endpoint}/health`)) as { health?: string };
+                    return { endpoint, healthy: h.health === "true" };
+                } catch (e) {
+                    return { endpoint, healthy: false, error: errorText(e) };
+                }
+            }),
+        );
+    }
+    return Promise.all(
+        o.etcdContainers.map(async endpoint => {
+            const r = await dockerExec(endpoint, ["etcdctl", "--command-timeout=3s", "endpoint", "health"], {
+                allowFail: true,
+                timeoutMs: 8000,
+            }).catch((e: unknown) => ({ code: -1, stdout: "", stderr: errorText(e) }));
+            return r.code === 0
+                ? { endpoint, healthy: true }
+                : { endpoint, healthy: false, error: (r.stderr || r.stdout).trim().slice(-300) };
+        }),
+    );
 }
 
 /** The sentinel's state from its metrics. */
@@ -111,16 +155,10 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
     if (snap.members) {
         delete snap.membersError;
     }
-    snap.etcd = await Promise.all(
-        o.etcdEndpoints.map(async endpoint => {
-            try {
-                const h = (await getJson(`${endpoint}/health`)) as { health?: string };
-                return { endpoint, healthy: h.health === "true" };
-            } catch (e) {
-                return { endpoint, healthy: false, error: errorText(e) };
-            }
-        }),
-    );
+    snap.etcd = await etcdHealth(o);
+    if (o.caCertificate) {
+        snap.certificates = certificateValidity(o.caCertificate);
+    }
     try {
         const r = await fetch(`${o.statsUrl};csv`, {
             headers: { authorization: basicAuth(o.statsUser, o.statsPassword) },
@@ -273,6 +311,12 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
             "the failover sentinel does not follow the Docker engine's events: a dead leader is replaced only when its lease expires",
         );
     }
+    if (s.certificates && s.certificates.daysLeft < CERTIFICATE_WARN_DAYS) {
+        reasons.push(
+            `the stack's certificates ${s.certificates.daysLeft < 0 ? "expired" : `expire in ${s.certificates.daysLeft} days,`} on ${s.certificates.notAfter}: ` +
+                "etcd then refuses every member and Patroni loses its DCS; rotate them (docs/security.md#rotating-certificates)",
+        );
+    }
     return { ok: reasons.length === 0, reasons };
 }
 
@@ -298,6 +342,9 @@ export function render(s: Snapshot, v: { ok: boolean; reasons: string[] }): stri
     lines.push("", "etcd");
     for (const e of s.etcd) {
         lines.push(`  ${e.endpoint}  ${e.healthy ? "healthy" : `UNHEALTHY${e.error ? ` (${e.error})` : ""}`}`);
+    }
+    if (s.certificates) {
+        lines.push("", `certificates: valid until ${s.certificates.notAfter} (${s.certificates.daysLeft} days)`);
     }
     lines.push("", "Barman");
     if (s.barman) {
@@ -349,7 +396,7 @@ if (require.main === module) {
             process.stdout.write(usage(COMMANDS.status));
             return 0;
         }
-        const o = readOutputs(argv, ["patroniApiUrls", "etcdEndpoints", "statsUrl", "statsUser", "statsPassword", "barmanContainer"]);
+        const o = readOutputs(argv, ["patroniApiUrls", "statsUrl", "statsUser", "statsPassword", "barmanContainer"]);
         const s = await collect(o);
         const v = verdict(s);
         process.stdout.write(argv.includes("--json") ? JSON.stringify({ ...v, snapshot: s }, null, 2) + "\n" : render(s, v));

@@ -5,7 +5,7 @@
 set -euo pipefail
 DOCKER_GID="$(stat -c %g "$DOCKER_SOCKET")"
 export DOCKER_GID
-haproxy -db -f /etc/haproxy/docker-filter.cfg &
+env -u TLS_KEY_B64 haproxy -db -f /etc/haproxy/docker-filter.cfg &
 filter=$!
 setpriv --reuid=sentinel --regid=sentinel --init-groups --inh-caps=-all \
     python3 /usr/local/bin/patroni-sentinel &

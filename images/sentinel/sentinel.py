@@ -36,9 +36,10 @@ def b64(text):
 class Etcd:
     """etcd's v3 JSON gateway (the API Patroni itself uses), over every endpoint in turn."""
 
-    def __init__(self, endpoints, timeout=2.0):
+    def __init__(self, endpoints, timeout=2.0, context=None):
         self.endpoints = list(endpoints)
         self.timeout = timeout
+        self.context = context  # TLS: the stack's CA and the sentinel's client certificate
 
     def _post(self, path, body):
         errors = []
@@ -47,7 +48,7 @@ class Etcd:
                 endpoint + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
             )
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                with urllib.request.urlopen(req, timeout=self.timeout, context=self.context) as r:
                     answer = json.loads(r.read() or b"{}")
                 # The member that answered first next time.
                 self.endpoints = self.endpoints[i:] + self.endpoints[:i]
@@ -200,6 +201,26 @@ class Sentinel:
         return since
 
 
+def tls_context(env):
+    """
+    The client side of etcd's TLS: trust the stack's CA only and present the sentinel's certificate. The key
+    arrives as TLS_KEY_B64; it is written to a 0600 file on the TLS_RUN tmpfs just long enough to load it,
+    and taken out of the environment.
+    """
+    import ssl
+    import tempfile
+
+    context = ssl.create_default_context(cafile=env["TLS_CA_FILE"])
+    fd, path = tempfile.mkstemp(dir=env.get("TLS_RUN") or None)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(base64.b64decode(env.pop("TLS_KEY_B64")))
+        context.load_cert_chain(env["TLS_CERT_FILE"], path)
+    finally:
+        os.unlink(path)
+    return context
+
+
 class Metrics:
     def __init__(self):
         from prometheus_client import Counter, Gauge
@@ -226,7 +247,8 @@ def main():
     # A fixed API version (Docker 20.10's; later engines serve it too): the client then never asks
     # /version, which the filter does not allow.
     client = docker.APIClient(base_url="unix://" + env["DOCKER_API"], version="1.41", timeout=10)
-    sentinel = Sentinel(Etcd(env["ETCD_ENDPOINTS"].split(",")), client, env["STACK"], env["DCS_CLUSTER_PREFIX"], members, metrics)
+    etcd = Etcd(env["ETCD_ENDPOINTS"].split(","), context=tls_context(env))
+    sentinel = Sentinel(etcd, client, env["STACK"], env["DCS_CLUSTER_PREFIX"], members, metrics)
     log.info("following the deaths of %s; leader key %s", ", ".join(f"{c} ({m})" for c, m in members.items()), sentinel.leader_key)
     since = int(time.time())
     while True:

@@ -202,9 +202,11 @@ describe("e2e: Barman follows the leader", function () {
         const parsed = JSON.parse(json.stdout) as {
             ok: boolean;
             reasons: string[];
-            snapshot: { members: { name: string; role: string }[] };
+            snapshot: { members: { name: string; role: string }[]; etcd: { endpoint: string; healthy: boolean }[] };
         };
         assert.equal(parsed.ok, true);
+        // etcd's health read inside its member over TLS (its port is not published).
+        assert.deepEqual(parsed.snapshot.etcd, [{ endpoint: `${d.outputs.etcdContainers![0]}`, healthy: true }]);
         assert.deepEqual(parsed.reasons, []);
         assert.deepEqual(parsed.snapshot.members.map(m => m.name).sort(), ["db1", "db2", "db3"]);
         assert.equal(parsed.snapshot.members.filter(m => m.role === "leader").length, 1);

@@ -16,6 +16,7 @@ import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, qu
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
 import { E2E_STACKS } from "../support/e2eStacks";
+import { certRequest, ecdsaPrivateKey, locallySignedCert, selfSignedCert } from "../support/certificates";
 import {
     containerStarts,
     directTo,
@@ -139,6 +140,109 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         for (let n = 1; n <= 4; n++) {
             const mount = await docker(["exec", `${STACK}-db${n}`, "sh", "-c", "findmnt -no FSTYPE /tmp; stat -c %a /tmp/role-passwords"]);
             assert.deepEqual(mount.split("\n"), ["tmpfs", "600"], `db${n}`);
+        }
+    });
+
+    it("3f. etcd takes only the stack's certificates: no read or write without one or with another CA's, from the host or the stack network; its port is not published", async () => {
+        const spec = parseConfig(config, STACK).spec;
+        const archiveCommands = async () => Promise.all(spec.members.map(m => nodeSql(`${STACK}-${m.name}`, "SHOW archive_command")));
+        const before = await archiveCommands();
+        const configKey = Buffer.from(`/service/${STACK}/config`).toString("base64");
+        const evil = Buffer.from(JSON.stringify({ postgresql: { parameters: { archive_command: "touch /tmp/pwned" } } })).toString(
+            "base64",
+        );
+        const put = JSON.stringify({ key: configKey, value: evil });
+        // A client certificate from another CA, with every usage etcd could want.
+        const otherKey = ecdsaPrivateKey("P256");
+        const otherCa = selfSignedCert({
+            privateKeyPem: otherKey,
+            subject: { commonName: "intruder CA" },
+            validityPeriodHours: 24,
+            isCaCertificate: true,
+            allowedUses: ["cert_signing", "digital_signature"],
+        });
+        const clientKey = ecdsaPrivateKey("P256");
+        const clientCert = locallySignedCert({
+            certRequestPem: certRequest({ privateKeyPem: clientKey, subject: { commonName: "root" }, dnsNames: ["intruder"] }),
+            caPrivateKeyPem: otherKey,
+            caCertPem: otherCa,
+            validityPeriodHours: 24,
+            allowedUses: ["digital_signature", "key_encipherment", "client_auth", "server_auth"],
+        });
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "intruder-"));
+        fs.writeFileSync(path.join(dir, "key.pem"), clientKey);
+        fs.writeFileSync(path.join(dir, "cert.pem"), clientCert);
+        fs.chmodSync(dir, 0o755);
+        fs.chmodSync(path.join(dir, "key.pem"), 0o644);
+        const etcdImage = await docker(["inspect", "-f", "{{.Config.Image}}", `${STACK}-etcd1`]);
+        try {
+            for (const e of spec.etcd) {
+                assert.equal(await docker(["port", `${STACK}-${e.name}`]), "", `${e.name} publishes nothing`);
+                const attempts: [string, string[]][] = [
+                    ["plain HTTP", [`http://${e.address}:2379/v3/kv/put`]],
+                    ["TLS without a certificate", ["-k", `https://${e.address}:2379/v3/kv/put`]],
+                    [
+                        "another CA's certificate",
+                        ["-k", "--cert", "/intruder/cert.pem", "--key", "/intruder/key.pem", `https://${e.address}:2379/v3/kv/put`],
+                    ],
+                ];
+                for (const [what, args] of attempts) {
+                    const curl = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--data-binary", put, ...args];
+                    // From the host, and from a throw-away container on the stack network.
+                    const fromHost = run(
+                        curl[0],
+                        curl.slice(1).map(a => a.replace("/intruder/", `${dir}/`)),
+                        { allowFail: true },
+                    );
+                    const fromNetwork = run(
+                        "docker",
+                        [
+                            "run",
+                            "--rm",
+                            "--network",
+                            `${STACK}-net`,
+                            "-v",
+                            `${dir}:/intruder:ro`,
+                            "--entrypoint",
+                            "curl",
+                            etcdImage,
+                            ...curl.slice(1),
+                        ],
+                        { allowFail: true },
+                    );
+                    for (const [where, r] of [
+                        ["host", await fromHost],
+                        ["stack network", await fromNetwork],
+                    ] as const) {
+                        assert.notEqual(r.stdout.trim(), "200", `${e.name}, ${what}, from the ${where}: etcd accepted the write`);
+                        log(
+                            `etcd ${e.name} ${what} from the ${where}: ${r.stdout.trim() === "000" ? "refused" : `HTTP ${r.stdout.trim()}`} (${r.stderr.trim().slice(0, 100)})`,
+                        );
+                    }
+                }
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        // The stack's own path works: a read inside a member with its certificate.
+        const own = await run("docker", ["exec", "-i", `${STACK}-etcd1`, "etcd-v3", "kv/range"], {
+            input: JSON.stringify({ key: configKey }),
+        });
+        assert.match(JSON.parse(own.stdout).kvs?.[0]?.key ?? "", /./, "the stack reads its config");
+        assert.doesNotMatch(Buffer.from(JSON.parse(own.stdout).kvs[0].value, "base64").toString(), /pwned/);
+        await new Promise(r => setTimeout(r, 3000));
+        assert.deepEqual(await archiveCommands(), before, "archive_command unchanged on every node");
+        // Each private key: on a tmpfs, readable by the service's user only.
+        for (const c of [`${STACK}-etcd1`, `${STACK}-db1`, `${STACK}-sentinel`]) {
+            const probe = c.endsWith("sentinel")
+                ? "findmnt -no FSTYPE /run/patroni-ha-tls; ls -A /run/patroni-ha-tls | wc -l"
+                : "findmnt -no FSTYPE /run/patroni-ha-tls; stat -c %a /run/patroni-ha-tls/key.pem";
+            // The sentinel loads its key and deletes the file at once: nothing stays.
+            assert.deepEqual(
+                (await docker(["exec", c, "sh", "-c", probe])).split("\n"),
+                ["tmpfs", c.endsWith("sentinel") ? "0" : "600"],
+                c,
+            );
         }
     });
 

@@ -5,7 +5,7 @@ import { ClusterSpec, SynchronousMode } from "../../config";
 import { DynamicConfigState } from "../../components/dcsClient";
 import { dcsKey, PG_DATA } from "../../configs/layout";
 import { clusterView, Deployed, query, waitForCluster } from "./stack";
-import { docker, run } from "./docker";
+import { docker, dockerExec, run } from "./docker";
 import { directTo } from "./helpers";
 import { plannedDynamicConfig, updateDynamicConfig } from "./update";
 import { SAMPLER_TABLE_DDL, SamplerResult, startSampler } from "./sampler";
@@ -81,24 +81,23 @@ export function directUrl(c: ChaosStack, n: number): string {
     return directTo(c.d, c.config, n);
 }
 
-/** The leader key in etcd: the truth, whatever a frozen or partitioned member's REST API says. */
+/**
+ * The leader key in etcd: the truth, whatever a frozen or partitioned member's REST API says. Read inside
+ * an etcd member (etcd-v3: TLS with its certificate), as the stack's own program reads it.
+ */
 export async function dcsLeader(c: ChaosStack): Promise<string | undefined> {
     const key = Buffer.from(dcsKey(c.spec.stack, "leader")).toString("base64");
-    for (const endpoint of c.d.outputs.etcdEndpoints as string[]) {
-        try {
-            const r = await fetch(`${endpoint}/v3/kv/range`, {
-                method: "POST",
-                body: JSON.stringify({ key }),
-                signal: AbortSignal.timeout(2000),
-            });
-            if (!r.ok) {
-                continue;
-            }
-            const kvs = ((await r.json()) as { kvs?: { value: string }[] }).kvs;
-            return kvs?.length ? Buffer.from(kvs[0].value, "base64").toString() : undefined;
-        } catch {
-            /* next member */
+    for (const member of c.spec.etcd) {
+        const r = await dockerExec(containerName(c, member.name), ["etcd-v3", "kv/range"], {
+            input: JSON.stringify({ key }),
+            timeoutMs: 2500,
+            allowFail: true,
+        }).catch(() => undefined);
+        if (r?.code !== 0) {
+            continue;
         }
+        const kvs = (JSON.parse(r.stdout) as { kvs?: { value: string }[] }).kvs;
+        return kvs?.length ? Buffer.from(kvs[0].value, "base64").toString() : undefined;
     }
     return undefined;
 }

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { errorText } from "../../lib/errors";
 import { randomInt } from "crypto";
 import { ed25519OpenSsh } from "./sshKey";
+import { certRequest, ecdsaPrivateKey, locallySignedCert, selfSignedCert } from "./certificates";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -69,7 +70,16 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
         "waitTimeout",
     ],
     "random:index/randomPassword:RandomPassword": ["length", "special"],
-    "tls:index/privateKey:PrivateKey": ["algorithm"],
+    "tls:index/privateKey:PrivateKey": ["algorithm", "ecdsaCurve"],
+    "tls:index/selfSignedCert:SelfSignedCert": ["privateKeyPem", "subject", "validityPeriodHours", "isCaCertificate", "allowedUses"],
+    "tls:index/certRequest:CertRequest": ["privateKeyPem", "subject", "dnsNames", "ipAddresses"],
+    "tls:index/locallySignedCert:LocallySignedCert": [
+        "certRequestPem",
+        "caPrivateKeyPem",
+        "caCertPem",
+        "validityPeriodHours",
+        "allowedUses",
+    ],
 };
 
 type Inputs = Record<string, any>;
@@ -251,6 +261,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
             }
             case "random:index/randomPassword:RandomPassword":
             case "tls:index/privateKey:PrivateKey":
+            case "tls:index/selfSignedCert:SelfSignedCert":
+            case "tls:index/certRequest:CertRequest":
+            case "tls:index/locallySignedCert:LocallySignedCert":
                 return { action: "replace", result: await this.create(type, name, i) };
             default:
                 if (type.startsWith("patroni-ha:index:")) {
@@ -306,11 +319,20 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 return { id: name, state: { result } };
             }
             case "tls:index/privateKey:PrivateKey": {
+                if (i.algorithm === "ECDSA") {
+                    return { id: name, state: { privateKeyPem: ecdsaPrivateKey(i.ecdsaCurve) } };
+                }
                 if (i.algorithm !== "ED25519") {
-                    throw new Error(`harness makes ED25519 keys only, not ${i.algorithm}`);
+                    throw new Error(`harness makes ED25519 and ECDSA keys only, not ${i.algorithm}`);
                 }
                 return { id: name, state: ed25519OpenSsh() };
             }
+            case "tls:index/selfSignedCert:SelfSignedCert":
+                return { id: name, state: { certPem: selfSignedCert(i as Parameters<typeof selfSignedCert>[0]) } };
+            case "tls:index/certRequest:CertRequest":
+                return { id: name, state: { certRequestPem: certRequest(i as Parameters<typeof certRequest>[0]) } };
+            case "tls:index/locallySignedCert:LocallySignedCert":
+                return { id: name, state: { certPem: locallySignedCert(i as Parameters<typeof locallySignedCert>[0]) } };
             case "pulumi-nodejs:dynamic:Resource": {
                 const { __provider: _provider, ...props } = i;
                 if (dynamicProvider(name) === etcdMembershipProvider) {

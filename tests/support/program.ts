@@ -54,6 +54,16 @@ export async function installMocks(stack: string, config: Record<string, unknown
                 if (args.type === "tls:index/privateKey:PrivateKey") {
                     state.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
                     state.publicKeyOpenssh = `ssh-ed25519 PUB-${args.name}\n`;
+                    state.privateKeyPem = `-----BEGIN EC PRIVATE KEY-----\nsecret-${args.name}\n-----END EC PRIVATE KEY-----\n`;
+                }
+                if (args.type === "tls:index/certRequest:CertRequest") {
+                    state.certRequestPem = `-----BEGIN CERTIFICATE REQUEST-----\n${args.name}\n-----END CERTIFICATE REQUEST-----\n`;
+                }
+                if (
+                    args.type === "tls:index/selfSignedCert:SelfSignedCert" ||
+                    args.type === "tls:index/locallySignedCert:LocallySignedCert"
+                ) {
+                    state.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
                 }
                 return { id: `${args.name}-id`, state };
             },

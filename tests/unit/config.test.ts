@@ -39,6 +39,7 @@ describe("config: defaults", () => {
             postgresBase: 15430,
             apiBase: 8000,
             etcdBase: 23790,
+            publishEtcd: false,
             pitr: 5554,
             metrics: 9187,
             barmanMetrics: 9780,
@@ -46,6 +47,12 @@ describe("config: defaults", () => {
             alertmanager: 9093,
             sentinelMetrics: 9781,
         });
+        assert.deepEqual(spec.tls, { validityDays: 365 });
+        assert.deepEqual(
+            spec.etcd.map(e => e.clientUrl),
+            [undefined, undefined, undefined],
+            "etcd is not published by default",
+        );
         assert.equal(spec.sentinel, true, "the failover sentinel runs with the fast profile");
         assert.equal(parseConfig({ profile: "conservative" }, "dev").spec.sentinel, false, "and not with conservative");
         assert.equal(parseConfig({ sentinel: "" }, "dev").spec.sentinel, true, "empty: the profile's");
@@ -84,7 +91,7 @@ describe("config: defaults", () => {
                 patroniNodes: 2,
                 etcdNodes: 1,
                 adminBindAddress: "::1",
-                ports: { apiBase: 9000, postgresBase: 9100, etcdBase: 9200 },
+                ports: { apiBase: 9000, postgresBase: 9100, etcdBase: 9200, publishEtcd: true },
             },
             "v6",
         );
@@ -106,8 +113,8 @@ describe("config: defaults", () => {
                 postgresEndpoint: "[::1]:9102",
             },
         ]);
-        assert.deepEqual(spec.etcd, [{ name: "etcd1", address: "10.50.0.11", hostClientPort: 9201, clientUrl: "http://[::1]:9201" }]);
-        for (const url of [...spec.members.map(m => m.apiUrl), spec.etcd[0].clientUrl]) {
+        assert.deepEqual(spec.etcd, [{ name: "etcd1", address: "10.50.0.11", hostClientPort: 9201, clientUrl: "https://[::1]:9201" }]);
+        for (const url of [...spec.members.map(m => m.apiUrl), spec.etcd[0].clientUrl!]) {
             assert.equal(new URL(url).port !== "", true, url);
         }
         assert.equal(
@@ -342,9 +349,14 @@ describe("config: every problem is reported, naming the key, the value and what 
         assert.equal(admin.length, 1);
         assert.match(
             admin[0],
-            /^adminBindAddress is 10\.0\.0\.5: .*every node's PostgreSQL \(15431-15432\), Patroni's REST API \(8001-8002\), etcd \(23791, no authentication.*HAProxy's stats page \(5553\).*metrics endpoints \(9187, 9780\).*PITR instance \(5554\)/,
+            /^adminBindAddress is 10\.0\.0\.5: .*every node's PostgreSQL \(15431-15432\), Patroni's REST API \(8001-8002\), HAProxy's stats page \(5553\).*metrics endpoints \(9187, 9780\).*PITR instance \(5554\)/,
         );
         assert.doesNotMatch(admin[0], /Prometheus/, "not deployed, not named");
+        assert.doesNotMatch(admin[0], /etcd/, "etcd is not published by default");
+        assert.match(
+            parseConfig({ adminBindAddress: "10.0.0.5", etcdNodes: 1, ports: { publishEtcd: true } }, "t").warnings[0],
+            /etcd \(23791, TLS with client certificates\)/,
+        );
         assert.match(parseConfig({ adminBindAddress: "0.0.0.0", prometheus: true }, "t").warnings[0], /Prometheus \(9090\)/);
     });
 

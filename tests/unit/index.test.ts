@@ -115,7 +115,7 @@ describe("program: container inputs (dev stack)", () => {
                 { volumeName: "dev-wal", containerPath: "/var/lib/barman-wal" },
             ]);
             assert.equal(c.inputs.user, "postgres");
-            assert.deepEqual(c.inputs.command, ["patroni-entrypoint", "/etc/patroni/patroni.yml"]);
+            assert.deepEqual(c.inputs.command, ["tls-key", "patroni-entrypoint", "/etc/patroni/patroni.yml"]);
             assert.equal(c.inputs.stopSignal, "SIGTERM");
             assert.ok(Number(c.inputs.stopTimeout) >= 30);
             const yml = yaml.load(upload(c, "/etc/patroni/patroni.yml")) as Record<string, any>;
@@ -134,14 +134,30 @@ describe("program: container inputs (dev stack)", () => {
         }
     });
 
-    it("etcd members: client ports published, initial cluster of every member", () => {
+    it("etcd members: client port not published, TLS with client certificates, initial cluster of every member", () => {
         for (let n = 1; n <= 3; n++) {
             const c = container(run, `dev-etcd${n}`);
-            assert.deepEqual(c.inputs.ports, [{ internal: 2379, external: 23790 + n, ip: "127.0.0.1" }]);
+            assert.deepEqual(c.inputs.ports, [], "etcd's client port is not published by default");
             const cmd = c.inputs.command as string[];
             assert.ok(
-                cmd.includes("--initial-cluster=etcd1=http://10.77.1.11:2380,etcd2=http://10.77.1.12:2380,etcd3=http://10.77.1.13:2380"),
+                cmd.includes("--initial-cluster=etcd1=https://10.77.1.11:2380,etcd2=https://10.77.1.12:2380,etcd3=https://10.77.1.13:2380"),
             );
+            assert.ok(cmd.includes("--client-cert-auth") && cmd.includes("--peer-client-cert-auth"));
+            assert.equal(
+                upload(c, "/etc/patroni-ha/tls/cert.pem"),
+                `-----BEGIN CERTIFICATE-----\ncluster-ca-etcd${n}-cert\n-----END CERTIFICATE-----\n`,
+            );
+            assert.equal(
+                upload(c, "/etc/patroni-ha/tls/ca.pem"),
+                "-----BEGIN CERTIFICATE-----\ncluster-ca-cert\n-----END CERTIFICATE-----\n",
+            );
+            assert.ok(isWrappedSecret(c.inputs.envs), "the key variable is secret");
+            assert.equal(
+                Buffer.from(envOf(c).TLS_KEY_B64, "base64").toString(),
+                `-----BEGIN EC PRIVATE KEY-----\nsecret-cluster-ca-etcd${n}-key\n-----END EC PRIVATE KEY-----\n`,
+            );
+            assert.deepEqual(c.inputs.tmpfs, { "/run/patroni-ha-tls": "rw,nosuid,nodev,noexec,size=1m" });
+            assert.match((c.inputs.healthcheck as { tests: string[] }).tests[1], /http:\/\/127\.0\.0\.1:2381\/health/);
             assert.deepEqual(c.inputs.volumes, [{ volumeName: `dev-etcd${n}-data`, containerPath: "/var/lib/etcd" }]);
         }
     });
@@ -200,9 +216,20 @@ describe("program: container inputs (dev stack)", () => {
             MEMBERS: "dev-db1=db1,dev-db2=db2,dev-db3=db3,dev-db4=db4",
             STACK: "dev",
             DCS_CLUSTER_PREFIX: "/service/dev/",
-            ETCD_ENDPOINTS: "http://10.77.1.11:2379,http://10.77.1.12:2379,http://10.77.1.13:2379",
+            ETCD_ENDPOINTS: "https://10.77.1.11:2379,https://10.77.1.12:2379,https://10.77.1.13:2379",
             DOCKER_API: "/run/sentinel/docker.sock",
+            TLS_CA_FILE: "/etc/patroni-ha/tls/ca.pem",
+            TLS_CERT_FILE: "/etc/patroni-ha/tls/cert.pem",
+            TLS_RUN: "/run/patroni-ha-tls",
+            TLS_KEY_B64: Buffer.from(
+                "-----BEGIN EC PRIVATE KEY-----\nsecret-cluster-ca-sentinel-key\n-----END EC PRIVATE KEY-----\n",
+            ).toString("base64"),
         });
+        assert.ok(isWrappedSecret(c.inputs.envs));
+        assert.equal(
+            upload(c, "/etc/patroni-ha/tls/cert.pem"),
+            "-----BEGIN CERTIFICATE-----\ncluster-ca-sentinel-cert\n-----END CERTIFICATE-----\n",
+        );
         assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.7");
         assert.equal((run.resolved.metricsUrls.value as Record<string, string>).sentinel, "http://127.0.0.1:9781/metrics");
     });
@@ -262,7 +289,7 @@ describe("program: container inputs (dev stack)", () => {
         assert.equal(config.postgresql.parameters.archive_mode, "always");
         assert.equal(config.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal %p %f");
         assert.deepEqual(config.slots, { barman: { type: "physical" } });
-        assert.deepEqual(dcs.inputs.etcdEndpoints, ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
+        assert.deepEqual(dcs.inputs.etcdContainers, ["dev-etcd1", "dev-etcd2", "dev-etcd3"]);
         assert.deepEqual(
             (dcs.inputs.members as { name: string }[]).map(m => m.name),
             ["db1", "db2", "db3", "db4"],
@@ -286,7 +313,7 @@ describe("program: the optional Prometheus", () => {
             haproxy: ["10.77.2.2:8404"],
             postgres: ["10.77.2.4:9187"],
             barman: ["10.77.2.3:9780"],
-            etcd: ["10.77.2.11:2379", "10.77.2.12:2379", "10.77.2.13:2379"],
+            etcd: ["10.77.2.11:2381", "10.77.2.12:2381", "10.77.2.13:2381"],
             volumes: ["10.77.2.8:9100"],
         });
         assert.match(upload(c, "/etc/prometheus/rules.yml"), /alert: PatroniNoLeader/);
@@ -381,6 +408,76 @@ describe("program: secrets", () => {
     });
 });
 
+describe("program: the stack's certificate authority", () => {
+    let run: Awaited<ReturnType<typeof runProgram>>;
+    before(async () => {
+        run = await runProgram({ subnet: "10.77.3.0/24", patroniNodes: 2, tls: { validityDays: 90 } }, "ca");
+    });
+    const csr = (name: string) => byType(run, "tls:index/certRequest:CertRequest").find(r => r.name === name)!.inputs;
+    const cert = (name: string) => byType(run, "tls:index/locallySignedCert:LocallySignedCert").find(r => r.name === name)!.inputs;
+
+    it("one ECDSA P-256 CA per stack, valid tls.validityDays, signing only", () => {
+        const ca = byType(run, "tls:index/selfSignedCert:SelfSignedCert");
+        assert.equal(ca.length, 1);
+        assert.equal(ca[0].inputs.isCaCertificate, true);
+        assert.equal(ca[0].inputs.validityPeriodHours, 90 * 24);
+        assert.deepEqual(ca[0].inputs.allowedUses, ["cert_signing", "crl_signing", "digital_signature"]);
+        assert.deepEqual((ca[0].inputs.subject as { commonName: string }).commonName, "ca CA");
+        for (const k of byType(run, "tls:index/privateKey:PrivateKey").filter(k => k.name.startsWith("cluster-ca"))) {
+            assert.deepEqual([k.inputs.algorithm, k.inputs.ecdsaCurve], ["ECDSA", "P256"], k.name);
+        }
+    });
+
+    it("every certificate names what its clients dial, with the usages its peer checks", () => {
+        assert.deepEqual(csr("cluster-ca-etcd2-csr").dnsNames, ["etcd2", "ca-etcd2", "localhost"]);
+        assert.deepEqual(csr("cluster-ca-etcd2-csr").ipAddresses, ["10.77.3.12", "127.0.0.1"], "not published: no host address");
+        assert.deepEqual(cert("cluster-ca-etcd2-cert").allowedUses, [
+            "digital_signature",
+            "key_encipherment",
+            "server_auth",
+            "client_auth",
+        ]);
+        assert.deepEqual(csr("cluster-ca-db1-csr").dnsNames, ["db1", "ca-db1", "localhost"]);
+        assert.deepEqual(csr("cluster-ca-db1-csr").ipAddresses, ["10.77.3.21", "127.0.0.1"]);
+        assert.deepEqual(cert("cluster-ca-db1-cert").allowedUses, ["digital_signature", "key_encipherment", "server_auth", "client_auth"]);
+        assert.deepEqual(cert("cluster-ca-sentinel-cert").allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
+        for (const c of byType(run, "tls:index/locallySignedCert:LocallySignedCert")) {
+            assert.equal(c.inputs.validityPeriodHours, 90 * 24, c.name);
+            assert.equal(c.inputs.caCertPem, "-----BEGIN CERTIFICATE-----\ncluster-ca-cert\n-----END CERTIFICATE-----\n", c.name);
+        }
+        assert.deepEqual(
+            byType(run, "tls:index/locallySignedCert:LocallySignedCert")
+                .map(c => c.name)
+                .sort(),
+            [
+                "cluster-ca-db1-cert",
+                "cluster-ca-db2-cert",
+                "cluster-ca-etcd1-cert",
+                "cluster-ca-etcd2-cert",
+                "cluster-ca-etcd3-cert",
+                "cluster-ca-sentinel-cert",
+            ],
+        );
+    });
+
+    it("no private key in an upload, a plain variable or a plain output; the CA certificate is a plain output", () => {
+        for (const c of containers(run)) {
+            for (const u of (unwrap(c.inputs.uploads) as { content: string }[] | undefined) ?? []) {
+                assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/, `${unwrap(c.inputs.name)} upload`);
+            }
+            if (c.inputs.envs !== undefined && JSON.stringify(unwrap(c.inputs.envs)).includes("TLS_KEY_B64")) {
+                assert.ok(isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)} envs not secret`);
+            }
+        }
+        for (const [key, { value, secret }] of Object.entries(run.resolved)) {
+            if (!secret) {
+                assert.doesNotMatch(JSON.stringify(value) ?? "", /PRIVATE KEY|secret-/, `plain output ${key}`);
+            }
+        }
+        assert.equal(run.resolved.caCertificate.secret, false);
+    });
+});
+
 describe("program: barman.mode rsync (the seed's SSH design)", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     before(async () => {
@@ -389,7 +486,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
     const KEYS = ["node-host-key", "barman-host-key", "archive-key", "backup-key"];
 
     it("four ED25519 keys per stack, no shared WAL volume, no Barman slot, the rsync archive_command", () => {
-        const keys = byType(run, "tls:index/privateKey:PrivateKey");
+        const keys = byType(run, "tls:index/privateKey:PrivateKey").filter(k => k.name.includes("-ssh-"));
         assert.deepEqual(keys.map(k => k.name).sort(), KEYS.map(k => `cluster-barman-ssh-${k}`).sort());
         for (const k of keys) {
             assert.equal(k.inputs.algorithm, "ED25519");
@@ -463,7 +560,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
 
     it("streaming mode (the default) has none of it", async () => {
         const plain = await runProgram({ patroniNodes: 2 }, "st");
-        assert.equal(byType(plain, "tls:index/privateKey:PrivateKey").length, 0);
+        assert.equal(byType(plain, "tls:index/privateKey:PrivateKey").filter(k => k.name.includes("-ssh-")).length, 0);
         assert.doesNotMatch(upload(container(plain, "st-haproxy"), "/etc/haproxy/haproxy.cfg"), /2222/);
         for (const c of containers(plain)) {
             assert.ok(!("SSH_HOST_KEY_B64" in (c.inputs.envs ? envOf(c) : {})));
@@ -483,8 +580,7 @@ function publishedOn(run: Awaited<ReturnType<typeof runProgram>>): Record<string
 }
 
 /** The default 4-node, 3-etcd stack's admin ports, with HAProxy's stats port as given. */
-const adminPorts = (stats: number) =>
-    [stats, 8001, 8002, 8003, 8004, 9187, 9780, 9781, 15431, 15432, 15433, 15434, 23791, 23792, 23793].sort((a, b) => a - b);
+const adminPorts = (stats: number) => [stats, 8001, 8002, 8003, 8004, 9187, 9780, 9781, 15431, 15432, 15433, 15434].sort((a, b) => a - b);
 
 describe("program: outputs", () => {
     it("names and values of the public outputs", async () => {
@@ -508,7 +604,9 @@ describe("program: outputs", () => {
             v("patroniMembers"),
             [1, 2, 3, 4].map(n => ({ name: `db${n}`, apiUrl: `http://127.0.0.1:${8000 + n}`, postgresEndpoint: `127.0.0.1:${15430 + n}` })),
         );
-        assert.deepEqual(v("etcdEndpoints"), ["http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"]);
+        assert.equal(v("etcdEndpoints"), undefined, "etcd is not published by default");
+        assert.deepEqual(v("etcdContainers"), ["out-etcd1", "out-etcd2", "out-etcd3"]);
+        assert.equal(v("caCertificate"), "-----BEGIN CERTIFICATE-----\ncluster-ca-cert\n-----END CERTIFICATE-----\n");
         assert.equal(v("writeConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6001/shop");
         assert.equal(v("readConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6002/shop");
         assert.equal(v("superuserConnectionString"), "postgresql://postgres:pw-cluster-superuser-password@127.0.0.1:6001/postgres");
@@ -529,6 +627,8 @@ describe("program: outputs", () => {
         assert.deepEqual(Object.keys(run.resolved).sort(), [
             "alertmanagerUrl",
             "barmanContainer",
+            "caCertificate",
+            "etcdContainers",
             "etcdEndpoints",
             "metricsUrls",
             "patroniApiPassword",
@@ -552,8 +652,11 @@ describe("program: outputs", () => {
     });
 
     it("adminBindAddress: every port but write and read binds there, and the outputs reach each part on its own address", async () => {
-        const run = await runProgram({ bindAddress: "192.0.2.10", adminBindAddress: "127.0.0.2" }, "split");
-        assert.deepEqual(publishedOn(run), { "192.0.2.10": [5551, 5552], "127.0.0.2": adminPorts(5553) });
+        const run = await runProgram({ bindAddress: "192.0.2.10", adminBindAddress: "127.0.0.2", ports: { publishEtcd: true } }, "split");
+        assert.deepEqual(publishedOn(run), {
+            "192.0.2.10": [5551, 5552],
+            "127.0.0.2": [...adminPorts(5553), 23791, 23792, 23793],
+        });
         const v = (k: string) => run.resolved[k].value;
         assert.equal(v("writeEndpoint"), "192.0.2.10:5551");
         assert.equal(v("readEndpoint"), "192.0.2.10:5552");
@@ -562,7 +665,13 @@ describe("program: outputs", () => {
         assert.equal(v("pitrEndpoint"), "127.0.0.2:5554");
         assert.deepEqual(
             v("etcdEndpoints"),
-            [1, 2, 3].map(n => `http://127.0.0.2:${23790 + n}`),
+            [1, 2, 3].map(n => `https://127.0.0.2:${23790 + n}`),
+        );
+        const etcd1 = byType(run, "tls:index/certRequest:CertRequest").find(r => r.name === "cluster-ca-etcd1-csr")!;
+        assert.deepEqual(
+            (etcd1.inputs.ipAddresses as string[]).slice(1),
+            ["127.0.0.1", "127.0.0.2"],
+            "the published address is in etcd's certificate",
         );
         for (const m of v("patroniMembers") as { apiUrl: string; postgresEndpoint: string }[]) {
             assert.match(m.apiUrl, /^http:\/\/127\.0\.0\.2:800\d$/);

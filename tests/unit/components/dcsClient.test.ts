@@ -1,7 +1,11 @@
-// The DCS client against a fake etcd gateway and fake Patroni members on loopback.
+// The DCS client against a fake etcd gateway and fake Patroni members on loopback; etcd is reached the way
+// the real stack's is, through `docker exec -i <member> etcd-v3 <path>`, here a fake `docker` on PATH.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
 import * as net from "net";
+import * as os from "os";
+import * as path from "path";
 import { applyDynamicConfig, configPatch, DynamicConfigState } from "../../../components/dcsClient";
 import { dynamicConfigProvider } from "../../../components/patroniDynamicConfig";
 import { FakeCluster } from "../../support/fakeCluster";
@@ -10,7 +14,7 @@ function state(c: FakeCluster, config: Record<string, unknown>): DynamicConfigSt
     return {
         scope: "s",
         namespace: "/service/",
-        etcdEndpoints: [c.url],
+        etcdContainers: ["s-etcd1", "s-etcd2"],
         apiUser: "patroni",
         apiPassword: "secret",
         members: c.members.map(m => ({ name: m.name, apiUrl: `${c.url}/${m.name}` })),
@@ -19,14 +23,54 @@ function state(c: FakeCluster, config: Record<string, unknown>): DynamicConfigSt
     };
 }
 
+/** A `docker` that answers `exec -i <member> etcd-v3 <path>` from the fake gateway, logging the member. */
+const FAKE_DOCKER = `#!/bin/sh
+[ "$1" = exec ] && [ "$2" = -i ] && [ "$4" = etcd-v3 ] || { echo "fake docker: unexpected $*" >&2; exit 2; }
+case " $FAKE_ETCD_DOWN " in *" $3 "*) echo "Error response from daemon: container $3 is not running" >&2; exit 1;; esac
+echo "$3 $5" >> "$FAKE_DOCKER_LOG"
+exec curl -fsS --data-binary @- "$FAKE_ETCD_URL/v3/$5"
+`;
+
 describe("DCS client", () => {
     let c: FakeCluster;
+    let dir: string;
+    const saved = { ...process.env };
     beforeEach(async () => {
         c = new FakeCluster();
         c.auth = "patroni:secret";
         await c.start();
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-docker-"));
+        fs.writeFileSync(path.join(dir, "docker"), FAKE_DOCKER, { mode: 0o755 });
+        Object.assign(process.env, {
+            PATH: `${dir}:${process.env.PATH}`,
+            FAKE_ETCD_URL: c.url,
+            FAKE_DOCKER_LOG: path.join(dir, "log"),
+            FAKE_ETCD_DOWN: "",
+        });
     });
-    afterEach(() => c.stop());
+    afterEach(() => {
+        c.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+        for (const k of ["PATH", "FAKE_ETCD_URL", "FAKE_DOCKER_LOG", "FAKE_ETCD_DOWN"]) {
+            if (saved[k] === undefined) {
+                delete process.env[k];
+            } else {
+                process.env[k] = saved[k];
+            }
+        }
+    });
+
+    it("reaches etcd inside a member (docker exec etcd-v3), moving on when a member is down", async () => {
+        process.env.FAKE_ETCD_DOWN = "s-etcd1";
+        const report = await applyDynamicConfig(state(c, { ttl: 30 }));
+        assert.equal(report.mode, "seeded");
+        assert.deepEqual(fs.readFileSync(path.join(dir, "log"), "utf8").trim().split("\n"), ["s-etcd2 kv/range", "s-etcd2 kv/put"]);
+        process.env.FAKE_ETCD_DOWN = "s-etcd1 s-etcd2";
+        await assert.rejects(
+            applyDynamicConfig({ ...state(c, { ttl: 30 }), timeoutSeconds: 1 }),
+            /no etcd member answered: s-etcd1: .*not running; s-etcd2: .*not running/,
+        );
+    });
 
     it("seeds the config into etcd when the cluster is not initialized yet, touching no member", async () => {
         const report = await applyDynamicConfig(state(c, { ttl: 30 }));
@@ -114,7 +158,7 @@ describe("PatroniDynamicConfig provider", () => {
         const base = {
             scope: "s",
             namespace: "/service/",
-            etcdEndpoints: [],
+            etcdContainers: [],
             members: [],
             apiUser: "u",
             apiPassword: "p",

@@ -6,14 +6,18 @@ import { declareUnderMocks } from "../../support/program";
 import { PatroniCluster } from "../../../components/cluster";
 import { parseConfig } from "../../../config";
 
-const three: EtcdMembershipState = { members: ["etcd1", "etcd2", "etcd3"] };
-const five: EtcdMembershipState = { members: ["etcd1", "etcd2", "etcd3", "etcd4", "etcd5"] };
+const three: EtcdMembershipState = { members: ["etcd1", "etcd2", "etcd3"], peerScheme: "https" };
+const five: EtcdMembershipState = { members: ["etcd1", "etcd2", "etcd3", "etcd4", "etcd5"], peerScheme: "https" };
 
 describe("EtcdMembership: the etcd member list of a deployed stack", () => {
     it("check passes a first deploy and an unchanged list, and refuses a changed one, saying what to do", async () => {
         assert.equal((await etcdMembershipProvider.check!(undefined as never, three)).failures, undefined, "first deploy");
         assert.equal((await etcdMembershipProvider.check!({} as never, three)).failures, undefined, "no olds");
-        assert.equal((await etcdMembershipProvider.check!(three, { members: [...three.members] })).failures, undefined, "unchanged");
+        assert.equal(
+            (await etcdMembershipProvider.check!(three, { ...three, members: [...three.members] })).failures,
+            undefined,
+            "unchanged",
+        );
         for (const [olds, news] of [
             [three, five],
             [five, three],
@@ -31,6 +35,18 @@ describe("EtcdMembership: the etcd member list of a deployed stack", () => {
             assert.match(failures[0].reason, /Nothing was changed/);
         }
         assert.deepEqual(await etcdMembershipProvider.diff!("id", three, three), { changes: false });
+    });
+
+    it("check refuses to move a stack deployed with plain-HTTP etcd to TLS in place, saying why and where to read on", async () => {
+        const plain = { members: three.members };
+        const failures = (await etcdMembershipProvider.check!(plain, three)).failures ?? [];
+        assert.equal(failures.length, 1);
+        assert.equal(failures[0].property, "peerScheme");
+        assert.match(
+            failures[0].reason,
+            /deployed without TLS.*peer addresses in its data volumes.*Nothing was changed.*docs\/security\.md/,
+        );
+        assert.equal((await etcdMembershipProvider.check!(undefined as never, three)).failures, undefined, "a new stack");
     });
 
     it("every etcd container depends on it, so a refusal comes before any member is touched", async () => {

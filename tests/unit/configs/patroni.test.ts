@@ -28,8 +28,13 @@ describe("renderers: patroni.yml", () => {
         assert.equal(doc.postgresql.listen, "0.0.0.0:5431");
     });
 
-    it("lists every etcd member by address (etcd v3 API)", () => {
+    it("lists every etcd member by address (etcd v3 API), over TLS with the node's certificate", () => {
         assert.deepEqual(doc.etcd3.hosts, ["10.9.8.11:2379", "10.9.8.12:2379", "10.9.8.13:2379"]);
+        assert.equal(doc.etcd3.protocol, "https");
+        assert.deepEqual(
+            [doc.etcd3.cacert, doc.etcd3.cert, doc.etcd3.key],
+            ["/etc/patroni-ha/tls/ca.pem", "/etc/patroni-ha/tls/cert.pem", "/run/patroni-ha-tls/key.pem"],
+        );
     });
 
     it("names the auth users but holds no password", () => {

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { render, Snapshot, verdict } from "../../../ops/status";
+import { certificateValidity, render, Snapshot, verdict } from "../../../ops/status";
+import { ecdsaPrivateKey, selfSignedCert } from "../../support/certificates";
 import { parseSamples, sampleValue } from "../../../lib/metrics";
 import { memberRunning } from "../../../lib/patroniApi";
 
@@ -38,6 +39,27 @@ function healthy(): Snapshot {
 }
 
 describe("status verdict", () => {
+    it("reads the CA certificate's end and says to rotate under 30 days left", () => {
+        const ca = selfSignedCert({
+            privateKeyPem: ecdsaPrivateKey("P256"),
+            subject: { commonName: "t CA" },
+            validityPeriodHours: 20 * 24,
+            isCaCertificate: true,
+            allowedUses: ["cert_signing"],
+        });
+        const validity = certificateValidity(ca);
+        assert.ok(validity.daysLeft === 19 || validity.daysLeft === 20, JSON.stringify(validity));
+        const soon = { ...healthy(), certificates: validity };
+        assert.match(
+            verdict(soon).reasons.join("\n"),
+            /certificates expire in (19|20) days, on .*rotate them \(docs\/security\.md#rotating-certificates\)/,
+        );
+        assert.match(render(soon, verdict(soon)), /certificates: valid until \d{4}-/);
+        assert.equal(certificateValidity(ca, Date.now() + 40 * 86400000).daysLeft < 0, true);
+        assert.match(verdict({ ...healthy(), certificates: { notAfter: "x", daysLeft: -1 } }).reasons[0], /certificates expired on x/);
+        assert.deepEqual(verdict({ ...healthy(), certificates: { notAfter: "x", daysLeft: 30 } }).reasons, []);
+    });
+
     it("counts Patroni 3's running and Patroni 4's replication states as running, nothing else", () => {
         for (const state of ["running", "streaming", "in archive recovery"]) {
             assert.equal(memberRunning({ state }), true, state);

@@ -11,6 +11,9 @@ const DECLARATIONS: Record<string, [string, string]> = {
     "docker:index/container:Container": ["@pulumi/docker/container.d.ts", "ContainerArgs"],
     "random:index/randomPassword:RandomPassword": ["@pulumi/random/randomPassword.d.ts", "RandomPasswordArgs"],
     "tls:index/privateKey:PrivateKey": ["@pulumi/tls/privateKey.d.ts", "PrivateKeyArgs"],
+    "tls:index/selfSignedCert:SelfSignedCert": ["@pulumi/tls/selfSignedCert.d.ts", "SelfSignedCertArgs"],
+    "tls:index/certRequest:CertRequest": ["@pulumi/tls/certRequest.d.ts", "CertRequestArgs"],
+    "tls:index/locallySignedCert:LocallySignedCert": ["@pulumi/tls/locallySignedCert.d.ts", "LocallySignedCertArgs"],
 };
 
 function declaredInputs(file: string, iface: string): string[] {

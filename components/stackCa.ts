@@ -1,0 +1,112 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { TLS_FILES, TLS_TMPFS } from "../configs/layout";
+
+export interface StackCaArgs {
+    /** Names the CA (`<stack> CA`) and is the organization of every certificate. */
+    stack: string;
+    /** Days every certificate, the CA's too, is valid (config tls.validityDays). */
+    validityDays: number;
+}
+
+/** What one certificate is for and the names its clients use. */
+export interface LeafSpec {
+    /** Subject common name, e.g. "etcd1". */
+    commonName: string;
+    /** DNS names clients verify (container name, network alias, `localhost` for the container's own tools). */
+    dnsNames: string[];
+    /** IP addresses clients verify (the fixed address; the host addresses of published endpoints). */
+    ipAddresses: string[];
+    /** "server": it listens for TLS clients; "client": it presents itself to a peer that checks certificates. */
+    usages: ("server" | "client")[];
+}
+
+/** A certificate and its private key (secret), PEM. */
+export interface IssuedCertificate {
+    certPem: pulumi.Output<string>;
+    keyPem: pulumi.Output<string>;
+}
+
+/** What a container with a certificate gets: the CA and its certificate as files, its key through `tls-key`. */
+export interface ContainerTls {
+    uploads: { file: string; content: pulumi.Input<string> }[];
+    /** `TLS_KEY_B64=...`, secret: `tls-key` writes it to a tmpfs at start (images/common/tls-key.sh). */
+    keyEnv: pulumi.Output<string>;
+    tmpfs: Record<string, string>;
+}
+
+const USAGES: Record<LeafSpec["usages"][number], string> = { server: "server_auth", client: "client_auth" };
+
+/**
+ * The stack's own certificate authority (ECDSA P-256, from @pulumi/tls) and the certificates it issues:
+ * etcd, Patroni and the stack's tools trust this CA only, so a certificate from anywhere else gets nobody
+ * in. Replacing the CA's key resource re-issues every certificate (docs/security.md, rotating).
+ */
+export class StackCa extends pulumi.ComponentResource {
+    /** The CA certificate, PEM (public: clients need it to verify the stack). */
+    public readonly certPem: pulumi.Output<string>;
+    private readonly key: tls.PrivateKey;
+    private readonly validityHours: number;
+    private readonly organization: string;
+    private readonly name: string;
+
+    constructor(name: string, args: StackCaArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("patroni-ha:index:StackCa", name, {}, opts);
+        this.name = name;
+        this.validityHours = args.validityDays * 24;
+        this.organization = `patroni-ha ${args.stack}`;
+        this.key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+        this.certPem = new tls.SelfSignedCert(
+            `${name}-cert`,
+            {
+                privateKeyPem: this.key.privateKeyPem,
+                subject: { commonName: `${args.stack} CA`, organization: this.organization },
+                isCaCertificate: true,
+                validityPeriodHours: this.validityHours,
+                allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+            },
+            { parent: this },
+        ).certPem;
+        this.registerOutputs({ certPem: this.certPem });
+    }
+
+    /** A certificate for `part` (names its resources `<ca>-<part>-...`), signed by this CA. */
+    public issue(part: string, leaf: LeafSpec): IssuedCertificate {
+        const prefix = `${this.name}-${part}`;
+        const key = new tls.PrivateKey(`${prefix}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+        const request = new tls.CertRequest(
+            `${prefix}-csr`,
+            {
+                privateKeyPem: key.privateKeyPem,
+                subject: { commonName: leaf.commonName, organization: this.organization },
+                dnsNames: leaf.dnsNames,
+                ipAddresses: leaf.ipAddresses,
+            },
+            { parent: this },
+        );
+        const cert = new tls.LocallySignedCert(
+            `${prefix}-cert`,
+            {
+                certRequestPem: request.certRequestPem,
+                caPrivateKeyPem: this.key.privateKeyPem,
+                caCertPem: this.certPem,
+                validityPeriodHours: this.validityHours,
+                allowedUses: ["digital_signature", "key_encipherment", ...leaf.usages.map(u => USAGES[u])],
+            },
+            { parent: this },
+        );
+        return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
+    }
+
+    /** The files, key variable and tmpfs a container needs to use `leaf` (and trust this CA). */
+    public containerTls(leaf: IssuedCertificate): ContainerTls {
+        return {
+            uploads: [
+                { file: TLS_FILES.ca, content: this.certPem },
+                { file: TLS_FILES.cert, content: leaf.certPem },
+            ],
+            keyEnv: pulumi.secret(leaf.keyPem.apply(k => `TLS_KEY_B64=${Buffer.from(k).toString("base64")}`)),
+            tmpfs: TLS_TMPFS,
+        };
+    }
+}

@@ -1,0 +1,139 @@
+// Test-only: what @pulumi/tls does for the stack (keys, the CA, requests, signed certificates), done with
+// the openssl CLI so that the harness deploys real certificates. Never used by the program.
+import { spawnSync } from "child_process";
+import { generateKeyPairSync, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+type Subject = { commonName?: string; organization?: string };
+
+const KEY_USAGE: Record<string, string> = {
+    digital_signature: "digitalSignature",
+    key_encipherment: "keyEncipherment",
+    cert_signing: "keyCertSign",
+    crl_signing: "cRLSign",
+};
+const EXTENDED: Record<string, string> = { server_auth: "serverAuth", client_auth: "clientAuth" };
+
+/** Run openssl with files in a scratch folder (`files` written first); the named output file's text. */
+function openssl(files: Record<string, string>, args: string[], output: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "harness-tls-"));
+    try {
+        for (const [name, content] of Object.entries(files)) {
+            fs.writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+        }
+        const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+        if (r.status !== 0) {
+            throw new Error(`openssl ${args[0]}: ${r.stderr || r.error}`);
+        }
+        return fs.readFileSync(path.join(dir, output), "utf8");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+function reqConfig(subject: Subject, ext: string[]): string {
+    const dn = [...(subject.organization ? [`O = ${subject.organization}`] : []), `CN = ${subject.commonName ?? "unnamed"}`];
+    return ["[req]", "distinguished_name = dn", "prompt = no", "[dn]", ...dn, "[ext]", ...ext, ""].join("\n");
+}
+
+function usageLines(uses: string[]): string[] {
+    const ku = uses.filter(u => KEY_USAGE[u]).map(u => KEY_USAGE[u]);
+    const eku = uses.filter(u => EXTENDED[u]).map(u => EXTENDED[u]);
+    return [...(ku.length ? [`keyUsage = critical,${ku.join(",")}`] : []), ...(eku.length ? [`extendedKeyUsage = ${eku.join(",")}`] : [])];
+}
+
+const days = (hours: number) => String(Math.max(1, Math.ceil(hours / 24)));
+
+/** An ECDSA key as @pulumi/tls gives it: SEC1 PEM ("EC PRIVATE KEY"). */
+export function ecdsaPrivateKey(curve: string): string {
+    const namedCurve = { P224: "P-224", P256: "P-256", P384: "P-384", P521: "P-521" }[curve] ?? "P-256";
+    return generateKeyPairSync("ec", { namedCurve }).privateKey.export({ type: "sec1", format: "pem" }).toString();
+}
+
+/** tls.SelfSignedCert. */
+export function selfSignedCert(i: {
+    privateKeyPem: string;
+    subject: Subject;
+    validityPeriodHours: number;
+    isCaCertificate?: boolean;
+    allowedUses: string[];
+}): string {
+    const ext = [
+        ...(i.isCaCertificate ? ["basicConstraints = critical,CA:TRUE"] : []),
+        "subjectKeyIdentifier = hash",
+        ...usageLines(i.allowedUses),
+    ];
+    return openssl(
+        { "key.pem": i.privateKeyPem, "req.cnf": reqConfig(i.subject, ext) },
+        [
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "key.pem",
+            "-config",
+            "req.cnf",
+            "-extensions",
+            "ext",
+            "-days",
+            days(i.validityPeriodHours),
+            "-out",
+            "cert.pem",
+        ],
+        "cert.pem",
+    );
+}
+
+/** tls.CertRequest: the subject and the alternative names. */
+export function certRequest(i: { privateKeyPem: string; subject: Subject; dnsNames?: string[]; ipAddresses?: string[] }): string {
+    const san = [...(i.dnsNames ?? []).map(d => `DNS:${d}`), ...(i.ipAddresses ?? []).map(a => `IP:${a}`)];
+    return openssl(
+        {
+            "key.pem": i.privateKeyPem,
+            "req.cnf": reqConfig(i.subject, san.length ? [`subjectAltName = ${san.join(",")}`] : ["basicConstraints = CA:FALSE"]),
+        },
+        ["req", "-new", "-key", "key.pem", "-config", "req.cnf", "-reqexts", "ext", "-out", "req.pem"],
+        "req.pem",
+    );
+}
+
+/** tls.LocallySignedCert: the request's names, the given usages, signed by the CA. */
+export function locallySignedCert(i: {
+    certRequestPem: string;
+    caPrivateKeyPem: string;
+    caCertPem: string;
+    validityPeriodHours: number;
+    allowedUses: string[];
+}): string {
+    const ext = ["[ext]", "basicConstraints = critical,CA:FALSE", "authorityKeyIdentifier = keyid", ...usageLines(i.allowedUses), ""].join(
+        "\n",
+    );
+    return openssl(
+        { "req.pem": i.certRequestPem, "ca.pem": i.caCertPem, "cakey.pem": i.caPrivateKeyPem, "ext.cnf": ext },
+        [
+            "x509",
+            "-req",
+            "-in",
+            "req.pem",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "cakey.pem",
+            "-set_serial",
+            `0x${randomBytes(16).toString("hex")}`,
+            "-days",
+            days(i.validityPeriodHours),
+            "-copy_extensions",
+            "copyall",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "ext",
+            "-out",
+            "cert.pem",
+        ],
+        "cert.pem",
+    );
+}
