@@ -168,6 +168,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         member,
                         scope,
                         subnet: spec.subnet,
+                        gateway: spec.addresses.gateway,
                         etcdAddresses,
                         ca: this.ca,
                         adminHost: spec.adminHost,

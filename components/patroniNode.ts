@@ -39,6 +39,8 @@ export interface PatroniNodeArgs {
     scope: string;
     /** Stack subnet (CIDR), for the pg_hba lines used at initdb. */
     subnet: string;
+    /** The stack network's gateway: where the host's tools reach the published REST API from (its allowlist). */
+    gateway: string;
     /** Addresses of every etcd member. */
     etcdAddresses: string[];
     /** Patroni + PostgreSQL image reference. */
@@ -80,6 +82,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             address: member.address,
             etcdAddresses: args.etcdAddresses,
             pgHba: bootstrapPgHba(args.subnet),
+            apiAllowlist: [args.gateway, "127.0.0.1"],
         });
         const volume = dataVolume(this, `${name}-data`, `${member.name}-data`, "patroni", args.placement);
         this.dataVolumeName = volume.name;

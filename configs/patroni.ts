@@ -12,6 +12,12 @@ export interface PatroniNodeConfig {
     etcdAddresses: string[];
     /** pg_hba lines written at initdb (Patroni requires them here); the DCS copy governs afterwards. */
     pgHba: string[];
+    /**
+     * Who besides the members may call the REST API's unsafe endpoints (PATCH /config, POST /switchover,
+     * /restart ...): the stack network's gateway, which is where the host's tools (`pulumi up`, the operator
+     * commands) arrive through the published port, and loopback (patronictl inside the node).
+     */
+    apiAllowlist: string[];
 }
 
 /** Path of the post-bootstrap script inside the Patroni image. */
@@ -45,6 +51,10 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
         restapi: {
             listen: `0.0.0.0:${API_PORT}`,
             connect_address: `${node.address}:${API_PORT}`,
+            // Unsafe endpoints need the password *and* one of these addresses: another container on the
+            // stack network (the exporter, Barman, anything that got in) is refused even with the password.
+            allowlist: node.apiAllowlist,
+            allowlist_include_members: true,
         },
         // etcd accepts only clients with a certificate from the stack's CA: this node's own.
         etcd3: {

@@ -246,6 +246,40 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         }
     });
 
+    it("3g. Patroni's unsafe endpoints: 401 without the password from the host, 403 with it from another container on the stack network", async () => {
+        const [db1] = memberEndpoints(d.outputs);
+        for (const [method, endpoint, body] of [
+            ["PATCH", "/config", { ttl: 99 }],
+            ["POST", "/switchover", { leader: "db1" }],
+            ["POST", "/restart", { restart_pending: true }],
+        ] as const) {
+            const r = await fetch(`${db1.apiUrl}${endpoint}`, { method, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+            assert.equal(r.status, 401, `${method} ${endpoint} without credentials`);
+        }
+        const address = parseConfig(config, STACK).spec.members[0].address;
+        const etcdImage = await docker(["inspect", "-f", "{{.Config.Image}}", `${STACK}-etcd1`]);
+        const inside = await run(
+            "docker",
+            [
+                "run",
+                "--rm",
+                "-i",
+                "--network",
+                `${STACK}-net`,
+                "--entrypoint",
+                "sh",
+                etcdImage,
+                "-c",
+                // The password on stdin, not in argv.
+                `read -r pw; curl -sS -o /dev/null -w '%{http_code}' -u "patroni:$pw" -X POST -d '{"restart_pending": true}' http://${address}:8001/restart`,
+            ],
+            { input: `${d.outputs.patroniApiPassword}\n`, allowFail: true },
+        );
+        assert.equal(inside.stdout.trim(), "403", `POST /restart with the password from another container: ${inside.stderr}`);
+        const config0 = (await (await fetch(`${db1.apiUrl}/config`)).json()) as { ttl: number };
+        assert.notEqual(config0.ttl, 99, "the unauthenticated PATCH changed nothing");
+    });
+
     it("3d. pg_hba: the superuser only through the write port, replication only from the nodes, the application's role anywhere", async () => {
         const refused = (e: Error) => /pg_hba\.conf rejects/.test(e.message);
         const [su] = await query<{ u: string }>(d.outputs.superuserConnectionString, "SELECT current_user AS u");

@@ -126,6 +126,7 @@ describe("program: container inputs (dev stack)", () => {
             });
             assert.equal(yml.postgresql.use_unix_socket, true, "Patroni connects over the socket (peer), not with the superuser password");
             assert.equal(yml.restapi.connect_address, `10.77.1.${20 + n}:8001`);
+            assert.deepEqual(yml.restapi.allowlist, ["10.77.1.1", "127.0.0.1"], "unsafe endpoints: the gateway (host tools) and loopback");
             const env = envOf(c);
             assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-cluster-superuser-password");
             assert.equal(env.PATRONI_RESTAPI_PASSWORD, "pw-cluster-patroni-api-password");

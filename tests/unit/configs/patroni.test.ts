@@ -15,6 +15,7 @@ describe("renderers: patroni.yml", () => {
         address: "10.9.8.22",
         etcdAddresses: etcdAddresses,
         pgHba: bootstrapPgHba(spec.subnet),
+        apiAllowlist: ["10.9.8.1", "127.0.0.1"],
     });
     const doc = yaml.load(text) as Record<string, any>;
 
@@ -35,6 +36,11 @@ describe("renderers: patroni.yml", () => {
             [doc.etcd3.cacert, doc.etcd3.cert, doc.etcd3.key],
             ["/etc/patroni-ha/tls/ca.pem", "/etc/patroni-ha/tls/cert.pem", "/run/patroni-ha-tls/key.pem"],
         );
+    });
+
+    it("unsafe REST API endpoints only from the members, the gateway (host tools) and loopback", () => {
+        assert.deepEqual(doc.restapi.allowlist, ["10.9.8.1", "127.0.0.1"]);
+        assert.equal(doc.restapi.allowlist_include_members, true);
     });
 
     it("names the auth users but holds no password", () => {

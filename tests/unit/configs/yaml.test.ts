@@ -19,7 +19,14 @@ describe("renderers are deterministic", () => {
             canonicalJson(renderDynamicConfig({ patroni: a, hba: HBA })),
             canonicalJson(renderDynamicConfig({ patroni: b, hba: HBA })),
         );
-        const node = { scope: "dev", name: "db1", address: "10.9.8.21", etcdAddresses: etcdAddresses, pgHba: bootstrapPgHba(spec.subnet) };
+        const node = {
+            scope: "dev",
+            name: "db1",
+            address: "10.9.8.21",
+            etcdAddresses: etcdAddresses,
+            pgHba: bootstrapPgHba(spec.subnet),
+            apiAllowlist: ["10.9.8.1"],
+        };
         assert.equal(renderPatroniYml(node), renderPatroniYml({ ...node }));
         assert.equal(
             renderHaproxyCfg({ servers, maximumLagOnFailover: 5, timings: spec.haproxy }),
