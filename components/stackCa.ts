@@ -35,6 +35,9 @@ export interface ContainerTls {
     tmpfs: Record<string, string>;
 }
 
+/** Days before the end at which certificates are due for renewal (half the validity when that is shorter). */
+export const RENEW_DAYS = 30;
+
 const USAGES: Record<LeafSpec["usages"][number], string> = { server: "server_auth", client: "client_auth" };
 
 /**
@@ -47,6 +50,8 @@ export class StackCa extends pulumi.ComponentResource {
     public readonly certPem: pulumi.Output<string>;
     private readonly key: tls.PrivateKey;
     private readonly validityHours: number;
+    /** Hours before the end at which the tls provider considers a certificate due (see renewal in docs/security.md). */
+    private readonly renewalHours: number;
     private readonly organization: string;
     private readonly name: string;
 
@@ -54,6 +59,7 @@ export class StackCa extends pulumi.ComponentResource {
         super("patroni-ha:index:StackCa", name, {}, opts);
         this.name = name;
         this.validityHours = args.validityDays * 24;
+        this.renewalHours = Math.min(RENEW_DAYS * 24, Math.floor(this.validityHours / 2));
         this.organization = `patroni-ha ${args.stack}`;
         this.key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         this.certPem = new tls.SelfSignedCert(
@@ -63,6 +69,7 @@ export class StackCa extends pulumi.ComponentResource {
                 subject: { commonName: `${args.stack} CA`, organization: this.organization },
                 isCaCertificate: true,
                 validityPeriodHours: this.validityHours,
+                earlyRenewalHours: this.renewalHours,
                 allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
             },
             { parent: this },
@@ -91,6 +98,7 @@ export class StackCa extends pulumi.ComponentResource {
                 caPrivateKeyPem: this.key.privateKeyPem,
                 caCertPem: this.certPem,
                 validityPeriodHours: this.validityHours,
+                earlyRenewalHours: this.renewalHours,
                 allowedUses: ["digital_signature", "key_encipherment", ...leaf.usages.map(u => USAGES[u])],
             },
             { parent: this },

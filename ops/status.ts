@@ -314,7 +314,7 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
     if (s.certificates && s.certificates.daysLeft < CERTIFICATE_WARN_DAYS) {
         reasons.push(
             `the stack's certificates ${s.certificates.daysLeft < 0 ? "expired" : `expire in ${s.certificates.daysLeft} days,`} on ${s.certificates.notAfter}: ` +
-                "etcd then refuses every member and Patroni loses its DCS; rotate them (docs/security.md#rotating-certificates)",
+                "etcd then refuses every member and Patroni loses its DCS; renew them: pulumi refresh, then pulumi up (docs/security.md#rotating-certificates)",
         );
     }
     return { ok: reasons.length === 0, reasons };

@@ -71,7 +71,14 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
     ],
     "random:index/randomPassword:RandomPassword": ["length", "special"],
     "tls:index/privateKey:PrivateKey": ["algorithm", "ecdsaCurve"],
-    "tls:index/selfSignedCert:SelfSignedCert": ["privateKeyPem", "subject", "validityPeriodHours", "isCaCertificate", "allowedUses"],
+    "tls:index/selfSignedCert:SelfSignedCert": [
+        "privateKeyPem",
+        "subject",
+        "validityPeriodHours",
+        "earlyRenewalHours",
+        "isCaCertificate",
+        "allowedUses",
+    ],
     "tls:index/certRequest:CertRequest": ["privateKeyPem", "subject", "dnsNames", "ipAddresses"],
     "tls:index/locallySignedCert:LocallySignedCert": [
         "certRequestPem",

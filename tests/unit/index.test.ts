@@ -422,10 +422,21 @@ describe("program: the stack's certificate authority", () => {
         assert.equal(ca.length, 1);
         assert.equal(ca[0].inputs.isCaCertificate, true);
         assert.equal(ca[0].inputs.validityPeriodHours, 90 * 24);
+        assert.equal(ca[0].inputs.earlyRenewalHours, 30 * 24, "due for renewal 30 days before the end");
         assert.deepEqual(ca[0].inputs.allowedUses, ["cert_signing", "crl_signing", "digital_signature"]);
         assert.deepEqual((ca[0].inputs.subject as { commonName: string }).commonName, "ca CA");
         for (const k of byType(run, "tls:index/privateKey:PrivateKey").filter(k => k.name.startsWith("cluster-ca"))) {
             assert.deepEqual([k.inputs.algorithm, k.inputs.ecdsaCurve], ["ECDSA", "P256"], k.name);
+        }
+    });
+
+    it("a short validity is due for renewal at half of it", async () => {
+        const short = await runProgram({ patroniNodes: 1, etcdNodes: 1, tls: { validityDays: 10 } }, "short");
+        for (const c of [
+            ...byType(short, "tls:index/selfSignedCert:SelfSignedCert"),
+            ...byType(short, "tls:index/locallySignedCert:LocallySignedCert"),
+        ]) {
+            assert.deepEqual([c.inputs.validityPeriodHours, c.inputs.earlyRenewalHours], [240, 120], c.name);
         }
     });
 
@@ -444,6 +455,7 @@ describe("program: the stack's certificate authority", () => {
         assert.deepEqual(cert("cluster-ca-sentinel-cert").allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
         for (const c of byType(run, "tls:index/locallySignedCert:LocallySignedCert")) {
             assert.equal(c.inputs.validityPeriodHours, 90 * 24, c.name);
+            assert.equal(c.inputs.earlyRenewalHours, 30 * 24, c.name);
             assert.equal(c.inputs.caCertPem, "-----BEGIN CERTIFICATE-----\ncluster-ca-cert\n-----END CERTIFICATE-----\n", c.name);
         }
         assert.deepEqual(

@@ -52,7 +52,7 @@ describe("status verdict", () => {
         const soon = { ...healthy(), certificates: validity };
         assert.match(
             verdict(soon).reasons.join("\n"),
-            /certificates expire in (19|20) days, on .*rotate them \(docs\/security\.md#rotating-certificates\)/,
+            /certificates expire in (19|20) days, on .*renew them: pulumi refresh, then pulumi up \(docs\/security\.md#rotating-certificates\)/,
         );
         assert.match(render(soon, verdict(soon)), /certificates: valid until \d{4}-/);
         assert.equal(certificateValidity(ca, Date.now() + 40 * 86400000).daysLeft < 0, true);
