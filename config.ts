@@ -111,6 +111,11 @@ export interface Addresses {
     alertmanager: string;
     sentinel: string;
     volumeMetrics: string;
+    /**
+     * Every address a Patroni node may ever have (db1 … db<max patroniNodes>), whatever patroniNodes is now:
+     * what the nodes' REST API allowlist names, so adding a node rewrites no other node's file.
+     */
+    memberBlock: string[];
 }
 
 /** One Patroni node, resolved once here; everything else takes these values instead of rebuilding them. */
@@ -691,6 +696,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         alertmanager: at(OFFSETS.alertmanager),
         sentinel: at(OFFSETS.sentinel),
         volumeMetrics: at(OFFSETS.volumeMetrics),
+        memberBlock: Array.from({ length: (SCHEMA.patroniNodes as { max: number }).max }, (_, i) => at(OFFSETS.db + i + 1)),
     };
     const members: MemberSpec[] = Array.from({ length: p.patroniNodes }, (_, i) => {
         const n = i + 1,

@@ -168,7 +168,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         member,
                         scope,
                         subnet: spec.subnet,
-                        gateway: spec.addresses.gateway,
+                        apiClients: [spec.addresses.gateway, ...spec.addresses.memberBlock],
                         etcdAddresses,
                         ca: this.ca,
                         adminHost: spec.adminHost,

@@ -39,8 +39,12 @@ export interface PatroniNodeArgs {
     scope: string;
     /** Stack subnet (CIDR), for the pg_hba lines used at initdb. */
     subnet: string;
-    /** The stack network's gateway: where the host's tools reach the published REST API from (its allowlist). */
-    gateway: string;
+    /**
+     * Who besides loopback may call the REST API's unsafe endpoints: the stack network's gateway (where the
+     * host's tools arrive through the published port) and every address a node may have (the members'
+     * `POST /failsafe` must pass while the DCS is down, when Patroni knows no member list to allow).
+     */
+    apiClients: string[];
     /** Addresses of every etcd member. */
     etcdAddresses: string[];
     /** Patroni + PostgreSQL image reference. */
@@ -82,7 +86,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             address: member.address,
             etcdAddresses: args.etcdAddresses,
             pgHba: bootstrapPgHba(args.subnet),
-            apiAllowlist: [args.gateway, "127.0.0.1"],
+            apiAllowlist: [...args.apiClients, "127.0.0.1"],
         });
         const volume = dataVolume(this, `${name}-data`, `${member.name}-data`, "patroni", args.placement);
         this.dataVolumeName = volume.name;

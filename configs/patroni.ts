@@ -13,9 +13,9 @@ export interface PatroniNodeConfig {
     /** pg_hba lines written at initdb (Patroni requires them here); the DCS copy governs afterwards. */
     pgHba: string[];
     /**
-     * Who besides the members may call the REST API's unsafe endpoints (PATCH /config, POST /switchover,
-     * /restart ...): the stack network's gateway, which is where the host's tools (`pulumi up`, the operator
-     * commands) arrive through the published port, and loopback (patronictl inside the node).
+     * Who may call the REST API's unsafe endpoints (PATCH /config, POST /switchover, /restart, /failsafe ...):
+     * the members' addresses, the stack network's gateway, which is where the host's tools (`pulumi up`,
+     * the operator commands) arrive through the published port, and loopback (patronictl inside the node).
      */
     apiAllowlist: string[];
 }
@@ -53,8 +53,9 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
             connect_address: `${node.address}:${API_PORT}`,
             // Unsafe endpoints need the password *and* one of these addresses: another container on the
             // stack network (the exporter, Barman, anything that got in) is refused even with the password.
+            // Members are listed, not taken from the DCS (allowlist_include_members): during a DCS outage
+            // Patroni has no member list, and the leader's POST /failsafe to its replicas would be refused.
             allowlist: node.apiAllowlist,
-            allowlist_include_members: true,
         },
         // etcd accepts only clients with a certificate from the stack's CA: this node's own.
         etcd3: {

@@ -103,7 +103,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
             address: spec.members[0].address,
             etcdAddresses: spec.etcd.map(e => e.address),
             pgHba: bootstrapPgHba(spec.subnet),
-            apiAllowlist: [spec.addresses.gateway, "127.0.0.1"],
+            apiAllowlist: [spec.addresses.gateway, ...spec.addresses.memberBlock, "127.0.0.1"],
         });
         const env =
             "PATRONI_SUPERUSER_PASSWORD=x PATRONI_REPLICATION_PASSWORD=x PATRONI_REWIND_PASSWORD=x PATRONI_RESTAPI_USERNAME=u PATRONI_RESTAPI_PASSWORD=x";

@@ -126,7 +126,11 @@ describe("program: container inputs (dev stack)", () => {
             });
             assert.equal(yml.postgresql.use_unix_socket, true, "Patroni connects over the socket (peer), not with the superuser password");
             assert.equal(yml.restapi.connect_address, `10.77.1.${20 + n}:8001`);
-            assert.deepEqual(yml.restapi.allowlist, ["10.77.1.1", "127.0.0.1"], "unsafe endpoints: the gateway (host tools) and loopback");
+            assert.deepEqual(
+                yml.restapi.allowlist,
+                ["10.77.1.1", ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map(k => `10.77.1.${20 + k}`), "127.0.0.1"],
+                "unsafe endpoints: the gateway (host tools), every address a node may have (POST /failsafe), loopback",
+            );
             const env = envOf(c);
             assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-cluster-superuser-password");
             assert.equal(env.PATRONI_RESTAPI_PASSWORD, "pw-cluster-patroni-api-password");
@@ -720,6 +724,18 @@ describe("program: the second `pulumi up`", () => {
             assert.notEqual(dcsOf(after).inputs.config, dcsOf(before).inputs.config);
         });
     }
+
+    it("adding a node rewrites no existing node's patroni.yml (the REST allowlist names every possible node)", async () => {
+        const four = await runProgram({ patroniNodes: 4 }, "dev");
+        const five = await runProgram({ patroniNodes: 5 }, "dev");
+        for (let n = 1; n <= 4; n++) {
+            assert.equal(
+                upload(container(five, `dev-db${n}`), "/etc/patroni/patroni.yml"),
+                upload(container(four, `dev-db${n}`), "/etc/patroni/patroni.yml"),
+                `db${n}`,
+            );
+        }
+    });
 
     it("an unchanged config gives byte-identical inputs everywhere", async () => {
         const one = await runProgram({ patroni: { postgresql: { work_mem: "8MB", jit: false } } }, "dev");

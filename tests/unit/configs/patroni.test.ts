@@ -38,9 +38,9 @@ describe("renderers: patroni.yml", () => {
         );
     });
 
-    it("unsafe REST API endpoints only from the members, the gateway (host tools) and loopback", () => {
+    it("unsafe REST API endpoints only from the addresses given (the renderer adds nothing from the DCS)", () => {
         assert.deepEqual(doc.restapi.allowlist, ["10.9.8.1", "127.0.0.1"]);
-        assert.equal(doc.restapi.allowlist_include_members, true);
+        assert.equal(doc.restapi.allowlist_include_members, undefined, "members from the DCS: none during a DCS outage");
     });
 
     it("names the auth users but holds no password", () => {
