@@ -85,6 +85,7 @@ export const MAPPED_INPUTS: Record<string, string[]> = {
         "caPrivateKeyPem",
         "caCertPem",
         "validityPeriodHours",
+        "earlyRenewalHours",
         "allowedUses",
     ],
 };
