@@ -3,6 +3,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { MAPPED_INPUTS, unwrapSecrets } from "../../support/engine";
+import { runProgram } from "../../support/program";
 
 const DECLARATIONS: Record<string, [string, string]> = {
     "docker:index/network:Network": ["@pulumi/docker/network.d.ts", "NetworkArgs"],
@@ -25,6 +26,24 @@ function declaredInputs(file: string, iface: string): string[] {
 }
 
 describe("e2e harness: provider input names", () => {
+    it("maps every input the program gives the resource types it handles (an unmapped one fails an e2e deploy)", async () => {
+        const configs = [{}, { barman: { mode: "rsync" }, prometheus: true, alertmanager: { webhookUrl: "http://127.0.0.1:1/" } }];
+        for (const config of configs) {
+            const run = await runProgram(config, "mapped");
+            for (const r of run.resources) {
+                const known = MAPPED_INPUTS[r.type];
+                if (known) {
+                    const given = Object.keys(r.inputs).filter(k => r.inputs[k] !== undefined && !k.startsWith("__"));
+                    assert.deepEqual(
+                        given.filter(k => !known.includes(k)),
+                        [],
+                        `${r.type} ${r.name}`,
+                    );
+                }
+            }
+        }
+    });
+
     for (const [type, names] of Object.entries(MAPPED_INPUTS)) {
         it(`every input the harness maps for ${type} is declared by the provider`, () => {
             const [file, iface] = DECLARATIONS[type];
