@@ -83,8 +83,10 @@ async function onlyWriteAndReadExposed(stack: string, ports: Record<string, numb
     const exposed = bindings.filter(b => !b.startsWith("127.0.0.1:"));
     assert.deepEqual(exposed, [`127.0.0.2:${ports.write}`, `127.0.0.2:${ports.read}`].sort(), "published beyond loopback");
     const admin = bindings.filter(b => b.startsWith("127.0.0.1:")).map(b => Number(b.split(":")[1]));
-    // Both nodes' PostgreSQL and REST API, etcd, stats, the three metrics endpoints (exporter, Barman, sentinel).
-    assert.equal(admin.length, 2 + 2 + 1 + 1 + 3, `admin bindings: ${admin.join(", ")}`);
+    // Both nodes' PostgreSQL and REST API, stats, the three metrics endpoints (exporter, Barman, sentinel); etcd
+    // is not published (ports.publishEtcd false).
+    assert.equal(admin.length, 2 + 2 + 1 + 3, `admin bindings: ${admin.join(", ")}`);
+    assert.ok(!admin.includes(ports.etcdBase + 1), "etcd's client port is not published");
     for (const port of [ports.write, ports.read]) {
         assert.ok(await answers("127.0.0.2", port), `${port} answers on 127.0.0.2`);
         assert.ok(!(await answers("127.0.0.1", port)), `${port} does not answer on 127.0.0.1`);
