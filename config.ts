@@ -3,7 +3,7 @@
 import * as net from "net";
 import { defaultSubnet, defaultOf, Field, Profile, PROFILES, SCHEMA, SchemaContext } from "./configSchema";
 import { ROLES } from "./configs/layout";
-import { hostPort, httpUrl } from "./lib/net";
+import { hostPort, httpsUrl, httpUrl } from "./lib/net";
 
 export const NAMESPACE = "patroni-ha";
 
@@ -718,7 +718,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
             return member;
         }
         const hostClientPort = p.ports.etcdBase + n;
-        return { ...member, hostClientPort, clientUrl: httpUrl(adminHost, hostClientPort).replace(/^http:/, "https:") };
+        return { ...member, hostClientPort, clientUrl: httpsUrl(adminHost, hostClientPort) };
     });
     return { spec: { stack, ...p, publicHost, adminHost, addresses, members, etcd }, warnings };
 }

@@ -4,7 +4,7 @@ import { EtcdMemberSpec, RoleResources } from "../config";
 import { renderEtcdCommand } from "../configs/etcd";
 import { ETCD_CLIENT_PORT, ETCD_DATA, ETCD_METRICS_PORT } from "../configs/layout";
 import { EtcdMembership } from "./etcdMembership";
-import { StackCa } from "./stackCa";
+import { memberLeaf, StackCa } from "./stackCa";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface EtcdClusterArgs {
@@ -46,12 +46,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
         this.containers = args.members.map(member => {
             const hostAddresses = member.hostClientPort !== undefined ? [args.adminHost] : [];
             const tls = args.ca.containerTls(
-                args.ca.issue(member.name, {
-                    commonName: member.name,
-                    dnsNames: [member.name, dockerName(stack, member.name), "localhost"],
-                    ipAddresses: [...new Set([member.address, "127.0.0.1", ...hostAddresses])],
-                    usages: ["server", "client"],
-                }),
+                member.name,
+                memberLeaf(member.name, dockerName(stack, member.name), member.address, hostAddresses),
             );
             const volume = dataVolume(this, `${name}-${member.name}-data`, `${member.name}-data`, "etcd", args.placement);
             this.dataVolumeNames[member.name] = volume.name;

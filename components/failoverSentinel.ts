@@ -40,9 +40,12 @@ export class FailoverSentinel extends pulumi.ComponentResource {
         const { stack, networkName, adminBindAddress } = args.placement;
         const members = args.members.map(m => `${m.container}=${m.name}`).join(",");
         const common = commonContainerArgs(stack, "sentinel", args.resources);
-        const tls = args.ca.containerTls(
-            args.ca.issue("sentinel", { commonName: "sentinel", dnsNames: ["sentinel"], ipAddresses: [args.address], usages: ["client"] }),
-        );
+        const tls = args.ca.containerTls("sentinel", {
+            commonName: "sentinel",
+            dnsNames: ["sentinel"],
+            ipAddresses: [args.address],
+            usages: ["client"],
+        });
         const envs = [
             `MEMBERS=${members}`,
             `STACK=${stack}`,

@@ -5,7 +5,7 @@ import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../config
 import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import { StackCa } from "./stackCa";
+import { memberLeaf, StackCa } from "./stackCa";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 /** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
@@ -119,14 +119,7 @@ export class PatroniNode extends pulumi.ComponentResource {
                     `MONITOR_PASSWORD=${monitor}`,
                 ]),
         );
-        const tls = args.ca.containerTls(
-            args.ca.issue(member.name, {
-                commonName: member.name,
-                dnsNames: [member.name, this.containerName, "localhost"],
-                ipAddresses: [...new Set([member.address, "127.0.0.1", args.adminHost])],
-                usages: ["server", "client"],
-            }),
-        );
+        const tls = args.ca.containerTls(member.name, memberLeaf(member.name, this.containerName, member.address, [args.adminHost]));
         const envs = pulumi.secret(
             pulumi
                 .all([passwordEnvs, args.ssh ? sshEnvs(args.ssh) : [], tls.keyEnv])

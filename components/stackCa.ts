@@ -21,12 +21,6 @@ export interface LeafSpec {
     usages: ("server" | "client")[];
 }
 
-/** A certificate and its private key (secret), PEM. */
-export interface IssuedCertificate {
-    certPem: pulumi.Output<string>;
-    keyPem: pulumi.Output<string>;
-}
-
 /** What a container with a certificate gets: the CA and its certificate as files, its key through `tls-key`. */
 export interface ContainerTls {
     uploads: { file: string; content: pulumi.Input<string> }[];
@@ -37,6 +31,19 @@ export interface ContainerTls {
 
 /** Days before the end at which certificates are due for renewal (half the validity when that is shorter). */
 export const RENEW_DAYS = 30;
+
+/**
+ * A stack member's certificate (etcd member or Patroni node): its name, its container's name and `localhost`;
+ * its fixed address, loopback and the host address its published ports are dialled on. Server and client.
+ */
+export function memberLeaf(name: string, containerName: string, address: string, hostAddresses: string[]): LeafSpec {
+    return {
+        commonName: name,
+        dnsNames: [name, containerName, "localhost"],
+        ipAddresses: [...new Set([address, "127.0.0.1", ...hostAddresses])],
+        usages: ["server", "client"],
+    };
+}
 
 const USAGES: Record<LeafSpec["usages"][number], string> = { server: "server_auth", client: "client_auth" };
 
@@ -77,8 +84,11 @@ export class StackCa extends pulumi.ComponentResource {
         this.registerOutputs({ certPem: this.certPem });
     }
 
-    /** A certificate for `part` (names its resources `<ca>-<part>-...`), signed by this CA. */
-    public issue(part: string, leaf: LeafSpec): IssuedCertificate {
+    /**
+     * A certificate for `part` (its resources are named `<ca>-<part>-...`), signed by this CA, as a container
+     * gets it: the CA and the certificate as files, the key as a secret variable that `tls-key` writes to a tmpfs.
+     */
+    public containerTls(part: string, leaf: LeafSpec): ContainerTls {
         const prefix = `${this.name}-${part}`;
         const key = new tls.PrivateKey(`${prefix}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         const request = new tls.CertRequest(
@@ -103,17 +113,12 @@ export class StackCa extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
-    }
-
-    /** The files, key variable and tmpfs a container needs to use `leaf` (and trust this CA). */
-    public containerTls(leaf: IssuedCertificate): ContainerTls {
         return {
             uploads: [
                 { file: TLS_FILES.ca, content: this.certPem },
-                { file: TLS_FILES.cert, content: leaf.certPem },
+                { file: TLS_FILES.cert, content: cert.certPem },
             ],
-            keyEnv: pulumi.secret(leaf.keyPem.apply(k => `TLS_KEY_B64=${Buffer.from(k).toString("base64")}`)),
+            keyEnv: pulumi.secret(key.privateKeyPem.apply(k => `TLS_KEY_B64=${Buffer.from(k).toString("base64")}`)),
             tmpfs: TLS_TMPFS,
         };
     }

@@ -10,6 +10,11 @@ export function httpUrl(host: string, port: number, path = ""): string {
     return `http://${hostPort(host, port)}${path}`;
 }
 
+/** "https://host:port" plus an optional path, IPv6-safe. */
+export function httpsUrl(host: string, port: number, path = ""): string {
+    return `https://${hostPort(host, port)}${path}`;
+}
+
 /** postgresql:// URI with user, password and database URL-encoded. */
 export function postgresUri(user: string, password: string, endpoint: string, database: string): string {
     return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint}/${encodeURIComponent(database)}`;
