@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { TLS_FILES, TLS_TMPFS } from "../configs/layout";
+import { CERTIFICATE_RENEW_DAYS, TLS_FILES, TLS_TMPFS } from "../configs/layout";
 
 export interface StackCaArgs {
     /** Names the CA (`<stack> CA`) and is the organization of every certificate. */
@@ -28,9 +28,6 @@ export interface ContainerTls {
     keyEnv: pulumi.Output<string>;
     tmpfs: Record<string, string>;
 }
-
-/** Days before the end at which certificates are due for renewal (half the validity when that is shorter). */
-export const RENEW_DAYS = 30;
 
 /**
  * A stack member's certificate (etcd member or Patroni node): its name, its container's name and `localhost`;
@@ -66,7 +63,7 @@ export class StackCa extends pulumi.ComponentResource {
         super("patroni-ha:index:StackCa", name, {}, opts);
         this.name = name;
         this.validityHours = args.validityDays * 24;
-        this.renewalHours = Math.min(RENEW_DAYS * 24, Math.floor(this.validityHours / 2));
+        this.renewalHours = Math.min(CERTIFICATE_RENEW_DAYS * 24, Math.floor(this.validityHours / 2));
         this.organization = `patroni-ha ${args.stack}`;
         this.key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         this.certPem = new tls.SelfSignedCert(

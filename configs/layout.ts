@@ -93,6 +93,11 @@ export const TLS_FILES = { ca: `${TLS_ETC}/ca.pem`, cert: `${TLS_ETC}/cert.pem`,
  * 1777 like /tmp (not its owner, so not the service user's 0700); the key in it is the user's, 0600.
  */
 export const TLS_TMPFS = { [TLS_RUN]: "rw,nosuid,nodev,noexec,size=1m" };
+/**
+ * Days before their end at which the stack's certificates are due for renewal: the tls provider's
+ * earlyRenewalHours (half the validity when that is shorter) and where `npm run status` starts to say so.
+ */
+export const CERTIFICATE_RENEW_DAYS = 30;
 
 /** Prometheus's configuration, data and the stack's alert rules inside its image. */
 export const PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml";

@@ -4,6 +4,7 @@ import { archiveGaps, barman, check, CheckRecord, drillState, GapReport, listBac
 import { COMMANDS, parseCommand, usage } from "./cli";
 import { memberApiUrl, memberEndpoints, readOutputs, runCommand, StackOutputs } from "./outputs";
 import { BARMAN_SERVER } from "../configs/barman";
+import { CERTIFICATE_RENEW_DAYS } from "../configs/layout";
 import { errorText } from "../lib/errors";
 import { dockerExec } from "../lib/exec";
 import { X509Certificate } from "crypto";
@@ -46,9 +47,6 @@ export interface Snapshot {
     /** When the stack's certificates end (its CA's notAfter; every certificate was issued with it, for as long). */
     certificates?: { notAfter: string; daysLeft: number };
 }
-
-/** Days of certificate validity under which status says to rotate (docs/security.md#rotating-certificates). */
-export const CERTIFICATE_WARN_DAYS = 30;
 
 /** The end of the CA certificate's validity and the days left from `now`. */
 export function certificateValidity(caPem: string, now = Date.now()): { notAfter: string; daysLeft: number } {
@@ -311,7 +309,7 @@ export function verdict(s: Snapshot): { ok: boolean; reasons: string[] } {
             "the failover sentinel does not follow the Docker engine's events: a dead leader is replaced only when its lease expires",
         );
     }
-    if (s.certificates && s.certificates.daysLeft < CERTIFICATE_WARN_DAYS) {
+    if (s.certificates && s.certificates.daysLeft < CERTIFICATE_RENEW_DAYS) {
         reasons.push(
             `the stack's certificates ${s.certificates.daysLeft < 0 ? "expired" : `expire in ${s.certificates.daysLeft} days,`} on ${s.certificates.notAfter}: ` +
                 "etcd then refuses every member and Patroni loses its DCS; renew them: pulumi refresh, then pulumi up (docs/security.md#rotating-certificates)",
