@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { docker, run } from "../support/docker";
 import { Deployed, deployStack, destroyStack, query } from "../support/stack";
-import { waitFor } from "../support/workload";
+import { waitBarmanCheck, waitFor } from "../support/workload";
 import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
 
@@ -55,7 +55,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         // barman.backupDir: the backup is on the host directory.
         const info = fs.readFileSync(path.join(BACKUP_DIR, BARMAN_SERVER, "base", first.id, "backup.info"), "utf8");
         assert.match(info, /^status=DONE$/m);
-        await waitFor("barman check to pass", 180, async () => (await check(barman)).ok);
+        await waitBarmanCheck(barman, 180);
         assert.match((await check(barman)).text, /ssh: OK/);
     });
 
@@ -158,7 +158,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
             const info = (await listBackups(barman)).find(b => b.id === id)!;
             console.log(`      rsync backup ${id} on timeline ${info.timeline} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
             assert.equal(info.timeline, timeline, "the backup was taken from the new leader");
-            await waitFor("barman check to pass", 240, async () => (await check(barman)).ok);
+            await waitBarmanCheck(barman, 240);
             await docker(["start", `${STACK}-${old.name}`]);
             await waitRejoined(d.outputs, old.name, 180);
         });
@@ -216,9 +216,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
             `      rsync mode: ${switched.length} segments held in pg_wal while Barman was down (${failed} failed archive_command runs); archived ${seconds.toFixed(1)} s after Barman started`,
         );
         assert.deepEqual((await archiveGaps(barman)).sinceOldestBackup, []);
-        await waitFor("barman check to pass", 240, async () => (await check(barman)).ok).catch(async e =>
-            assert.fail(`${e.message}: ${(await check(barman)).text}`),
-        );
+        await waitBarmanCheck(barman, 240);
     });
 
     it("teardown leaves nothing of the stack but the backups in barman.backupDir", async () => {

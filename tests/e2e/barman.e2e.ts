@@ -6,14 +6,14 @@ import { Client } from "pg";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
+import { archiveGaps, archivedWalNames, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { BARMAN_SERVER } from "../../configs/barman";
 import { renderAlertRules } from "../../configs/prometheus";
 import { BARMAN_BACKUPS, PG_DATA, WAL_INCOMING } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, query } from "../support/stack";
-import { waitFor } from "../support/workload";
+import { waitBarmanCheck, waitFor } from "../support/workload";
 import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
 import { metricNames, RULE_TEST_ARGS } from "../support/alertRuleTests";
@@ -106,7 +106,7 @@ describe("e2e: Barman follows the leader", function () {
     it("1. after switch-wal the segment arrives in Barman, and barman check passes", async () => {
         const { segment, seconds } = await switchWalAndWait(container, d.outputs.superuserConnectionString);
         console.log(`      switch-wal: ${segment} archived in ${seconds.toFixed(1)} s`);
-        await waitFor("barman check to pass", 180, async () => (await check(container)).ok);
+        await waitBarmanCheck(container, 180);
     });
 
     it("2. an on-demand backup (npm run backup) succeeds and is listed", async () => {
@@ -374,9 +374,7 @@ describe("e2e: Barman follows the leader", function () {
                     gaps = (await archiveGaps(container)).sinceOldestBackup;
                     return gaps.length === 0;
                 }).catch(e => assert.fail(`${e.message}: ${gaps.join(", ")}`));
-                await waitFor("barman check to pass", 240, async () => (await check(container)).ok).catch(async e =>
-                    assert.fail(`${e.message}: ${(await check(container)).text}`),
-                );
+                await waitBarmanCheck(container, 240);
                 const id = await takeBackup(container);
                 assert.equal((await listBackups(container)).find(b => b.id === id)?.status, "DONE");
             } finally {
@@ -442,9 +440,7 @@ describe("e2e: Barman follows the leader", function () {
         });
         console.log(`      after 3 minutes down, Barman archived the backlog ${seconds.toFixed(1)} s after its start`);
         assert.deepEqual((await archiveGaps(container)).sinceOldestBackup, []);
-        await waitFor("barman check to pass", 420, async () => (await check(container)).ok).catch(async e =>
-            assert.fail(`${e.message}: ${(await check(container)).text}`),
-        );
+        await waitBarmanCheck(container, 420);
         // Barman back: the webhook hears that BarmanDown is resolved.
         await waitFor("BarmanDown resolved at the webhook", 180, async () =>
             hook.alerts.some(x => x.labels.alertname === "BarmanDown" && x.status === "resolved"),

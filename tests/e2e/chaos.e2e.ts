@@ -23,10 +23,10 @@ import {
     stopBarman,
     underFault,
 } from "../support/chaos";
-import { archiveGaps, check as barmanCheck, listBackups } from "../../ops/barman";
+import { archiveGaps, listBackups } from "../../ops/barman";
 import { docker, run } from "../support/docker";
 import { clusterView, deployedDcsInputs, deployStack, destroyStack, query, waitForCluster } from "../support/stack";
-import { assertAckedAround, waitFor } from "../support/workload";
+import { assertAckedAround, waitBarmanCheck, waitFor } from "../support/workload";
 import { haproxyStatus, log, stackFile } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
 import { crashLeaderContainer, sentinelContainer, sentinelCounters, sentinelLog, waitSentinelConnected } from "../support/sentinel";
@@ -166,7 +166,7 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         // Barman names a backup by its start time in UTC: YYYYMMDDTHHMMSS.
         const since = new Date(restartedAt).toISOString().replace(/[-:]/g, "").slice(0, 15);
         await waitFor("a finished backup begun after Barman's restart", 300, async () => (await ids()).some(id => id >= since));
-        await waitFor("barman check to pass", 300, async () => (await barmanCheck(barman)).ok);
+        await waitBarmanCheck(barman, 300);
         assert.deepEqual((await archiveGaps(barman)).sinceOldestBackup, [], "WAL written while Barman was down is archived, no gap");
         c.log(`Barman: caught up the ${new Date(missed).toISOString()} backup after its restart`);
     }

@@ -178,10 +178,28 @@ async function startAgain(names: string[]): Promise<void> {
 }
 
 /** Leader frozen (docker pause) longer than ttl, then resumed. */
+/**
+ * `docker pause`, tried again when the cgroup freezer gives up ("unable to freeze": a process stayed in an
+ * uninterruptible wait, e.g. an fsync under I/O load, for runc's few polls; runc thaws it again then).
+ */
+async function pauseContainer(name: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await docker(["pause", name]);
+            return;
+        } catch (e) {
+            if (attempt >= 5 || !/unable to freeze/.test(String(e))) {
+                throw e;
+            }
+            await sleep(500);
+        }
+    }
+}
+
 export const freezeLeader: Fault = async (c, oldLeader, watch) => {
     const name = containerName(c, oldLeader);
+    await pauseContainer(name);
     const pausedAt = Date.now();
-    await docker(["pause", name]);
     try {
         await watch.next(oldLeader, 90);
         await sleep(Math.max(3000, HOLD_MS - (Date.now() - pausedAt)));

@@ -1,6 +1,7 @@
 // A client-side view of availability: numbered INSERTs, each on its own connection through an endpoint.
 import { Client } from "pg";
 import { query } from "./stack";
+import { check as barmanCheck } from "../../ops/barman";
 
 export interface Ack {
     id: number;
@@ -121,4 +122,15 @@ export async function waitFor(what: string, timeoutSeconds: number, check: () =>
         await new Promise(r => setTimeout(r, 250));
     }
     throw new Error(`timed out after ${timeoutSeconds} s waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** Wait until `barman check` passes; on a timeout the error names the checks still failing. */
+export async function waitBarmanCheck(container: string, timeoutSeconds: number): Promise<void> {
+    await waitFor("barman check to pass", timeoutSeconds, async () => {
+        const r = await barmanCheck(container);
+        if (!r.ok) {
+            throw new Error(`still failing: ${r.failures.join("; ") || r.text.trim()}`);
+        }
+        return true;
+    });
 }

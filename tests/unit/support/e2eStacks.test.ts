@@ -1,6 +1,9 @@
 // The e2e stacks' table: no two stacks share a subnet or a host port, so suites never collide (and a
-// leftover of one never blocks another).
+// leftover of one never blocks another): CI runs two suites at a time. The e2e config names its suites
+// (longest first, so the two workers finish together): none may be left out.
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { parseConfig } from "../../../config";
 import { defaultSubnet } from "../../../configSchema";
 import { CONFIG_CHECKS, E2E_STACKS, E2eStack } from "../../support/e2eStacks";
@@ -37,5 +40,17 @@ describe("e2e harness: the stacks' table", () => {
                 owner.set(p, s.stack);
             }
         }
+    });
+
+    it("the e2e config runs every suite once, two at a time", () => {
+        const root = path.join(__dirname, "..", "..", "..");
+        const rc = JSON.parse(fs.readFileSync(path.join(root, ".mocharc.e2e.json"), "utf8"));
+        const suites = fs
+            .readdirSync(path.join(root, "tests", "e2e"))
+            .filter(f => f.endsWith(".e2e.ts"))
+            .map(f => `tests/e2e/${f}`);
+        assert.deepEqual([...rc.spec].sort(), suites.sort());
+        assert.equal(rc.parallel, true);
+        assert.equal(rc.jobs, 2);
     });
 });
