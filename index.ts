@@ -18,6 +18,7 @@ export const patroniApiPassword = outputs.patroniApiPassword;
 export const etcdEndpoints = outputs.etcdEndpoints;
 export const etcdContainers = outputs.etcdContainers;
 export const caCertificate = outputs.caCertificate;
+export const caCertificateFile = outputs.caCertificateFile;
 export const writeConnectionString = outputs.writeConnectionString;
 export const readConnectionString = outputs.readConnectionString;
 export const superuserConnectionString = outputs.superuserConnectionString;

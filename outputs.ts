@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PatroniCluster } from "./components/cluster";
 import { hostPort, httpUrl, postgresUri } from "./lib/net";
+import { caCertificateFile } from "./lib/pg";
 
 export { hostPort, postgresUri };
 
@@ -11,8 +12,10 @@ export function clusterOutputs(cluster: PatroniCluster) {
     const admin = spec.adminHost;
     const writeEndpoint = hostPort(host, spec.ports.write);
     const readEndpoint = hostPort(host, spec.ports.read);
+    // Verified TLS: libpq (psql, most drivers) reads the CA from this file, relative to where the client runs.
+    const caFile = caCertificateFile(spec.stack);
     const uri = (user: string, pw: pulumi.Output<string>, endpoint: string, db: string) =>
-        pulumi.secret(pw.apply(p => postgresUri(user, p, endpoint, db)));
+        pulumi.secret(pw.apply(p => postgresUri(user, p, endpoint, db, { sslmode: "verify-full", sslrootcert: caFile })));
     return {
         writeEndpoint,
         readEndpoint,
@@ -30,6 +33,8 @@ export function clusterOutputs(cluster: PatroniCluster) {
         etcdContainers: cluster.etcd.containerNames,
         /** The stack's CA certificate (PEM, public): clients verify the stack's certificates with it. */
         caCertificate: cluster.ca.certPem,
+        /** The file the connection strings' sslrootcert names: save caCertificate there, where the client runs. */
+        caCertificateFile: caFile,
         writeConnectionString: uri(spec.app.user, cluster.secrets.app, writeEndpoint, spec.app.database),
         readConnectionString: uri(spec.app.user, cluster.secrets.app, readEndpoint, spec.app.database),
         superuserConnectionString: uri("postgres", cluster.secrets.superuser, writeEndpoint, "postgres"),

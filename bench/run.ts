@@ -5,14 +5,14 @@
 // synchronous mode and (those that can lose writes or bring an old leader back) in "off", as one table;
 // --modes on,off picks the modes (e.g. --modes off).
 import { parseConfig, SYNCHRONOUS_MODES, SynchronousMode } from "../config";
-import { PG_PORT } from "../configs/layout";
+import { PG_PORT, TLS_FILES } from "../configs/layout";
 import { check, listBackups, switchWalAndWait, takeBackup } from "../ops/barman";
 import { pitr, removePitr } from "../ops/pitr";
 import { switchover } from "../ops/switchover";
 import { CHAOS_BACKUP_SCHEDULE, ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "../tests/support/chaos";
 import { docker } from "../tests/support/docker";
 import { plannedDynamicConfig, updateDynamicConfig } from "../tests/support/update";
-import { Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../tests/support/stack";
+import { Deployed, deployedDcsInputs, deployStack, destroyStack, pg, query } from "../tests/support/stack";
 import { createTable, missingRows, startWriter, waitFor } from "../tests/support/workload";
 import { leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
 import { E2E_STACKS } from "../tests/support/e2eStacks";
@@ -95,7 +95,8 @@ async function disrupt(d: Deployed, how: Disruption, n: number): Promise<Trial> 
  */
 async function pgbenchIn(d: Deployed, client: string, host: string, args: string[]): Promise<string> {
     const app = new URL(d.outputs.writeConnectionString);
-    const script = 'read -r PGPASSWORD && export PGPASSWORD && exec pgbench "$@"';
+    // Verified TLS, as every client of the stack: the node container holds the CA; `host` is in every node's certificate.
+    const script = `read -r PGPASSWORD && export PGPASSWORD PGSSLMODE=verify-full PGSSLROOTCERT=${TLS_FILES.ca} && exec pgbench "$@"`;
     const user = decodeURIComponent(app.username),
         database = decodeURIComponent(app.pathname.slice(1));
     return docker(["exec", "-i", client, "sh", "-c", script, "pgbench", "-h", host, "-p", String(PG_PORT), "-U", user, ...args, database], {
@@ -146,7 +147,7 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
     await waitFor("the first base backup", 300, async () => (await listBackups(c)).some(b => b.status === "DONE"));
     // After the failover trials Barman's receive-wal reconnects to the new leader; wait for a clean check.
     await waitFor("barman check to pass", 300, async () => (await check(c)).ok);
-    const sw = await switchWalAndWait(c, d.outputs.superuserConnectionString);
+    const sw = await switchWalAndWait(c, pg(d.outputs.superuserConnectionString));
     let t = Date.now();
     await takeBackup(c);
     const backupSeconds = (Date.now() - t) / 1000;
@@ -160,7 +161,7 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
     await waitFor(
         "archiving on the new timeline",
         300,
-        async () => parseInt((await switchWalAndWait(c, d.outputs.superuserConnectionString, 60)).segment.slice(0, 8), 16) > oldTli,
+        async () => parseInt((await switchWalAndWait(c, pg(d.outputs.superuserConnectionString), 60)).segment.slice(0, 8), 16) > oldTli,
     );
     const resume = (Date.now() - t) / 1000;
     await docker(["start", `${STACK}-${old.name}`]);

@@ -29,6 +29,8 @@ export interface BarmanServerArgs {
     ssh?: SshSide;
     /** Host port Barman's metrics are published on. */
     metricsHostPort: number;
+    /** The stack's CA certificate as an upload: Barman verifies the nodes' certificates with it (verify-full). */
+    caUpload: { file: string; content: pulumi.Input<string> };
 }
 
 /** Barman with its global and server configuration and two volumes: metadata and backups (or a host directory). */
@@ -78,6 +80,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                     { file: BARMAN_CONFIG, content: this.globalConfig },
                     { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
                     ...(args.ssh?.files ?? []),
+                    args.caUpload,
                 ],
                 networksAdvanced: stackNetwork(networkName, args.address, "barman"),
                 ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: adminBindAddress }],

@@ -171,7 +171,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         apiClients: [spec.addresses.gateway, ...spec.addresses.memberBlock],
                         etcdAddresses,
                         ca: this.ca,
-                        adminHost: spec.adminHost,
+                        certificateAddresses: [spec.adminHost, spec.publicHost, spec.addresses.haproxy],
                         image: image("patroni"),
                         app: spec.app,
                         resources: spec.resources.patroni,
@@ -227,6 +227,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 barmanPassword: this.secrets.barman,
                 streamingBarmanPassword: this.secrets.streamingBarman,
                 metricsHostPort: spec.ports.barmanMetrics,
+                caUpload: this.ca.caUpload,
             },
             child("barman", { dependsOn: nodeContainers }),
         );
@@ -241,6 +242,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 hostPort: spec.ports.metrics,
                 monitorPassword: this.secrets.monitor,
                 resources: spec.resources.haproxy,
+                caUpload: this.ca.caUpload,
             },
             child("exporter", { dependsOn: nodeContainers }),
         );

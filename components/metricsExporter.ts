@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
-import { EXPORTER_PORT, HAPROXY_WRITE_PORT, ROLES } from "../configs/layout";
+import { EXPORTER_PORT, HAPROXY_WRITE_PORT, PG_VERIFIED_TLS, ROLES } from "../configs/layout";
 import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
 
 export interface MetricsExporterArgs {
@@ -19,6 +19,8 @@ export interface MetricsExporterArgs {
     monitorPassword: pulumi.Input<string>;
     /** Optional container limits (shares the HAProxy role's). */
     resources: RoleResources;
+    /** The stack's CA certificate as an upload: the exporter verifies the nodes' certificates with it (verify-full). */
+    caUpload: { file: string; content: pulumi.Input<string> };
 }
 
 /** Prometheus PostgreSQL exporter for the cluster: server, replication lag, archiving and slot metrics. */
@@ -31,7 +33,7 @@ export class MetricsExporter extends pulumi.ComponentResource {
             pulumi
                 .output(args.monitorPassword)
                 .apply(pw => [
-                    `DATA_SOURCE_NAME=postgresql://${ROLES.monitor}:${encodeURIComponent(pw)}@${args.haproxyAddress}:${HAPROXY_WRITE_PORT}/postgres?sslmode=disable&application_name=exporter`,
+                    `DATA_SOURCE_NAME=postgresql://${ROLES.monitor}:${encodeURIComponent(pw)}@${args.haproxyAddress}:${HAPROXY_WRITE_PORT}/postgres?sslmode=${PG_VERIFIED_TLS.sslmode}&sslrootcert=${PG_VERIFIED_TLS.sslrootcert}&application_name=exporter`,
                 ]),
         );
         const { stack, networkName, adminBindAddress } = args.placement;
@@ -43,6 +45,7 @@ export class MetricsExporter extends pulumi.ComponentResource {
                 hostname: "exporter",
                 image: args.image,
                 envs,
+                uploads: [args.caUpload],
                 networksAdvanced: stackNetwork(networkName, args.address, "exporter"),
                 ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: adminBindAddress }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${EXPORTER_PORT}/metrics`, "10s"),

@@ -57,10 +57,14 @@ export interface PatroniNodeArgs {
     resources: RoleResources;
     /** barman.mode "streaming": the shared WAL hand-off volume (archive_command writes into it). */
     walVolume?: pulumi.Input<string>;
-    /** The stack's CA: issues this node's certificate (its etcd client identity; server and client). */
+    /** The stack's CA: issues this node's certificate (PostgreSQL's server certificate, its etcd client identity). */
     ca: StackCa;
-    /** The host address the operator's tools dial for this node's published ports (a certificate name). */
-    adminHost: string;
+    /**
+     * Addresses this node is dialled on besides its own and loopback, which its certificate carries: the host
+     * address of its published ports, and those of the write and read ports and HAProxy's (HAProxy passes a
+     * client's TLS through to whichever node it picks, so that node answers for the name the client dialled).
+     */
+    certificateAddresses: string[];
     /** barman.mode "rsync": this node's SSH side (sshd for Barman's rsync backups, the archive key). */
     ssh?: SshSide;
 }
@@ -119,7 +123,10 @@ export class PatroniNode extends pulumi.ComponentResource {
                     `MONITOR_PASSWORD=${monitor}`,
                 ]),
         );
-        const tls = args.ca.containerTls(member.name, memberLeaf(member.name, this.containerName, member.address, [args.adminHost]));
+        const tls = args.ca.containerTls(
+            member.name,
+            memberLeaf(member.name, this.containerName, member.address, args.certificateAddresses),
+        );
         const envs = pulumi.secret(
             pulumi
                 .all([passwordEnvs, args.ssh ? sshEnvs(args.ssh) : [], tls.keyEnv])

@@ -31,13 +31,15 @@ export interface ContainerTls {
 
 /**
  * A stack member's certificate (etcd member or Patroni node): its name, its container's name and `localhost`;
- * its fixed address, loopback and the host address its published ports are dialled on. Server and client.
+ * its fixed address, loopback and the other addresses it is dialled on (the host address of its published
+ * ports; for a node, also the write and read ports' addresses, as HAProxy passes TLS through to it). Server
+ * and client.
  */
-export function memberLeaf(name: string, containerName: string, address: string, hostAddresses: string[]): LeafSpec {
+export function memberLeaf(name: string, containerName: string, address: string, otherAddresses: string[]): LeafSpec {
     return {
         commonName: name,
         dnsNames: [name, containerName, "localhost"],
-        ipAddresses: [...new Set([address, "127.0.0.1", ...hostAddresses])],
+        ipAddresses: [...new Set([address, "127.0.0.1", ...otherAddresses])],
         usages: ["server", "client"],
     };
 }
@@ -52,6 +54,8 @@ const USAGES: Record<LeafSpec["usages"][number], string> = { server: "server_aut
 export class StackCa extends pulumi.ComponentResource {
     /** The CA certificate, PEM (public: clients need it to verify the stack). */
     public readonly certPem: pulumi.Output<string>;
+    /** The CA certificate as a container upload: for parts that verify the stack's servers but hold no certificate. */
+    public readonly caUpload: { file: string; content: pulumi.Output<string> };
     private readonly key: tls.PrivateKey;
     private readonly validityHours: number;
     /** Hours before the end at which the tls provider considers a certificate due (see renewal in docs/security.md). */
@@ -78,6 +82,7 @@ export class StackCa extends pulumi.ComponentResource {
             },
             { parent: this },
         ).certPem;
+        this.caUpload = { file: TLS_FILES.ca, content: this.certPem };
         this.registerOutputs({ certPem: this.certPem });
     }
 
@@ -111,10 +116,7 @@ export class StackCa extends pulumi.ComponentResource {
             { parent: this },
         );
         return {
-            uploads: [
-                { file: TLS_FILES.ca, content: this.certPem },
-                { file: TLS_FILES.cert, content: cert.certPem },
-            ],
+            uploads: [this.caUpload, { file: TLS_FILES.cert, content: cert.certPem }],
             keyEnv: pulumi.secret(key.privateKeyPem.apply(k => `TLS_KEY_B64=${Buffer.from(k).toString("base64")}`)),
             tmpfs: TLS_TMPFS,
         };

@@ -1,5 +1,5 @@
 import { PatroniSpec, PgValue } from "../config";
-import { ROLES } from "./layout";
+import { ROLES, TLS_FILES } from "./layout";
 
 /** Defaults for PostgreSQL parameters a user may override through `patroni.postgresql`. */
 export const DEFAULT_PARAMETERS: Record<string, PgValue> = {
@@ -30,6 +30,19 @@ export interface DynamicConfigInput {
     slots?: Record<string, { type: "physical" }>;
 }
 
+/**
+ * PostgreSQL's TLS: the node's certificate from the stack's CA (its key on the tmpfs tls-key writes), and
+ * the CA, so that a client certificate, if one is offered, must be the stack's (another CA's is refused).
+ * Stack-owned (`ssl*`): merged last. ssl is reloadable: no restart, no container change.
+ */
+export const SSL_PARAMETERS: Record<string, PgValue> = {
+    ssl: "on",
+    ssl_ca_file: TLS_FILES.ca,
+    ssl_cert_file: TLS_FILES.cert,
+    ssl_key_file: TLS_FILES.key,
+    ssl_min_protocol_version: "TLSv1.2",
+};
+
 /** The fixed addresses pg_hba admits each stack role from. */
 export interface HbaSources {
     /** HAProxy: the write and read ports, and so the superuser, Barman and the exporter (they connect through it). */
@@ -51,7 +64,7 @@ function preloadLibraries(value: PgValue | undefined): string {
 }
 
 /**
- * pg_hba, first match wins: each stack role only from where it is used, every TCP login by SCRAM.
+ * pg_hba, first match wins: each stack role only from where it is used, every TCP login over TLS and by SCRAM.
  * Replication and pg_rewind come from the nodes; the superuser, Barman and the exporter reach PostgreSQL
  * through HAProxy's write listener, so from its address (a node's published port, reached through
  * Docker's proxy, is not a way in for them); the application's role, and roles the operator creates,
@@ -61,24 +74,27 @@ function preloadLibraries(value: PgValue | undefined): string {
 export function renderPgHba(from: HbaSources): string[] {
     const hosts = (addresses: string[]) => addresses.map(a => `${a}/32`);
     const only = (database: string, role: string, sources: string[]) => [
-        ...sources.map(src => `host ${database} ${role} ${src} scram-sha-256`),
-        `host ${database} ${role} all reject`,
+        ...sources.map(src => `hostssl ${database} ${role} ${src} scram-sha-256`),
+        `hostssl ${database} ${role} all reject`,
     ];
     const nodes = hosts(from.members);
     const haproxy = hosts([from.haproxy]);
     return [
         "local all all peer",
+        // TCP only over TLS (`all` does not match replication, hence two lines).
+        "hostnossl all all all reject",
+        "hostnossl replication all all reject",
         // Patroni checks a rewound node's timeline over a replication connection to loopback.
         ...only("replication", ROLES.replication, ["127.0.0.1/32", "::1/128", ...nodes]),
         ...only("replication", ROLES.streamingBarman, haproxy),
-        "host replication all all reject",
+        "hostssl replication all all reject",
         ...only("all", ROLES.superuser, haproxy),
         ...only("all", ROLES.rewind, nodes),
         ...only("all", ROLES.barman, haproxy),
         ...only("all", ROLES.monitor, haproxy),
         ...only("all", ROLES.streamingBarman, haproxy),
         ...only("all", ROLES.replication, nodes),
-        "host all all all scram-sha-256",
+        "hostssl all all all scram-sha-256",
     ];
 }
 
@@ -106,7 +122,12 @@ export function bootstrapPgHba(subnet: string): string[] {
  */
 export function renderDynamicConfig(input: DynamicConfigInput): Record<string, unknown> {
     const p = input.patroni;
-    const parameters: Record<string, PgValue> = { ...DEFAULT_PARAMETERS, ...p.postgresql, ...(input.ownedParameters ?? {}) };
+    const parameters: Record<string, PgValue> = {
+        ...DEFAULT_PARAMETERS,
+        ...p.postgresql,
+        ...(input.ownedParameters ?? {}),
+        ...SSL_PARAMETERS,
+    };
     parameters.shared_preload_libraries = preloadLibraries(parameters.shared_preload_libraries);
     const sorted = Object.fromEntries(
         Object.keys(parameters)

@@ -89,6 +89,11 @@ export const TLS_ETC = "/etc/patroni-ha/tls";
 export const TLS_RUN = "/run/patroni-ha-tls";
 export const TLS_FILES = { ca: `${TLS_ETC}/ca.pem`, cert: `${TLS_ETC}/cert.pem`, key: `${TLS_RUN}/key.pem` };
 /**
+ * libpq settings of every connection the stack's parts make to PostgreSQL over TCP (replication, pg_rewind,
+ * Barman, the exporter): TLS, the server's certificate and name verified against the stack's CA.
+ */
+export const PG_VERIFIED_TLS = { sslmode: "verify-full", sslrootcert: TLS_FILES.ca };
+/**
  * The tmpfs TLS_RUN is, in every container with a key. Docker gives it the mode of the image's folder,
  * 1777 like /tmp (not its owner, so not the service user's 0700); the key in it is the user's, 0600.
  */
@@ -141,6 +146,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             BARMAN_METRICS_PORT: String(BARMAN_METRICS_PORT),
             BARMAN_UID: String(BARMAN_UID),
             BARMAN_GID: String(BARMAN_GID),
+            TLS_ETC,
         },
         etcd: {
             ETCD_DATA,
@@ -156,7 +162,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             HAPROXY_READ_PORT: String(HAPROXY_READ_PORT),
             HAPROXY_STATS_PORT: String(HAPROXY_STATS_PORT),
         },
-        exporter: { EXPORTER_PORT: String(EXPORTER_PORT) },
+        exporter: { EXPORTER_PORT: String(EXPORTER_PORT), TLS_ETC },
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA },
         sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN, TLS_ETC, TLS_RUN },
         alertmanager: { ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), ALERTMANAGER_CONFIG, ALERTMANAGER_DATA },

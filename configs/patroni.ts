@@ -1,4 +1,4 @@
-import { API_PORT, DCS_NAMESPACE, ETCD_CLIENT_PORT, PG_BIN, PG_DATA, PG_PORT, ROLES, TLS_FILES } from "./layout";
+import { API_PORT, DCS_NAMESPACE, ETCD_CLIENT_PORT, PG_BIN, PG_DATA, PG_PORT, PG_VERIFIED_TLS, ROLES, TLS_FILES } from "./layout";
 import { dumpYaml } from "./yaml";
 
 export interface PatroniNodeConfig {
@@ -77,10 +77,12 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
             data_dir: PG_DATA,
             bin_dir: PG_BIN,
             pgpass: "/tmp/pgpass",
+            // Streaming replication, pg_basebackup and pg_rewind dial a member's fixed address, which its
+            // certificate carries: verified TLS (the superuser's connections use the socket).
             authentication: {
                 superuser: { username: ROLES.superuser },
-                replication: { username: ROLES.replication },
-                rewind: { username: ROLES.rewind },
+                replication: { username: ROLES.replication, ...PG_VERIFIED_TLS },
+                rewind: { username: ROLES.rewind, ...PG_VERIFIED_TLS },
             },
             parameters: { unix_socket_directories: "/var/run/postgresql" },
             // Patroni's own connections go over the socket (peer: the postgres OS user), so it can run and

@@ -15,7 +15,14 @@ export function httpsUrl(host: string, port: number, path = ""): string {
     return `https://${hostPort(host, port)}${path}`;
 }
 
-/** postgresql:// URI with user, password and database URL-encoded. */
-export function postgresUri(user: string, password: string, endpoint: string, database: string): string {
-    return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint}/${encodeURIComponent(database)}`;
+/** postgresql:// URI with user, password and database URL-encoded, and optional parameters (`?sslmode=...`). */
+export function postgresUri(
+    user: string,
+    password: string,
+    endpoint: string,
+    database: string,
+    params: Record<string, string> = {},
+): string {
+    const query = new URLSearchParams(params).toString();
+    return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${endpoint}/${encodeURIComponent(database)}${query ? `?${query}` : ""}`;
 }

@@ -2,6 +2,7 @@
 import { BARMAN_SERVER } from "../configs/barman";
 import { BARMAN_BACKUPS } from "../configs/layout";
 import { dockerExec as exec, ExecResult } from "../lib/exec";
+import type { ClientConfig } from "pg";
 
 export type { ExecResult };
 
@@ -126,11 +127,11 @@ export async function archivedWalNames(container: string): Promise<Set<string>> 
  */
 export async function switchWalAndWait(
     container: string,
-    superuserConnectionString: string,
+    superuser: ClientConfig,
     timeoutSeconds = 120,
 ): Promise<{ segment: string; seconds: number }> {
     const { Client } = await import("pg");
-    const client = new Client({ connectionString: superuserConnectionString, connectionTimeoutMillis: 5000 });
+    const client = new Client({ ...superuser, connectionTimeoutMillis: 5000 });
     client.on("error", () => undefined);
     await client.connect();
     let segment: string;

@@ -23,6 +23,8 @@ export interface StackOutputs {
     /** etcd members' Docker names (stacks deployed before it existed lack it). */
     etcdContainers?: string[];
     caCertificate?: string;
+    /** The file the connection strings' sslrootcert names (`<stack>-ca.pem`). */
+    caCertificateFile?: string;
     writeConnectionString: string;
     readConnectionString: string;
     superuserConnectionString: string;

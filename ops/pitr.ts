@@ -7,6 +7,7 @@ import { spawn } from "child_process";
 import { Client } from "pg";
 import { docker, execute } from "../lib/exec";
 import { errorText } from "../lib/errors";
+import { pgConfig } from "../lib/pg";
 import { BARMAN_SERVER } from "../configs/barman";
 import { BARMAN_HOME, PG_BIN, PG_HOME, PG_VERSION } from "../configs/layout";
 import { archivedWalNames, barman, BackupInfo, lastArchived, listBackups, switchWalAndWait } from "./barman";
@@ -116,7 +117,8 @@ export async function pitr(
     // current segment on the leader (after a commit, so a time target has a commit record past it) and
     // wait until Barman has it.
     log("closing the current WAL segment on the leader and waiting until Barman has archived it");
-    const archived = await switchWalAndWait(o.barmanContainer, o.superuserConnectionString, 180).catch(async e => {
+    const superuser = pgConfig(o.superuserConnectionString, o.caCertificate);
+    const archived = await switchWalAndWait(o.barmanContainer, superuser, 180).catch(async e => {
         const newest = await lastArchived(o.barmanContainer).catch(() => undefined);
         throw new Error(
             `the WAL up to now is not in Barman's archive, so recovery could end before the target: ${errorText(e)}; ` +
@@ -225,6 +227,10 @@ export async function pitr(
         "hot_standby=on",
         "-c",
         "logging_collector=off",
+        // The copy's postgresql.conf names the node's certificate files, which this container lacks. The
+        // recovery instance is a short-lived tool on adminBindAddress (loopback unless configured otherwise).
+        "-c",
+        "ssl=off",
     ]);
 
     const connectionString = `postgresql://postgres:${encodeURIComponent(o.superuserPassword)}@${o.pitrEndpoint}/postgres`;
@@ -327,7 +333,7 @@ if (require.main === module) {
             argv,
             argv.includes("--remove")
                 ? ["barmanContainer"]
-                : ["barmanContainer", "pitrEndpoint", "superuserPassword", "superuserConnectionString"],
+                : ["barmanContainer", "pitrEndpoint", "superuserPassword", "superuserConnectionString", "caCertificate"],
         );
         if (argv.includes("--remove")) {
             await removePitr(o);

@@ -2,12 +2,13 @@
 import { Client } from "pg";
 import { waitAllStreaming } from "../components/dcsClient";
 import { apiRequest, clusterMembers, memberRunning, MemberView } from "../lib/patroniApi";
+import { pgConfig } from "../lib/pg";
 import { memberApiUrl, memberEndpoints, StackOutputs } from "./outputs";
 
 /** The subset of stack outputs a switchover needs. */
 export type SwitchoverOutputs = Pick<
     StackOutputs,
-    "patroniApiUrls" | "patroniMembers" | "patroniApiUser" | "patroniApiPassword" | "writeConnectionString"
+    "patroniApiUrls" | "patroniMembers" | "patroniApiUser" | "patroniApiPassword" | "writeConnectionString" | "caCertificate"
 >;
 
 export interface SwitchoverResult {
@@ -26,7 +27,7 @@ export function members(o: Pick<StackOutputs, "patroniApiUrls">): Promise<Member
 
 async function writePortServer(o: SwitchoverOutputs): Promise<string | undefined> {
     // The application's role: what clients see through the write port, and no more privilege than that needs.
-    const client = new Client({ connectionString: o.writeConnectionString, connectionTimeoutMillis: 1000, query_timeout: 2000 });
+    const client = new Client(pgConfig(o.writeConnectionString, o.caCertificate, { connectionTimeoutMillis: 1000, query_timeout: 2000 }));
     client.on("error", () => undefined);
     try {
         await client.connect();
@@ -144,7 +145,7 @@ if (require.main === module) {
             process.stdout.write(usage(COMMANDS.switchover));
             return;
         }
-        const o = readOutputs(argv, ["patroniApiUrls", "patroniApiUser", "patroniApiPassword", "writeConnectionString"]);
+        const o = readOutputs(argv, ["patroniApiUrls", "patroniApiUser", "patroniApiPassword", "writeConnectionString", "caCertificate"]);
         const i = argv.indexOf("--to");
         const probe = probeWritePort(o);
         await sleep(300);

@@ -381,7 +381,9 @@ def drill(server, port=5499, timeout=600):
         settings = {"port": port, "listen_addresses": "", "unix_socket_directories": sock, "hba_file": os.path.join(scratch, "hba.conf"),
                     "ident_file": os.path.join(scratch, "ident.conf"), "archive_mode": "off", "archive_command": "",
                     "primary_conninfo": "", "primary_slot_name": "", "cluster_name": "drill", "logging_collector": "off",
-                    "hot_standby": "on", "synchronous_standby_names": ""}
+                    "hot_standby": "on", "synchronous_standby_names": "",
+                    # The node's certificate files are not here, and nothing dials this copy over TCP.
+                    "ssl": "off"}
         args = [os.path.join(PG_BIN, "postgres"), "-D", data] + [a for k, v in settings.items() for a in ("-c", "%s=%s" % (k, v))]
         step("starting PostgreSQL on it")
         log = open(os.path.join(scratch, "postgres.log"), "w")

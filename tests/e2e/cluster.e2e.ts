@@ -7,16 +7,17 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { Client } from "pg";
 import { memberStatus } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
 import { parseConfig } from "../../config";
-import { PG_PORT } from "../../configs/layout";
+import { PG_PORT, TLS_FILES } from "../../configs/layout";
 import { docker, run } from "../support/docker";
-import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../support/stack";
+import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, pg, query } from "../support/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
 import { E2E_STACKS } from "../support/e2eStacks";
-import { certRequest, ecdsaPrivateKey, locallySignedCert, selfSignedCert } from "../support/certificates";
+import { foreignClientIdentity } from "../support/certificates";
 import {
     containerStarts,
     directTo,
@@ -153,22 +154,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         );
         const put = JSON.stringify({ key: configKey, value: evil });
         // A client certificate from another CA, with every usage etcd could want.
-        const otherKey = ecdsaPrivateKey("P256");
-        const otherCa = selfSignedCert({
-            privateKeyPem: otherKey,
-            subject: { commonName: "intruder CA" },
-            validityPeriodHours: 24,
-            isCaCertificate: true,
-            allowedUses: ["cert_signing", "digital_signature"],
-        });
-        const clientKey = ecdsaPrivateKey("P256");
-        const clientCert = locallySignedCert({
-            certRequestPem: certRequest({ privateKeyPem: clientKey, subject: { commonName: "root" }, dnsNames: ["intruder"] }),
-            caPrivateKeyPem: otherKey,
-            caCertPem: otherCa,
-            validityPeriodHours: 24,
-            allowedUses: ["digital_signature", "key_encipherment", "client_auth", "server_auth"],
-        });
+        const { key: clientKey, cert: clientCert } = foreignClientIdentity();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "intruder-"));
         fs.writeFileSync(path.join(dir, "key.pem"), clientKey);
         fs.writeFileSync(path.join(dir, "cert.pem"), clientCert);
@@ -280,6 +266,62 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.notEqual(config0.ttl, 99, "the unauthenticated PATCH changed nothing");
     });
 
+    it("3h. PostgreSQL: TLS on every hop; plain connections and another CA's client certificate refused, through HAProxy and on a node", async () => {
+        const o = d.outputs;
+        // sslmode=disable, the right password: pg_hba's hostnossl line refuses it.
+        const plainConnect = async (cs: string) => {
+            const u = new URL(cs);
+            u.search = "sslmode=disable";
+            const client = new Client({ connectionString: u.toString(), connectionTimeoutMillis: 5000 });
+            client.on("error", () => undefined);
+            try {
+                await client.connect();
+            } finally {
+                await client.end().catch(() => undefined);
+            }
+        };
+        for (const [where, cs] of [
+            ["the write port", o.writeConnectionString],
+            ["db1's published port", directTo(d, config, 1)],
+        ]) {
+            await assert.rejects(
+                plainConnect(cs),
+                /pg_hba\.conf rejects connection .*no encryption/,
+                `a plain connection through ${where}`,
+            );
+            // Verified TLS (the connection string as given): the certificate names the address dialled.
+            const [r] = await query<{ ssl: boolean }>(cs, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+            assert.equal(r.ssl, true, where);
+        }
+        const [viaRead] = await query<{ ssl: boolean }>(o.readConnectionString, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+        assert.equal(viaRead.ssl, true, "the read port");
+        // A client certificate from another CA: the handshake fails before any password is asked.
+        const intruder = foreignClientIdentity();
+        const withCert = new Client({
+            ...pg(o.writeConnectionString, { connectionTimeoutMillis: 5000 }),
+            ssl: { ...(pg(o.writeConnectionString).ssl as object), key: intruder.key, cert: intruder.cert },
+        });
+        withCert.on("error", () => undefined);
+        await assert.rejects(withCert.connect(), /certificate|unknown ca|alert/i, "another CA's client certificate");
+        await withCert.end().catch(() => undefined);
+        // The exporter reads PostgreSQL with verify-full (a scrape first, so its session is open).
+        const metrics = await (await fetch(o.metricsUrls.postgres)).text();
+        assert.match(metrics, /^pg_up 1$/m, "the exporter connects");
+        // Every TCP session on the leader is encrypted: the replicas, Barman's WAL streaming, the exporter.
+        const sessions = await query<{ application_name: string; backend_type: string; ssl: boolean }>(
+            o.superuserConnectionString,
+            "SELECT a.application_name, a.backend_type, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.client_addr IS NOT NULL",
+        );
+        const names = sessions.map(x => `${x.backend_type}:${x.application_name}`);
+        assert.deepEqual(
+            sessions.filter(x => !x.ssl).map(x => `${x.backend_type}:${x.application_name}`),
+            [],
+            `plain sessions among ${names.join(", ")}`,
+        );
+        assert.ok(sessions.filter(x => x.backend_type === "walsender").length >= 3, `replicas stream over TLS: ${names.join(", ")}`);
+        assert.ok(names.includes("client backend:exporter"), `the exporter connects over TLS: ${names.join(", ")}`);
+    });
+
     it("3d. pg_hba: the superuser only through the write port, replication only from the nodes, the application's role anywhere", async () => {
         const refused = (e: Error) => /pg_hba\.conf rejects/.test(e.message);
         const [su] = await query<{ u: string }>(d.outputs.superuserConnectionString, "SELECT current_user AS u");
@@ -292,7 +334,10 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         // A replication connection from the host (Docker's proxy for the published port) is refused before any password.
         const [db1] = parseConfig(config, STACK).spec.members;
         await assert.rejects(
-            query(`postgresql://replicator:wrong@${db1.postgresEndpoint}/postgres?replication=database`, "IDENTIFY_SYSTEM"),
+            query(
+                `postgresql://replicator:wrong@${db1.postgresEndpoint}/postgres?replication=database&${new URL(d.outputs.superuserConnectionString).searchParams}`,
+                "IDENTIFY_SYSTEM",
+            ),
             refused,
             "replication from outside the nodes",
         );
@@ -306,7 +351,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
                     d.outputs.barmanContainer,
                     "sh",
                     "-c",
-                    `read -r PGPASSWORD; export PGPASSWORD; exec psql -X -qtA "host=${db1.address} port=${PG_PORT} user=${user} dbname=${user === "postgres" ? "postgres" : "app"}" -c "SELECT current_user"`,
+                    `read -r PGPASSWORD; export PGPASSWORD; exec psql -X -qtA "host=${db1.address} port=${PG_PORT} user=${user} dbname=${user === "postgres" ? "postgres" : "app"} sslmode=verify-full sslrootcert=${TLS_FILES.ca}" -c "SELECT current_user"`,
                 ],
                 { input: `${password}\n`, allowFail: true },
             );
@@ -343,21 +388,39 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             ].join("\n"),
             { mode: 0o700 },
         );
+        // First the line that saves the CA the connection strings name (in the project folder, as a user would).
+        const saveCa = /^npm run --silent output -- caCertificate > .*$/m.exec(readme);
+        assert.ok(saveCa, "README saves caCertificate before connecting");
+        const cwd = path.join(__dirname, "..", "..");
+        const caFile = path.join(cwd, d.outputs.caCertificateFile!);
+        const sh = (line: string, input = "") =>
+            spawnSync("bash", ["-c", line], {
+                cwd,
+                input,
+                encoding: "utf8",
+                env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, PULUMI_CONFIG_PASSPHRASE: "quickstart-test" },
+            });
         try {
+            const saved = sh(saveCa[0]);
+            assert.equal(saved.status, 0, `${saveCa[0]}: ${saved.stdout}${saved.stderr}`);
+            assert.equal(fs.readFileSync(caFile, "utf8").trim(), d.outputs.caCertificate!.trim());
             const answers = lines.map(m => {
-                const r = spawnSync("bash", ["-c", m[0]], {
-                    cwd: path.join(__dirname, "..", ".."),
-                    input: "SELECT current_user || ' ' || pg_is_in_recovery();\n",
-                    encoding: "utf8",
-                    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, PULUMI_CONFIG_PASSPHRASE: "quickstart-test" },
-                });
+                const r = sh(
+                    m[0],
+                    "SELECT current_user || ' ' || pg_is_in_recovery() || ' ' || (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid());\n",
+                );
                 assert.equal(r.status, 0, `${m[0]}: ${r.stdout}${r.stderr}`);
-                return /^\s*(\w+ (?:true|false))\s*$/m.exec(r.stdout)?.[1];
+                return /^\s*(\w+ (?:true|false) (?:true|false))\s*$/m.exec(r.stdout)?.[1];
             });
             const app = decodeURIComponent(new URL(d.outputs.writeConnectionString).username);
-            assert.deepEqual(answers, [`${app} false`, `${app} true`, "postgres false"], "leader, replica, superuser on the leader");
+            assert.deepEqual(
+                answers,
+                [`${app} false true`, `${app} true true`, "postgres false true"],
+                "leader, replica, superuser on the leader, each over TLS",
+            );
         } finally {
             fs.rmSync(bin, { recursive: true });
+            fs.rmSync(caFile, { force: true });
         }
     });
 
@@ -452,7 +515,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const leaderBefore = await leader(d.outputs);
         await updateDynamicConfig({ ...deployedInputs }, news);
         const doneAt = Date.now();
-        await new Promise(r => setTimeout(r, 1000));
+        await writer.ackedAfter(doneAt).catch(() => undefined);
         const result = await writer.stop();
         assertAckedAround(result, changeAt, doneAt);
         // Replicas first, the leader last: its postmaster started after every replica's.
@@ -556,7 +619,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.match(cli.stdout, new RegExp(`switched over from ${old.name} to ${target}; .*measured write outage [\\d.]+ s`));
         console.log(`      ${cli.stdout.trim()}`);
         const doneAt = Date.now();
-        await new Promise(r => setTimeout(r, 1000));
+        await writer.ackedAfter(doneAt).catch(() => undefined);
         const result = await writer.stop();
         assertAckedAround(result, switchAt, doneAt);
         assert.equal((await leader(d.outputs)).name, target);
@@ -578,7 +641,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         await docker(["kill", `${STACK}-${old.name}`]);
         const elected = await waitNewLeader(d.outputs, old.name, 120);
         const electedAt = Date.now();
-        await new Promise(r => setTimeout(r, 1500));
+        await writer.ackedAfter(electedAt).catch(() => undefined); // assertAckedAround says what is missing
         const result = await writer.stop();
         assertAckedAround(result, killAt, electedAt);
         assert.notEqual(elected.name, old.name);

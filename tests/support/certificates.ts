@@ -137,3 +137,27 @@ export function locallySignedCert(i: {
         "cert.pem",
     );
 }
+
+/**
+ * An intruder's identity: a key and a certificate, with every usage a server could want, from a CA of its
+ * own (not the stack's). A stack part that checks client certificates must refuse it.
+ */
+export function foreignClientIdentity(): { key: string; cert: string } {
+    const caKey = ecdsaPrivateKey("P256");
+    const caCert = selfSignedCert({
+        privateKeyPem: caKey,
+        subject: { commonName: "intruder CA" },
+        validityPeriodHours: 24,
+        isCaCertificate: true,
+        allowedUses: ["cert_signing", "digital_signature"],
+    });
+    const key = ecdsaPrivateKey("P256");
+    const cert = locallySignedCert({
+        certRequestPem: certRequest({ privateKeyPem: key, subject: { commonName: "root" }, dnsNames: ["intruder"] }),
+        caPrivateKeyPem: caKey,
+        caCertPem: caCert,
+        validityPeriodHours: 24,
+        allowedUses: ["digital_signature", "key_encipherment", "client_auth", "server_auth"],
+    });
+    return { key, cert };
+}

@@ -343,6 +343,7 @@ export async function underFault(c: ChaosStack, scenario: string, fault: Fault):
         await waitForCluster(c.d.outputs, 240, c.log);
         healedAt = Date.now();
         await sleep(2000);
+        await writer.ackedAfter(healedAt).catch(() => undefined); // check() says so if none came
     } finally {
         w = await writer.stop();
         s = await sampler.stop();

@@ -1,6 +1,7 @@
 // Split-brain sampler: every round tries one direct write on every node at once; a round in which two
 // nodes acknowledge a write means two writable primaries.
 import { Client } from "pg";
+import { pg } from "./stack";
 
 export interface SampleTarget {
     name: string;
@@ -22,7 +23,7 @@ export interface Sampler {
 
 async function tryWrite(target: SampleTarget, table: string, round: number): Promise<boolean> {
     // Short timeouts: a frozen node must not hold a round up for long.
-    const client = new Client({ connectionString: target.connectionString, connectionTimeoutMillis: 1000, query_timeout: 1500 });
+    const client = new Client(pg(target.connectionString, { connectionTimeoutMillis: 1000, query_timeout: 1500 }));
     client.on("error", () => undefined);
     try {
         await client.connect();

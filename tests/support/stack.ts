@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
-import { Client } from "pg";
+import { Client, ClientConfig } from "pg";
+import { caCertificateFile, pgConfig } from "../../lib/pg";
 import { StackOutputs as BaseOutputs } from "../../ops/outputs";
 import { memberRunning, MemberView } from "../../lib/patroniApi";
 import { members } from "../../ops/switchover";
@@ -58,6 +59,7 @@ export async function destroyStack(
     opts: { keepVolumes?: boolean } = {},
 ): Promise<{ containers: number; volumes: number; networks: number }> {
     fs.rmSync(stateFile(stack), { force: true });
+    fs.rmSync(caFilePath(caCertificateFile(stack)), { force: true });
     return sweepByLabel(stackLabel(stack), opts);
 }
 
@@ -165,6 +167,8 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     const resources = (Date.now() - started) / 1000;
     log(`resources created in ${resources.toFixed(1)} s; waiting for the cluster`);
     const out = unwrapSecrets(outputs) as StackOutputs;
+    // As a client does where it runs: caCertificate saved under the name the connection strings give.
+    fs.writeFileSync(caFilePath(out.caCertificateFile!), out.caCertificate!, { mode: 0o644 });
     await waitForCluster(out, opts.healthyTimeoutSeconds ?? 300, log);
     return { stack: file.stack, outputs: out, engine, timings: { resources, healthy: (Date.now() - started) / 1000 } };
 }
@@ -174,8 +178,22 @@ export type Member = MemberView;
 /** Members as Patroni reports them (the operator commands' own view). */
 export const clusterView = (outputs: StackOutputs): Promise<Member[]> => members(outputs);
 
+/** Where the harness keeps a stack's CA file (`caCertificateFile`: the connection strings' sslrootcert). */
+export function caFilePath(file: string): string {
+    return path.join(path.dirname(stateFile("_")), file);
+}
+
+/**
+ * node-postgres settings for a connection string from a stack's outputs: verified TLS against the CA in
+ * the file its sslrootcert names (saved by deployStack), as psql would read it.
+ */
+export function pg(connectionString: string, extra: Omit<ClientConfig, "ssl"> = {}): ClientConfig {
+    const file = new URL(connectionString).searchParams.get("sslrootcert");
+    return pgConfig(connectionString, file ? fs.readFileSync(caFilePath(file), "utf8") : undefined, extra);
+}
+
 export async function query<T = Record<string, unknown>>(connectionString: string, sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString, connectionTimeoutMillis: 3000, query_timeout: 10000 });
+    const client = new Client(pg(connectionString, { connectionTimeoutMillis: 3000, query_timeout: 10000 }));
     client.on("error", () => undefined);
     await client.connect();
     try {

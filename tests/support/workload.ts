@@ -1,6 +1,6 @@
 // A client-side view of availability: numbered INSERTs, each on its own connection through an endpoint.
 import { Client } from "pg";
-import { query } from "./stack";
+import { pg, query } from "./stack";
 import { check as barmanCheck } from "../../ops/barman";
 
 export interface Ack {
@@ -29,6 +29,12 @@ export interface WriterResult {
 
 export interface Writer {
     stop(): Promise<WriterResult>;
+    /**
+     * Resolves once a write begun after `at` (ms since the epoch) is acknowledged; rejects after the timeout.
+     * Waiting on this, not a fixed sleep, before stop(): an INSERT caught by a fault can hold the writer for
+     * its query timeout, longer than a fast failover takes.
+     */
+    ackedAfter(at: number, timeoutSeconds?: number): Promise<void>;
 }
 
 export async function createTable(connectionString: string, table: string): Promise<void> {
@@ -52,7 +58,7 @@ export function startWriter(connectionString: string, table: string, pauseMs = 2
         while (running) {
             id++;
             attempts++;
-            const client = new Client({ connectionString, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+            const client = new Client(pg(connectionString, { connectionTimeoutMillis: 2000, query_timeout: 5000 }));
             client.on("error", () => undefined);
             try {
                 await client.connect();
@@ -74,6 +80,11 @@ export function startWriter(connectionString: string, table: string, pauseMs = 2
         }
     })();
     return {
+        async ackedAfter(at: number, timeoutSeconds = 60) {
+            await waitFor(`a write acknowledged after ${new Date(at).toISOString()}`, timeoutSeconds, async () =>
+                acks.some(a => a.at > at),
+            );
+        },
         async stop() {
             running = false;
             await loop;

@@ -264,7 +264,7 @@ describe("program: container inputs (dev stack)", () => {
         assert.ok(isWrappedSecret(c.inputs.envs));
         assert.deepEqual(envOf(c), {
             DATA_SOURCE_NAME:
-                "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=disable&application_name=exporter",
+                "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=verify-full&sslrootcert=/etc/patroni-ha/tls/ca.pem&application_name=exporter",
         });
         assert.equal(envOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-cluster-monitor-password");
     });
@@ -434,6 +434,15 @@ describe("program: the stack's certificate authority", () => {
         }
     });
 
+    it("a node's certificate names the write and read ports' address and the admin address when they are not loopback", async () => {
+        const exposed = await runProgram(
+            { subnet: "10.77.4.0/24", patroniNodes: 1, etcdNodes: 1, bindAddress: "192.0.2.10", adminBindAddress: "192.0.2.11" },
+            "exposed",
+        );
+        const db1 = byType(exposed, "tls:index/certRequest:CertRequest").find(r => r.name === "cluster-ca-db1-csr")!.inputs;
+        assert.deepEqual(db1.ipAddresses, ["10.77.4.21", "127.0.0.1", "192.0.2.11", "192.0.2.10", "10.77.4.2"]);
+    });
+
     it("a short validity is due for renewal at half of it", async () => {
         const short = await runProgram({ patroniNodes: 1, etcdNodes: 1, tls: { validityDays: 10 } }, "short");
         for (const c of [
@@ -454,7 +463,8 @@ describe("program: the stack's certificate authority", () => {
             "client_auth",
         ]);
         assert.deepEqual(csr("cluster-ca-db1-csr").dnsNames, ["db1", "ca-db1", "localhost"]);
-        assert.deepEqual(csr("cluster-ca-db1-csr").ipAddresses, ["10.77.3.21", "127.0.0.1"]);
+        // A node: also HAProxy's address (Barman and the exporter dial PostgreSQL through it; TLS passes through).
+        assert.deepEqual(csr("cluster-ca-db1-csr").ipAddresses, ["10.77.3.21", "127.0.0.1", "10.77.3.2"]);
         assert.deepEqual(cert("cluster-ca-db1-cert").allowedUses, ["digital_signature", "key_encipherment", "server_auth", "client_auth"]);
         assert.deepEqual(cert("cluster-ca-sentinel-cert").allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
         for (const c of byType(run, "tls:index/locallySignedCert:LocallySignedCert")) {
@@ -624,9 +634,11 @@ describe("program: outputs", () => {
         assert.equal(v("etcdEndpoints"), undefined, "etcd is not published by default");
         assert.deepEqual(v("etcdContainers"), ["out-etcd1", "out-etcd2", "out-etcd3"]);
         assert.equal(v("caCertificate"), "-----BEGIN CERTIFICATE-----\ncluster-ca-cert\n-----END CERTIFICATE-----\n");
-        assert.equal(v("writeConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6001/shop");
-        assert.equal(v("readConnectionString"), "postgresql://web:pw-cluster-app-password@127.0.0.1:6002/shop");
-        assert.equal(v("superuserConnectionString"), "postgresql://postgres:pw-cluster-superuser-password@127.0.0.1:6001/postgres");
+        assert.equal(v("caCertificateFile"), "out-ca.pem");
+        const tls = "sslmode=verify-full&sslrootcert=out-ca.pem";
+        assert.equal(v("writeConnectionString"), `postgresql://web:pw-cluster-app-password@127.0.0.1:6001/shop?${tls}`);
+        assert.equal(v("readConnectionString"), `postgresql://web:pw-cluster-app-password@127.0.0.1:6002/shop?${tls}`);
+        assert.equal(v("superuserConnectionString"), `postgresql://postgres:pw-cluster-superuser-password@127.0.0.1:6001/postgres?${tls}`);
         assert.equal(v("barmanContainer"), "out-barman");
         assert.equal(v("pitrEndpoint"), "127.0.0.1:5554");
         assert.deepEqual(v("metricsUrls"), {
@@ -645,6 +657,7 @@ describe("program: outputs", () => {
             "alertmanagerUrl",
             "barmanContainer",
             "caCertificate",
+            "caCertificateFile",
             "etcdContainers",
             "etcdEndpoints",
             "metricsUrls",

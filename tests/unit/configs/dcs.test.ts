@@ -4,6 +4,7 @@ import { parseConfig } from "../../../config";
 import { archiveParameters, barmanSlots } from "../../../configs/barman";
 import * as net from "net";
 import { bootstrapPgHba, DEFAULT_PARAMETERS, renderDynamicConfig } from "../../../configs/dcs";
+import { TLS_FILES, TLS_RUN } from "../../../configs/layout";
 
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
 const hba = { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address) };
@@ -47,6 +48,17 @@ describe("renderers: DCS configuration", () => {
         assert.equal(out.postgresql.parameters.max_slot_wal_keep_size, "4GB");
     });
 
+    it("PostgreSQL serves TLS with the node's certificate and key files, and trusts only the stack's CA", () => {
+        const out = renderDynamicConfig({ patroni: spec.patroni, hba }) as Record<string, any>;
+        const p = out.postgresql.parameters;
+        assert.deepEqual(
+            [p.ssl, p.ssl_cert_file, p.ssl_key_file, p.ssl_ca_file, p.ssl_min_protocol_version],
+            ["on", TLS_FILES.cert, TLS_FILES.key, TLS_FILES.ca, "TLSv1.2"],
+        );
+        // The key is on the tmpfs tls-key writes, never in the uploaded folder.
+        assert.ok(TLS_FILES.key.startsWith(`${TLS_RUN}/`));
+    });
+
     it("merges user parameters over defaults and always preloads pg_stat_statements", () => {
         const p = { ...spec.patroni, postgresql: { work_mem: "16MB", shared_preload_libraries: "auto_explain" } };
         const out = renderDynamicConfig({ patroni: p, hba }) as Record<string, any>;
@@ -56,10 +68,13 @@ describe("renderers: DCS configuration", () => {
     });
 
     /** The method of the first pg_hba line matching a TCP login, as PostgreSQL picks it (first match wins). */
-    function methodFor(lines: string[], login: { role: string; from: string; replication?: boolean }): string {
+    /** What PostgreSQL does with a TCP login (first matching line); `ssl: false` is a plain connection. */
+    function methodFor(lines: string[], login: { role: string; from: string; replication?: boolean; ssl?: boolean }): string {
+        const ssl = login.ssl ?? true;
         for (const line of lines) {
             const [type, database, role, address, method] = line.split(/\s+/);
-            if (type !== "host" || (database === "replication") !== !!login.replication || (role !== "all" && role !== login.role)) {
+            const typeMatches = type === "host" || (type === "hostssl" && ssl) || (type === "hostnossl" && !ssl);
+            if (!typeMatches || (database === "replication") !== !!login.replication || (role !== "all" && role !== login.role)) {
                 continue;
             }
             const block = new net.BlockList();
@@ -74,7 +89,7 @@ describe("renderers: DCS configuration", () => {
         return "no line (refused)";
     }
 
-    it("pg_hba admits each stack role only from where it is used, by SCRAM; the application's role from anywhere", () => {
+    it("pg_hba admits each stack role only from where it is used, over TLS, by SCRAM; the application's role from anywhere", () => {
         const lines: string[] = dcs.postgresql.pg_hba;
         const haproxy = "10.9.8.2",
             gateway = "10.9.8.1", // the host, and Docker's proxy for published ports
@@ -118,6 +133,12 @@ describe("renderers: DCS configuration", () => {
             methodFor(lines, { role, from, replication }),
         ]);
         assert.deepEqual(actual, expected);
+        // Without TLS nobody gets in over TCP, whoever and from wherever.
+        assert.deepEqual(
+            expected.map(([role, from, replication]) => methodFor(lines, { role, from, replication, ssl: false })),
+            expected.map(() => "reject"),
+        );
+        assert.ok(!lines.some(l => l.startsWith("host ")), "every TCP line is hostssl or hostnossl");
         assert.equal(lines[0], "local all all peer", "Patroni and the bootstrap script use the socket");
         assert.ok(!lines.some(l => /\b(trust|md5|password)\b/.test(l)), "no trust, md5 or clear-text lines");
     });
