@@ -3,7 +3,7 @@
 import * as net from "net";
 import { defaultSubnet, defaultOf, Field, Profile, PROFILES, SCHEMA, SchemaContext } from "./configSchema";
 import { ROLES } from "./configs/layout";
-import { hostPort, httpsUrl, httpUrl } from "./lib/net";
+import { hostPort, httpsUrl } from "./lib/net";
 
 export const NAMESPACE = "patroni-ha";
 
@@ -707,7 +707,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
             address: at(OFFSETS.db + n),
             hostPostgresPort,
             hostApiPort,
-            apiUrl: httpUrl(adminHost, hostApiPort),
+            apiUrl: httpsUrl(adminHost, hostApiPort),
             postgresEndpoint: hostPort(adminHost, hostPostgresPort),
         };
     });

@@ -144,6 +144,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 namespace: DCS_NAMESPACE,
                 etcdContainers: this.etcd.containerNames,
                 members: spec.members.map(m => ({ name: m.name, apiUrl: m.apiUrl })),
+                caCertificate: this.ca.certPem,
                 apiUser,
                 apiPassword: this.secrets.api,
                 config: canonicalJson(
@@ -209,6 +210,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 statsPassword: this.secrets.stats,
                 resources: spec.resources.haproxy,
                 sshRoute: mode === "rsync",
+                caUpload: this.ca.caUpload,
             },
             child("haproxy"),
         );
@@ -270,6 +272,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     },
                     hostPort: spec.ports.prometheus,
                     resources: spec.resources.barman,
+                    caUpload: this.ca.caUpload,
                 },
                 child("prometheus"),
             );

@@ -1,6 +1,6 @@
 // Talks to etcd and the Patroni REST API from the machine running `pulumi up`, to seed and change the
 // cluster-wide (DCS) configuration. Pulumi serializes it into the dynamic provider, so it imports only
-// modules that are themselves self-contained (Node's own and global fetch; a unit test serializes it); the
+// modules that are themselves self-contained (Node's own; a unit test serializes it); the
 // e2e harness calls it directly.
 import { execFile } from "child_process";
 import { errorText } from "../lib/errors";
@@ -18,8 +18,10 @@ export interface DynamicConfigState {
      * own certificate, over loopback inside it), as the `docker` CLI on this machine reaches the engine.
      */
     etcdContainers: string[];
-    /** Members' REST API URLs reachable from the host. */
+    /** Members' REST API URLs reachable from the host (https). */
     members: MemberEndpoint[];
+    /** The stack's CA certificate (PEM): the members' REST API certificates are verified against it. */
+    caCertificate: string;
     apiUser: string;
     apiPassword: string;
     /** The desired dynamic configuration, as canonical JSON. */
@@ -124,9 +126,9 @@ function isPlain(v: unknown): v is Json {
  * reconnected yet is still within maximum_lag_on_failover, so Patroni would accept it as a switchover or
  * failover candidate without the newest commits; never hand back a cluster in that state.
  */
-export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds: number): Promise<void> {
+export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds: number, ca?: string): Promise<void> {
     await retry("every replica streaming from the leader", timeoutSeconds, async () => {
-        const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m.apiUrl) })));
+        const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m.apiUrl, undefined, ca) })));
         const leader = statuses.find(x => isPrimaryRole(x.s.role));
         if (!leader) {
             throw new Error("no leader");
@@ -150,7 +152,9 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
     const restarted: string[] = [];
     const isLeader = (s: Json) => isPrimaryRole(s.role);
     for (let pass = 1; pass <= 3; pass++) {
-        const statuses = await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl) })));
+        const statuses = await Promise.all(
+            state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl, undefined, state.caCertificate) })),
+        );
         const pending = statuses.filter(x => x.s.pending_restart === true);
         if (pending.length === 0) {
             return restarted;
@@ -162,6 +166,7 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
                     body: { restart_pending: true },
                     auth: [state.apiUser, state.apiPassword],
                     timeoutMs: 120000,
+                    ca: state.caCertificate,
                 });
                 // 503 "restart is not needed" when the flag cleared meanwhile: nothing to do.
                 if (r.status !== 200 && !/not needed|no restart/i.test(JSON.stringify(r.json))) {
@@ -169,16 +174,18 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
                 }
             });
             await retry(`${m.name} running after restart`, state.timeoutSeconds, async () => {
-                const s = await memberStatus(m.apiUrl);
+                const s = await memberStatus(m.apiUrl, undefined, state.caCertificate);
                 if (s.state !== "running") {
                     throw new Error(`state ${s.state}`);
                 }
             });
-            await waitAllStreaming(state.members, state.timeoutSeconds);
+            await waitAllStreaming(state.members, state.timeoutSeconds, state.caCertificate);
             restarted.push(m.name);
         }
     }
-    const still = (await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl) }))))
+    const still = (
+        await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl, undefined, state.caCertificate) })))
+    )
         .filter(x => x.s.pending_restart === true)
         .map(x => x.m.name);
     if (still.length) {
@@ -188,12 +195,12 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
 }
 
 /** True when every member's REST port refuses connections (no Patroni process, as opposed to a slow one). */
-async function noMemberListening(members: MemberEndpoint[]): Promise<boolean> {
+async function noMemberListening(members: MemberEndpoint[], ca: string): Promise<boolean> {
     const refused = await Promise.all(
         members.map(m =>
-            apiRequest("GET", `${m.apiUrl}/health`, { timeoutMs: 3000 }).then(
+            apiRequest("GET", `${m.apiUrl}/health`, { timeoutMs: 3000, ca }).then(
                 () => false,
-                (e: unknown) => /ECONNREFUSED/.test(String((e as { cause?: { code?: string } })?.cause?.code ?? "")),
+                (e: unknown) => (e as { code?: string })?.code === "ECONNREFUSED",
             ),
         ),
     );
@@ -220,7 +227,7 @@ export async function applyDynamicConfig(
     // Initialized but no Patroni listening: a stack deployed again on kept volumes (its etcd remembers the
     // cluster, its nodes are not created yet, since they wait for this resource). Patroni reads the config
     // from etcd when it starts, as before bootstrap.
-    const nobodyRuns = initialized && (await noMemberListening(state.members));
+    const nobodyRuns = initialized && (await noMemberListening(state.members, state.caCertificate));
     if (!initialized || nobodyRuns) {
         await retry("seeding the DCS configuration", state.timeoutSeconds, () =>
             etcd(state, "kv/put", { key: b64(dcsKey(state, "config")), value: b64(state.config) }),
@@ -235,7 +242,7 @@ export async function applyDynamicConfig(
     const { member, current } = await retry("reading /config from a Patroni member", state.timeoutSeconds, async () => {
         for (const m of state.members) {
             try {
-                const r = await apiRequest("GET", `${m.apiUrl}/config`);
+                const r = await apiRequest("GET", `${m.apiUrl}/config`, { ca: state.caCertificate });
                 if (r.status === 200) {
                     return { member: m, current: r.json };
                 }
@@ -250,7 +257,11 @@ export async function applyDynamicConfig(
         return { mode: "unchanged", restarted: await rollingRestart(state, log) };
     }
     await retry("PATCH /config", state.timeoutSeconds, async () => {
-        const r = await apiRequest("PATCH", `${member.apiUrl}/config`, { body: patch, auth: [state.apiUser, state.apiPassword] });
+        const r = await apiRequest("PATCH", `${member.apiUrl}/config`, {
+            body: patch,
+            auth: [state.apiUser, state.apiPassword],
+            ca: state.caCertificate,
+        });
         if (r.status !== 200) {
             throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`);
         }
@@ -260,7 +271,7 @@ export async function applyDynamicConfig(
     const loop = Math.max(Number(current.loop_wait ?? 10), Number(desired.loop_wait ?? 10));
     const settle = Date.now() + (2 * loop + 3) * 1000;
     while (Date.now() < settle) {
-        const s = await Promise.all(state.members.map(m => memberStatus(m.apiUrl)));
+        const s = await Promise.all(state.members.map(m => memberStatus(m.apiUrl, undefined, state.caCertificate)));
         if (s.every(x => x.pending_restart === true)) {
             break;
         }

@@ -28,6 +28,8 @@ export interface HaproxyGatewayArgs {
     resources: RoleResources;
     /** barman.mode "rsync": route SSH to the leader for Barman's rsync backups (internal only). */
     sshRoute?: boolean;
+    /** The stack's CA certificate as an upload: the health checks verify the nodes' REST API with it. */
+    caUpload: { file: string; content: pulumi.Input<string> };
 }
 
 /** HAProxy routing writes to the leader and reads over replicas, by Patroni REST health checks. */
@@ -60,7 +62,7 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 user: "haproxy",
                 command: ["haproxy", "-W", "-db", "-f", HAPROXY_CONFIG],
                 envs,
-                uploads: [{ file: HAPROXY_CONFIG, content: this.config }],
+                uploads: [{ file: HAPROXY_CONFIG, content: this.config }, args.caUpload],
                 networksAdvanced: stackNetwork(networkName, args.address, "haproxy"),
                 ports: [
                     { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: bindAddress },

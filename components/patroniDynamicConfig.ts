@@ -10,6 +10,8 @@ export interface PatroniDynamicConfigArgs {
     etcdContainers: string[];
     /** Members' REST API URLs reachable from where `pulumi up` runs, db1 first. */
     members: MemberEndpoint[];
+    /** The stack's CA certificate (PEM): the REST API's certificates are verified against it. */
+    caCertificate: pulumi.Input<string>;
     /** REST API user and password for PATCH /config and POST /restart. */
     apiUser: pulumi.Input<string>;
     apiPassword: pulumi.Input<string>;
@@ -26,6 +28,7 @@ export const dynamicConfigProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.namespace}${inputs.scope}/config`, outs: inputs };
     },
     async diff(_id: string, olds: DynamicConfigState, news: DynamicConfigState) {
+        // A new CA alone (rotation) changes nothing in the DCS: the next apply uses it anyway.
         const changed = ["config", "etcdContainers", "members", "apiUser", "apiPassword", "scope", "namespace"].filter(
             k =>
                 JSON.stringify((olds as unknown as Record<string, unknown>)[k]) !==

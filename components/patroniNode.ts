@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MemberSpec, RoleResources } from "../config";
-import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, WAL_SHARE } from "../configs/layout";
+import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, TLS_FILES, WAL_SHARE } from "../configs/layout";
 import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
@@ -155,7 +155,7 @@ export class PatroniNode extends pulumi.ComponentResource {
                 ],
                 // /tmp holds Patroni's pgpass and the role-passwords file: memory only, never a layer or a volume.
                 tmpfs: { "/tmp": "rw,nosuid,nodev,mode=1777,size=16m", ...tls.tmpfs },
-                healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${API_PORT}/health`, "120s"),
+                healthcheck: healthcheck(`curl -fsS --cacert ${TLS_FILES.ca} -o /dev/null https://127.0.0.1:${API_PORT}/health`, "120s"),
                 // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
                 // once instead of waiting for the TTL; give it the time to do so.
                 stopSignal: "SIGTERM",

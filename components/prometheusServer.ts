@@ -20,6 +20,8 @@ export interface PrometheusServerArgs {
     hostPort: number;
     /** Optional container limits (shares the Barman role's). */
     resources: RoleResources;
+    /** The stack's CA certificate as an upload: Patroni's metrics are scraped over verified HTTPS. */
+    caUpload: { file: string; content: pulumi.Input<string> };
 }
 
 /** The optional Prometheus server: scrapes every metrics endpoint and evaluates the stack's alert rules. */
@@ -48,10 +50,7 @@ export class PrometheusServer extends pulumi.ComponentResource {
                 name: dockerName(stack, "prometheus"),
                 hostname: "prometheus",
                 image: args.image,
-                uploads: [
-                    { file: PROMETHEUS_CONFIG, content: this.config },
-                    { file: RULES_FILE, content: this.rules },
-                ],
+                uploads: [{ file: PROMETHEUS_CONFIG, content: this.config }, { file: RULES_FILE, content: this.rules }, args.caUpload],
                 networksAdvanced: stackNetwork(networkName, args.address, "prometheus"),
                 ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: adminBindAddress }],
                 volumes: [{ volumeName: data.name, containerPath: PROMETHEUS_DATA }],

@@ -8,6 +8,7 @@ import {
     HAPROXY_WRITE_PORT,
     PG_PORT,
     SSH_PORT,
+    TLS_FILES,
 } from "./layout";
 
 export interface HaproxyServer {
@@ -36,7 +37,13 @@ export function renderHaproxyCfg(input: HaproxyConfigInput): string {
     const defaultServer =
         `default-server inter ${t.inter} fastinter ${t.fastinter} downinter ${t.downinter} ` +
         `rise ${t.rise} fall ${t.fall} on-marked-down shutdown-sessions slowstart 0 maxconn ${t.maxconn}`;
-    const servers = (port: number) => input.servers.map(s => `    server ${s.name} ${s.address}:${port} check port ${API_PORT}`);
+    // Checks over HTTPS, the node's certificate verified against the stack CA and for the node's name; the
+    // PostgreSQL traffic itself passes through untouched (TLS end to end between client and node).
+    const servers = (port: number) =>
+        input.servers.map(
+            s =>
+                `    server ${s.name} ${s.address}:${port} check port ${API_PORT} check-ssl verify required ca-file ${TLS_FILES.ca} verifyhost ${s.name}`,
+        );
     const backend = (name: string, check: string, balance: string, port = PG_PORT) => [
         `backend ${name}`,
         `    balance ${balance}`,

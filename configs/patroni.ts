@@ -56,6 +56,11 @@ export function renderPatroniYml(node: PatroniNodeConfig): string {
             // Members are listed, not taken from the DCS (allowlist_include_members): during a DCS outage
             // Patroni has no member list, and the leader's POST /failsafe to its replicas would be refused.
             allowlist: node.apiAllowlist,
+            // HTTPS with the node's certificate. Clients need none (the password and the allowlist guard
+            // the unsafe endpoints); Patroni's own requests to the other members verify theirs with cafile.
+            certfile: TLS_FILES.cert,
+            keyfile: TLS_FILES.key,
+            cafile: TLS_FILES.ca,
         },
         // etcd accepts only clients with a certificate from the stack's CA: this node's own.
         etcd3: {

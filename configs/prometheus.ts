@@ -6,6 +6,7 @@ import {
     EXPORTER_PORT,
     HAPROXY_STATS_PORT,
     PROMETHEUS_RULES,
+    TLS_FILES,
     VOLUME_METRICS_PORT,
     VOLUMES_DIR,
 } from "./layout";
@@ -35,7 +36,10 @@ export function renderPrometheusYml(input: PrometheusConfigInput): string {
         rule_files: [RULES_FILE],
         scrape_configs: [
             {
+                // Patroni's REST API is HTTPS: its certificate verified against the stack CA, for the address dialled.
                 job_name: "patroni",
+                scheme: "https",
+                tls_config: { ca_file: TLS_FILES.ca },
                 static_configs: input.members.map(m => ({ targets: [`${m.address}:${API_PORT}`], labels: { member: m.name } })),
             },
             {

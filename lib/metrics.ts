@@ -1,4 +1,5 @@
 // Reading a Prometheus text exposition (what /metrics endpoints answer): samples by name and labels.
+import { httpRequest } from "./patroniApi";
 
 export interface Sample {
     name: string;
@@ -30,9 +31,10 @@ export function sampleValue(samples: Sample[], name: string, labels: Record<stri
 
 /** Fetch and parse a /metrics endpoint. */
 export async function scrape(url: string, timeoutMs = 4000): Promise<Sample[]> {
-    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!r.ok) {
+    // https:// (Patroni's) verified against the CAs the process trusts (trustCa, from the stack's outputs).
+    const r = await httpRequest("GET", url, { timeoutMs });
+    if (r.status < 200 || r.status > 299) {
         throw new Error(`${url}: HTTP ${r.status}`);
     }
-    return parseSamples(await r.text());
+    return parseSamples(r.text);
 }

@@ -1,6 +1,8 @@
 // Patroni's REST API as the host reaches it: used by the dynamic provider (DCS config and rolling
-// restarts), the operator commands, the benchmarks and the test harness. Self-contained (global fetch
-// and Buffer only, no imports): Pulumi serializes it into the dynamic provider by value.
+// restarts), the operator commands, the benchmarks and the test harness. Self-contained (Node's http and
+// https, Buffer; no local import): Pulumi serializes it into the dynamic provider by value.
+import * as http from "http";
+import * as https from "https";
 
 export type Json = Record<string, unknown>;
 
@@ -32,35 +34,90 @@ export function basicAuth(user: string, password: string): string {
     return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 }
 
+/**
+ * CA certificates (PEM) that an https:// REST API's certificate is verified against when a request names
+ * none: the stacks whose outputs this process read (trustCa). The dynamic provider passes its CA itself.
+ */
+const trustedCas: string[] = [];
+
+/** Trust a stack's CA (its caCertificate output) for every later request that names no CA. */
+export function trustCa(pem: string | undefined): void {
+    if (pem && !trustedCas.includes(pem)) {
+        trustedCas.push(pem);
+    }
+}
+
+/**
+ * One HTTP(S) request: the status and the body. https:// is verified against `ca` (else the CAs trusted
+ * with trustCa; with none, Node's public roots, which never sign a stack's certificate): the certificate
+ * must chain to it and name the host dialled. Throws only when there is no answer (`code` kept, e.g.
+ * ECONNREFUSED).
+ */
+export function httpRequest(
+    method: string,
+    url: string,
+    opts: { headers?: Record<string, string>; body?: string; timeoutMs?: number; ca?: string } = {},
+): Promise<{ status: number; text: string }> {
+    const target = new URL(url);
+    const timeoutMs = opts.timeoutMs ?? 10000;
+    const headers = {
+        ...(opts.headers ?? {}),
+        ...(opts.body === undefined ? {} : { "content-length": String(Buffer.byteLength(opts.body)) }),
+    };
+    return new Promise((resolve, reject) => {
+        const done = (res: http.IncomingMessage) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (text += chunk));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+            res.on("error", reject);
+        };
+        const req =
+            target.protocol === "https:"
+                ? https.request(
+                      target,
+                      { method, headers, ca: opts.ca ? [opts.ca] : trustedCas.length ? [...trustedCas] : undefined },
+                      done,
+                  )
+                : http.request(target, { method, headers }, done);
+        const timer = setTimeout(
+            () => req.destroy(Object.assign(new Error(`${method} ${url}: no answer in ${timeoutMs} ms`), { code: "ETIMEDOUT" })),
+            timeoutMs,
+        );
+        req.on("close", () => clearTimeout(timer));
+        req.on("error", reject);
+        req.end(opts.body);
+    });
+}
+
 /** One request with a JSON body (if any); never throws on an HTTP status, only on no answer. */
 export async function apiRequest(
     method: string,
     url: string,
-    opts: { body?: unknown; auth?: [string, string]; timeoutMs?: number } = {},
+    opts: { body?: unknown; auth?: [string, string]; timeoutMs?: number; ca?: string } = {},
 ): Promise<ApiReply> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (opts.auth) {
         headers.authorization = basicAuth(opts.auth[0], opts.auth[1]);
     }
-    const res = await fetch(url, {
-        method,
+    const { status, text } = await httpRequest(method, url, {
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 10000),
+        timeoutMs: opts.timeoutMs,
+        ca: opts.ca,
     });
-    const text = await res.text();
     let json: Json = {};
     try {
         json = text ? JSON.parse(text) : {};
     } catch {
         json = { text };
     }
-    return { status: res.status, json };
+    return { status, json };
 }
 
 /** GET a JSON document; throws unless the status is 2xx. */
-export async function getJson(url: string, timeoutMs = 4000): Promise<Json> {
-    const r = await apiRequest("GET", url, { timeoutMs });
+export async function getJson(url: string, timeoutMs = 4000, ca?: string): Promise<Json> {
+    const r = await apiRequest("GET", url, { timeoutMs, ca });
     if (r.status < 200 || r.status > 299) {
         throw new Error(`HTTP ${r.status}`);
     }
@@ -68,11 +125,11 @@ export async function getJson(url: string, timeoutMs = 4000): Promise<Json> {
 }
 
 /** The members from the first REST API that answers /cluster. */
-export async function clusterMembers(apiUrls: string[], timeoutMs = 3000): Promise<MemberView[]> {
+export async function clusterMembers(apiUrls: string[], timeoutMs = 3000, ca?: string): Promise<MemberView[]> {
     const errors: string[] = [];
     for (const url of apiUrls) {
         try {
-            return (await getJson(`${url}/cluster`, timeoutMs)).members as MemberView[];
+            return (await getJson(`${url}/cluster`, timeoutMs, ca)).members as MemberView[];
         } catch (e) {
             errors.push(`${url}: ${e instanceof Error ? e.message : String(e)}`);
         }
@@ -81,8 +138,8 @@ export async function clusterMembers(apiUrls: string[], timeoutMs = 3000): Promi
 }
 
 /** A member's own /patroni status ({} when it does not answer). */
-export async function memberStatus(apiUrl: string, timeoutMs = 10000): Promise<Json> {
-    return (await apiRequest("GET", `${apiUrl}/patroni`, { timeoutMs }).catch(() => ({ json: {} }))).json;
+export async function memberStatus(apiUrl: string, timeoutMs = 10000, ca?: string): Promise<Json> {
+    return (await apiRequest("GET", `${apiUrl}/patroni`, { timeoutMs, ca }).catch(() => ({ json: {} }))).json;
 }
 
 /** The primary's role in /patroni: "primary" (Patroni 4) or "master" (a Patroni 3 member while a stack rolls). */

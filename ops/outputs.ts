@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { memberName } from "../config";
 import { errorText } from "../lib/errors";
-import { MemberEndpoint } from "../lib/patroniApi";
+import { MemberEndpoint, trustCa } from "../lib/patroniApi";
 
 export interface StackOutputs {
     writeEndpoint: string;
@@ -88,6 +88,8 @@ export function parseOutputs(text: string, required: (keyof StackOutputs)[]): St
             `${hidden.join(", ")} ${hidden.length > 1 ? "are" : "is"} shown as [secret]: run \`pulumi stack output --json --show-secrets\` to include the values`,
         );
     }
+    // The stack's REST API (https) is verified against its own CA, from these outputs.
+    trustCa(typeof o.caCertificate === "string" ? o.caCertificate : undefined);
     return o as unknown as StackOutputs;
 }
 

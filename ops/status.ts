@@ -394,7 +394,7 @@ if (require.main === module) {
             process.stdout.write(usage(COMMANDS.status));
             return 0;
         }
-        const o = readOutputs(argv, ["patroniApiUrls", "statsUrl", "statsUser", "statsPassword", "barmanContainer"]);
+        const o = readOutputs(argv, ["patroniApiUrls", "statsUrl", "statsUser", "statsPassword", "barmanContainer", "caCertificate"]);
         const s = await collect(o);
         const v = verdict(s);
         process.stdout.write(argv.includes("--json") ? JSON.stringify({ ...v, snapshot: s }, null, 2) + "\n" : render(s, v));

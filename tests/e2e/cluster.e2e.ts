@@ -8,10 +8,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { memberStatus } from "../../lib/patroniApi";
+import { apiRequest, getJson, httpRequest, memberStatus } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
 import { parseConfig } from "../../config";
-import { PG_PORT, TLS_FILES } from "../../configs/layout";
+import { API_PORT, PG_PORT, TLS_FILES } from "../../configs/layout";
 import { docker, run } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, pg, query } from "../support/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
@@ -239,9 +239,17 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             ["POST", "/switchover", { leader: "db1" }],
             ["POST", "/restart", { restart_pending: true }],
         ] as const) {
-            const r = await fetch(`${db1.apiUrl}${endpoint}`, { method, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+            const r = await apiRequest(method, `${db1.apiUrl}${endpoint}`, { body, timeoutMs: 5000 });
             assert.equal(r.status, 401, `${method} ${endpoint} without credentials`);
         }
+        // HTTPS only: plain HTTP to the API port gets no answer; and the API's certificate is the stack's.
+        assert.ok(db1.apiUrl.startsWith("https://"), db1.apiUrl);
+        await assert.rejects(apiRequest("GET", `${db1.apiUrl.replace(/^https:/, "http:")}/health`, { timeoutMs: 5000 }), "plain HTTP");
+        await assert.rejects(
+            apiRequest("GET", `${db1.apiUrl}/health`, { timeoutMs: 5000, ca: foreignClientIdentity().cert }),
+            /certificate/,
+            "verified against another CA",
+        );
         const address = parseConfig(config, STACK).spec.members[0].address;
         const etcdImage = await docker(["inspect", "-f", "{{.Config.Image}}", `${STACK}-etcd1`]);
         const inside = await run(
@@ -257,12 +265,13 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
                 etcdImage,
                 "-c",
                 // The password on stdin, not in argv.
-                `read -r pw; curl -sS -o /dev/null -w '%{http_code}' -u "patroni:$pw" -X POST -d '{"restart_pending": true}' http://${address}:8001/restart`,
+                // -k: this container has no copy of the CA; the point here is the allowlist.
+                `read -r pw; curl -ksS -o /dev/null -w '%{http_code}' -u "patroni:$pw" -X POST -d '{"restart_pending": true}' https://${address}:${API_PORT}/restart`,
             ],
             { input: `${d.outputs.patroniApiPassword}\n`, allowFail: true },
         );
         assert.equal(inside.stdout.trim(), "403", `POST /restart with the password from another container: ${inside.stderr}`);
-        const config0 = (await (await fetch(`${db1.apiUrl}/config`)).json()) as { ttl: number };
+        const config0 = (await getJson(`${db1.apiUrl}/config`)) as { ttl: number };
         assert.notEqual(config0.ttl, 99, "the unauthenticated PATCH changed nothing");
     });
 
@@ -441,10 +450,15 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
     it("metrics: every endpoint of metricsUrls answers with the expected metric names", async () => {
         const urls = d.outputs.metricsUrls;
         const text = async (url: string) => {
-            const r = await fetch(url);
+            // Patroni's over HTTPS, verified against the stack CA (trusted from the outputs, as the operator commands do).
+            const r = await httpRequest("GET", url);
             assert.equal(r.status, 200, url);
-            return r.text();
+            return r.text;
         };
+        assert.ok(
+            urls.patroni.every(u => u.startsWith("https://")),
+            urls.patroni.join(" "),
+        );
         for (const url of urls.patroni) {
             const body = await text(url);
             for (const m of ["patroni_postgres_running", "patroni_primary", "patroni_xlog_location"]) {
@@ -481,7 +495,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const news = await plannedDynamicConfig(STACK, next, deployedInputs);
         const diff = await updateDynamicConfig({ ...deployedInputs }, news);
         assert.deepEqual(diff, { changes: true, replaces: [] });
-        const afterChange = (await (await fetch(`${d.outputs.patroniApiUrls[0]}/config`)).json()) as { pause?: boolean; ttl: number };
+        const afterChange = (await getJson(`${d.outputs.patroniApiUrls[0]}/config`)) as { pause?: boolean; ttl: number };
         assert.equal(afterChange.pause, true, "patronictl pause survives the stack's DCS change");
         assert.equal(afterChange.ttl, 25);
         const resumed = patronictl("resume", "--wait");
@@ -492,7 +506,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
                 60,
                 async () => (await query<{ w: string }>(directTo(d, next, n), "SELECT current_setting('work_mem') AS w"))[0].w === "24MB",
             );
-            const cfg = (await (await fetch(`${d.outputs.patroniApiUrls[n - 1]}/config`)).json()) as { ttl: number };
+            const cfg = (await getJson(`${d.outputs.patroniApiUrls[n - 1]}/config`)) as { ttl: number };
             assert.equal(cfg.ttl, 25);
         }
         assert.deepEqual(await containerStarts(STACK), before, "no container may restart");
@@ -534,7 +548,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             assert.equal(r.m, "150", `db${n}`);
         }
         const members = await Promise.all(
-            d.outputs.patroniApiUrls.map(async u => (await fetch(`${u}/patroni`)).json() as Promise<{ pending_restart?: boolean }>),
+            d.outputs.patroniApiUrls.map(async u => (await getJson(`${u}/patroni`)) as { pending_restart?: boolean }),
         );
         assert.ok(
             members.every(m => !m.pending_restart),

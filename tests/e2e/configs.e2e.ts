@@ -6,7 +6,7 @@ import { parseConfig } from "../../config";
 import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { renderHaproxyCfg } from "../../configs/haproxy";
 import { bootstrapPgHba } from "../../configs/dcs";
-import { ALERTMANAGER_CONFIG, layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES } from "../../configs/layout";
+import { ALERTMANAGER_CONFIG, layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES, TLS_FILES } from "../../configs/layout";
 import { renderAlertmanagerYml } from "../../configs/alertmanager";
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
@@ -14,6 +14,7 @@ import { renderSshdConfig } from "../../configs/ssh";
 import { cronProblem } from "../../lib/cron";
 import { CRON_SAMPLES } from "../support/cronSamples";
 import { renderRuleTests, RULE_TEST_ARGS } from "../support/alertRuleTests";
+import { authority } from "../support/certificates";
 import { docker, run } from "../support/docker";
 import { ROOT } from "../support/stack";
 import { CONFIG_CHECKS } from "../support/e2eStacks";
@@ -43,6 +44,9 @@ async function inImage(role: string, files: Record<string, string>, script: stri
     );
     return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
+
+/** A CA certificate where the configs name the stack's (HAProxy's and Prometheus's checks load it). */
+const CHECK_CA = authority("config check CA").cert;
 
 /** The check stack's prometheus.yml, sending alerts to an Alertmanager at `alertmanagerAddress` when given. */
 const prometheusYml = (alertmanagerAddress?: string) =>
@@ -87,11 +91,19 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
 
     it("haproxy -c accepts haproxy.cfg (and rejects a broken one)", async () => {
         const cfg = renderHaproxyCfg({ servers: spec.members, maximumLagOnFailover: 1048576, timings: spec.haproxy });
-        const check = (text: string) =>
-            inImage("haproxy", { "/tmp/haproxy.cfg": text }, "STATS_USER=a STATS_PASSWORD=b haproxy -c -f /tmp/haproxy.cfg");
+        // As root, to place the CA file the health checks verify the nodes with (the stack uploads it).
+        const check = (text: string, files: Record<string, string> = { [TLS_FILES.ca]: CHECK_CA }) =>
+            inImage(
+                "haproxy",
+                { "/tmp/haproxy.cfg": text, ...files },
+                "STATS_USER=a STATS_PASSWORD=b haproxy -c -f /tmp/haproxy.cfg",
+                "root",
+            );
         const good = await check(cfg);
         assert.equal(good.code, 0, good.out);
         assert.match(good.out, /Configuration file is valid/);
+        const noCa = await check(cfg, {});
+        assert.notEqual(noCa.code, 0, `the checks' ca-file is loaded: without it the config must fail (${noCa.out})`);
         const bad = await check(cfg.replace("default_backend primary", "default_backend no_such_backend"));
         assert.notEqual(bad.code, 0, "a config naming a missing backend must fail the check");
     });
@@ -225,7 +237,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         const yml = prometheusYml(spec.addresses.alertmanager);
         const prom = await inImage(
             "prometheus",
-            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: renderAlertRules(RULE_TEST_ARGS) },
+            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: renderAlertRules(RULE_TEST_ARGS), [TLS_FILES.ca]: CHECK_CA },
             `promtool check config ${PROMETHEUS_CONFIG}`,
             "root",
         );
@@ -237,7 +249,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         const rules = renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 });
         const good = await inImage(
             "prometheus",
-            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: rules },
+            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: rules, [TLS_FILES.ca]: CHECK_CA },
             "promtool check config /etc/prometheus/prometheus.yml",
             "root",
         );

@@ -143,21 +143,44 @@ export function locallySignedCert(i: {
  * own (not the stack's). A stack part that checks client certificates must refuse it.
  */
 export function foreignClientIdentity(): { key: string; cert: string } {
-    const caKey = ecdsaPrivateKey("P256");
-    const caCert = selfSignedCert({
-        privateKeyPem: caKey,
-        subject: { commonName: "intruder CA" },
+    const ca = authority("intruder CA");
+    const key = ecdsaPrivateKey("P256");
+    const cert = locallySignedCert({
+        certRequestPem: certRequest({ privateKeyPem: key, subject: { commonName: "root" }, dnsNames: ["intruder"] }),
+        caPrivateKeyPem: ca.key,
+        caCertPem: ca.cert,
+        validityPeriodHours: 24,
+        allowedUses: ["digital_signature", "key_encipherment", "client_auth", "server_auth"],
+    });
+    return { key, cert };
+}
+
+/** A CA of its own (key and certificate, PEM), valid a day. */
+export function authority(name: string): { key: string; cert: string } {
+    const key = ecdsaPrivateKey("P256");
+    const cert = selfSignedCert({
+        privateKeyPem: key,
+        subject: { commonName: name },
         validityPeriodHours: 24,
         isCaCertificate: true,
         allowedUses: ["cert_signing", "digital_signature"],
     });
+    return { key, cert };
+}
+
+/** A server certificate from `ca` for these addresses and names. */
+export function serverCert(
+    ca: { key: string; cert: string },
+    ipAddresses: string[],
+    dnsNames: string[] = [],
+): { key: string; cert: string } {
     const key = ecdsaPrivateKey("P256");
     const cert = locallySignedCert({
-        certRequestPem: certRequest({ privateKeyPem: key, subject: { commonName: "root" }, dnsNames: ["intruder"] }),
-        caPrivateKeyPem: caKey,
-        caCertPem: caCert,
+        certRequestPem: certRequest({ privateKeyPem: key, subject: { commonName: "db1" }, ipAddresses, dnsNames }),
+        caPrivateKeyPem: ca.key,
+        caCertPem: ca.cert,
         validityPeriodHours: 24,
-        allowedUses: ["digital_signature", "key_encipherment", "client_auth", "server_auth"],
+        allowedUses: ["digital_signature", "server_auth"],
     });
     return { key, cert };
 }

@@ -7,7 +7,7 @@ import * as path from "path";
 import { Client, ClientConfig } from "pg";
 import { caCertificateFile, pgConfig } from "../../lib/pg";
 import { StackOutputs as BaseOutputs } from "../../ops/outputs";
-import { memberRunning, MemberView } from "../../lib/patroniApi";
+import { getJson, memberRunning, MemberView, trustCa } from "../../lib/patroniApi";
 import { members } from "../../ops/switchover";
 import { DynamicConfigState } from "../../components/dcsClient";
 import { docker, run, sweepByLabel } from "./docker";
@@ -169,6 +169,8 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     const out = unwrapSecrets(outputs) as StackOutputs;
     // As a client does where it runs: caCertificate saved under the name the connection strings give.
     fs.writeFileSync(caFilePath(out.caCertificateFile!), out.caCertificate!, { mode: 0o644 });
+    // And its REST API's certificates trusted, as the operator commands trust the outputs' CA.
+    trustCa(out.caCertificate);
     await waitForCluster(out, opts.healthyTimeoutSeconds ?? 300, log);
     return { stack: file.stack, outputs: out, engine, timings: { resources, healthy: (Date.now() - started) / 1000 } };
 }
@@ -207,7 +209,7 @@ export async function query<T = Record<string, unknown>>(connectionString: strin
 async function dynamicConfig(outputs: StackOutputs): Promise<{ synchronous_mode?: unknown }> {
     for (const url of outputs.patroniApiUrls) {
         try {
-            return (await (await fetch(`${url}/config`, { signal: AbortSignal.timeout(3000) })).json()) as { synchronous_mode?: unknown };
+            return (await getJson(`${url}/config`, 3000)) as { synchronous_mode?: unknown };
         } catch {
             /* next */
         }

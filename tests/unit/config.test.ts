@@ -101,7 +101,7 @@ describe("config: defaults", () => {
                 address: "10.50.0.21",
                 hostPostgresPort: 9101,
                 hostApiPort: 9001,
-                apiUrl: "http://[::1]:9001",
+                apiUrl: "https://[::1]:9001",
                 postgresEndpoint: "[::1]:9101",
             },
             {
@@ -109,7 +109,7 @@ describe("config: defaults", () => {
                 address: "10.50.0.22",
                 hostPostgresPort: 9102,
                 hostApiPort: 9002,
-                apiUrl: "http://[::1]:9002",
+                apiUrl: "https://[::1]:9002",
                 postgresEndpoint: "[::1]:9102",
             },
         ]);
@@ -119,10 +119,10 @@ describe("config: defaults", () => {
         }
         assert.equal(
             parseConfig({ adminBindAddress: "::" }, "v6").spec.members[0].apiUrl,
-            "http://[::1]:8001",
+            "https://[::1]:8001",
             "a wildcard binds all; clients use loopback",
         );
-        assert.equal(parseConfig({}, "v4").spec.members[3].apiUrl, "http://127.0.0.1:8004");
+        assert.equal(parseConfig({}, "v4").spec.members[3].apiUrl, "https://127.0.0.1:8004");
     });
 
     it("pins both profiles' values (README's failover table says the same, see the next test)", () => {

@@ -581,7 +581,10 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         const cfg = upload(haproxy, "/etc/haproxy/haproxy.cfg");
         assert.match(cfg, /frontend ssh_leader\n\s+bind \*:2222\n\s+default_backend ssh_primary/);
         assert.match(cfg, /backend ssh_primary\n\s+balance first\n\s+option httpchk OPTIONS \/primary/);
-        assert.match(cfg, /server db1 10\.77\.2\.21:2222 check port 8001\n\s+server db2 10\.77\.2\.22:2222 check port 8001/);
+        assert.match(
+            cfg,
+            /server db1 10\.77\.2\.21:2222 check port 8001 check-ssl .*\n\s+server db2 10\.77\.2\.22:2222 check port 8001 check-ssl /,
+        );
         assert.ok(!(haproxy.inputs.ports as { internal: number }[]).some(p => p.internal === 2222));
     });
 
@@ -621,15 +624,19 @@ describe("program: outputs", () => {
         assert.equal(v("statsUrl"), "http://127.0.0.1:6003/");
         assert.equal(v("statsUser"), "admin");
         assert.deepEqual(v("patroniApiUrls"), [
-            "http://127.0.0.1:8001",
-            "http://127.0.0.1:8002",
-            "http://127.0.0.1:8003",
-            "http://127.0.0.1:8004",
+            "https://127.0.0.1:8001",
+            "https://127.0.0.1:8002",
+            "https://127.0.0.1:8003",
+            "https://127.0.0.1:8004",
         ]);
         assert.equal(v("patroniApiUser"), "patroni");
         assert.deepEqual(
             v("patroniMembers"),
-            [1, 2, 3, 4].map(n => ({ name: `db${n}`, apiUrl: `http://127.0.0.1:${8000 + n}`, postgresEndpoint: `127.0.0.1:${15430 + n}` })),
+            [1, 2, 3, 4].map(n => ({
+                name: `db${n}`,
+                apiUrl: `https://127.0.0.1:${8000 + n}`,
+                postgresEndpoint: `127.0.0.1:${15430 + n}`,
+            })),
         );
         assert.equal(v("etcdEndpoints"), undefined, "etcd is not published by default");
         assert.deepEqual(v("etcdContainers"), ["out-etcd1", "out-etcd2", "out-etcd3"]);
@@ -643,10 +650,10 @@ describe("program: outputs", () => {
         assert.equal(v("pitrEndpoint"), "127.0.0.1:5554");
         assert.deepEqual(v("metricsUrls"), {
             patroni: [
-                "http://127.0.0.1:8001/metrics",
-                "http://127.0.0.1:8002/metrics",
-                "http://127.0.0.1:8003/metrics",
-                "http://127.0.0.1:8004/metrics",
+                "https://127.0.0.1:8001/metrics",
+                "https://127.0.0.1:8002/metrics",
+                "https://127.0.0.1:8003/metrics",
+                "https://127.0.0.1:8004/metrics",
             ],
             haproxy: "http://127.0.0.1:6003/metrics",
             postgres: "http://127.0.0.1:9187/metrics",
@@ -704,11 +711,11 @@ describe("program: outputs", () => {
             "the published address is in etcd's certificate",
         );
         for (const m of v("patroniMembers") as { apiUrl: string; postgresEndpoint: string }[]) {
-            assert.match(m.apiUrl, /^http:\/\/127\.0\.0\.2:800\d$/);
+            assert.match(m.apiUrl, /^https:\/\/127\.0\.0\.2:800\d$/);
             assert.match(m.postgresEndpoint, /^127\.0\.0\.2:1543\d$/);
         }
         for (const url of [...Object.values(v("metricsUrls") as Record<string, string | string[]>).flat()]) {
-            assert.match(url, /^http:\/\/127\.0\.0\.2:/);
+            assert.match(url, /^https?:\/\/127\.0\.0\.2:/);
         }
     });
 

@@ -18,6 +18,7 @@ function state(c: FakeCluster, config: Record<string, unknown>): DynamicConfigSt
         apiUser: "patroni",
         apiPassword: "secret",
         members: c.members.map(m => ({ name: m.name, apiUrl: `${c.url}/${m.name}` })),
+        caCertificate: "",
         config: JSON.stringify(config),
         timeoutSeconds: 5,
     };

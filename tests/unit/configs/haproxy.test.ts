@@ -10,14 +10,18 @@ describe("renderers: haproxy.cfg", () => {
     const cfg = renderHaproxyCfg({ servers, maximumLagOnFailover: 1048576, timings: spec.haproxy });
     const section = (name: string) => cfg.split("\n\n").find(s => s.startsWith(name)) ?? "";
 
-    it("has one server line per node, by address, checked on the REST port", () => {
+    it("has one server line per node, by address, checked on the REST port over verified HTTPS", () => {
         for (const backend of ["backend primary", "backend replicas"]) {
             const lines = section(backend)
                 .split("\n")
                 .filter(l => l.trim().startsWith("server "));
             assert.deepEqual(
                 lines.map(l => l.trim()),
-                servers.map(s => `server ${s.name} ${s.address}:5431 check port 8001`),
+                // Checked over HTTPS: the node's certificate from the stack CA, for its own name.
+                servers.map(
+                    s =>
+                        `server ${s.name} ${s.address}:5431 check port 8001 check-ssl verify required ca-file /etc/patroni-ha/tls/ca.pem verifyhost ${s.name}`,
+                ),
             );
         }
     });

@@ -7,31 +7,7 @@ import * as tls from "tls";
 import { Client } from "pg";
 import { caCertificateFile, pgConfig } from "../../../lib/pg";
 import { postgresUri } from "../../../lib/net";
-import { certRequest, ecdsaPrivateKey, locallySignedCert, selfSignedCert } from "../../support/certificates";
-
-function authority(name: string): { key: string; cert: string } {
-    const key = ecdsaPrivateKey("P256");
-    const cert = selfSignedCert({
-        privateKeyPem: key,
-        subject: { commonName: name },
-        validityPeriodHours: 24,
-        isCaCertificate: true,
-        allowedUses: ["cert_signing", "digital_signature"],
-    });
-    return { key, cert };
-}
-
-function serverCert(ca: { key: string; cert: string }, ipAddresses: string[], dnsNames: string[] = []): { key: string; cert: string } {
-    const key = ecdsaPrivateKey("P256");
-    const cert = locallySignedCert({
-        certRequestPem: certRequest({ privateKeyPem: key, subject: { commonName: "db1" }, ipAddresses, dnsNames }),
-        caPrivateKeyPem: ca.key,
-        caCertPem: ca.cert,
-        validityPeriodHours: 24,
-        allowedUses: ["digital_signature", "server_auth"],
-    });
-    return { key, cert };
-}
+import { authority, serverCert } from "../../support/certificates";
 
 /**
  * A server that answers PostgreSQL's SSLRequest with 'S', then TLS with `identity`; it notes whether a

@@ -1,0 +1,68 @@
+// lib/patroniApi: the REST API over HTTPS, verified against the stack's CA, with a real TLS server and
+// certificates openssl mints (tests/support/certificates.ts).
+import { strict as assert } from "assert";
+import * as https from "https";
+import * as net from "net";
+import { apiRequest, trustCa } from "../../../lib/patroniApi";
+import { authority, serverCert } from "../../support/certificates";
+
+/** An HTTPS server on loopback answering every request with `{"ok": true}`. */
+async function server(identity: { key: string; cert: string }): Promise<{ url: string; close: () => void }> {
+    const s = https.createServer(identity, (_req, res) => {
+        res.setHeader("content-type", "application/json");
+        res.end('{"ok": true}');
+    });
+    await new Promise<void>(r => s.listen(0, "127.0.0.1", r));
+    return { url: `https://127.0.0.1:${(s.address() as net.AddressInfo).port}`, close: () => s.close() };
+}
+
+describe("lib/patroniApi: the REST API over verified HTTPS", () => {
+    const ca = authority("stack CA");
+    const other = authority("another CA");
+
+    it("answers with the stack's certificate for the address dialled; refuses another CA's, or one for another address", async () => {
+        for (const [identity, passes] of [
+            [serverCert(ca, ["127.0.0.1"]), true],
+            [serverCert(other, ["127.0.0.1"]), false],
+            [serverCert(ca, ["10.1.2.3"], ["localhost"]), false],
+        ] as const) {
+            const s = await server(identity);
+            try {
+                const r = apiRequest("GET", `${s.url}/health`, { ca: ca.cert, timeoutMs: 3000 });
+                if (passes) {
+                    assert.deepEqual((await r).json, { ok: true });
+                } else {
+                    await assert.rejects(r, /certificate|altnames|IP/i);
+                }
+            } finally {
+                s.close();
+            }
+        }
+    });
+
+    it("with no CA given: only the CAs trusted from a stack's outputs (trustCa), never a stranger's", async () => {
+        const s = await server(serverCert(ca, ["127.0.0.1"]));
+        try {
+            await assert.rejects(apiRequest("GET", `${s.url}/health`, { timeoutMs: 3000 }), /certificate/i, "before trustCa");
+            trustCa(other.cert);
+            await assert.rejects(apiRequest("GET", `${s.url}/health`, { timeoutMs: 3000 }), /certificate/i, "another stack's CA");
+            trustCa(ca.cert);
+            assert.equal((await apiRequest("GET", `${s.url}/health`, { timeoutMs: 3000 })).status, 200);
+        } finally {
+            s.close();
+        }
+    });
+
+    it("no answer is an error with its code (ECONNREFUSED: no Patroni listening)", async () => {
+        const port = await new Promise<number>(r => {
+            const probe = net.createServer().listen(0, "127.0.0.1", () => {
+                const p = (probe.address() as net.AddressInfo).port;
+                probe.close(() => r(p));
+            });
+        });
+        await assert.rejects(
+            apiRequest("GET", `http://127.0.0.1:${port}/health`, { timeoutMs: 3000 }),
+            (e: { code?: string }) => e.code === "ECONNREFUSED",
+        );
+    });
+});
