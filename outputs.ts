@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PatroniCluster } from "./components/cluster";
-import { hostPort, httpUrl, postgresUri } from "./lib/net";
+import { hostPort, httpsUrl, httpUrl, postgresUri } from "./lib/net";
 import { caCertificateFile } from "./lib/pg";
 
 export { hostPort, postgresUri };
@@ -19,7 +19,7 @@ export function clusterOutputs(cluster: PatroniCluster) {
     return {
         writeEndpoint,
         readEndpoint,
-        statsUrl: httpUrl(admin, spec.ports.stats, "/"),
+        statsUrl: httpsUrl(admin, spec.ports.stats, "/"),
         statsUser: "admin",
         statsPassword: pulumi.secret(cluster.secrets.stats),
         patroniApiUrls: spec.members.map(m => m.apiUrl),
@@ -43,7 +43,7 @@ export function clusterOutputs(cluster: PatroniCluster) {
         pitrEndpoint: hostPort(admin, spec.ports.pitr),
         metricsUrls: {
             patroni: spec.members.map(m => `${m.apiUrl}/metrics`),
-            haproxy: httpUrl(admin, spec.ports.stats, "/metrics"),
+            haproxy: httpsUrl(admin, spec.ports.stats, "/metrics"),
             postgres: httpUrl(admin, spec.ports.metrics, "/metrics"),
             barman: httpUrl(admin, spec.ports.barmanMetrics, "/metrics"),
             ...(spec.sentinel ? { sentinel: httpUrl(admin, spec.ports.sentinelMetrics, "/metrics") } : {}),

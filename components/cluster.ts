@@ -20,7 +20,7 @@ import { PrometheusServer } from "./prometheusServer";
 import { VolumeMetrics } from "./volumeMetrics";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
-import { StackCa } from "./stackCa";
+import { memberLeaf, StackCa } from "./stackCa";
 
 export interface PatroniClusterArgs {
     /** The validated stack configuration. */
@@ -210,7 +210,11 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 statsPassword: this.secrets.stats,
                 resources: spec.resources.haproxy,
                 sshRoute: mode === "rsync",
-                caUpload: this.ca.caUpload,
+                // The stats page's certificate (server only: HAProxy presents none to the nodes).
+                tls: this.ca.containerTls("haproxy", {
+                    ...memberLeaf("haproxy", dockerName(spec.stack, "haproxy"), spec.addresses.haproxy, [spec.adminHost]),
+                    usages: ["server"],
+                }),
             },
             child("haproxy"),
         );

@@ -4,6 +4,7 @@ import { HaproxySpec, RoleResources } from "../config";
 import { HaproxyServer, renderHaproxyCfg } from "../configs/haproxy";
 import { HAPROXY_CONFIG, HAPROXY_HEALTH_PORT, HAPROXY_READ_PORT, HAPROXY_STATS_PORT, HAPROXY_WRITE_PORT } from "../configs/layout";
 import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { ContainerTls } from "./stackCa";
 
 export interface HaproxyGatewayArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-haproxy`). */
@@ -28,8 +29,11 @@ export interface HaproxyGatewayArgs {
     resources: RoleResources;
     /** barman.mode "rsync": route SSH to the leader for Barman's rsync backups (internal only). */
     sshRoute?: boolean;
-    /** The stack's CA certificate as an upload: the health checks verify the nodes' REST API with it. */
-    caUpload: { file: string; content: pulumi.Input<string> };
+    /**
+     * HAProxy's certificate from the stack CA (the stats page's HTTPS) with the CA, which the health checks
+     * verify the nodes' REST API with.
+     */
+    tls: ContainerTls;
 }
 
 /** HAProxy routing writes to the leader and reads over replicas, by Patroni REST health checks. */
@@ -48,8 +52,8 @@ export class HaproxyGateway extends pulumi.ComponentResource {
         });
         const envs = pulumi.secret(
             pulumi
-                .all([args.statsUser, args.statsPassword])
-                .apply(([user, password]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`]),
+                .all([args.statsUser, args.statsPassword, args.tls.keyEnv])
+                .apply(([user, password, key]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`, key]),
         );
         const { stack, networkName, bindAddress, adminBindAddress } = args.placement;
         this.container = new docker.Container(
@@ -60,9 +64,10 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 hostname: "haproxy",
                 image: args.image,
                 user: "haproxy",
-                command: ["haproxy", "-W", "-db", "-f", HAPROXY_CONFIG],
+                command: ["tls-key", "haproxy-start", HAPROXY_CONFIG],
                 envs,
-                uploads: [{ file: HAPROXY_CONFIG, content: this.config }, args.caUpload],
+                uploads: [{ file: HAPROXY_CONFIG, content: this.config }, ...args.tls.uploads],
+                tmpfs: args.tls.tmpfs,
                 networksAdvanced: stackNetwork(networkName, args.address, "haproxy"),
                 ports: [
                     { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: bindAddress },

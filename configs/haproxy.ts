@@ -4,6 +4,7 @@ import {
     HAPROXY_HEALTH_PORT,
     HAPROXY_READ_PORT,
     HAPROXY_SSH_PORT,
+    HAPROXY_STATS_PEM,
     HAPROXY_STATS_PORT,
     HAPROXY_WRITE_PORT,
     PG_PORT,
@@ -92,9 +93,10 @@ export function renderHaproxyCfg(input: HaproxyConfigInput): string {
                   ...backend("ssh_primary", "/primary", "first", SSH_PORT),
               ]
             : []),
+        // HTTPS with HAProxy's certificate from the stack CA: the stats password never crosses in clear.
         "frontend stats",
         "    mode http",
-        `    bind *:${HAPROXY_STATS_PORT}`,
+        `    bind *:${HAPROXY_STATS_PORT} ssl crt ${HAPROXY_STATS_PEM}`,
         "    http-request use-service prometheus-exporter if { path /metrics }",
         "    stats enable",
         "    stats uri /",

@@ -88,6 +88,8 @@ export const SSH_RUN = "/run/ssh-ha";
 export const TLS_ETC = "/etc/patroni-ha/tls";
 export const TLS_RUN = "/run/patroni-ha-tls";
 export const TLS_FILES = { ca: `${TLS_ETC}/ca.pem`, cert: `${TLS_ETC}/cert.pem`, key: `${TLS_RUN}/key.pem` };
+/** HAProxy's certificate and key in one file (its `crt`), written by haproxy-start (images/haproxy/start.sh). */
+export const HAPROXY_STATS_PEM = `${TLS_RUN}/stats.pem`;
 /**
  * libpq settings of every connection the stack's parts make to PostgreSQL over TCP (replication, pg_rewind,
  * Barman, the exporter): TLS, the server's certificate and name verified against the stack's CA.
@@ -162,6 +164,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             HAPROXY_READ_PORT: String(HAPROXY_READ_PORT),
             HAPROXY_STATS_PORT: String(HAPROXY_STATS_PORT),
             TLS_ETC,
+            TLS_RUN,
         },
         exporter: { EXPORTER_PORT: String(EXPORTER_PORT), TLS_ETC },
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA, TLS_ETC },

@@ -47,7 +47,12 @@ export function renderPrometheusYml(input: PrometheusConfigInput): string {
                 job_name: "etcd",
                 static_configs: input.etcd.map(m => ({ targets: [`${m.address}:${ETCD_METRICS_PORT}`], labels: { member: m.name } })),
             },
-            { job_name: "haproxy", static_configs: [{ targets: [`${input.haproxyAddress}:${HAPROXY_STATS_PORT}`] }] },
+            {
+                job_name: "haproxy",
+                scheme: "https",
+                tls_config: { ca_file: TLS_FILES.ca },
+                static_configs: [{ targets: [`${input.haproxyAddress}:${HAPROXY_STATS_PORT}`] }],
+            },
             { job_name: "postgres", static_configs: [{ targets: [`${input.exporterAddress}:${EXPORTER_PORT}`] }] },
             { job_name: "barman", static_configs: [{ targets: [`${input.barmanAddress}:${BARMAN_METRICS_PORT}`] }] },
             { job_name: "volumes", static_configs: [{ targets: [`${input.volumeMetricsAddress}:${VOLUME_METRICS_PORT}`] }] },

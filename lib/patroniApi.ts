@@ -85,7 +85,14 @@ export function httpRequest(
             timeoutMs,
         );
         req.on("close", () => clearTimeout(timer));
-        req.on("error", reject);
+        // The URL in the message: "self-signed certificate in certificate chain" alone does not say whose.
+        req.on("error", (e: Error & { code?: string }) => {
+            if (!e.message.includes(url)) {
+                const trust = opts.ca ? "the CA given" : `${trustedCas.length} trusted CA(s)`;
+                e.message = `${method} ${url}: ${e.message}${/certificate|altname/i.test(e.message) ? ` (verified against ${trust})` : ""}`;
+            }
+            reject(e);
+        });
         req.end(opts.body);
     });
 }

@@ -9,7 +9,7 @@ import { errorText } from "../lib/errors";
 import { dockerExec } from "../lib/exec";
 import { X509Certificate } from "crypto";
 import { Sample, scrape, sampleValue } from "../lib/metrics";
-import { basicAuth, getJson, memberRunning } from "../lib/patroniApi";
+import { basicAuth, getJson, httpRequest, memberRunning } from "../lib/patroniApi";
 
 export interface MemberStatus {
     name: string;
@@ -158,14 +158,15 @@ export async function collect(o: StackOutputs): Promise<Snapshot> {
         snap.certificates = certificateValidity(o.caCertificate);
     }
     try {
-        const r = await fetch(`${o.statsUrl};csv`, {
+        // HTTPS, verified against the stack CA (trusted from the outputs).
+        const r = await httpRequest("GET", `${o.statsUrl};csv`, {
             headers: { authorization: basicAuth(o.statsUser, o.statsPassword) },
-            signal: AbortSignal.timeout(4000),
+            timeoutMs: 4000,
         });
-        if (!r.ok) {
+        if (r.status !== 200) {
             throw new Error(`HTTP ${r.status}`);
         }
-        const rows = (await r.text()).split("\n").map(l => l.split(","));
+        const rows = r.text.split("\n").map(l => l.split(","));
         const backend = (name: string) =>
             Object.fromEntries(rows.filter(c => c[0] === name && !["FRONTEND", "BACKEND"].includes(c[1])).map(c => [c[1], c[17]]));
         snap.haproxy = { write: backend("primary"), read: backend("replicas") };

@@ -1,6 +1,8 @@
 // barman.mode "rsync" (the seed's SSH design) on the real engine: per-stack keys, rsync backups through
 // HAProxy's SSH route to whoever leads, archive_command pushing over SSH into a write-only folder.
 import { strict as assert } from "assert";
+import { memberStatus } from "../../lib/patroniApi";
+import { memberApiUrl } from "../../ops/outputs";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { BARMAN_SERVER } from "../../configs/barman";
@@ -140,11 +142,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
             await docker(["kill", `${STACK}-${old.name}`]);
             const elected = await waitNewLeader(d.outputs, old.name, 120);
             const t0 = Date.now();
-            const timeline = Number(
-                (await docker(["exec", `${STACK}-${elected.name}`, "curl", "-s", "127.0.0.1:8001/patroni"])).match(
-                    /"timeline": (\d+)/,
-                )?.[1],
-            );
+            const timeline = Number((await memberStatus(memberApiUrl(d.outputs, elected.name)!)).timeline);
             await waitFor("a segment of the new timeline archived", 300, async () => {
                 const { segment } = await switchWalAndWait(barman, pg(d.outputs.superuserConnectionString), 60);
                 return parseInt(segment.slice(0, 8), 16) === timeline;

@@ -1,5 +1,7 @@
 // Barman on the real engine: archiving and backups that keep working across failovers.
 import { strict as assert } from "assert";
+import { memberStatus } from "../../lib/patroniApi";
+import { memberApiUrl } from "../../ops/outputs";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { Client } from "pg";
@@ -337,11 +339,7 @@ describe("e2e: Barman follows the leader", function () {
     for (const round of [1, 2]) {
         it(`3.${round} kill the leader (failover ${round} of 2): archiving resumes on the new timeline with no gap, check passes, a new backup succeeds`, async () => {
             const old = await leader(d.outputs);
-            const oldTimeline = Number(
-                (await docker(["exec", `${STACK}-${old.name}`, "sh", "-c", "curl -s 127.0.0.1:8001/patroni"])).match(
-                    /"timeline": (\d+)/,
-                )?.[1],
-            );
+            const oldTimeline = Number((await memberStatus(memberApiUrl(d.outputs, old.name)!)).timeline);
             // Kill right after a segment switch (an idle cluster's archive_timeout does the same): the new
             // timeline then starts exactly at a segment boundary, where PostgreSQL 15's pg_receivewal cannot resume.
             await query(d.outputs.superuserConnectionString, "SELECT pg_switch_wal()");

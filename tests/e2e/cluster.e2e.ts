@@ -429,13 +429,17 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         }
     });
 
-    it("4. the stats page needs credentials and shows the leader UP in write, replicas UP in read", async () => {
-        const anonymous = await fetch(d.outputs.statsUrl);
+    it("4. the stats page is HTTPS and needs credentials, and shows the leader UP in write, replicas UP in read", async () => {
+        // HTTPS with HAProxy's certificate from the stack CA; plain HTTP gets no page.
+        assert.ok(d.outputs.statsUrl.startsWith("https://"), d.outputs.statsUrl);
+        const plain = await httpRequest("GET", d.outputs.statsUrl.replace(/^https:/, "http:"), { timeoutMs: 5000 }).catch(() => undefined);
+        assert.notEqual(plain?.status, 200, "the stats page over plain HTTP");
+        const anonymous = await httpRequest("GET", d.outputs.statsUrl);
         assert.equal(anonymous.status, 401);
         const auth = `Basic ${Buffer.from(`${d.outputs.statsUser}:${d.outputs.statsPassword}`).toString("base64")}`;
         const l = await leader(d.outputs);
         await waitFor("HAProxy to agree with Patroni", 30, async () => {
-            const csv = await (await fetch(`${d.outputs.statsUrl};csv`, { headers: { authorization: auth } })).text();
+            const csv = (await httpRequest("GET", `${d.outputs.statsUrl};csv`, { headers: { authorization: auth } })).text;
             const status = (backend: string, server: string) =>
                 csv
                     .split("\n")

@@ -6,7 +6,14 @@ import { parseConfig } from "../../config";
 import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { renderHaproxyCfg } from "../../configs/haproxy";
 import { bootstrapPgHba } from "../../configs/dcs";
-import { ALERTMANAGER_CONFIG, layoutBuildArgs, PROMETHEUS_CONFIG, PROMETHEUS_RULES, TLS_FILES } from "../../configs/layout";
+import {
+    ALERTMANAGER_CONFIG,
+    HAPROXY_STATS_PEM,
+    layoutBuildArgs,
+    PROMETHEUS_CONFIG,
+    PROMETHEUS_RULES,
+    TLS_FILES,
+} from "../../configs/layout";
 import { renderAlertmanagerYml } from "../../configs/alertmanager";
 import { renderPatroniYml } from "../../configs/patroni";
 import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
@@ -14,7 +21,7 @@ import { renderSshdConfig } from "../../configs/ssh";
 import { cronProblem } from "../../lib/cron";
 import { CRON_SAMPLES } from "../support/cronSamples";
 import { renderRuleTests, RULE_TEST_ARGS } from "../support/alertRuleTests";
-import { authority } from "../support/certificates";
+import { authority, serverCert } from "../support/certificates";
 import { docker, run } from "../support/docker";
 import { ROOT } from "../support/stack";
 import { CONFIG_CHECKS } from "../support/e2eStacks";
@@ -45,8 +52,9 @@ async function inImage(role: string, files: Record<string, string>, script: stri
     return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
-/** A CA certificate where the configs name the stack's (HAProxy's and Prometheus's checks load it). */
-const CHECK_CA = authority("config check CA").cert;
+/** A CA where the configs name the stack's (HAProxy's and Prometheus's checks load its certificate). */
+const CHECK_AUTHORITY = authority("config check CA");
+const CHECK_CA = CHECK_AUTHORITY.cert;
 
 /** The check stack's prometheus.yml, sending alerts to an Alertmanager at `alertmanagerAddress` when given. */
 const prometheusYml = (alertmanagerAddress?: string) =>
@@ -91,8 +99,11 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
 
     it("haproxy -c accepts haproxy.cfg (and rejects a broken one)", async () => {
         const cfg = renderHaproxyCfg({ servers: spec.members, maximumLagOnFailover: 1048576, timings: spec.haproxy });
-        // As root, to place the CA file the health checks verify the nodes with (the stack uploads it).
-        const check = (text: string, files: Record<string, string> = { [TLS_FILES.ca]: CHECK_CA }) =>
+        // As root, to place the CA file the health checks verify the nodes with (the stack uploads it) and the
+        // stats page's certificate and key (haproxy-start writes them at start).
+        const stats = serverCert(CHECK_AUTHORITY, ["127.0.0.1"]);
+        const tlsFiles = { [TLS_FILES.ca]: CHECK_AUTHORITY.cert, [HAPROXY_STATS_PEM]: `${stats.cert}${stats.key}` };
+        const check = (text: string, files: Record<string, string> = tlsFiles) =>
             inImage(
                 "haproxy",
                 { "/tmp/haproxy.cfg": text, ...files },
@@ -102,8 +113,10 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
         const good = await check(cfg);
         assert.equal(good.code, 0, good.out);
         assert.match(good.out, /Configuration file is valid/);
-        const noCa = await check(cfg, {});
-        assert.notEqual(noCa.code, 0, `the checks' ca-file is loaded: without it the config must fail (${noCa.out})`);
+        for (const missing of Object.keys(tlsFiles)) {
+            const without = await check(cfg, Object.fromEntries(Object.entries(tlsFiles).filter(([k]) => k !== missing)));
+            assert.notEqual(without.code, 0, `${missing} is loaded: without it the config must fail (${without.out})`);
+        }
         const bad = await check(cfg.replace("default_backend primary", "default_backend no_such_backend"));
         assert.notEqual(bad.code, 0, "a config naming a missing backend must fail the check");
     });

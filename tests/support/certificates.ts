@@ -184,3 +184,24 @@ export function serverCert(
     });
     return { key, cert };
 }
+
+/**
+ * What a verifying client (verify-full, HTTPS) must make of a loopback server: the stack CA's certificate for
+ * 127.0.0.1 passes; another CA's, and the stack's for another address that is named "localhost" (what a
+ * client checks when it forgets the host it dialled), are refused. A fresh stack CA and server certificates.
+ */
+export function loopbackServerCases(): {
+    ca: { key: string; cert: string };
+    cases: { identity: { key: string; cert: string }; passes: boolean }[];
+} {
+    const ca = authority("stack CA");
+    const other = authority("another CA");
+    return {
+        ca,
+        cases: [
+            { identity: serverCert(ca, ["127.0.0.1"]), passes: true },
+            { identity: serverCert(other, ["127.0.0.1"]), passes: false },
+            { identity: serverCert(ca, ["10.1.2.3"], ["localhost"]), passes: false },
+        ],
+    };
+}

@@ -1,7 +1,7 @@
 // Shared helpers for the e2e scenarios.
 import { parseConfig } from "../../config";
 import { PG_PORT } from "../../configs/layout";
-import { basicAuth, memberRunning } from "../../lib/patroniApi";
+import { basicAuth, httpRequest, memberRunning } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
 import { docker } from "./docker";
 import { removePitr } from "../../ops/pitr";
@@ -114,7 +114,8 @@ export async function streamingReplicas(o: StackOutputs): Promise<string[]> {
 
 /** HAProxy's view (stats CSV) of every server of one backend, db1 first: "UP", "DOWN" ... */
 export async function haproxyStatus(o: StackOutputs, backend: string): Promise<string[]> {
-    const csv = await (await fetch(`${o.statsUrl};csv`, { headers: { authorization: basicAuth(o.statsUser, o.statsPassword) } })).text();
+    const csv = (await httpRequest("GET", `${o.statsUrl};csv`, { headers: { authorization: basicAuth(o.statsUser, o.statsPassword) } }))
+        .text;
     return memberEndpoints(o).map(
         m =>
             csv

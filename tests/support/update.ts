@@ -16,7 +16,13 @@ export async function plannedDynamicConfig(
     const run = await runProgram(config, stack);
     const dcs = byType(run, "pulumi-nodejs:dynamic:Resource").find(r => r.name.endsWith("-dcs-config"))!;
     const { __provider: _p, ...inputs } = unwrap(dcs.inputs) as Record<string, unknown>;
-    return { ...(inputs as unknown as DynamicConfigState), apiUser: deployed.apiUser, apiPassword: deployed.apiPassword };
+    // The generated values (the API password, the CA) are the deployed stack's: the mocks only name them.
+    return {
+        ...(inputs as unknown as DynamicConfigState),
+        apiUser: deployed.apiUser,
+        apiPassword: deployed.apiPassword,
+        caCertificate: deployed.caCertificate,
+    };
 }
 
 /** Diff and update as the engine would; returns whether anything changed and what would be replaced. */

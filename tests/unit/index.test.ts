@@ -167,13 +167,18 @@ describe("program: container inputs (dev stack)", () => {
         }
     });
 
-    it("HAProxy: write/read/stats ports, stats credentials from env", () => {
+    it("HAProxy: write/read/stats ports, stats credentials from env, the stats page's key through tls-key", () => {
         const c = container(run, "dev-haproxy");
         assert.deepEqual(
             (c.inputs.ports as { external: number }[]).map(p => p.external),
             [5551, 5552, 5553],
         );
-        assert.deepEqual(envOf(c), { STATS_USER: "admin", STATS_PASSWORD: "pw-cluster-stats-password" });
+        const { TLS_KEY_B64: key, ...env } = envOf(c);
+        assert.deepEqual(env, { STATS_USER: "admin", STATS_PASSWORD: "pw-cluster-stats-password" });
+        assert.match(Buffer.from(key, "base64").toString(), /cluster-ca-haproxy-key/);
+        assert.deepEqual(c.inputs.command, ["tls-key", "haproxy-start", "/etc/haproxy/haproxy.cfg"]);
+        assert.match(upload(c, "/etc/haproxy/haproxy.cfg"), /bind \*:8404 ssl crt \/run\/patroni-ha-tls\/stats\.pem/);
+        assert.deepEqual(Object.keys(c.inputs.tmpfs as object), ["/run/patroni-ha-tls"]);
         assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.2");
     });
 
@@ -467,6 +472,10 @@ describe("program: the stack's certificate authority", () => {
         assert.deepEqual(csr("cluster-ca-db1-csr").ipAddresses, ["10.77.3.21", "127.0.0.1", "10.77.3.2"]);
         assert.deepEqual(cert("cluster-ca-db1-cert").allowedUses, ["digital_signature", "key_encipherment", "server_auth", "client_auth"]);
         assert.deepEqual(cert("cluster-ca-sentinel-cert").allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
+        // HAProxy's stats page: server only, for its container, its address and the admin address.
+        assert.deepEqual(cert("cluster-ca-haproxy-cert").allowedUses, ["digital_signature", "key_encipherment", "server_auth"]);
+        assert.deepEqual(csr("cluster-ca-haproxy-csr").dnsNames, ["haproxy", "ca-haproxy", "localhost"]);
+        assert.deepEqual(csr("cluster-ca-haproxy-csr").ipAddresses, ["10.77.3.2", "127.0.0.1"]);
         for (const c of byType(run, "tls:index/locallySignedCert:LocallySignedCert")) {
             assert.equal(c.inputs.validityPeriodHours, 90 * 24, c.name);
             assert.equal(c.inputs.earlyRenewalHours, 30 * 24, c.name);
@@ -482,6 +491,7 @@ describe("program: the stack's certificate authority", () => {
                 "cluster-ca-etcd1-cert",
                 "cluster-ca-etcd2-cert",
                 "cluster-ca-etcd3-cert",
+                "cluster-ca-haproxy-cert",
                 "cluster-ca-sentinel-cert",
             ],
         );
@@ -621,7 +631,7 @@ describe("program: outputs", () => {
         const v = (k: string) => run.resolved[k].value;
         assert.equal(v("writeEndpoint"), "127.0.0.1:6001");
         assert.equal(v("readEndpoint"), "127.0.0.1:6002");
-        assert.equal(v("statsUrl"), "http://127.0.0.1:6003/");
+        assert.equal(v("statsUrl"), "https://127.0.0.1:6003/");
         assert.equal(v("statsUser"), "admin");
         assert.deepEqual(v("patroniApiUrls"), [
             "https://127.0.0.1:8001",
@@ -655,7 +665,7 @@ describe("program: outputs", () => {
                 "https://127.0.0.1:8003/metrics",
                 "https://127.0.0.1:8004/metrics",
             ],
-            haproxy: "http://127.0.0.1:6003/metrics",
+            haproxy: "https://127.0.0.1:6003/metrics",
             postgres: "http://127.0.0.1:9187/metrics",
             barman: "http://127.0.0.1:9780/metrics",
             sentinel: "http://127.0.0.1:9781/metrics",
@@ -698,7 +708,7 @@ describe("program: outputs", () => {
         assert.equal(v("writeEndpoint"), "192.0.2.10:5551");
         assert.equal(v("readEndpoint"), "192.0.2.10:5552");
         assert.match(String(v("superuserConnectionString")), /@192\.0\.2\.10:5551\//);
-        assert.equal(v("statsUrl"), "http://127.0.0.2:5553/");
+        assert.equal(v("statsUrl"), "https://127.0.0.2:5553/");
         assert.equal(v("pitrEndpoint"), "127.0.0.2:5554");
         assert.deepEqual(
             v("etcdEndpoints"),
