@@ -37,8 +37,11 @@ export function basicAuth(user: string, password: string): string {
 /**
  * CA certificates (PEM) that an https:// REST API's certificate is verified against when a request names
  * none: the stacks whose outputs this process read (trustCa). The dynamic provider passes its CA itself.
+ * Kept on the process (a registered symbol), not the module: a module loaded again (the e2e harness
+ * reloads the program's modules for every deploy) must see the same list.
  */
-const trustedCas: string[] = [];
+const TRUSTED = Symbol.for("patroni-ha.trustedCas");
+const trustedCas: string[] = ((globalThis as Record<symbol, string[]>)[TRUSTED] ??= []);
 
 /** Trust a stack's CA (its caCertificate output) for every later request that names no CA. */
 export function trustCa(pem: string | undefined): void {

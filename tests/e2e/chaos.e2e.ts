@@ -157,8 +157,6 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
             [...(await barmanLog(barman)).matchAll(/scheduled base backup for (\d{4}-\d\d-\d\d \d\d:\d\d) UTC/g)].map(m =>
                 Date.parse(`${m[1].replace(" ", "T")}:00Z`),
             );
-        const before = (await slots()).filter(t => t < o.faultAt);
-        assert.ok(before.length > 0, `scheduled backups (${CHAOS_BACKUP_SCHEDULE}) fired while the suite ran`);
         const inOutage = (t: number) => t >= o.faultAt - 1000 && t <= restartedAt;
         await waitFor("the backup missed during the outage to be taken", 300, async () => (await slots()).some(inOutage));
         const missed = (await slots()).find(inOutage)!;

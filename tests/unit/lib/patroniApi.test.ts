@@ -50,6 +50,22 @@ describe("lib/patroniApi: the REST API over verified HTTPS", () => {
         }
     });
 
+    it("a CA trusted through one load of the module is trusted by another (the e2e harness reloads the program's modules)", async () => {
+        const own = authority("reloaded stack CA");
+        const s = await server(serverCert(own, ["127.0.0.1"]));
+        try {
+            const file = require.resolve("../../../lib/patroniApi");
+            delete require.cache[file];
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const again = require(file) as typeof import("../../../lib/patroniApi");
+            assert.notEqual(again.apiRequest, apiRequest, "a second instance of the module");
+            trustCa(own.cert);
+            assert.equal((await again.apiRequest("GET", `${s.url}/health`, { timeoutMs: 3000 })).status, 200);
+        } finally {
+            s.close();
+        }
+    });
+
     it("no answer is an error with its code (ECONNREFUSED: no Patroni listening)", async () => {
         const port = await new Promise<number>(r => {
             const probe = net.createServer().listen(0, "127.0.0.1", () => {
