@@ -5,6 +5,7 @@ import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/
 import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_METRICS_PORT, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
 import { SshSide, sshEnvs } from "./barmanSsh";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { FileUpload } from "./stackCa";
 
 export interface BarmanServerArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-barman`). */
@@ -30,7 +31,7 @@ export interface BarmanServerArgs {
     /** Host port Barman's metrics are published on. */
     metricsHostPort: number;
     /** The stack's CA certificate as an upload: Barman verifies the nodes' certificates with it (verify-full). */
-    caUpload: { file: string; content: pulumi.Input<string> };
+    caUpload: FileUpload;
 }
 
 /** Barman with its global and server configuration and two volumes: metadata and backups (or a host directory). */

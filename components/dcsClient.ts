@@ -126,9 +126,14 @@ function isPlain(v: unknown): v is Json {
  * reconnected yet is still within maximum_lag_on_failover, so Patroni would accept it as a switchover or
  * failover candidate without the newest commits; never hand back a cluster in that state.
  */
+/** A member's /patroni status, its certificate verified against `ca` ({} when it does not answer). */
+function statusOf(m: MemberEndpoint, ca?: string): Promise<Json> {
+    return memberStatus(m.apiUrl, undefined, ca);
+}
+
 export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds: number, ca?: string): Promise<void> {
     await retry("every replica streaming from the leader", timeoutSeconds, async () => {
-        const statuses = await Promise.all(members.map(async m => ({ m, s: await memberStatus(m.apiUrl, undefined, ca) })));
+        const statuses = await Promise.all(members.map(async m => ({ m, s: await statusOf(m, ca) })));
         const leader = statuses.find(x => isPrimaryRole(x.s.role));
         if (!leader) {
             throw new Error("no leader");
@@ -152,9 +157,7 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
     const restarted: string[] = [];
     const isLeader = (s: Json) => isPrimaryRole(s.role);
     for (let pass = 1; pass <= 3; pass++) {
-        const statuses = await Promise.all(
-            state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl, undefined, state.caCertificate) })),
-        );
+        const statuses = await Promise.all(state.members.map(async m => ({ m, s: await statusOf(m, state.caCertificate) })));
         const pending = statuses.filter(x => x.s.pending_restart === true);
         if (pending.length === 0) {
             return restarted;
@@ -174,7 +177,7 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
                 }
             });
             await retry(`${m.name} running after restart`, state.timeoutSeconds, async () => {
-                const s = await memberStatus(m.apiUrl, undefined, state.caCertificate);
+                const s = await statusOf(m, state.caCertificate);
                 if (s.state !== "running") {
                     throw new Error(`state ${s.state}`);
                 }
@@ -183,9 +186,7 @@ async function rollingRestart(state: DynamicConfigState, log: Log): Promise<stri
             restarted.push(m.name);
         }
     }
-    const still = (
-        await Promise.all(state.members.map(async m => ({ m, s: await memberStatus(m.apiUrl, undefined, state.caCertificate) })))
-    )
+    const still = (await Promise.all(state.members.map(async m => ({ m, s: await statusOf(m, state.caCertificate) }))))
         .filter(x => x.s.pending_restart === true)
         .map(x => x.m.name);
     if (still.length) {
@@ -271,7 +272,7 @@ export async function applyDynamicConfig(
     const loop = Math.max(Number(current.loop_wait ?? 10), Number(desired.loop_wait ?? 10));
     const settle = Date.now() + (2 * loop + 3) * 1000;
     while (Date.now() < settle) {
-        const s = await Promise.all(state.members.map(m => memberStatus(m.apiUrl, undefined, state.caCertificate)));
+        const s = await Promise.all(state.members.map(m => statusOf(m, state.caCertificate)));
         if (s.every(x => x.pending_restart === true)) {
             break;
         }

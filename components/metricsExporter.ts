@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
 import { EXPORTER_PORT, HAPROXY_WRITE_PORT, PG_VERIFIED_TLS, ROLES } from "../configs/layout";
 import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { FileUpload } from "./stackCa";
 
 export interface MetricsExporterArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-exporter`). */
@@ -20,7 +21,7 @@ export interface MetricsExporterArgs {
     /** Optional container limits (shares the HAProxy role's). */
     resources: RoleResources;
     /** The stack's CA certificate as an upload: the exporter verifies the nodes' certificates with it (verify-full). */
-    caUpload: { file: string; content: pulumi.Input<string> };
+    caUpload: FileUpload;
 }
 
 /** Prometheus PostgreSQL exporter for the cluster: server, replication lag, archiving and slot metrics. */

@@ -4,6 +4,7 @@ import { RoleResources } from "../config";
 import { PROMETHEUS_CONFIG, PROMETHEUS_DATA, PROMETHEUS_PORT } from "../configs/layout";
 import { AlertRulesInput, PrometheusConfigInput, renderAlertRules, renderPrometheusYml, RULES_FILE } from "../configs/prometheus";
 import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
+import { FileUpload } from "./stackCa";
 
 export interface PrometheusServerArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-prometheus`). */
@@ -21,7 +22,7 @@ export interface PrometheusServerArgs {
     /** Optional container limits (shares the Barman role's). */
     resources: RoleResources;
     /** The stack's CA certificate as an upload: Patroni's metrics are scraped over verified HTTPS. */
-    caUpload: { file: string; content: pulumi.Input<string> };
+    caUpload: FileUpload;
 }
 
 /** The optional Prometheus server: scrapes every metrics endpoint and evaluates the stack's alert rules. */

@@ -21,9 +21,15 @@ export interface LeafSpec {
     usages: ("server" | "client")[];
 }
 
+/** A file the Docker provider copies into a container before it starts. */
+export interface FileUpload {
+    file: string;
+    content: pulumi.Input<string>;
+}
+
 /** What a container with a certificate gets: the CA and its certificate as files, its key through `tls-key`. */
 export interface ContainerTls {
-    uploads: { file: string; content: pulumi.Input<string> }[];
+    uploads: FileUpload[];
     /** `TLS_KEY_B64=...`, secret: `tls-key` writes it to a tmpfs at start (images/common/tls-key.sh). */
     keyEnv: pulumi.Output<string>;
     tmpfs: Record<string, string>;
@@ -55,7 +61,7 @@ export class StackCa extends pulumi.ComponentResource {
     /** The CA certificate, PEM (public: clients need it to verify the stack). */
     public readonly certPem: pulumi.Output<string>;
     /** The CA certificate as a container upload: for parts that verify the stack's servers but hold no certificate. */
-    public readonly caUpload: { file: string; content: pulumi.Output<string> };
+    public readonly caUpload: FileUpload;
     private readonly key: tls.PrivateKey;
     private readonly validityHours: number;
     /** Hours before the end at which the tls provider considers a certificate due (see renewal in docs/security.md). */
