@@ -646,7 +646,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         await waitRejoined(d.outputs, old.name, 90);
     });
 
-    it("5. docker kill the leader (asynchronous): writes resume elsewhere, every acknowledged row survives", async () => {
+    it("5. docker kill the leader (asynchronous): writes resume elsewhere; only the old leader's last unreplicated rows may be lost", async () => {
         const old = await leader(d.outputs);
         await createTable(d.outputs.writeConnectionString, "killasync");
         const writer = startWriter(d.outputs.writeConnectionString, "killasync");
@@ -659,10 +659,15 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const result = await writer.stop();
         assertAckedAround(result, killAt, electedAt);
         assert.notEqual(elected.name, old.name);
-        assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "killasync", result.acked), []);
+        // Asynchronous replication: a row the old leader acknowledged in its last moment may not have reached
+        // a replica (the chaos suite's rule too). Any other loss - a row from the new leader, or an old one - is a bug.
+        const missing = await missingRows(d.outputs.writeConnectionString, "killasync", result.acked);
+        const oldAddress = parseConfig(config, STACK).spec.members.find(m => m.name === old.name)!.address;
+        const unexplained = result.acks.filter(a => missing.includes(a.id) && (a.server !== oldAddress || a.at < killAt - 5000));
+        assert.deepEqual(unexplained, [], "lost rows not acknowledged by the old leader just before the kill");
         assert.ok(result.outageSeconds < 40, `kill-leader write outage ${result.outageSeconds} s (liveness ceiling 40 s)`);
         console.log(
-            `      kill-leader (async) write outage: ${result.outageSeconds.toFixed(2)} s, ${result.acked.length} rows acknowledged`,
+            `      kill-leader (async) write outage: ${result.outageSeconds.toFixed(2)} s, ${result.acked.length} rows acknowledged, ${missing.length} lost (the old leader's last)`,
         );
     });
 
