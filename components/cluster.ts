@@ -20,6 +20,7 @@ import { PrometheusServer } from "./prometheusServer";
 import { VolumeMetrics } from "./volumeMetrics";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
+import { PatroniRollout } from "./patroniRollout";
 import { memberLeaf, StackCa } from "./stackCa";
 
 export interface PatroniClusterArgs {
@@ -43,6 +44,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     public readonly etcd: EtcdCluster;
     public readonly dynamicConfig: PatroniDynamicConfig;
     public readonly nodes: PatroniNode[];
+    /** Replaces node containers one at a time, the leader last after a switchover. */
+    public readonly rollout: PatroniRollout;
     public readonly haproxy: HaproxyGateway;
     public readonly barman: BarmanServer;
     public readonly exporter: MetricsExporter;
@@ -160,6 +163,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
         );
 
         const etcdAddresses = spec.etcd.map(e => e.address);
+        // Each node's container waits for its step of the rolling replacement, declared once every node is.
+        let openGates: (steps: Record<string, pulumi.Resource>) => void = () => undefined;
+        const gates = new Promise<Record<string, pulumi.Resource>>(resolve => (openGates = resolve));
         this.nodes = spec.members.map(
             member =>
                 new PatroniNode(
@@ -178,6 +184,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         resources: spec.resources.patroni,
                         walVolume,
                         ssh: ssh?.node,
+                        rolloutGate: gates.then(steps => [steps[member.name]]),
                         secrets: {
                             superuserPassword: this.secrets.superuser,
                             replicationPassword: this.secrets.replication,
@@ -193,6 +200,22 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     child(member.name, { dependsOn: [this.dynamicConfig] }),
                 ),
         );
+        this.rollout = new PatroniRollout(
+            named("rollout"),
+            {
+                nodes: spec.members.map((m, i) => ({
+                    name: m.name,
+                    apiUrl: m.apiUrl,
+                    container: this.nodes[i].container,
+                    fingerprint: this.nodes[i].fingerprint,
+                })),
+                caCertificate: this.ca.certPem,
+                apiUser,
+                apiPassword: this.secrets.api,
+            },
+            { parent: this },
+        );
+        openGates(this.rollout.steps);
         const nodeContainers = this.nodes.map(n => n.container);
         const servers = spec.members.map(m => ({ name: m.name, address: m.address }));
 
@@ -340,6 +363,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             etcdEndpoints: this.etcd.endpoints,
             caCertificate: this.ca.certPem,
             nodes: nodeContainers.map(c => c.name),
+            rolloutOrder: this.rollout.order,
             haproxy: this.haproxy.container.name,
             barman: this.barman.containerName,
             exporter: this.exporter.container.name,

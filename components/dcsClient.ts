@@ -43,7 +43,7 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 /** Retry `fn` until it succeeds or `timeoutSeconds` pass; polls once a second (more often under a short timeout). */
-async function retry<T>(what: string, timeoutSeconds: number, fn: () => Promise<T>): Promise<T> {
+export async function retry<T>(what: string, timeoutSeconds: number, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutSeconds * 1000;
     const pollMs = Math.min(1000, timeoutSeconds * 50);
     let last = "";
@@ -121,16 +121,16 @@ function isPlain(v: unknown): v is Json {
     return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A member's /patroni status, its certificate verified against `ca` ({} when it does not answer). */
+export function statusOf(m: MemberEndpoint, ca?: string): Promise<Json> {
+    return memberStatus(m.apiUrl, undefined, ca);
+}
+
 /**
  * Wait until the leader streams to every other running member. A replica that is "running" but has not
  * reconnected yet is still within maximum_lag_on_failover, so Patroni would accept it as a switchover or
  * failover candidate without the newest commits; never hand back a cluster in that state.
  */
-/** A member's /patroni status, its certificate verified against `ca` ({} when it does not answer). */
-function statusOf(m: MemberEndpoint, ca?: string): Promise<Json> {
-    return memberStatus(m.apiUrl, undefined, ca);
-}
-
 export async function waitAllStreaming(members: MemberEndpoint[], timeoutSeconds: number, ca?: string): Promise<void> {
     await retry("every replica streaming from the leader", timeoutSeconds, async () => {
         const statuses = await Promise.all(members.map(async m => ({ m, s: await statusOf(m, ca) })));

@@ -1,9 +1,11 @@
 import * as docker from "@pulumi/docker";
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { MemberSpec, RoleResources } from "../config";
 import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, TLS_FILES, WAL_SHARE } from "../configs/layout";
 import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
+import { canonicalJson } from "../configs/yaml";
 import { SshSide, sshEnvs } from "./barmanSsh";
 import { memberLeaf, StackCa } from "./stackCa";
 import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
@@ -67,7 +69,14 @@ export interface PatroniNodeArgs {
     certificateAddresses: string[];
     /** barman.mode "rsync": this node's SSH side (sshd for Barman's rsync backups, the archive key). */
     ssh?: SshSide;
+    /**
+     * What the container waits for before it is created or replaced: its step in the rolling replacement
+     * (PatroniRollout), which may only exist after every node is declared, hence a promise.
+     */
+    rolloutGate?: pulumi.Input<pulumi.Resource[]>;
 }
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** One Patroni + PostgreSQL 15 member: a container, its data volume and its rendered patroni.yml. */
 export class PatroniNode extends pulumi.ComponentResource {
@@ -78,6 +87,12 @@ export class PatroniNode extends pulumi.ComponentResource {
     public readonly patroniYml: string;
     /** The PostgreSQL data volume's Docker name. */
     public readonly dataVolumeName: pulumi.Output<string>;
+    /**
+     * A digest of every input of the container (SHA-256 over its canonical JSON): it changes exactly when the
+     * container's inputs do, i.e. when the container will be replaced. Not secret: the passwords in it are
+     * 32 random characters, out of reach of a search through digests.
+     */
+    public readonly fingerprint: pulumi.Output<string>;
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
@@ -132,38 +147,45 @@ export class PatroniNode extends pulumi.ComponentResource {
                 .all([passwordEnvs, args.ssh ? sshEnvs(args.ssh) : [], tls.keyEnv])
                 .apply(([passwords, ssh, key]) => [...passwords, ...ssh, key]),
         );
+        const containerArgs: docker.ContainerArgs = {
+            ...commonContainerArgs(stack, "patroni", args.resources),
+            name: this.containerName,
+            hostname: member.name,
+            image: args.image,
+            user: "postgres",
+            // Writes the TLS key, starts sshd in rsync mode, then execs `patroni <config>`.
+            command: ["tls-key", "patroni-entrypoint", PATRONI_CONFIG],
+            envs,
+            uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...tls.uploads, ...(args.ssh?.files ?? [])],
+            networksAdvanced: stackNetwork(networkName, member.address, member.name),
+            ports: [
+                { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },
+                { internal: API_PORT, external: member.hostApiPort, ip: adminBindAddress },
+            ],
+            volumes: [
+                { volumeName: volume.name, containerPath: PG_HOME },
+                ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
+            ],
+            // /tmp holds Patroni's pgpass and the role-passwords file: memory only, never a layer or a volume.
+            tmpfs: { "/tmp": "rw,nosuid,nodev,mode=1777,size=16m", ...tls.tmpfs },
+            healthcheck: healthcheck(`curl -fsS --cacert ${TLS_FILES.ca} -o /dev/null https://127.0.0.1:${API_PORT}/health`, "120s"),
+            // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
+            // once instead of waiting for the TTL; give it the time to do so.
+            stopSignal: "SIGTERM",
+            stopTimeout: 60,
+            shmSize: 256,
+        };
+        this.fingerprint = pulumi.unsecret(pulumi.output(containerArgs).apply(a => sha256(canonicalJson(a))));
         this.container = new docker.Container(
             name,
-            {
-                ...commonContainerArgs(stack, "patroni", args.resources),
-                name: this.containerName,
-                hostname: member.name,
-                image: args.image,
-                user: "postgres",
-                // Writes the TLS key, starts sshd in rsync mode, then execs `patroni <config>`.
-                command: ["tls-key", "patroni-entrypoint", PATRONI_CONFIG],
-                envs,
-                uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...tls.uploads, ...(args.ssh?.files ?? [])],
-                networksAdvanced: stackNetwork(networkName, member.address, member.name),
-                ports: [
-                    { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },
-                    { internal: API_PORT, external: member.hostApiPort, ip: adminBindAddress },
-                ],
-                volumes: [
-                    { volumeName: volume.name, containerPath: PG_HOME },
-                    ...(args.walVolume ? [{ volumeName: args.walVolume, containerPath: WAL_SHARE }] : []),
-                ],
-                // /tmp holds Patroni's pgpass and the role-passwords file: memory only, never a layer or a volume.
-                tmpfs: { "/tmp": "rw,nosuid,nodev,mode=1777,size=16m", ...tls.tmpfs },
-                healthcheck: healthcheck(`curl -fsS --cacert ${TLS_FILES.ca} -o /dev/null https://127.0.0.1:${API_PORT}/health`, "120s"),
-                // Patroni demotes cleanly and releases the leader key on SIGTERM, so replicas take over at
-                // once instead of waiting for the TTL; give it the time to do so.
-                stopSignal: "SIGTERM",
-                stopTimeout: 60,
-                shmSize: 256,
-            },
-            childOptions(this, member.name, { deleteBeforeReplace: true }),
+            containerArgs,
+            childOptions(this, member.name, { deleteBeforeReplace: true, dependsOn: args.rolloutGate }),
         );
-        this.registerOutputs({ container: this.container.name, patroniYml: this.patroniYml, dataVolume: volume.name });
+        this.registerOutputs({
+            container: this.container.name,
+            patroniYml: this.patroniYml,
+            dataVolume: volume.name,
+            fingerprint: this.fingerprint,
+        });
     }
 }

@@ -164,3 +164,14 @@ export function isPrimaryRole(role: unknown): boolean {
 export function memberRunning(m: Pick<MemberView, "state">): boolean {
     return m.state === "running" || m.state === "streaming" || m.state === "in archive recovery";
 }
+
+/**
+ * Who may take over from `leader` in a planned switchover, best first (least lag): in synchronous (and
+ * quorum) mode Patroni hands over only to a synchronous standby, one that has every commit; otherwise any
+ * running replica not tagged nofailover.
+ */
+export function switchoverCandidates(view: MemberView[], leader: string): MemberView[] {
+    const running = view.filter(m => m.name !== leader && memberRunning(m) && !m.tags?.nofailover);
+    const synchronous = running.filter(m => m.role === "sync_standby" || m.role === "quorum_standby");
+    return [...(synchronous.length > 0 ? synchronous : running)].sort((a, b) => Number(a.lag ?? 0) - Number(b.lag ?? 0));
+}

@@ -1,7 +1,7 @@
 // Planned switchover through Patroni's REST API, refusing a candidate that could lose commits.
 import { Client } from "pg";
 import { waitAllStreaming } from "../components/dcsClient";
-import { apiRequest, clusterMembers, memberRunning, MemberView } from "../lib/patroniApi";
+import { apiRequest, clusterMembers, MemberView, switchoverCandidates } from "../lib/patroniApi";
 import { pgConfig } from "../lib/pg";
 import { memberApiUrl, memberEndpoints, StackOutputs } from "./outputs";
 
@@ -53,11 +53,9 @@ export async function switchover(o: SwitchoverOutputs, to?: string, timeoutSecon
     if (!leader) {
         throw new Error("the cluster has no leader; a switchover needs one (see `npm run status`)");
     }
-    const running = view.filter(m => m.name !== leader.name && memberRunning(m) && !m.tags?.nofailover);
-    // In synchronous (and quorum) mode Patroni hands over only to a synchronous standby: one that has every commit.
-    const synchronous = running.filter(m => m.role === "sync_standby" || m.role === "quorum_standby");
-    const candidates = synchronous.length > 0 ? synchronous : running;
-    const target = to ? view.find(m => m.name === to) : [...candidates].sort((a, b) => Number(a.lag ?? 0) - Number(b.lag ?? 0))[0];
+    const candidates = switchoverCandidates(view, leader.name);
+    const synchronous = candidates.filter(m => m.role === "sync_standby" || m.role === "quorum_standby");
+    const target = to ? view.find(m => m.name === to) : candidates[0];
     if (to && !target) {
         throw new Error(`no member named ${to}; members: ${view.map(m => m.name).join(", ")}`);
     }

@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { applyDynamicConfig, DynamicConfigState } from "../../components/dcsClient";
 import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
+import { rolloutStepProvider } from "../../components/rolloutStep";
 import { etcdMembershipProvider } from "../../components/etcdMembership";
 import { docker, waitHealthy } from "./docker";
 
@@ -102,9 +103,13 @@ export type Action = "same" | "create" | "replace" | "update" | "delete";
 
 const CONTAINER = "docker:index/container:Container";
 
-/** The program's two dynamic resources, told apart by name: the etcd membership guard and the DCS configuration. */
+/** The program's dynamic resources, told apart by name: the etcd membership guard, the rollout steps, the DCS configuration. */
 const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
-    name.endsWith("-etcd-membership") ? etcdMembershipProvider : dynamicConfigProvider;
+    name.endsWith("-etcd-membership")
+        ? etcdMembershipProvider
+        : /-rollout-(db\d+|done)$/.test(name)
+          ? rolloutStepProvider
+          : dynamicConfigProvider;
 const canonical = (v: unknown): string =>
     JSON.stringify(v, (_k, x) =>
         x !== null && typeof x === "object" && !Array.isArray(x)
@@ -343,8 +348,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
                 return { id: name, state: { certPem: locallySignedCert(i as Parameters<typeof locallySignedCert>[0]) } };
             case "pulumi-nodejs:dynamic:Resource": {
                 const { __provider: _provider, ...props } = i;
-                if (dynamicProvider(name) === etcdMembershipProvider) {
-                    const created = await etcdMembershipProvider.create(props);
+                const provider = dynamicProvider(name);
+                if (provider !== dynamicConfigProvider) {
+                    const created = await provider.create!(props);
                     return { id: created.id, state: {} };
                 }
                 const report = await applyDynamicConfig(props as DynamicConfigState, m => this.log(m));

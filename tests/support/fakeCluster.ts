@@ -20,6 +20,8 @@ export class FakeCluster {
     members: FakeMember[] = [];
     log: string[] = [];
     auth = "";
+    /** Whether POST /switchover moves the leadership to the candidate (as Patroni does) or only logs it. */
+    switchoverMoves = false;
     private server = http.createServer((req, res) => this.handle(req, res));
     url = "";
 
@@ -113,6 +115,13 @@ export class FakeCluster {
                     return reply(401, {});
                 }
                 this.log.push(`switchover ${body}`);
+                const candidate = this.members.find(x => x.name === JSON.parse(body).candidate);
+                if (this.switchoverMoves && candidate) {
+                    member.role = "replica";
+                    member.streaming = true;
+                    candidate.role = "primary";
+                    candidate.clusterRole = undefined;
+                }
                 return reply(200, { text: "Successfully switched over" });
             }
             if (m[2] === "restart" && req.method === "POST") {

@@ -79,6 +79,9 @@ const ROOT = path.resolve(__dirname, "..", "..");
 
 /** Wait until the mock monitor has seen no new resource for a moment. */
 async function settle(): Promise<void> {
+    // Every registration the program started, including those waiting on a dependency (the rollout chain).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> }).waitForRPCs();
     let last = -1;
     while (last !== declared.length) {
         last = declared.length;

@@ -7,8 +7,11 @@ const VOLUME = "docker:index/volume:Volume";
 const NETWORK = "docker:index/network:Network";
 const IMAGE = "docker:index/image:Image";
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
-/** The DCS configuration resource (the other dynamic resource is the etcd membership guard). */
+/** The DCS configuration resource (the others: the etcd membership guard, the rollout steps). */
 const dcsOf = (run: Awaited<ReturnType<typeof runProgram>>) => byType(run, DYNAMIC).find(r => r.name.endsWith("-dcs-config"))!;
+/** Each node's container fingerprint, as the rollout steps get them. */
+const fingerprintsOf = (run: Awaited<ReturnType<typeof runProgram>>) =>
+    unwrap(byType(run, DYNAMIC).find(r => r.name.endsWith("-rollout-done"))!.inputs.fingerprints) as Record<string, string>;
 
 function envOf(c: { inputs: Record<string, unknown> }): Record<string, string> {
     return Object.fromEntries((unwrap(c.inputs.envs) as string[]).map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
@@ -49,7 +52,12 @@ describe("program: resources per topology", () => {
                 byType(run, DYNAMIC)
                     .map(r => r.name)
                     .sort(),
-                ["cluster-dcs-config", "cluster-etcd-membership"],
+                [
+                    "cluster-dcs-config",
+                    "cluster-etcd-membership",
+                    ...Array.from({ length: patroniNodes }, (_, i) => `cluster-rollout-db${i + 1}`),
+                    "cluster-rollout-done",
+                ].sort(),
             );
             assert.equal(byType(run, "random:index/randomPassword:RandomPassword").length, 9);
             for (const type of [
@@ -752,6 +760,23 @@ describe("program: the second `pulumi up`", () => {
             const after = await runProgram(b, "dev");
             assert.deepEqual(containerInputs(after), containerInputs(before));
             assert.notEqual(dcsOf(after).inputs.config, dcsOf(before).inputs.config);
+            // So the rolling replacement has nothing to do either.
+            assert.deepEqual(fingerprintsOf(after), fingerprintsOf(before));
+        });
+    }
+
+    for (const [what, b] of [
+        ["resources.patroni.memoryMb", { resources: { patroni: { memoryMb: 1024 } } }],
+        ["app", { app: { database: "shop", user: "shopper" } }],
+    ] as const) {
+        it(`changing ${what} changes every node's fingerprint: the rollout replaces them one by one`, async () => {
+            const before = fingerprintsOf(await runProgram({}, "dev"));
+            const after = fingerprintsOf(await runProgram(b, "dev"));
+            assert.deepEqual(Object.keys(after), ["db1", "db2", "db3", "db4"]);
+            for (const n of Object.keys(after)) {
+                assert.match(after[n], /^[0-9a-f]{64}$/);
+                assert.notEqual(after[n], before[n], n);
+            }
         });
     }
 
