@@ -2,7 +2,7 @@
 // provider into its dynamic-provider process, so like dcsClient it imports only self-contained modules.
 import * as pulumi from "@pulumi/pulumi";
 import { retry, statusOf, waitAllStreaming } from "./dcsClient";
-import { apiRequest, clusterMembers, MemberEndpoint, MemberView, switchoverCandidates } from "../lib/patroniApi";
+import { apiRequest, clusterMembers, MemberEndpoint, switchoverCandidates } from "../lib/patroniApi";
 
 export interface RolloutStepState {
     /** The node whose container this step comes before (`db2`); absent in the step after the last node. */
@@ -56,45 +56,49 @@ async function waitStreamingAgain(s: RolloutStepState, name: string, log: Log): 
 /**
  * When `name` leads, hand the leadership to the best streaming replica before its container goes (a planned
  * switchover: one short write pause, nothing acknowledged lost) and wait until the new leader runs.
- * Nothing to do for a replica, or when there is nobody to hand over to (one node).
+ * Nothing to do for a replica, or when there is nobody to hand over to (one node). Retried as a whole: in
+ * synchronous mode Patroni refuses (412) a candidate that is not the synchronous standby yet, e.g. a
+ * replica that came back a moment ago, until it is one.
  */
-async function handOverIfLeader(s: RolloutStepState, name: string, log: Log): Promise<string | undefined> {
+async function handOverIfLeader(s: RolloutStepState, name: string, log: Log): Promise<void> {
     const urls = s.members.map(m => m.apiUrl);
-    const view = await retry("reading the cluster from a Patroni member", s.timeoutSeconds, () =>
-        clusterMembers(urls, 3000, s.caCertificate),
-    );
-    if (view.find(m => m.role === "leader")?.name !== name) {
-        return undefined;
-    }
-    // A replica that is "running" but not streaming yet could be promoted without the newest commits.
-    await waitAllStreaming(s.members, s.timeoutSeconds, s.caCertificate);
-    const candidate = switchoverCandidates(await clusterMembers(urls, 3000, s.caCertificate), name)[0];
-    if (!candidate) {
-        log(`${name} leads and has no replica to hand over to: its replacement is a write outage`);
-        return undefined;
-    }
     const leaderUrl = s.members.find(m => m.name === name)!.apiUrl;
-    log(`switching over from ${name} to ${candidate.name} before replacing ${name}`);
-    await retry(`switchover from ${name} to ${candidate.name}`, s.timeoutSeconds, async () => {
+    let candidate: string | undefined;
+    await retry(`switchover from ${name} before its replacement`, s.timeoutSeconds, async () => {
+        const view = await clusterMembers(urls, 3000, s.caCertificate);
+        if (view.find(m => m.role === "leader")?.name !== name) {
+            return; // a replica (or an earlier attempt went through)
+        }
+        // A replica that is "running" but not streaming yet could be promoted without the newest commits.
+        await waitAllStreaming(s.members, s.timeoutSeconds, s.caCertificate);
+        candidate = switchoverCandidates(await clusterMembers(urls, 3000, s.caCertificate), name)[0]?.name;
+        if (candidate === undefined) {
+            if (view.length === 1) {
+                log(`${name} is the only node: its replacement is a write outage`);
+                return;
+            }
+            throw new Error("no running replica to hand over to yet");
+        }
+        log(`switching over from ${name} to ${candidate} before replacing ${name}`);
         const r = await apiRequest("POST", `${leaderUrl}/switchover`, {
-            body: { leader: name, candidate: candidate.name },
+            body: { leader: name, candidate },
             auth: [s.apiUser, s.apiPassword],
-            timeoutMs: s.timeoutSeconds * 1000,
+            timeoutMs: 60000,
             ca: s.caCertificate,
         });
-        // 412 "leader name does not match": a retry after a switchover that went through.
-        if (r.status !== 200 && !(r.status === 412 && /leader name does not match/i.test(JSON.stringify(r.json)))) {
+        if (r.status !== 200) {
             throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`);
         }
     });
-    await retry(`${candidate.name} leading`, s.timeoutSeconds, async () => {
-        const now: MemberView[] = await clusterMembers(urls, 3000, s.caCertificate);
-        const leader = now.find(m => m.role === "leader");
-        if (leader?.name !== candidate.name || leader.state !== "running") {
+    if (candidate === undefined) {
+        return;
+    }
+    await retry(`a leader running after the switchover from ${name}`, s.timeoutSeconds, async () => {
+        const leader = (await clusterMembers(urls, 3000, s.caCertificate)).find(m => m.role === "leader");
+        if (leader === undefined || leader.name === name || leader.state !== "running") {
             throw new Error(`leader ${leader?.name ?? "none"} (${leader?.state ?? "-"})`);
         }
     });
-    return candidate.name;
 }
 
 /**
