@@ -137,7 +137,12 @@ export const rolloutStepProvider: pulumi.dynamic.ResourceProvider = {
         return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
     },
     async update(_id: string, olds: RolloutStepState, news: RolloutStepState) {
-        await runRolloutStep(olds.fingerprints ?? {}, news);
+        // A new CA (rotation) is the exception: nodes holding the new CA cannot verify those still on the old
+        // one, so a replaced node could never stream from an old leader. They are replaced one after another
+        // without waiting, as a restart of the cluster (docs/security.md, rotating certificates).
+        if (olds.caCertificate === news.caCertificate) {
+            await runRolloutStep(olds.fingerprints ?? {}, news);
+        }
         return { outs: news };
     },
     async delete() {

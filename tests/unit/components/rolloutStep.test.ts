@@ -115,6 +115,14 @@ describe("rollout step: what an update does", () => {
         await runRolloutStep(old, { ...state("db3", ["db2", "db3", "db1"], { ...changed, db2: "a" }), timeoutSeconds: 1 });
     });
 
+    it("a new CA (rotation): no switchover and no wait, the nodes cannot verify each other across CAs", async () => {
+        const s = state("db1", ["db2", "db3", "db1"], old);
+        c.members.find(m => m.name === "db3")!.state = "stopped";
+        await rolloutStepProvider.update!("id", s, { ...s, fingerprints: changed, caCertificate: "new CA", timeoutSeconds: 1 });
+        assert.deepEqual(c.log, []);
+        await assert.rejects(rolloutStepProvider.update!("id", s, { ...s, fingerprints: changed, timeoutSeconds: 1 }), /db3 is stopped/);
+    });
+
     it("diff: a new order alone (a failover since the last deploy) is no change; a new fingerprint is", async () => {
         const s = state("db2", ["db1", "db2", "db3"], old);
         assert.equal((await rolloutStepProvider.diff!("id", s, { ...s, order: ["db2", "db3", "db1"] })).changes, false);
