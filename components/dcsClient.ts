@@ -61,7 +61,7 @@ export async function retry<T>(what: string, timeoutSeconds: number, fn: () => P
 }
 
 /** `docker exec -i <container> <command...>` with `input` on stdin: its stdout. */
-function dockerExecStdout(container: string, command: string[], input: string, timeoutMs: number): Promise<string> {
+export function dockerExecStdout(container: string, command: string[], input: string, timeoutMs: number): Promise<string> {
     return new Promise((resolve, reject) => {
         const child = execFile("docker", ["exec", "-i", container, ...command], { timeout: timeoutMs }, (err, stdout, stderr) => {
             // A plain Error: one with a numeric `.code` (as execFile gives) hangs the Pulumi SDK.

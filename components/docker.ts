@@ -1,7 +1,9 @@
 // Shared Docker settings so every container of the stack is named, labelled, logged and limited alike.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { RoleResources } from "../config";
+import { canonicalJson } from "../configs/yaml";
 
 /**
  * Where a component's containers run; the same for every component of a cluster, so passed as one
@@ -87,4 +89,13 @@ export function stackNetwork(
     alias: string,
 ): docker.types.input.ContainerNetworksAdvanced[] {
     return [{ name: networkName, ipv4Address: address, aliases: [alias] }];
+}
+
+/**
+ * A digest of every input of a container (SHA-256 over its canonical JSON): it changes exactly when the
+ * container's inputs do, i.e. when Pulumi replaces it, so a rollout step knows which containers go. Not
+ * secret: the passwords and keys in the inputs are random, far out of reach of a search through digests.
+ */
+export function containerFingerprint(args: docker.ContainerArgs): pulumi.Output<string> {
+    return pulumi.unsecret(pulumi.output(args).apply(a => createHash("sha256").update(canonicalJson(a)).digest("hex")));
 }

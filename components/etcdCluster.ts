@@ -4,8 +4,18 @@ import { EtcdMemberSpec, RoleResources } from "../config";
 import { renderEtcdCommand } from "../configs/etcd";
 import { ETCD_CLIENT_PORT, ETCD_DATA, ETCD_METRICS_PORT } from "../configs/layout";
 import { EtcdMembership } from "./etcdMembership";
+import { EtcdRolloutStep } from "./etcdRolloutStep";
 import { memberLeaf, StackCa } from "./stackCa";
-import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import {
+    childOptions,
+    commonContainerArgs,
+    containerFingerprint,
+    dataVolume,
+    dockerName,
+    healthcheck,
+    Placement,
+    stackNetwork,
+} from "./docker";
 
 export interface EtcdClusterArgs {
     /** Network, host binding and Docker name prefix (`<stack>-etcd<n>`). */
@@ -43,7 +53,11 @@ export class EtcdCluster extends pulumi.ComponentResource {
             { members: args.members.map(m => m.name), peerScheme: "https" },
             { parent: this },
         );
-        this.containers = args.members.map(member => {
+        // Replaced one at a time (etcdRolloutStep): member n's container waits for its step, the step for
+        // member n-1's container, and its update for member n-1 to serve again, so a quorum always stays.
+        const containers: docker.Container[] = [];
+        let previous: { member: string; container: string; fingerprint: pulumi.Output<string> } | undefined;
+        for (const member of args.members) {
             const hostAddresses = member.hostClientPort !== undefined ? [args.adminHost] : [];
             const tls = args.ca.containerTls(
                 member.name,
@@ -51,33 +65,43 @@ export class EtcdCluster extends pulumi.ComponentResource {
             );
             const volume = dataVolume(this, `${name}-${member.name}-data`, `${member.name}-data`, "etcd", args.placement);
             this.dataVolumeNames[member.name] = volume.name;
-            return new docker.Container(
-                `${name}-${member.name}`,
-                {
-                    ...commonContainerArgs(stack, "etcd", args.resources),
-                    name: dockerName(stack, member.name),
-                    hostname: member.name,
-                    image: args.image,
-                    user: "etcd",
-                    command: renderEtcdCommand(member, args.members, token),
-                    envs: tls.keyEnv.apply(e => [e]),
-                    uploads: tls.uploads,
-                    tmpfs: tls.tmpfs,
-                    networksAdvanced: stackNetwork(networkName, member.address, member.name),
-                    ports:
-                        member.hostClientPort !== undefined
-                            ? [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: adminBindAddress }]
-                            : [],
-                    volumes: [{ volumeName: volume.name, containerPath: ETCD_DATA }],
-                    healthcheck: healthcheck(`curl -fsS http://127.0.0.1:${ETCD_METRICS_PORT}/health | grep -q '"health":"true"'`, "10s"),
-                    stopTimeout: 30,
-                    // Quorum forms only when a majority is up, so waiting for health here would deadlock a
-                    // one-by-one create; the dynamic-config resource waits for the cluster instead.
-                    wait: false,
-                },
-                childOptions(this, member.name, { deleteBeforeReplace: true, dependsOn: [membership] }),
+            const containerArgs: docker.ContainerArgs = {
+                ...commonContainerArgs(stack, "etcd", args.resources),
+                name: dockerName(stack, member.name),
+                hostname: member.name,
+                image: args.image,
+                user: "etcd",
+                command: renderEtcdCommand(member, args.members, token),
+                envs: tls.keyEnv.apply(e => [e]),
+                uploads: tls.uploads,
+                tmpfs: tls.tmpfs,
+                networksAdvanced: stackNetwork(networkName, member.address, member.name),
+                ports:
+                    member.hostClientPort !== undefined
+                        ? [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: adminBindAddress }]
+                        : [],
+                volumes: [{ volumeName: volume.name, containerPath: ETCD_DATA }],
+                healthcheck: healthcheck(`curl -fsS http://127.0.0.1:${ETCD_METRICS_PORT}/health | grep -q '"health":"true"'`, "10s"),
+                stopTimeout: 30,
+                // Quorum forms only when a majority is up, so waiting for health here would deadlock a
+                // one-by-one create; the dynamic-config resource waits for the cluster instead.
+                wait: false,
+            };
+            const step = new EtcdRolloutStep(
+                `${name}-rollout-${member.name}`,
+                { member: member.name, previous },
+                { parent: this, dependsOn: containers.slice(-1) },
             );
-        });
+            containers.push(
+                new docker.Container(
+                    `${name}-${member.name}`,
+                    containerArgs,
+                    childOptions(this, member.name, { deleteBeforeReplace: true, dependsOn: [membership, step] }),
+                ),
+            );
+            previous = { member: member.name, container: dockerName(stack, member.name), fingerprint: containerFingerprint(containerArgs) };
+        }
+        this.containers = containers;
         this.endpoints = args.members.flatMap(m => (m.clientUrl ? [m.clientUrl] : []));
         this.containerNames = args.members.map(m => dockerName(stack, m.name));
         this.registerOutputs({

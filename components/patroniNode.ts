@@ -1,14 +1,21 @@
 import * as docker from "@pulumi/docker";
-import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { MemberSpec, RoleResources } from "../config";
 import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, TLS_FILES, WAL_SHARE } from "../configs/layout";
 import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
-import { canonicalJson } from "../configs/yaml";
 import { SshSide, sshEnvs } from "./barmanSsh";
 import { memberLeaf, StackCa } from "./stackCa";
-import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import {
+    childOptions,
+    commonContainerArgs,
+    containerFingerprint,
+    dataVolume,
+    dockerName,
+    healthcheck,
+    Placement,
+    stackNetwork,
+} from "./docker";
 
 /** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
 export interface PatroniSecrets {
@@ -76,8 +83,6 @@ export interface PatroniNodeArgs {
     rolloutGate?: pulumi.Input<pulumi.Resource[]>;
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
 /** One Patroni + PostgreSQL 15 member: a container, its data volume and its rendered patroni.yml. */
 export class PatroniNode extends pulumi.ComponentResource {
     public readonly container: docker.Container;
@@ -87,11 +92,7 @@ export class PatroniNode extends pulumi.ComponentResource {
     public readonly patroniYml: string;
     /** The PostgreSQL data volume's Docker name. */
     public readonly dataVolumeName: pulumi.Output<string>;
-    /**
-     * A digest of every input of the container (SHA-256 over its canonical JSON): it changes exactly when the
-     * container's inputs do, i.e. when the container will be replaced. Not secret: the passwords in it are
-     * 32 random characters, out of reach of a search through digests.
-     */
+    /** A digest of every input of the container: it changes when the container is replaced (containerFingerprint). */
     public readonly fingerprint: pulumi.Output<string>;
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -175,7 +176,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             stopTimeout: 60,
             shmSize: 256,
         };
-        this.fingerprint = pulumi.unsecret(pulumi.output(containerArgs).apply(a => sha256(canonicalJson(a))));
+        this.fingerprint = containerFingerprint(containerArgs);
         this.container = new docker.Container(
             name,
             containerArgs,

@@ -12,6 +12,7 @@ import * as path from "path";
 import { applyDynamicConfig, DynamicConfigState } from "../../components/dcsClient";
 import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
 import { rolloutStepProvider } from "../../components/rolloutStep";
+import { etcdRolloutStepProvider } from "../../components/etcdRolloutStep";
 import { etcdMembershipProvider } from "../../components/etcdMembership";
 import { docker, waitHealthy } from "./docker";
 
@@ -109,7 +110,9 @@ const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
         ? etcdMembershipProvider
         : /-rollout-(db\d+|done)$/.test(name)
           ? rolloutStepProvider
-          : dynamicConfigProvider;
+          : /-rollout-etcd\d+$/.test(name)
+            ? etcdRolloutStepProvider
+            : dynamicConfigProvider;
 const canonical = (v: unknown): string =>
     JSON.stringify(v, (_k, x) =>
         x !== null && typeof x === "object" && !Array.isArray(x)

@@ -56,6 +56,7 @@ describe("program: resources per topology", () => {
                     "cluster-dcs-config",
                     "cluster-etcd-membership",
                     ...Array.from({ length: patroniNodes }, (_, i) => `cluster-rollout-db${i + 1}`),
+                    ...Array.from({ length: etcdNodes }, (_, i) => `cluster-etcd-rollout-etcd${i + 1}`),
                     "cluster-rollout-done",
                 ].sort(),
             );

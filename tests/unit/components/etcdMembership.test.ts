@@ -63,7 +63,11 @@ describe("EtcdMembership: the etcd member list of a deployed stack", () => {
             new PatroniCluster("cluster", { spec: parseConfig({ etcdNodes: 3 }, "guard").spec }, { transformations: [record] });
         });
         for (const n of [1, 2, 3]) {
-            assert.deepEqual(deps.get(`docker:index/container:Container cluster-etcd-etcd${n}`), ["cluster-etcd-membership"], `etcd${n}`);
+            assert.deepEqual(
+                deps.get(`docker:index/container:Container cluster-etcd-etcd${n}`),
+                ["cluster-etcd-membership", `cluster-etcd-rollout-etcd${n}`],
+                `etcd${n}`,
+            );
         }
     });
 
