@@ -614,20 +614,39 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.deepEqual(await ids(), idsBefore, "no container touched");
     });
 
-    it("11e. a change to every node's container (memory limit) rolls: three replicas one by one, each streaming before the next, then a switchover, then the old leader; no acknowledged row lost", async () => {
+    it("11e. a change to every etcd and node container (memory limits) rolls: etcd members one by one (never two down), then three replicas one by one, each streaming before the next, then a switchover, then the old leader; no acknowledged row lost", async () => {
         const nodeIds = async () =>
             Object.fromEntries(
                 await Promise.all([1, 2, 3, 4].map(async n => [`db${n}`, await docker(["inspect", "-f", "{{.Id}}", `${STACK}-db${n}`])])),
             ) as Record<string, string>;
         const idsBefore = await nodeIds();
         const leaderBefore = (await leader(d.outputs)).name;
-        const next = { ...config, resources: { patroni: { memoryMb: 1024 } } };
+        const next = { ...config, resources: { patroni: { memoryMb: 1024 }, etcd: { memoryMb: 256 } } };
         await createTable(d.outputs.writeConnectionString, "rollout");
         const writer = startWriter(d.outputs.writeConnectionString, "rollout");
+        // etcd members running, sampled through the deploy: one at a time means never fewer than 2 of 3.
+        let sampling = true;
+        const etcdRunning: number[] = [];
+        const sampler = (async () => {
+            while (sampling) {
+                const ids = await docker([
+                    "ps",
+                    "-q",
+                    "--filter",
+                    `label=patroni-ha.stack=${STACK}`,
+                    "--filter",
+                    "label=patroni-ha.role=etcd",
+                ]);
+                etcdRunning.push(ids.split("\n").filter(Boolean).length);
+                await new Promise(r => setTimeout(r, 100));
+            }
+        })();
         await new Promise(r => setTimeout(r, 1000));
         const changeAt = Date.now();
         const rolled = await deployStack(stackFile(STACK, next), { log, update: true });
         const doneAt = Date.now();
+        sampling = false;
+        await sampler;
         await writer.ackedAfter(doneAt).catch(() => undefined);
         const result = await writer.stop();
         assertAckedAround(result, changeAt, doneAt);
@@ -638,9 +657,16 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const replicas = ["db1", "db2", "db3", "db4"].filter(n => n !== leaderBefore);
         assert.deepEqual(
             replaced,
-            [...replicas, leaderBefore].map(n => `cluster-${n} replace`),
-            "replicas in order, the leader last",
+            [...["etcd1", "etcd2", "etcd3"].map(n => `cluster-etcd-${n}`), ...[...replicas, leaderBefore].map(n => `cluster-${n}`)].map(
+                n => `${n} replace`,
+            ),
+            "etcd members in order, then the replicas in order, the leader last",
         );
+        assert.ok(etcdRunning.length > 20, `${etcdRunning.length} samples`);
+        assert.equal(Math.min(...etcdRunning), 2, `etcd members running during the deploy: ${etcdRunning.join(" ")}`);
+        for (let n = 1; n <= 3; n++) {
+            assert.equal(await docker(["inspect", "-f", "{{.HostConfig.Memory}}", `${STACK}-etcd${n}`]), String(256 * 1024 * 1024));
+        }
         const idsAfter = await nodeIds();
         for (const n of Object.keys(idsBefore)) {
             assert.notEqual(idsAfter[n], idsBefore[n], `${n}'s container replaced`);
