@@ -1,4 +1,5 @@
 import {
+    CERTIFICATE_RENEW_DAYS,
     ALERTMANAGER_PORT,
     API_PORT,
     BARMAN_METRICS_PORT,
@@ -162,6 +163,12 @@ export function renderAlertRules(input: AlertRulesInput): string {
                         "WAL segments are missing since the newest base backup: point-in-time recovery to now is impossible; take a base backup.",
                     ),
                     rule("BarmanDown", 'up{job="barman"} == 0', "2m", "Barman's metrics are unreachable: the container may be down."),
+                    rule(
+                        "CertificatesExpireSoon",
+                        `min(patroni_ha_ca_certificate_expiry_timestamp_seconds) - time() < ${CERTIFICATE_RENEW_DAYS} * 86400`,
+                        "10m",
+                        `The stack's certificates expire in less than ${CERTIFICATE_RENEW_DAYS} days: renew them (pulumi refresh, then pulumi up; docs/security.md#rotating-certificates).`,
+                    ),
                     rule(
                         "BackupTooOld",
                         `max(barman_last_backup_age_seconds) > ${input.backupMaxAgeSeconds}`,

@@ -29,6 +29,7 @@ import http.server
 import re
 import shutil
 import signal
+import ssl
 import struct
 import subprocess
 import sys
@@ -469,7 +470,18 @@ def parse_check(text):
     return out
 
 
-def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now, gaps=None, state=None, volumes=None):
+def certificate_not_after(path):
+    """When the certificate (PEM) in `path` expires, in seconds since the epoch; None without a readable one."""
+    if not path or not os.path.exists(path):
+        return None
+    code, out = _run(["openssl", "x509", "-noout", "-enddate", "-in", path])
+    if code != 0 or not out.startswith("notAfter="):
+        return None
+    return int(ssl.cert_time_to_seconds(out.strip().split("=", 1)[1]))
+
+
+def render_metrics(server, check_code, checks, backup_ids, failed_backups, status_text, now, gaps=None, state=None, volumes=None,
+                   ca_not_after=None):
     esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"')
     lines = [
         "# HELP barman_check_ok 1 when `barman check` passes for the server.",
@@ -515,6 +527,11 @@ def render_metrics(server, check_code, checks, backup_ids, failed_backups, statu
         if "seconds" in state.get("drill", {}):
             lines += ["# TYPE barman_restore_drill_seconds gauge",
                       'barman_restore_drill_seconds{server="%s"} %s' % (server, state["drill"]["seconds"])]
+    if ca_not_after is not None:
+        # Every certificate of the stack is issued with its CA, for the same validity: the CA's end is theirs.
+        lines += ["# HELP patroni_ha_ca_certificate_expiry_timestamp_seconds When the stack's CA certificate (and the certificates issued with it) expires.",
+                  "# TYPE patroni_ha_ca_certificate_expiry_timestamp_seconds gauge",
+                  "patroni_ha_ca_certificate_expiry_timestamp_seconds %d" % ca_not_after]
     m = re.search(r"Failures of WAL archiver:\s*(\d+)", status_text)
     if m:
         lines += ["# TYPE barman_archiver_failures gauge", 'barman_archiver_failures{server="%s"} %s' % (server, m.group(1))]
@@ -549,7 +566,7 @@ def metrics(server, out_file):
     failed = sum(1 for l in backups_text.splitlines() if "FAILED" in l)
     _, status_text = _run(["barman", "status", server])
     text = render_metrics(server, code, parse_check(check_text), done, failed, status_text, datetime.datetime.now(datetime.timezone.utc),
-                          gaps_report(server), load_state(), volume_usage())
+                          gaps_report(server), load_state(), volume_usage(), certificate_not_after(os.environ.get("TLS_CA_FILE", "")))
     tmp = out_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)

@@ -68,6 +68,11 @@ export const RULE_FAULTS: Record<string, RuleFault> = {
         series: [{ series: 'up{job="barman",instance="barman"}', healthy: 1, failing: 0 }],
         labels: { job: "barman", instance: "barman" },
     },
+    CertificatesExpireSoon: {
+        // promtool's clock starts at 0: 100 days left, then 10.
+        series: [{ series: 'patroni_ha_ca_certificate_expiry_timestamp_seconds{job="barman"}', healthy: 8.64e6, failing: 8.64e5 }],
+        labels: {},
+    },
     BackupTooOld: {
         series: [{ series: 'barman_last_backup_age_seconds{job="barman"}', healthy: 3600, failing: 2e5 }],
         labels: {},

@@ -4,7 +4,7 @@ import * as yaml from "js-yaml";
 import { renderAlertRules, restoreDrillMaxAge } from "../../../configs/prometheus";
 
 describe("renderers: Prometheus", () => {
-    it("alert rules cover no leader, members and replicas down, etcd, lag at maximum_lag_on_failover, slots, archiving, Barman and backup age", () => {
+    it("alert rules cover no leader, members and replicas down, etcd, lag at maximum_lag_on_failover, slots, archiving, Barman, backup age and certificates", () => {
         const rules = (
             yaml.load(
                 renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600, restoreDrillMaxAgeSeconds: 108000 }),
@@ -19,6 +19,7 @@ describe("renderers: Prometheus", () => {
             "BarmanCheckFailing",
             "BarmanDown",
             "BarmanVolumeFilling",
+            "CertificatesExpireSoon",
             "DataVolumeFilling",
             "EtcdMemberDown",
             "EtcdNoLeader",
@@ -35,6 +36,7 @@ describe("renderers: Prometheus", () => {
             "WalArchivingFailing",
         ]);
         assert.match(byName.ReplicationLagHigh, /> 1048576$/);
+        assert.equal(byName.CertificatesExpireSoon, "min(patroni_ha_ca_certificate_expiry_timestamp_seconds) - time() < 30 * 86400");
         assert.match(byName.BackupTooOld, /> 93600$/);
         assert.match(byName.RestoreDrillTooOld, /> 108000$/);
         assert.match(byName.SlotRetentionHigh, /> 1073741824$/);

@@ -242,6 +242,49 @@ describe("Barman helper: WAL gaps", () => {
         fs.rmSync(home, { recursive: true });
     });
 
+    it("metrics carry the CA certificate's end, read with openssl; none without a readable certificate", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-"));
+        const ca = path.join(dir, "ca.pem");
+        const made = spawnSync(
+            "openssl",
+            [
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                path.join(dir, "k"),
+                "-out",
+                ca,
+                "-subj",
+                "/CN=t",
+                "-days",
+                "40",
+            ],
+            { encoding: "utf8" },
+        );
+        assert.equal(made.status, 0, made.stderr);
+        const notAfter = Number(py(`print(m.certificate_not_after(${JSON.stringify(ca)}))`));
+        const daysLeft = (notAfter * 1000 - Date.now()) / 86400000;
+        assert.ok(daysLeft > 39.9 && daysLeft <= 40, `${daysLeft} days`);
+        assert.equal(
+            py(`print(m.certificate_not_after(${JSON.stringify(path.join(dir, "k"))}), m.certificate_not_after("/nonexistent"))`),
+            "None None",
+        );
+        const out = py(`import datetime as d
+print(m.render_metrics("cluster", 0, {}, [], 0, "", d.datetime(2026, 11, 26, tzinfo=d.timezone.utc), ca_not_after=${notAfter}))`);
+        assert.match(out, new RegExp(`^patroni_ha_ca_certificate_expiry_timestamp_seconds ${notAfter}$`, "m"));
+        assert.doesNotMatch(
+            py(`import datetime as d
+print(m.render_metrics("cluster", 0, {}, [], 0, "", d.datetime(2026, 11, 26, tzinfo=d.timezone.utc)))`),
+            /certificate/,
+        );
+        fs.rmSync(dir, { recursive: true });
+    });
+
     it("metrics carry both gap counts", () => {
         const out = py(`import datetime as d
 print(m.render_metrics("cluster", 0, {"ssh": True}, [], 0, "", d.datetime(2026, 11, 26, tzinfo=d.timezone.utc), {"since_oldest_backup": ["a", "b"], "since_newest_backup": ["b"]}))`);
