@@ -116,6 +116,11 @@ export interface Addresses {
      * what the nodes' REST API allowlist names, so adding a node rewrites no other node's file.
      */
     memberBlock: string[];
+    /**
+     * The same block as name and address per slot (db1 … db<max>): HAProxy lists every slot, so adding or
+     * removing a node changes nothing of its configuration (an empty slot fails its checks and stays DOWN).
+     */
+    memberSlots: { name: string; address: string }[];
 }
 
 /** One Patroni node, resolved once here; everything else takes these values instead of rebuilding them. */
@@ -697,6 +702,10 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         sentinel: at(OFFSETS.sentinel),
         volumeMetrics: at(OFFSETS.volumeMetrics),
         memberBlock: Array.from({ length: (SCHEMA.patroniNodes as { max: number }).max }, (_, i) => at(OFFSETS.db + i + 1)),
+        memberSlots: Array.from({ length: (SCHEMA.patroniNodes as { max: number }).max }, (_, i) => ({
+            name: memberName(i + 1),
+            address: at(OFFSETS.db + i + 1),
+        })),
     };
     const members: MemberSpec[] = Array.from({ length: p.patroniNodes }, (_, i) => {
         const n = i + 1,

@@ -223,7 +223,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
             named("haproxy"),
             {
                 placement,
-                servers,
+                // Every slot, not only today's nodes: scaling leaves HAProxy's configuration (and its clients) alone.
+                servers: spec.addresses.memberSlots,
                 image: image("haproxy"),
                 address: spec.addresses.haproxy,
                 ports: spec.ports,

@@ -9,7 +9,7 @@ import { ContainerTls } from "./stackCa";
 export interface HaproxyGatewayArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-haproxy`). */
     placement: Placement;
-    /** Every Patroni node, by name and fixed address. */
+    /** Every slot a Patroni node may have, by name and fixed address (config addresses.memberSlots). */
     servers: HaproxyServer[];
     /** HAProxy image reference. */
     image: pulumi.Input<string>;

@@ -54,34 +54,43 @@ async function waitStreamingAgain(s: RolloutStepState, name: string, log: Log): 
 }
 
 /**
- * When `name` leads, hand the leadership to the best streaming replica before its container goes (a planned
- * switchover: one short write pause, nothing acknowledged lost) and wait until the new leader runs.
- * Nothing to do for a replica, or when there is nobody to hand over to (one node). Retried as a whole: in
- * synchronous mode Patroni refuses (412) a candidate that is not the synchronous standby yet, e.g. a
- * replica that came back a moment ago, until it is one.
+ * When the leader is `leaving` (its container is replaced next, or the node is removed from the stack), hand
+ * the leadership to the best streaming replica that stays (a planned switchover: one short write pause,
+ * nothing acknowledged lost) and wait until the new leader runs. Nothing to do when the leader stays, or
+ * when there is nobody to hand over to (one node). The request goes to the candidate's REST API (any
+ * member takes it; the candidate runs the new container, with the new API password if that changed).
+ * Retried as a whole: in synchronous mode Patroni refuses (412) a candidate that is not the synchronous
+ * standby yet, e.g. a replica that came back a moment ago, until it is one.
  */
-async function handOverIfLeader(s: RolloutStepState, name: string, log: Log): Promise<void> {
+async function handOverIfLeaving(s: RolloutStepState, leaving: (leader: string) => boolean, why: string, log: Log): Promise<void> {
     const urls = s.members.map(m => m.apiUrl);
-    const leaderUrl = s.members.find(m => m.name === name)!.apiUrl;
-    let candidate: string | undefined;
-    await retry(`switchover from ${name} before its replacement`, s.timeoutSeconds, async () => {
+    let handedFrom: string | undefined;
+    await retry(`switchover ${why}`, s.timeoutSeconds, async () => {
         const view = await clusterMembers(urls, 3000, s.caCertificate);
-        if (view.find(m => m.role === "leader")?.name !== name) {
-            return; // a replica (or an earlier attempt went through)
+        const leader = view.find(m => m.role === "leader")?.name;
+        if (leader === undefined || !leaving(leader)) {
+            return; // the leader stays (or an earlier attempt went through)
         }
-        // A replica that is "running" but not streaming yet could be promoted without the newest commits.
-        await waitAllStreaming(s.members, s.timeoutSeconds, s.caCertificate);
-        candidate = switchoverCandidates(await clusterMembers(urls, 3000, s.caCertificate), name)[0]?.name;
+        // A replica that is "running" but not streaming yet could be promoted without the newest commits. A
+        // leader this deploy removes is not among the endpoints: then /cluster's "streaming" state tells.
+        const leaderKnown = s.members.some(m => m.name === leader);
+        if (leaderKnown) {
+            await waitAllStreaming(s.members, s.timeoutSeconds, s.caCertificate);
+        }
+        const now = await clusterMembers(urls, 3000, s.caCertificate);
+        const candidate = switchoverCandidates(now, leader).find(
+            m => s.order.includes(m.name) && !leaving(m.name) && (leaderKnown || m.state === "streaming"),
+        );
         if (candidate === undefined) {
-            if (view.length === 1) {
-                log(`${name} is the only node: its replacement is a write outage`);
+            if (now.length === 1) {
+                log(`${leader} is the only node: there is nobody to hand over to`);
                 return;
             }
             throw new Error("no running replica to hand over to yet");
         }
-        log(`switching over from ${name} to ${candidate} before replacing ${name}`);
-        const r = await apiRequest("POST", `${leaderUrl}/switchover`, {
-            body: { leader: name, candidate },
+        log(`switching over from ${leader} to ${candidate.name} ${why}`);
+        const r = await apiRequest("POST", `${s.members.find(m => m.name === candidate.name)!.apiUrl}/switchover`, {
+            body: { leader, candidate: candidate.name },
             auth: [s.apiUser, s.apiPassword],
             timeoutMs: 60000,
             ca: s.caCertificate,
@@ -89,13 +98,14 @@ async function handOverIfLeader(s: RolloutStepState, name: string, log: Log): Pr
         if (r.status !== 200) {
             throw new Error(`HTTP ${r.status} ${JSON.stringify(r.json)}`);
         }
+        handedFrom = leader;
     });
-    if (candidate === undefined) {
+    if (handedFrom === undefined) {
         return;
     }
-    await retry(`a leader running after the switchover from ${name}`, s.timeoutSeconds, async () => {
+    await retry(`a leader running after the switchover ${why}`, s.timeoutSeconds, async () => {
         const leader = (await clusterMembers(urls, 3000, s.caCertificate)).find(m => m.role === "leader");
-        if (leader === undefined || leader.name === name || leader.state !== "running") {
+        if (leader === undefined || leader.name === handedFrom || leader.state !== "running") {
             throw new Error(`leader ${leader?.name ?? "none"} (${leader?.state ?? "-"})`);
         }
     });
@@ -103,16 +113,23 @@ async function handOverIfLeader(s: RolloutStepState, name: string, log: Log): Pr
 
 /**
  * What the step does when the fingerprints change: first wait until the node replaced before it is back and
- * streaming (if it was replaced), then, if its own node is about to be replaced and leads, switch over.
- * `before` holds the fingerprints of the previous deploy.
+ * streaming (if it was replaced), then, if its own node is about to be replaced and leads, switch over; the
+ * step after the last node switches over from a leader the deploy removes. `before` holds the fingerprints
+ * of the previous deploy.
  */
 export async function runRolloutStep(before: Record<string, string>, s: RolloutStepState, log: Log = () => undefined): Promise<void> {
     const previous = previousInOrder(s.order, s.member);
     if (previous !== undefined && before[previous] !== s.fingerprints[previous]) {
         await waitStreamingAgain(s, previous, log);
     }
-    if (s.member !== undefined && before[s.member] !== undefined && before[s.member] !== s.fingerprints[s.member]) {
-        await handOverIfLeader(s, s.member, log);
+    const member = s.member;
+    if (member !== undefined && before[member] !== undefined && before[member] !== s.fingerprints[member]) {
+        await handOverIfLeaving(s, leader => leader === member, `before replacing ${member}`, log);
+    }
+    // The step after the last node: a leader on a node this deploy removes (deleted after every update)
+    // hands over first, so its removal is a switchover, not a failover.
+    if (member === undefined && Object.keys(before).some(n => !(n in s.fingerprints))) {
+        await handOverIfLeaving(s, leader => !(leader in s.fingerprints), "away from a node being removed", log);
     }
 }
 

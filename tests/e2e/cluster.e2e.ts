@@ -10,6 +10,7 @@ import * as path from "path";
 import { Client } from "pg";
 import { apiRequest, getJson, httpRequest, memberStatus } from "../../lib/patroniApi";
 import { memberEndpoints } from "../../ops/outputs";
+import { switchover } from "../../ops/switchover";
 import { parseConfig } from "../../config";
 import { API_PORT, PG_PORT, TLS_FILES } from "../../configs/layout";
 import { docker, run } from "../support/docker";
@@ -32,6 +33,8 @@ import {
 } from "../support/helpers";
 
 const STACK = E2E_STACKS.cluster.stack;
+/** A node's fixed address on the stack network. */
+const nodeAddress = (name: string) => parseConfig(CONFIG, STACK).spec.addresses.memberSlots.find(s => s.name === name)!.address;
 // Asynchronous (test 5 shows an asynchronous kill and 6 the rewind after it); the synchronous default and
 // every fault under it are the chaos suite's.
 const CONFIG: Record<string, unknown> = {
@@ -798,6 +801,74 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             `kill-leader write outage with an etcd member down: ${result.outageSeconds} s (liveness ceiling 40 s)`,
         );
         await docker(["start", `${STACK}-etcd1`, `${STACK}-${old.name}`]);
+    });
+
+    it("11f. scaling 4 -> 5 -> 3 nodes: HAProxy keeps its container and process, an established read connection survives; a leader on a removed node hands over first; no acknowledged row lost", async () => {
+        const haproxy = async () => docker(["inspect", "-f", "{{.Id}} {{.State.Pid}}", `${STACK}-haproxy`]);
+        const haproxyBefore = await haproxy();
+        // A read connection to a node that stays (db1 … db3), held open through both deploys.
+        let reader: Client | undefined;
+        for (let i = 0; i < 20 && !reader; i++) {
+            const c = new Client(pg(d.outputs.readConnectionString));
+            await c.connect();
+            const [{ a }] = (await c.query("SELECT host(inet_server_addr()) AS a")).rows;
+            if (["db1", "db2", "db3"].some(n => a === nodeAddress(n))) {
+                reader = c;
+            } else {
+                await c.end();
+            }
+        }
+        assert.ok(reader, "no read connection landed on db1 … db3");
+        const others = (x: Deployed) =>
+            x.engine.actions
+                .filter(a => a.type === "docker:index/container:Container" && a.action !== "same")
+                .map(a => `${a.name} ${a.action}`);
+
+        const five = await deployStack(stackFile(STACK, { ...config, patroniNodes: 5 }), { log, update: true });
+        assert.ok(others(five).includes("cluster-db5 create"), others(five).join(", "));
+        assert.ok(
+            !others(five).some(a => /cluster-(db[1-4]|haproxy-container) /.test(a)),
+            `no other node, nor HAProxy: ${others(five).join(", ")}`,
+        );
+        await waitFor(
+            "db5 streaming and UP in HAProxy's read backend",
+            120,
+            async () =>
+                (await streamingReplicas(five.outputs)).includes("db5") && (await haproxyStatus(five.outputs, "replicas"))[4] === "UP",
+        );
+        assert.equal(await haproxy(), haproxyBefore, "HAProxy's container and process unchanged");
+        await reader.query("SELECT 1");
+
+        // Down to 3, with the leadership on a node that goes (db4): the deploy hands it over before removing it.
+        if ((await leader(five.outputs)).name !== "db4") {
+            await switchover(five.outputs, "db4");
+        }
+        await createTable(five.outputs.writeConnectionString, "scaledown");
+        const writer = startWriter(five.outputs.writeConnectionString, "scaledown");
+        await new Promise(r => setTimeout(r, 1000));
+        const changeAt = Date.now();
+        const three = await deployStack(stackFile(STACK, { ...config, patroniNodes: 3 }), { log, update: true });
+        const doneAt = Date.now();
+        await writer.ackedAfter(doneAt).catch(() => undefined);
+        const result = await writer.stop();
+        assertAckedAround(result, changeAt, doneAt);
+        assert.deepEqual(await missingRows(three.outputs.writeConnectionString, "scaledown", result.acked), []);
+        assert.deepEqual(
+            three.engine.actions.filter(a => /cluster-db[45]$/.test(a.name)).map(a => `${a.name} ${a.action}`),
+            ["cluster-db4 delete", "cluster-db5 delete"],
+        );
+        assert.ok(["db1", "db2", "db3"].includes((await leader(three.outputs)).name));
+        assert.equal(await haproxy(), haproxyBefore, "HAProxy's container and process unchanged");
+        const [{ a }] = (await reader.query("SELECT host(inet_server_addr()) AS a")).rows;
+        assert.ok(
+            ["db1", "db2", "db3"].some(n => a === nodeAddress(n)),
+            `the read connection still on ${a}`,
+        );
+        await reader.end();
+        assert.equal((await streamingReplicas(three.outputs)).length, 2);
+        console.log(`      scale-down with the leader on a removed node: write outage ${result.outageSeconds.toFixed(2)} s`);
+        d = three;
+        config = { ...config, patroniNodes: 3 };
     });
 
     it("9. teardown leaves no container, network or volume of the stack", async () => {

@@ -114,11 +114,14 @@ export class FakeCluster {
                 if (!authed) {
                     return reply(401, {});
                 }
-                this.log.push(`switchover ${body}`);
-                const candidate = this.members.find(x => x.name === JSON.parse(body).candidate);
-                if (this.switchoverMoves && candidate) {
-                    member.role = "replica";
-                    member.streaming = true;
+                this.log.push(`switchover ${body} via ${member.name}`);
+                const request = JSON.parse(body);
+                // Any member takes the request (Patroni writes the failover key); the named leader hands over.
+                const candidate = this.members.find(x => x.name === request.candidate);
+                const leader = this.members.find(x => x.name === request.leader && x.role === "primary");
+                if (this.switchoverMoves && candidate && leader) {
+                    leader.role = "replica";
+                    leader.streaming = true;
                     candidate.role = "primary";
                     candidate.clusterRole = undefined;
                 }

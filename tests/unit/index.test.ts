@@ -74,7 +74,10 @@ describe("program: resources per topology", () => {
             }
             assert.equal(byType(run, "patroni-ha:index:PatroniNode").length, patroniNodes);
             const haproxyCfg = upload(container(run, "topo-haproxy"), "/etc/haproxy/haproxy.cfg");
-            assert.equal((haproxyCfg.match(/^\s+server db\d /gm) ?? []).length, 2 * patroniNodes);
+            // Every slot (db1 … db9 at .21 … .29) in both backends, whatever patroniNodes is.
+            const servers = haproxyCfg.match(/^\s+server db\d \S+/gm) ?? [];
+            assert.equal(servers.length, 2 * 9);
+            assert.match(servers[8], /server db9 10\.\d+\.\d+\.29:5431$/);
         });
     }
 });
@@ -781,12 +784,18 @@ describe("program: the second `pulumi up`", () => {
         });
     }
 
-    it("adding a node changes no existing node's inputs (its patroni.yml already names every address a node may have)", async () => {
+    it("adding or removing a node changes no remaining node's inputs, nor HAProxy's (both already name every slot a node may have)", async () => {
         const four = containerInputs(await runProgram({ patroniNodes: 4 }, "dev"));
         const five = containerInputs(await runProgram({ patroniNodes: 5 }, "dev"));
+        const three = containerInputs(await runProgram({ patroniNodes: 3 }, "dev"));
         for (let n = 1; n <= 4; n++) {
             assert.equal(five[`dev-db${n}`], four[`dev-db${n}`], `db${n}`);
         }
+        for (let n = 1; n <= 3; n++) {
+            assert.equal(three[`dev-db${n}`], four[`dev-db${n}`], `db${n}`);
+        }
+        assert.equal(five["dev-haproxy"], four["dev-haproxy"]);
+        assert.equal(three["dev-haproxy"], four["dev-haproxy"]);
     });
 
     it("an unchanged config gives byte-identical inputs everywhere", async () => {

@@ -81,8 +81,26 @@ describe("rollout step: what an update does", () => {
 
     it("before the leader's container goes: a switchover to the synchronous standby, then waits until it leads", async () => {
         await runRolloutStep(old, state("db1", ["db2", "db3", "db1"], changed));
-        assert.deepEqual(c.log, ['switchover {"leader":"db1","candidate":"db3"}']);
+        assert.deepEqual(c.log, ['switchover {"leader":"db1","candidate":"db3"} via db3']);
         assert.equal(c.members.find(m => m.role === "primary")?.name, "db3");
+    });
+
+    it("after the last node: a leader on a node this deploy removes hands over to a node that stays", async () => {
+        c.members.push(replica("db4", { clusterRole: "sync_standby" }));
+        [c.members[0].role, c.members[0].streaming, c.members[3].role] = ["replica", true, "primary"];
+        c.members[3].clusterRole = undefined;
+        const before = { ...old, db4: "a" };
+        // db4 removed (no longer in the fingerprints, the order or the endpoints); db3, the synchronous standby,
+        // takes over, asked through its own REST API.
+        const s = state(undefined, ["db1", "db2", "db3"], old);
+        await runRolloutStep(before, { ...s, members: s.members.filter(m => m.name !== "db4") });
+        assert.deepEqual(c.log, ['switchover {"leader":"db4","candidate":"db3"} via db3']);
+        assert.equal(c.members.find(m => m.role === "primary")?.name, "db3");
+        // Nothing removed, or the leader stays: no switchover.
+        c.log = [];
+        await runRolloutStep(old, state(undefined, ["db1", "db2", "db3"], old));
+        await runRolloutStep({ ...old, db5: "a" }, state(undefined, ["db1", "db2", "db3"], old));
+        assert.deepEqual(c.log, []);
     });
 
     it("before a replica's container goes: no switchover", async () => {

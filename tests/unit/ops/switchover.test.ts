@@ -40,7 +40,7 @@ describe("switchover: which candidates it accepts", () => {
         await assert.rejects(switchover(outputs(), undefined, 1), /write port did not reach db3/);
         assert.deepEqual(
             c.log.filter(l => l.startsWith("switchover")),
-            ['switchover {"leader":"db1","candidate":"db3"}'],
+            ['switchover {"leader":"db1","candidate":"db3"} via db1'],
         );
     });
 });
