@@ -4,6 +4,8 @@ import { previousInOrder, rolloutOrder, RolloutStep } from "./rolloutStep";
 
 /** A node as the rollout sees it. */
 export interface RolloutNode extends MemberEndpoint {
+    /** The node's Docker name (the role passwords are set through `docker exec` on the leader). */
+    containerName: string;
     /** The node's container: the next step in the order waits for it. */
     container: pulumi.Resource;
     /** Digest of every input of the container (PatroniNode.fingerprint). */
@@ -18,6 +20,10 @@ export interface PatroniRolloutArgs {
     /** REST API user and password for POST /switchover. */
     apiUser: pulumi.Input<string>;
     apiPassword: pulumi.Input<string>;
+    /** Role passwords by patroni-entrypoint's names (superuser, replication, …): set on the leader when one changes. */
+    rolePasswords: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** The application's role and database (created on the leader with the passwords, when missing). */
+    app: { user: string; database: string };
     /**
      * The leader when the deploy starts (undefined: none known, e.g. a new stack). Default: asked from the
      * members' REST API, verified against the CA; tests pass their own.
@@ -78,6 +84,9 @@ export class PatroniRollout extends pulumi.ComponentResource {
                     caCertificate: args.caCertificate,
                     apiUser: args.apiUser,
                     apiPassword: args.apiPassword,
+                    rolePasswords: pulumi.secret(args.rolePasswords),
+                    app: args.app,
+                    containers: Object.fromEntries(args.nodes.map(n => [n.name, n.containerName])),
                 },
                 {
                     parent: this,

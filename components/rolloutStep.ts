@@ -1,7 +1,7 @@
 // One step of a rolling replacement of the Patroni containers (see PatroniRollout). Pulumi serializes the
 // provider into its dynamic-provider process, so like dcsClient it imports only self-contained modules.
 import * as pulumi from "@pulumi/pulumi";
-import { retry, statusOf, waitAllStreaming } from "./dcsClient";
+import { dockerExecStdout, retry, statusOf, waitAllStreaming } from "./dcsClient";
 import { apiRequest, clusterMembers, MemberEndpoint, switchoverCandidates } from "../lib/patroniApi";
 
 export interface RolloutStepState {
@@ -22,6 +22,14 @@ export interface RolloutStepState {
     apiPassword: string;
     /** Seconds to wait for a node to stream again, or for a switchover to complete. */
     timeoutSeconds: number;
+    /**
+     * The role passwords the nodes get (as patroni-entrypoint's file names them: superuser, replication,
+     * rewind, app, barman, streaming_barman, monitor), the application's role and database, and each node's
+     * Docker name: a changed password is set on the leader before the first container switches to it.
+     */
+    rolePasswords?: Record<string, string>;
+    app?: { user: string; database: string };
+    containers?: Record<string, string>;
 }
 
 type Log = (msg: string) => void;
@@ -133,6 +141,33 @@ export async function runRolloutStep(before: Record<string, string>, s: RolloutS
     }
 }
 
+/**
+ * Set changed role passwords on the leader before any container switches to them (a password replaced with
+ * `pulumi up --replace`): the first replaced replica must stream with the new replication password, Barman
+ * and the exporter log in with theirs. The leader's own patroni-sync-passwords does it, with the passwords
+ * in a file on its stdin (`docker exec -i`, as for etcd: never in an argv), unlogged, committed locally.
+ */
+async function setRolePasswords(s: RolloutStepState, log: Log): Promise<void> {
+    const file = Object.entries(s.rolePasswords ?? {})
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join("");
+    await retry("setting the new role passwords on the leader", s.timeoutSeconds, async () => {
+        const view = await clusterMembers(
+            s.members.map(m => m.apiUrl),
+            3000,
+            s.caCertificate,
+        );
+        const leader = view.find(m => m.role === "leader")?.name;
+        const container = leader === undefined ? undefined : s.containers?.[leader];
+        if (container === undefined) {
+            throw new Error(`no leader among the stack's nodes (${leader ?? "none"})`);
+        }
+        const app = s.app ? [`APP_USER=${s.app.user}`, `APP_DATABASE=${s.app.database}`] : [];
+        await dockerExecStdout(container, ["env", "ROLE_PASSWORDS_FILE=-", ...app, "patroni-sync-passwords"], file, 60000);
+        log(`set the role passwords on the leader ${leader}`);
+    });
+}
+
 /** Inputs whose change is worth an update; `order` alone (a failover since the last deploy) is not. */
 const COMPARED: (keyof RolloutStepState)[] = [
     "member",
@@ -142,12 +177,28 @@ const COMPARED: (keyof RolloutStepState)[] = [
     "apiUser",
     "apiPassword",
     "timeoutSeconds",
+    "rolePasswords",
+    "app",
+    "containers",
 ];
 
 export const rolloutStepProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: RolloutStepState) {
-        // A new node, or a new stack: nothing runs that could be handed over or waited for.
-        return { id: `rollout-${inputs.member ?? "done"}`, outs: inputs };
+        // A new stack or node: its member does not run yet, nothing to hand over or wait for. A member that
+        // runs already means a stack deployed by a version without these steps, whose containers this deploy
+        // may replace: act as if every fingerprint had changed.
+        const member = inputs.member;
+        if (member !== undefined) {
+            const view = await clusterMembers(
+                inputs.members.map(m => m.apiUrl),
+                2000,
+                inputs.caCertificate,
+            ).catch(() => []);
+            if (view.some(m => m.name === member)) {
+                await runRolloutStep(Object.fromEntries(Object.keys(inputs.fingerprints).map(n => [n, "unknown"])), inputs);
+            }
+        }
+        return { id: `rollout-${member ?? "done"}`, outs: inputs };
     },
     async diff(_id: string, olds: RolloutStepState, news: RolloutStepState) {
         const changed = COMPARED.filter(k => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
@@ -158,6 +209,10 @@ export const rolloutStepProvider: pulumi.dynamic.ResourceProvider = {
         // one, so a replaced node could never stream from an old leader. They are replaced one after another
         // without waiting, as a restart of the cluster (docs/security.md, rotating certificates).
         if (olds.caCertificate === news.caCertificate) {
+            const first = news.member !== undefined && previousInOrder(news.order, news.member) === undefined;
+            if (first && news.rolePasswords && JSON.stringify(olds.rolePasswords) !== JSON.stringify(news.rolePasswords)) {
+                await setRolePasswords(news, () => undefined);
+            }
             await runRolloutStep(olds.fingerprints ?? {}, news);
         }
         return { outs: news };
@@ -173,6 +228,11 @@ export const rolloutStepProvider: pulumi.dynamic.ResourceProvider = {
  */
 export class RolloutStep extends pulumi.dynamic.Resource {
     constructor(name: string, args: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
-        super(rolloutStepProvider, name, { timeoutSeconds: 600, ...args }, { ...opts, additionalSecretOutputs: ["apiPassword"] });
+        super(
+            rolloutStepProvider,
+            name,
+            { timeoutSeconds: 600, ...args },
+            { ...opts, additionalSecretOutputs: ["apiPassword", "rolePasswords"] },
+        );
     }
 }

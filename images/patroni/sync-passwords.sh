@@ -17,11 +17,22 @@ add() {
 ALTER ROLE \"$1\" PASSWORD :'pw';
 "
 }
-# Every password from the file patroni-entrypoint wrote (no secret stays in the environment).
+# Every password from the file patroni-entrypoint wrote (no secret stays in the environment), or from stdin
+# with ROLE_PASSWORDS_FILE=- (a rollout setting rotated passwords through `docker exec -i`). Known keys only,
+# each value taken literally.
 superuser="" replication="" rewind="" app="" barman="" streaming_barman="" monitor=""
-if [ -r "${ROLE_PASSWORDS_FILE:-}" ]; then
-    # shellcheck source=/dev/null
-    . "$ROLE_PASSWORDS_FILE"
+read_passwords() {
+    # shellcheck disable=SC2034 # value is assigned through eval
+    while IFS='=' read -r key value; do
+        case "$key" in
+        superuser | replication | rewind | app | barman | streaming_barman | monitor) eval "$key=\$value" ;;
+        esac
+    done
+}
+if [ "${ROLE_PASSWORDS_FILE:-}" = "-" ]; then
+    read_passwords
+elif [ -r "${ROLE_PASSWORDS_FILE:-}" ]; then
+    read_passwords <"$ROLE_PASSWORDS_FILE"
 fi
 add postgres "$superuser"
 add replicator "$replication"

@@ -1,5 +1,8 @@
 // components/rolloutStep.ts and patroniRollout.ts: the rolling replacement of the Patroni containers.
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { PatroniRollout } from "../../../components/patroniRollout";
@@ -39,10 +42,19 @@ describe("rollout: the order and the chain", () => {
                     name,
                     apiUrl: `https://127.0.0.1:1/${name}`,
                     fingerprint: `fp-${name}`,
+                    containerName: `s-${name}`,
                     container: new random.RandomId(`container-${name}`, { byteLength: 4 }, { dependsOn: gate }),
                 };
             });
-            const rollout = new PatroniRollout("r", { nodes, caCertificate: "ca", apiUser: "u", apiPassword: "p", leader: "db1" });
+            const rollout = new PatroniRollout("r", {
+                nodes,
+                caCertificate: "ca",
+                apiUser: "u",
+                apiPassword: "p",
+                rolePasswords: { replication: "r1" },
+                app: { user: "app", database: "app" },
+                leader: "db1",
+            });
             open(rollout.steps);
         });
         assert.deepEqual(
@@ -139,6 +151,35 @@ describe("rollout step: what an update does", () => {
         await rolloutStepProvider.update!("id", s, { ...s, fingerprints: changed, caCertificate: "new CA", timeoutSeconds: 1 });
         assert.deepEqual(c.log, []);
         await assert.rejects(rolloutStepProvider.update!("id", s, { ...s, fingerprints: changed, timeoutSeconds: 1 }), /db3 is stopped/);
+    });
+
+    it("a rotated role password is set on the leader (docker exec, on stdin) by the first step, before any container goes", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-docker-"));
+        fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\necho "$*" >> ${dir}/calls\ncat > ${dir}/stdin\n`, { mode: 0o755 });
+        const savedPath = process.env.PATH;
+        process.env.PATH = `${dir}:${process.env.PATH}`;
+        try {
+            const base = {
+                ...state("db2", ["db2", "db3", "db1"], old),
+                app: { user: "app", database: "appdb" },
+                containers: { db1: "s-db1", db2: "s-db2", db3: "s-db3" },
+                rolePasswords: { superuser: "su1", replication: "repl1" },
+            };
+            await rolloutStepProvider.update!("id", base, { ...base, rolePasswords: { superuser: "su1", replication: "repl2" } });
+            assert.deepEqual(fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n"), [
+                "exec -i s-db1 env ROLE_PASSWORDS_FILE=- APP_USER=app APP_DATABASE=appdb patroni-sync-passwords",
+            ]);
+            assert.equal(fs.readFileSync(path.join(dir, "stdin"), "utf8"), "superuser=su1\nreplication=repl2\n");
+            // Not the first step, or nothing rotated: nothing run.
+            fs.rmSync(path.join(dir, "calls"));
+            const third = { ...base, member: "db3" };
+            await rolloutStepProvider.update!("id", third, { ...third, rolePasswords: { superuser: "su2" } });
+            await rolloutStepProvider.update!("id", base, { ...base });
+            assert.equal(fs.existsSync(path.join(dir, "calls")), false);
+        } finally {
+            process.env.PATH = savedPath;
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("diff: a new order alone (a failover since the last deploy) is no change; a new fingerprint is", async () => {

@@ -107,6 +107,24 @@ describe("patroni-sync-passwords (images/patroni/sync-passwords.sh)", () => {
     });
 });
 
+describe("patroni-sync-passwords with the passwords on stdin (how a rollout sets rotated passwords)", () => {
+    it("reads the passwords from stdin (ROLE_PASSWORDS_FILE=-) and sets each password, none on psql's command line", () => {
+        inScratch("fakepsql-", dir => {
+            fakePsql(dir);
+            const r = spawnSync("sh", [path.join(path.dirname(SCRIPT), "sync-passwords.sh")], {
+                encoding: "utf8",
+                input: "superuser=newSu1\nreplication=newRepl2\n",
+                env: { PATH: `${dir}:${process.env.PATH}`, PG_PORT: "5431", ROLE_PASSWORDS_FILE: "-" },
+            });
+            assert.equal(r.status, 0, r.stderr);
+            const stdin = fs.readFileSync(path.join(dir, "stdin"), "utf8");
+            assert.ok(stdin.includes("\\set pw 'newSu1'\nALTER ROLE \"postgres\" PASSWORD :'pw';"), stdin);
+            assert.ok(stdin.includes("\\set pw 'newRepl2'\nALTER ROLE \"replicator\" PASSWORD :'pw';"), stdin);
+            assert.doesNotMatch(fs.readFileSync(path.join(dir, "argv"), "utf8"), /new/);
+        });
+    });
+});
+
 describe("patroni-entrypoint (images/patroni/entrypoint.sh)", () => {
     it("writes every role password to a 0600 file and starts Patroni (and sshd) with no password but Patroni's own in the environment", () => {
         inScratch("entrypoint-", dir => {
