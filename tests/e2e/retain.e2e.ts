@@ -4,9 +4,10 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import { check } from "../../ops/barman";
 import { docker } from "../support/docker";
-import { leader, log, stackFile } from "../support/helpers";
+import { leader, log, stackFile, streamingReplicas } from "../support/helpers";
+import { switchover } from "../../ops/switchover";
 import { Deployed, deployStack, destroyStack, query, ROOT } from "../support/stack";
-import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
+import { assertAckedAround, createTable, missingRows, startWriter, waitBarmanCheck, waitFor } from "../support/workload";
 import { E2E_STACKS } from "../support/e2eStacks";
 
 const STACK = E2E_STACKS.keep.stack;
@@ -14,7 +15,8 @@ const CONFIG = { profile: "fast", patroniNodes: 2, etcdNodes: 1, subnet: E2E_STA
 
 describe("e2e: data kept across destroy", function () {
     this.timeout(E2E_STACKS.keep.timeoutMs);
-    let first: Deployed, second: Deployed;
+    let first: Deployed, second: Deployed, third: Deployed;
+    const APP_CHANGED = { ...CONFIG, app: { database: "shop", user: "shopper" } };
     after(async () => {
         if (!process.env.E2E_KEEP) {
             await destroyStack(STACK);
@@ -75,7 +77,7 @@ describe("e2e: data kept across destroy", function () {
 
     it("11c. an `app` change rolls through the running cluster (`pulumi up`): the replica's container first, then a switchover, then the old leader's; writes go on, no acknowledged row lost; the new role and database work, the old ones keep their data", async () => {
         // post-bootstrap ran once, at initdb; the leader's callback (patroni-sync-passwords) creates what is missing.
-        const changed = { ...CONFIG, app: { database: "shop", user: "shopper" } };
+        const changed = APP_CHANGED;
         const nodeIds = async () =>
             Object.fromEntries(
                 await Promise.all(["db1", "db2"].map(async n => [n, await docker(["inspect", "-f", "{{.Id}}", `${STACK}-${n}`])])),
@@ -87,7 +89,7 @@ describe("e2e: data kept across destroy", function () {
         const writer = startWriter(second.outputs.writeConnectionString, "rolling");
         await new Promise(r => setTimeout(r, 1000));
         const changeAt = Date.now();
-        const third = await deployStack(stackFile(STACK, changed), { log, update: true });
+        third = await deployStack(stackFile(STACK, changed), { log, update: true });
         const doneAt = Date.now();
         await writer.ackedAfter(doneAt).catch(() => undefined);
         const result = await writer.stop();
@@ -146,5 +148,34 @@ describe("e2e: data kept across destroy", function () {
             "SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = 'shop'",
         );
         assert.equal(owner.o, "shopper");
+    });
+
+    it("11g. every generated role password and the REST API's replaced (`pulumi up --replace`): set on the leader before the nodes roll; replication, Barman, the exporter, the connection strings and a switchover work with the new ones; the old superuser password no longer does", async () => {
+        const rotated = ["superuser", "replication", "rewind", "app", "barman", "streaming-barman", "monitor", "patroni-api"].map(
+            p => `cluster-${p}-password`,
+        );
+        const before = third.outputs;
+        const fourth = await deployStack(stackFile(STACK, APP_CHANGED), { log, update: true, replace: rotated });
+        for (const [k, v] of Object.entries({
+            superuserPassword: fourth.outputs.superuserPassword,
+            patroniApiPassword: fourth.outputs.patroniApiPassword,
+            writeConnectionString: fourth.outputs.writeConnectionString,
+        })) {
+            assert.notEqual(v, (before as Record<string, unknown>)[k], `${k} is new`);
+        }
+        // The deploy itself waited for every replaced replica to stream with the new replication password.
+        assert.equal((await streamingReplicas(fourth.outputs)).length, 1, "the replica streams");
+        const [who] = await query<{ u: string }>(fourth.outputs.writeConnectionString, "SELECT current_user AS u");
+        assert.equal(who.u, "shopper");
+        await query(fourth.outputs.superuserConnectionString, "SELECT 1");
+        await assert.rejects(query(before.superuserConnectionString, "SELECT 1"), /password authentication failed/);
+        await waitBarmanCheck(fourth.outputs.barmanContainer, 240);
+        await waitFor("the exporter connected with the new monitor password (pg_up 1)", 120, async () =>
+            /^pg_up 1$/m.test(await (await fetch(fourth.outputs.metricsUrls.postgres)).text()),
+        );
+        // The REST API's new password: an operator's switchover goes through.
+        const target = (await leader(fourth.outputs)).name === "db1" ? "db2" : "db1";
+        await switchover(fourth.outputs, target);
+        assert.equal((await leader(fourth.outputs)).name, target);
     });
 });

@@ -144,6 +144,8 @@ export class RealEngine implements pulumi.runtime.Mocks {
         public readonly runLabel: string,
         private readonly log: (msg: string) => void = () => undefined,
         previous?: EngineState,
+        /** Logical names to replace although their inputs are unchanged, as `pulumi up --replace <urn>` does. */
+        private readonly replace: string[] = [],
     ) {
         this.previous = new Map((previous?.resources ?? []).map(r => [r.name, r]));
     }
@@ -248,6 +250,13 @@ export class RealEngine implements pulumi.runtime.Mocks {
             // The Docker provider builds on every `pulumi up`; an unchanged context gives the same image ID.
             const result = await this.create(type, name, i);
             return { action: result.id === prev.id ? "same" : "update", result };
+        }
+        if (this.replace.includes(name)) {
+            if (type !== "random:index/randomPassword:RandomPassword") {
+                throw new Error(`the harness replaces generated passwords only, not ${type} ${name}`);
+            }
+            this.log(`replacing ${name} (--replace)`);
+            return { action: "replace", result: await this.create(type, name, i) };
         }
         if (canonical(prev.inputs) === canonical(i)) {
             return { action: "same", result: { id: prev.id, state: prev.state } };

@@ -101,6 +101,8 @@ export interface DeployOptions {
      * being removed and deployed afresh. Without a record of it (or with nothing running), a fresh deploy.
      */
     update?: boolean;
+    /** With update: logical names of generated passwords to replace, as `pulumi up --replace <urn>` does. */
+    replace?: string[];
 }
 
 export interface Deployed {
@@ -136,7 +138,7 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     const baseImage = String(file.config.baseImage ?? "debian:bookworm-slim");
     await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), baseImage], { timeoutMs: 10 * 60000 });
 
-    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log, previous);
+    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log, previous, opts.replace);
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.config)) {
         all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
