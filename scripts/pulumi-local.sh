@@ -7,13 +7,24 @@
 #   npm run destroy            # asks first (Pulumi's prompt); `npm run destroy -- --yes` does not
 #   npm run --silent outputs -- outputs.json  # outputs with secrets into a 0600 file (stdout without FILE)
 #   npm run --silent output -- writeConnectionString   # one output, secrets shown (for psql "$(...)")
+#   npm run rotate-password -- replication  # a new generated password (pulumi up --replace), rolled out
+#   npm run up -- --target-dependents …     # extra arguments go to `pulumi up`
 # Secrets in state are encrypted with a passphrase: PULUMI_CONFIG_PASSPHRASE(_FILE) if you set one,
 # otherwise one is generated once into ~/.config/patroni-ha/<project id>.passphrase (mode 0600, outside
 # the project; a .pulumi/passphrase from an earlier version is still used). Keep it: without it the
 # stack's secrets cannot be decrypted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-action="${1:?usage: pulumi-local.sh up|destroy|preview|outputs|output NAME}"
+action="${1:?usage: pulumi-local.sh up|destroy|preview|outputs|output NAME|rotate-password NAME}"
+# The generated passwords `rotate-password` replaces (cluster-<name>-password in components/cluster.ts).
+passwords="superuser replication rewind app barman streaming-barman monitor patroni-api stats"
+if [ "$action" = rotate-password ]; then
+    name="${2:-}"
+    case " $passwords " in
+    *" $name "*) ;;
+    *) echo "usage: npm run rotate-password -- NAME, NAME one of: $passwords" >&2; exit 2 ;;
+    esac
+fi
 stack="${STACK:-dev}"
 command -v pulumi >/dev/null || { echo "The Pulumi CLI is required: https://www.pulumi.com/docs/install/" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "No Docker engine answers (docker info failed)." >&2; exit 1; }
@@ -40,7 +51,11 @@ fi
 # Chatter to stderr, so `outputs` prints nothing but JSON; only up/preview may create the stack.
 if [ "$action" = up ] || [ "$action" = preview ]; then pulumi stack select --create "$stack" >&2; else pulumi stack select "$stack" >&2; fi
 case "$action" in
-    up) pulumi up --yes --stack "$stack" && pulumi stack output --stack "$stack" ;;
+    up) pulumi up --yes "${@:2}" --stack "$stack" && pulumi stack output --stack "$stack" ;;
+    # The role's password is set on the leader first, then the nodes roll one by one (docs/security.md).
+    rotate-password)
+        pulumi up --yes --stack "$stack" \
+            --replace "urn:pulumi:$stack::patroni-ha::patroni-ha:index:PatroniCluster\$random:index/randomPassword:RandomPassword::cluster-$2-password" ;;
     # Extra arguments (e.g. --yes) go to Pulumi; without --yes Pulumi shows the plan and asks.
     destroy) pulumi destroy "${@:2}" --stack "$stack" ;;
     preview) pulumi preview "${@:2}" --stack "$stack" ;;

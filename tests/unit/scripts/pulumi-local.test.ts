@@ -71,6 +71,21 @@ describe("npm run up / destroy / outputs (scripts/pulumi-local.sh)", () => {
         assert.match(calls()[1], /^pulumi stack output --json --show-secrets --stack prod \|/);
     });
 
+    it("rotate-password replaces one generated password by its URN (the rollout sets it on the leader first); refuses an unknown name", () => {
+        assert.equal(run("up").status, 0);
+        const r = run("rotate-password", {}, ["replication"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(
+            calls().at(-1)!,
+            /^pulumi up --yes --stack dev --replace urn:pulumi:dev::patroni-ha::patroni-ha:index:PatroniCluster\$random:index\/randomPassword:RandomPassword::cluster-replication-password \|/,
+        );
+        const bad = run("rotate-password", {}, ["replicator"]);
+        assert.equal(bad.status, 2);
+        assert.match(bad.stderr, /NAME one of: superuser replication rewind app barman streaming-barman monitor patroni-api stats/);
+        assert.equal(run("up", {}, ["--target-dependents"]).status, 0);
+        assert.match(calls().at(-2)!, /^pulumi up --yes --target-dependents --stack dev \|/);
+    });
+
     it("destroy asks (no --yes) unless the user passes --yes; preview passes its arguments on", () => {
         assert.equal(run("up").status, 0);
         assert.equal(run("destroy").status, 0);
