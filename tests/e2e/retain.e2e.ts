@@ -101,7 +101,7 @@ describe("e2e: data kept across destroy", function () {
             replaced.map(a => `${a.name} ${a.action}`),
             [`cluster-${replicaBefore} replace`, `cluster-${leaderBefore} replace`],
         );
-        const steps = third.engine.actions.filter(a => /-rollout-/.test(a.name)).map(a => `${a.name} ${a.action}`);
+        const steps = third.engine.actions.filter(a => /^cluster-rollout-/.test(a.name)).map(a => `${a.name} ${a.action}`);
         assert.deepEqual(steps.sort(), ["cluster-rollout-db1 update", "cluster-rollout-db2 update", "cluster-rollout-done update"]);
         const idsAfter = await nodeIds();
         for (const n of ["db1", "db2"]) {
