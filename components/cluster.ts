@@ -2,7 +2,6 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
-import { canonicalJson } from "../configs/yaml";
 import { archiveParameters, barmanSlots } from "../configs/barman";
 import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE, dcsKey } from "../configs/layout";
@@ -150,14 +149,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 caCertificate: this.ca.certPem,
                 apiUser,
                 apiPassword: this.secrets.api,
-                config: canonicalJson(
-                    renderDynamicConfig({
-                        patroni: spec.patroni,
-                        hba: { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address) },
-                        ownedParameters: archiveParameters(mode),
-                        slots: barmanSlots(mode),
-                    }),
-                ),
+                config: renderDynamicConfig({
+                    patroni: spec.patroni,
+                    hba: { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address) },
+                    ownedParameters: archiveParameters(mode),
+                    slots: barmanSlots(mode),
+                }),
             },
             child("dcs-config", { dependsOn: this.etcd.containers }),
         );

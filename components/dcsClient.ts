@@ -24,8 +24,11 @@ export interface DynamicConfigState {
     caCertificate: string;
     apiUser: string;
     apiPassword: string;
-    /** The desired dynamic configuration, as canonical JSON. */
-    config: string;
+    /**
+     * The desired dynamic configuration: an object, so `pulumi preview` shows a change key by key (a JSON
+     * string in stacks deployed by earlier versions; both are read).
+     */
+    config: Json | string;
     /** How long to wait for etcd/Patroni to answer, seconds. */
     timeoutSeconds: number;
 }
@@ -218,9 +221,9 @@ async function noMemberListening(members: MemberEndpoint[], ca: string): Promise
 export async function applyDynamicConfig(
     state: DynamicConfigState,
     log: Log = () => undefined,
-    previousConfig?: string,
+    previousConfig?: Json | string,
 ): Promise<ApplyReport> {
-    const desired = JSON.parse(state.config) as Json;
+    const desired = configObject(state.config);
     const initialized = await retry("reading the cluster state from etcd", state.timeoutSeconds, async () => {
         const r = await etcd(state, "kv/range", { key: b64(dcsKey(state, "initialize")) });
         return Array.isArray(r.kvs) && r.kvs.length > 0;
@@ -231,7 +234,7 @@ export async function applyDynamicConfig(
     const nobodyRuns = initialized && (await noMemberListening(state.members, state.caCertificate));
     if (!initialized || nobodyRuns) {
         await retry("seeding the DCS configuration", state.timeoutSeconds, () =>
-            etcd(state, "kv/put", { key: b64(dcsKey(state, "config")), value: b64(state.config) }),
+            etcd(state, "kv/put", { key: b64(dcsKey(state, "config")), value: b64(JSON.stringify(desired)) }),
         );
         log(
             nobodyRuns
@@ -253,7 +256,7 @@ export async function applyDynamicConfig(
         }
         throw new Error("no member answered");
     });
-    const patch = configPatch(current, desired, previousConfig === undefined ? undefined : JSON.parse(previousConfig));
+    const patch = configPatch(current, desired, previousConfig === undefined ? undefined : configObject(previousConfig));
     if (Object.keys(patch).length === 0) {
         return { mode: "unchanged", restarted: await rollingRestart(state, log) };
     }
@@ -279,6 +282,47 @@ export async function applyDynamicConfig(
         await sleep(1000);
     }
     return { mode: "patched", restarted: await rollingRestart(state, log) };
+}
+
+/** A dynamic configuration as an object, whether given as one or (stacks deployed before) as JSON text. */
+export function configObject(config: Json | string): Json {
+    return typeof config === "string" ? (JSON.parse(config) as Json) : config;
+}
+
+/**
+ * What the DCS holds now for the keys `desired` sets (the stack's own), in desired's shape: a key missing
+ * there is missing here. Keys the stack does not set (`pause`, an operator's edit-config) are left out, so
+ * they never show as drift.
+ */
+export function ownedPart(current: unknown, desired: Json): Json {
+    const now = isPlain(current) ? current : {};
+    const out: Json = {};
+    for (const [k, v] of Object.entries(desired)) {
+        if (isPlain(v) && isPlain(now[k])) {
+            out[k] = ownedPart(now[k], v);
+        } else if (k in now) {
+            out[k] = now[k];
+        }
+    }
+    return out;
+}
+
+/**
+ * The DCS configuration's keys the stack owns as they are now (for `pulumi refresh`), or undefined when no
+ * member answers (a stopped stack: nothing to compare).
+ */
+export async function readOwnedConfig(state: DynamicConfigState): Promise<Json | undefined> {
+    for (const m of state.members) {
+        try {
+            const r = await apiRequest("GET", `${m.apiUrl}/config`, { ca: state.caCertificate, timeoutMs: 5000 });
+            if (r.status === 200) {
+                return ownedPart(r.json, configObject(state.config));
+            }
+        } catch {
+            /* try the next member */
+        }
+    }
+    return undefined;
 }
 
 /** Deep equality of JSON values regardless of key order. */

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { applyDynamicConfig, DynamicConfigState, MemberEndpoint } from "./dcsClient";
+import { applyDynamicConfig, configObject, DynamicConfigState, MemberEndpoint, readOwnedConfig, sameConfig } from "./dcsClient";
 
 export interface PatroniDynamicConfigArgs {
     /** Patroni scope. */
@@ -15,8 +15,8 @@ export interface PatroniDynamicConfigArgs {
     /** REST API user and password for PATCH /config and POST /restart. */
     apiUser: pulumi.Input<string>;
     apiPassword: pulumi.Input<string>;
-    /** Desired DCS configuration as canonical JSON (renderDynamicConfig). */
-    config: string;
+    /** Desired DCS configuration (renderDynamicConfig): an object, so the preview shows changes key by key. */
+    config: Record<string, unknown>;
     /** Seconds to wait for etcd and Patroni to answer. */
     timeoutSeconds?: number;
 }
@@ -28,12 +28,16 @@ export const dynamicConfigProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.namespace}${inputs.scope}/config`, outs: inputs };
     },
     async diff(_id: string, olds: DynamicConfigState, news: DynamicConfigState) {
-        // A new CA alone (rotation) changes nothing in the DCS: the next apply uses it anyway.
-        const changed = ["config", "etcdContainers", "members", "apiUser", "apiPassword", "scope", "namespace"].filter(
+        // A new CA alone (rotation) changes nothing in the DCS: the next apply uses it anyway. The config is
+        // compared as JSON values (a stack deployed before kept it as text).
+        const changed = ["etcdContainers", "members", "apiUser", "apiPassword", "scope", "namespace"].filter(
             k =>
                 JSON.stringify((olds as unknown as Record<string, unknown>)[k]) !==
                 JSON.stringify((news as unknown as Record<string, unknown>)[k]),
         );
+        if (!sameConfig(configObject(olds.config), configObject(news.config))) {
+            changed.push("config");
+        }
         // The scope names the cluster: a new scope is a new cluster, anything else is changed in place.
         return {
             changes: changed.length > 0,
@@ -45,6 +49,17 @@ export const dynamicConfigProvider: pulumi.dynamic.ResourceProvider = {
         // olds.config: what the stack owned before, so a key it dropped is deleted and nobody else's is.
         await applyDynamicConfig(news, undefined, olds.config);
         return { outs: news };
+    },
+    async read(id: string, props: DynamicConfigState) {
+        // `pulumi refresh` (or `up --refresh`): the owned keys as the DCS holds them now become the state, so
+        // the next preview shows drift key by key (an operator's edit-config of a key the stack sets) and the
+        // update patches it back. Keys the stack does not set (pause …) are never part of it.
+        const live = await readOwnedConfig(props);
+        if (live === undefined) {
+            return { id, props };
+        }
+        const refreshed = { ...props, config: live };
+        return { id, props: refreshed, inputs: refreshed };
     },
     async delete() {
         // The DCS goes away with the etcd containers; a lone delete must not wipe a running cluster's config.

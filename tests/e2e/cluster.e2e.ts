@@ -33,6 +33,13 @@ import {
 } from "../support/helpers";
 
 const STACK = E2E_STACKS.cluster.stack;
+/** Patroni's CLI in a node, the way README shows it. */
+const patronictl = (...a: string[]) =>
+    spawnSync("npm", ["run", "--silent", "patronictl", "--", ...a], {
+        cwd: path.join(__dirname, "..", ".."),
+        env: { ...process.env, STACK },
+        encoding: "utf8",
+    });
 /** A node's fixed address on the stack network. */
 const nodeAddress = (name: string) => parseConfig(CONFIG, STACK).spec.addresses.memberSlots.find(s => s.name === name)!.address;
 // Asynchronous (test 5 shows an asynchronous kill and 6 the rewind after it); the synchronous default and
@@ -490,12 +497,6 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         deployedInputs = deployedDcsInputs(d);
         const before = await containerStarts(STACK);
         // Maintenance mode set the way README shows; the stack's change must not undo it.
-        const patronictl = (...a: string[]) =>
-            spawnSync("npm", ["run", "--silent", "patronictl", "--", ...a], {
-                cwd: path.join(__dirname, "..", ".."),
-                env: { ...process.env, STACK },
-                encoding: "utf8",
-            });
         const paused = patronictl("pause", "--wait");
         assert.equal(paused.status, 0, `${paused.stdout}${paused.stderr}`);
         const next = { ...config, patroni: { ...(config.patroni as object), ttl: 25, postgresql: { work_mem: "24MB" } } };
@@ -615,6 +616,26 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             /etcdNodes cannot change on a running stack \(from 3 to 5 members\).*Set patroni-ha:etcdNodes back to 3/s,
         );
         assert.deepEqual(await ids(), idsBefore, "no container touched");
+    });
+
+    it("11h. drift of a key the stack owns (an operator's edit-config of ttl): a plain deploy leaves it, a refreshing one (`pulumi up --refresh`) shows it as that key's change and patches it back; pause survives", async () => {
+        const owned = ((config.patroni as { ttl?: number }).ttl ?? 20) as number;
+        const edited = patronictl("edit-config", "--force", "--set", "ttl=41");
+        assert.equal(edited.status, 0, `${edited.stdout}${edited.stderr}`);
+        const paused = patronictl("pause", "--wait");
+        assert.equal(paused.status, 0, `${paused.stdout}${paused.stderr}`);
+        const live = async () => (await getJson(`${d.outputs.patroniApiUrls[0]}/config`)) as { ttl: number; pause?: boolean };
+        const dcsAction = (x: Deployed) => x.engine.actions.find(a => a.name === "cluster-dcs-config")?.action;
+        const plain = await deployStack(stackFile(STACK, config), { log, update: true });
+        assert.equal(dcsAction(plain), "same", "without a refresh the state knows no drift");
+        assert.equal((await live()).ttl, 41);
+        const refreshed = await deployStack(stackFile(STACK, config), { log, update: true, refresh: true });
+        assert.equal(dcsAction(refreshed), "update");
+        assert.equal((await live()).ttl, owned, "the owned key patched back");
+        assert.equal((await live()).pause, true, "a key the stack does not own (pause) left alone");
+        const resumed = patronictl("resume", "--wait");
+        assert.equal(resumed.status, 0, `${resumed.stdout}${resumed.stderr}`);
+        d = refreshed;
     });
 
     it("11e. a change to every etcd and node container (memory limits) rolls: etcd members one by one (never two down), then three replicas one by one, each streaming before the next, then a switchover, then the old leader; no acknowledged row lost", async () => {

@@ -146,6 +146,8 @@ export class RealEngine implements pulumi.runtime.Mocks {
         previous?: EngineState,
         /** Logical names to replace although their inputs are unchanged, as `pulumi up --replace <urn>` does. */
         private readonly replace: string[] = [],
+        /** Read dynamic resources back before diffing them, as `pulumi up --refresh` does. */
+        private readonly refresh = false,
     ) {
         this.previous = new Map((previous?.resources ?? []).map(r => [r.name, r]));
     }
@@ -257,6 +259,15 @@ export class RealEngine implements pulumi.runtime.Mocks {
             }
             this.log(`replacing ${name} (--replace)`);
             return { action: "replace", result: await this.create(type, name, i) };
+        }
+        if (this.refresh && type === "pulumi-nodejs:dynamic:Resource") {
+            // --refresh: what the provider reads back replaces the recorded inputs before the diff.
+            const { __provider, ...deployed } = prev.inputs;
+            const read = dynamicProvider(name).read;
+            const refreshed = read ? (await read(prev.id, deployed)).inputs : undefined;
+            if (refreshed) {
+                prev.inputs = { ...refreshed, __provider };
+            }
         }
         if (canonical(prev.inputs) === canonical(i)) {
             return { action: "same", result: { id: prev.id, state: prev.state } };

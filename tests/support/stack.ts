@@ -103,6 +103,8 @@ export interface DeployOptions {
     update?: boolean;
     /** With update: logical names of generated passwords to replace, as `pulumi up --replace <urn>` does. */
     replace?: string[];
+    /** With update: read dynamic resources back first, as `pulumi up --refresh` does. */
+    refresh?: boolean;
 }
 
 export interface Deployed {
@@ -138,7 +140,7 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     const baseImage = String(file.config.baseImage ?? "debian:bookworm-slim");
     await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), baseImage], { timeoutMs: 10 * 60000 });
 
-    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log, previous, opts.replace);
+    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log, previous, opts.replace, opts.refresh);
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.config)) {
         all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v);

@@ -303,7 +303,7 @@ describe("program: container inputs (dev stack)", () => {
 
     it("the DCS configuration resource is seeded before nodes and carries every tunable", () => {
         const dcs = dcsOf(run);
-        const config = JSON.parse(String(dcs.inputs.config));
+        const config = unwrap(dcs.inputs.config) as Record<string, any>;
         assert.equal(config.ttl, 20);
         assert.equal(config.synchronous_mode, true);
         assert.equal(config.postgresql.parameters.max_connections, 100);
@@ -547,7 +547,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
                 String(unwrap(c.inputs.name)),
             );
         }
-        const dcs = JSON.parse(unwrap(dcsOf(run).inputs.config) as string);
+        const dcs = unwrap(dcsOf(run).inputs.config) as Record<string, any>;
         assert.equal(dcs.postgresql.parameters.archive_command, "/usr/local/bin/archive-wal-rsync %p %f");
         assert.deepEqual(dcs.slots, {});
     });
@@ -763,7 +763,7 @@ describe("program: the second `pulumi up`", () => {
             const before = await runProgram(a, "dev");
             const after = await runProgram(b, "dev");
             assert.deepEqual(containerInputs(after), containerInputs(before));
-            assert.notEqual(dcsOf(after).inputs.config, dcsOf(before).inputs.config);
+            assert.notDeepEqual(unwrap(dcsOf(after).inputs.config), unwrap(dcsOf(before).inputs.config));
             // So the rolling replacement has nothing to do either.
             assert.deepEqual(fingerprintsOf(after), fingerprintsOf(before));
         });

@@ -139,6 +139,37 @@ describe("DCS client", () => {
         assert.deepEqual(configPatch({ a: 1 }, { a: { b: 1 } }, { a: 1 }), { a: { b: 1 } }, "a value that becomes an object");
     });
 
+    it("refresh reads the owned keys as the DCS holds them; a drifted one shows as a change of that key and is patched back, pause untouched", async () => {
+        c.kv.set("/service/s/initialize", "123");
+        c.members = [{ name: "db1", role: "primary", pending: false, state: "running", streaming: false }];
+        const desired = { ttl: 30, loop_wait: 0, postgresql: { parameters: { work_mem: "4MB", jit: "off" } } };
+        // An operator changed an owned key (ttl) and paused the cluster with patronictl.
+        c.config = { ttl: 45, loop_wait: 0, pause: true, postgresql: { parameters: { work_mem: "4MB", jit: "off", x: "1" } } };
+        const deployed = { ...state(c, desired), config: desired };
+        const read = await dynamicConfigProvider.read!("dcs", deployed);
+        assert.deepEqual(read.inputs?.config, { ttl: 45, loop_wait: 0, postgresql: { parameters: { work_mem: "4MB", jit: "off" } } });
+        const diff = await dynamicConfigProvider.diff!("dcs", read.inputs as DynamicConfigState, deployed);
+        assert.equal(diff.changes, true);
+        // Without drift, refreshed and desired agree: no change.
+        const clean = await dynamicConfigProvider.diff!("dcs", { ...deployed, config: { ...desired } }, deployed);
+        assert.equal(clean.changes, false);
+        await dynamicConfigProvider.update!("dcs", read.inputs as DynamicConfigState, deployed);
+        assert.deepEqual(
+            c.log.filter(l => l.startsWith("patch")),
+            [`patch ${JSON.stringify({ ttl: 30 })}`],
+        );
+        assert.equal(c.config.pause, true);
+        // No member answering (a stopped stack): the state stays as it was.
+        c.members = [];
+        assert.deepEqual((await dynamicConfigProvider.read!("dcs", deployed)).props, deployed);
+    });
+
+    it("a stack deployed before keeps its config as JSON text: compared and patched the same", async () => {
+        const text = state(c, { ttl: 30 });
+        assert.equal((await dynamicConfigProvider.diff!("dcs", text, { ...text, config: { ttl: 30 } })).changes, false);
+        assert.equal((await dynamicConfigProvider.diff!("dcs", text, { ...text, config: { ttl: 31 } })).changes, true);
+    });
+
     it("an operator's pause and edit-config keys survive a tuning change", async () => {
         c.kv.set("/service/s/initialize", "1");
         const previous = { ttl: 30, loop_wait: 0, postgresql: { parameters: { work_mem: "4MB" } } };
