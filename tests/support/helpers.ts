@@ -1,3 +1,4 @@
+import { strict as assert } from "assert";
 // Shared helpers for the e2e scenarios.
 import { parseConfig } from "../../config";
 import { PG_PORT } from "../../configs/layout";
@@ -6,7 +7,7 @@ import { memberEndpoints } from "../../ops/outputs";
 import { docker } from "./docker";
 import { removePitr } from "../../ops/pitr";
 import { clusterView, Deployed, destroyStack, Member, query, StackFile, StackOutputs, waitForCluster } from "./stack";
-import { waitFor } from "./workload";
+import { waitFor, WriterResult } from "./workload";
 
 /**
  * Host ports of an e2e or bench stack, one block of a thousand per suite: block 27 gives write 27551,
@@ -132,4 +133,21 @@ export async function haproxyStatus(o: StackOutputs, backend: string): Promise<s
 export async function waitRejoined(o: StackOutputs, member: string, timeoutSeconds: number): Promise<void> {
     await waitFor(`${member} streaming again`, timeoutSeconds, async () => (await streamingReplicas(o)).includes(member));
     await waitForCluster(o, timeoutSeconds);
+}
+
+/** Each named container's ID (`<stack>-<name>`), to tell which ones a deploy replaced. */
+export async function containerIds(stack: string, names: string[]): Promise<Record<string, string>> {
+    return Object.fromEntries(await Promise.all(names.map(async n => [n, await docker(["inspect", "-f", "{{.Id}}", `${stack}-${n}`])])));
+}
+
+/** A rolling deploy's write outage: under the liveness ceiling (the target is the bench's), and printed. */
+export function reportRollingOutage(what: string, result: WriterResult, deploySeconds: number): void {
+    assert.ok(
+        result.outageSeconds < 30,
+        `rolling write outage ${result.outageSeconds} s (liveness ceiling 30 s; the target is in the bench)`,
+    );
+    console.log(
+        `      rolling replacement (${what}): write outage ${result.outageSeconds.toFixed(2)} s, ` +
+            `${result.failures}/${result.attempts} attempts failed, ${deploySeconds.toFixed(1)} s for the deploy`,
+    );
 }
