@@ -640,11 +640,12 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         d = refreshed;
     });
 
-    it("11e. a change to every etcd and node container (memory limits) rolls: etcd members one by one (never two down), then three replicas one by one, each streaming before the next, then a switchover, then the old leader; no acknowledged row lost", async () => {
+    it("11e. a rebuilt Patroni image and an etcd memory limit roll: etcd members one by one (never two down), then three replicas one by one, each streaming before the next, then a switchover, then the old leader, all on the new image; no acknowledged row lost", async () => {
         const nodeIds = () => containerIds(STACK, ["db1", "db2", "db3", "db4"]);
         const idsBefore = await nodeIds();
         const leaderBefore = (await leader(d.outputs)).name;
-        const next = { ...config, resources: { patroni: { memoryMb: 1024 }, etcd: { memoryMb: 256 } } };
+        const next = { ...config, resources: { etcd: { memoryMb: 256 } } };
+        const imageBefore = await docker(["inspect", "-f", "{{.Image}}", `${STACK}-db1`]);
         await createTable(d.outputs.writeConnectionString, "rollout");
         const writer = startWriter(d.outputs.writeConnectionString, "rollout");
         // etcd members running, sampled through the deploy: one at a time means never fewer than 2 of 3.
@@ -666,7 +667,8 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         })();
         await new Promise(r => setTimeout(r, 1000));
         const changeAt = Date.now();
-        const rolled = await deployStack(stackFile(STACK, next), { log, update: true });
+        // The Patroni image rebuilt (a new image ID), the etcd members' memory limit changed.
+        const rolled = await deployStack(stackFile(STACK, next), { log, update: true, rebuild: ["patroni"] });
         const doneAt = Date.now();
         sampling = false;
         await sampler;
@@ -693,7 +695,11 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const idsAfter = await nodeIds();
         for (const n of Object.keys(idsBefore)) {
             assert.notEqual(idsAfter[n], idsBefore[n], `${n}'s container replaced`);
-            assert.equal(await docker(["inspect", "-f", "{{.HostConfig.Memory}}", `${STACK}-${n}`]), String(1024 * 1024 * 1024), n);
+            const image = await docker(["inspect", "-f", "{{.Image}}", `${STACK}-${n}`]);
+            assert.ok(
+                image !== imageBefore && image === (await docker(["image", "inspect", "-f", "{{.Id}}", `patroni-ha-patroni:${STACK}`])),
+                n,
+            );
         }
         assert.notEqual((await leader(rolled.outputs)).name, leaderBefore, "handed over before the old leader's container went");
         assert.equal((await streamingReplicas(rolled.outputs)).length, 3, "every replica streams again");

@@ -148,6 +148,8 @@ export class RealEngine implements pulumi.runtime.Mocks {
         private readonly replace: string[] = [],
         /** Read dynamic resources back before diffing them, as `pulumi up --refresh` does. */
         private readonly refresh = false,
+        /** Image roles whose build gives a new image ID this time, as a changed Dockerfile or base would. */
+        private readonly rebuild: string[] = [],
     ) {
         this.previous = new Map((previous?.resources ?? []).map(r => [r.name, r]));
     }
@@ -249,8 +251,9 @@ export class RealEngine implements pulumi.runtime.Mocks {
             return { action: "create", result: await this.create(type, name, i) };
         }
         if (type === "docker:index/image:Image") {
-            // The Docker provider builds on every `pulumi up`; an unchanged context gives the same image ID.
-            const result = await this.create(type, name, i);
+            // The Docker provider builds on every `pulumi up`; an unchanged context gives the same image ID
+            // (an image rebuilt by an earlier deploy keeps its content: the same label again).
+            const result = await this.create(type, name, i, prev.state.rebuildLabel as string | undefined);
             return { action: result.id === prev.id ? "same" : "update", result };
         }
         if (this.replace.includes(name)) {
@@ -315,7 +318,7 @@ export class RealEngine implements pulumi.runtime.Mocks {
         return [...(labels ?? []).flatMap(l => ["--label", `${l.label}=${l.value}`]), "--label", this.runLabel];
     }
 
-    private async create(type: string, name: string, i: Inputs): Promise<{ id: string; state: Inputs }> {
+    private async create(type: string, name: string, i: Inputs, keptRebuildLabel?: string): Promise<{ id: string; state: Inputs }> {
         switch (type) {
             case "docker:index/network:Network": {
                 const ipam = (i.ipamConfigs ?? []).flatMap((c: Inputs) => [
@@ -340,12 +343,21 @@ export class RealEngine implements pulumi.runtime.Mocks {
             case "docker:index/image:Image": {
                 const b = i.build ?? {};
                 const buildArgs = Object.entries(b.args ?? {}).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
-                this.log(`building ${i.imageName}`);
-                await docker(["build", "-q", "-t", i.imageName, ...(b.dockerfile ? ["-f", b.dockerfile] : []), ...buildArgs, b.context], {
-                    timeoutMs: 15 * 60000,
-                });
+                // A role in `rebuild` stands for an image whose content changed (a Dockerfile edit, Debian's
+                // updates): a label makes its ID new while every layer still comes from the cache.
+                const role = /^patroni-ha-(.+):/.exec(String(i.imageName))?.[1];
+                const rebuildLabel =
+                    role !== undefined && this.rebuild.includes(role) ? `patroni-ha.e2e-rebuild=${Date.now()}` : keptRebuildLabel;
+                this.log(`building ${i.imageName}${rebuildLabel ? ` (${rebuildLabel})` : ""}`);
+                const label = rebuildLabel ? ["--label", rebuildLabel] : [];
+                await docker(
+                    ["build", "-q", "-t", i.imageName, ...(b.dockerfile ? ["-f", b.dockerfile] : []), ...buildArgs, ...label, b.context],
+                    {
+                        timeoutMs: 15 * 60000,
+                    },
+                );
                 const id = await docker(["image", "inspect", "-f", "{{.Id}}", i.imageName]);
-                return { id, state: { repoDigest: id, baseImageName: i.imageName } };
+                return { id, state: { repoDigest: id, baseImageName: i.imageName, ...(rebuildLabel ? { rebuildLabel } : {}) } };
             }
             case "docker:index/container:Container":
                 return this.createContainer(i);

@@ -105,6 +105,8 @@ export interface DeployOptions {
     replace?: string[];
     /** With update: read dynamic resources back first, as `pulumi up --refresh` does. */
     refresh?: boolean;
+    /** Image roles (e.g. "patroni") built anew with a new image ID, as after a Dockerfile or base change. */
+    rebuild?: string[];
 }
 
 export interface Deployed {
@@ -140,7 +142,7 @@ export async function deployStack(file: StackFile, opts: DeployOptions = {}): Pr
     const baseImage = String(file.config.baseImage ?? "debian:bookworm-slim");
     await run("bash", [path.join(ROOT, "scripts", "ensure-base-image.sh"), baseImage], { timeoutMs: 10 * 60000 });
 
-    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log, previous, opts.replace, opts.refresh);
+    const engine = new RealEngine(`patroni-ha.e2e-run=${file.stack}-${started}`, log, previous, opts.replace, opts.refresh, opts.rebuild);
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.config)) {
         all[`patroni-ha:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
