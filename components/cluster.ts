@@ -355,8 +355,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     address: spec.addresses.sentinel,
                     etcdAddresses,
                     clusterPrefix: dcsKey(scope, ""),
-                    // Plain names, not the containers' outputs: replacing a node never touches the sentinel.
-                    members: spec.members.map((m, i) => ({ name: m.name, container: this.nodes[i].containerName })),
+                    // Plain names, not the containers' outputs: replacing a node never touches the sentinel; and
+                    // every slot, like HAProxy's, so adding or removing a node does not either.
+                    members: spec.addresses.memberSlots.map(m => ({ name: m.name, container: dockerName(spec.stack, m.name) })),
                     hostPort: spec.ports.sentinelMetrics,
                     ca: this.ca,
                     resources: spec.resources.haproxy,

@@ -851,6 +851,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             !others(five).some(a => /cluster-(db[1-4]|haproxy-container) /.test(a)),
             `no other node, nor HAProxy: ${others(five).join(", ")}`,
         );
+        assert.ok(!others(five).some(a => /sentinel/.test(a)), `nor the failover sentinel: ${others(five).join(", ")}`);
         await waitFor(
             "db5 streaming and UP in HAProxy's read backend",
             120,

@@ -235,7 +235,7 @@ describe("program: container inputs (dev stack)", () => {
         assert.deepEqual(c.inputs.volumes, [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: true }]);
         assert.deepEqual(c.inputs.ports, [{ internal: 9781, external: 9781, ip: "127.0.0.1" }]);
         assert.deepEqual(envOf(c), {
-            MEMBERS: "dev-db1=db1,dev-db2=db2,dev-db3=db3,dev-db4=db4",
+            MEMBERS: Array.from({ length: 9 }, (_, i) => `dev-db${i + 1}=db${i + 1}`).join(","),
             STACK: "dev",
             DCS_CLUSTER_PREFIX: "/service/dev/",
             ETCD_ENDPOINTS: "https://10.77.1.11:2379,https://10.77.1.12:2379,https://10.77.1.13:2379",
@@ -784,7 +784,7 @@ describe("program: the second `pulumi up`", () => {
         });
     }
 
-    it("adding or removing a node changes no remaining node's inputs, nor HAProxy's (both already name every slot a node may have)", async () => {
+    it("adding or removing a node changes no remaining node's inputs, nor HAProxy's or the sentinel's (they name every slot a node may have)", async () => {
         const four = containerInputs(await runProgram({ patroniNodes: 4 }, "dev"));
         const five = containerInputs(await runProgram({ patroniNodes: 5 }, "dev"));
         const three = containerInputs(await runProgram({ patroniNodes: 3 }, "dev"));
@@ -794,8 +794,10 @@ describe("program: the second `pulumi up`", () => {
         for (let n = 1; n <= 3; n++) {
             assert.equal(three[`dev-db${n}`], four[`dev-db${n}`], `db${n}`);
         }
-        assert.equal(five["dev-haproxy"], four["dev-haproxy"]);
-        assert.equal(three["dev-haproxy"], four["dev-haproxy"]);
+        for (const part of ["dev-haproxy", "dev-sentinel"]) {
+            assert.equal(five[part], four[part], part);
+            assert.equal(three[part], four[part], part);
+        }
     });
 
     it("an unchanged config gives byte-identical inputs everywhere", async () => {
