@@ -13,7 +13,7 @@ import { switchover } from "../ops/switchover";
 import { CHAOS_BACKUP_SCHEDULE, ChaosRow, ChaosStack, chaosTable, SCENARIOS, setSynchronousMode, underFault } from "../tests/support/chaos";
 import { docker } from "../tests/support/docker";
 import { plannedDynamicConfig, updateDynamicConfig } from "../tests/support/update";
-import { Deployed, deployedDcsInputs, deployStack, destroyStack, pg, query } from "../tests/support/stack";
+import { Deployed, deployedDcsInputs, deployStack, destroyStack, query } from "../tests/support/stack";
 import { createTable, missingRows, startWriter, waitFor } from "../tests/support/workload";
 import { leader, waitNewLeader, waitRejoined } from "../tests/support/helpers";
 import { E2E_STACKS } from "../tests/support/e2eStacks";
@@ -175,7 +175,7 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
     await waitFor("the first base backup", 300, async () => (await listBackups(c)).some(b => b.status === "DONE"));
     // After the failover trials Barman's receive-wal reconnects to the new leader; wait for a clean check.
     await waitFor("barman check to pass", 300, async () => (await check(c)).ok);
-    const sw = await switchWalAndWait(c, pg(d.outputs.superuserConnectionString));
+    const sw = await switchWalAndWait(c);
     let t = Date.now();
     await takeBackup(c);
     const backupSeconds = (Date.now() - t) / 1000;
@@ -189,7 +189,7 @@ async function barmanTimings(d: Deployed): Promise<[string, string, string][]> {
     await waitFor(
         "archiving on the new timeline",
         300,
-        async () => parseInt((await switchWalAndWait(c, pg(d.outputs.superuserConnectionString), 60)).segment.slice(0, 8), 16) > oldTli,
+        async () => parseInt((await switchWalAndWait(c, 60)).segment.slice(0, 8), 16) > oldTli,
     );
     const resume = (Date.now() - t) / 1000;
     await docker(["start", `${STACK}-${old.name}`]);

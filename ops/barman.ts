@@ -2,7 +2,6 @@
 import { BARMAN_SERVER } from "../configs/barman";
 import { BARMAN_BACKUPS } from "../configs/layout";
 import { dockerExec as exec, ExecResult } from "../lib/exec";
-import type { ClientConfig } from "pg";
 
 export type { ExecResult };
 
@@ -121,26 +120,15 @@ export async function archivedWalNames(container: string): Promise<Set<string>> 
 }
 
 /**
- * Close the current WAL segment on the primary and wait until Barman has archived it. Barman 3.4's own
- * `switch-wal` needs a superuser `barman` role; the stack keeps that role least-privileged, so the
- * switch is done here with the superuser (a WAL record first, so there is something to switch).
+ * Close the current WAL segment on the primary and wait until Barman has archived it. Done by Barman's
+ * own role, in its container (`barman-ha switch-wal`: a committed WAL record first, then the switch), so
+ * no operator command needs the superuser for it.
  */
-export async function switchWalAndWait(
-    container: string,
-    superuser: ClientConfig,
-    timeoutSeconds = 120,
-): Promise<{ segment: string; seconds: number }> {
-    const { Client } = await import("pg");
-    const client = new Client({ ...superuser, connectionTimeoutMillis: 5000 });
-    client.on("error", () => undefined);
-    await client.connect();
-    let segment: string;
-    try {
-        // Transactional: its commit record carries a timestamp, so a recovery target time before now is reached.
-        await client.query("SELECT pg_logical_emit_message(true, 'patroni-ha', 'switch-wal')");
-        segment = (await client.query("SELECT pg_walfile_name(pg_switch_wal()) AS s")).rows[0].s;
-    } finally {
-        await client.end().catch(() => undefined);
+export async function switchWalAndWait(container: string, timeoutSeconds = 120): Promise<{ segment: string; seconds: number }> {
+    const r = await dockerExec(container, ["barman-ha", "switch-wal", BARMAN_SERVER]);
+    const segment = r.stdout.trim();
+    if (r.code !== 0 || !/^[0-9A-F]{24}$/.test(segment)) {
+        throw new Error(`barman-ha switch-wal failed: ${(r.stderr || r.stdout).trim()}`);
     }
     const started = Date.now();
     while (Date.now() - started < timeoutSeconds * 1000) {

@@ -7,7 +7,6 @@ import { spawn } from "child_process";
 import { Client } from "pg";
 import { docker, execute } from "../lib/exec";
 import { errorText } from "../lib/errors";
-import { pgConfig } from "../lib/pg";
 import { BARMAN_SERVER } from "../configs/barman";
 import { BARMAN_HOME, PG_BIN, PG_HOME, PG_VERSION } from "../configs/layout";
 import { archivedWalNames, barman, BackupInfo, lastArchived, listBackups, switchWalAndWait } from "./barman";
@@ -117,8 +116,7 @@ export async function pitr(
     // current segment on the leader (after a commit, so a time target has a commit record past it) and
     // wait until Barman has it.
     log("closing the current WAL segment on the leader and waiting until Barman has archived it");
-    const superuser = pgConfig(o.superuserConnectionString, o.caCertificate);
-    const archived = await switchWalAndWait(o.barmanContainer, superuser, 180).catch(async e => {
+    const archived = await switchWalAndWait(o.barmanContainer, 180).catch(async e => {
         const newest = await lastArchived(o.barmanContainer).catch(() => undefined);
         throw new Error(
             `the WAL up to now is not in Barman's archive, so recovery could end before the target: ${errorText(e)}; ` +
@@ -331,9 +329,7 @@ if (require.main === module) {
         }
         const o = readOutputs(
             argv,
-            argv.includes("--remove")
-                ? ["barmanContainer"]
-                : ["barmanContainer", "pitrEndpoint", "superuserPassword", "superuserConnectionString", "caCertificate"],
+            argv.includes("--remove") ? ["barmanContainer"] : ["barmanContainer", "pitrEndpoint", "superuserPassword"],
         );
         if (argv.includes("--remove")) {
             await removePitr(o);

@@ -256,12 +256,17 @@ def health(server):
 
 
 def switch_wal(server, conf_dir=None):
-    """Barman 3.4's own switch-wal wants a superuser; the barman role has EXECUTE on pg_switch_wal()."""
+    """Close the primary's current WAL segment as the barman role and print its name. Barman 3.4's own
+    switch-wal wants a superuser; the barman role has EXECUTE on pg_switch_wal(). A transactional message
+    first, committed on its own (two -c, two transactions): the segment then holds a commit record with a
+    timestamp, so a recovery target time up to now is reached, and an idle segment still switches."""
     import configparser
     parser = configparser.ConfigParser()
     parser.read(os.path.join(conf_dir or os.environ["BARMAN_SERVER_DIR"], server + ".conf"))
-    code, out = _run(["psql", parser.get(server, "conninfo"), "-XAtc", "SELECT pg_walfile_name(pg_switch_wal())"])
-    print(out.strip())
+    code, out = _run(["psql", parser.get(server, "conninfo"), "-XAt",
+                      "-c", "SELECT pg_logical_emit_message(true, 'patroni-ha', 'switch-wal')",
+                      "-c", "SELECT pg_walfile_name(pg_switch_wal())"])
+    print(out.strip().splitlines()[-1] if out.strip() else "")
     return code
 
 

@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { docker, run } from "../support/docker";
-import { Deployed, deployStack, destroyStack, pg, query } from "../support/stack";
+import { Deployed, deployStack, destroyStack, query } from "../support/stack";
 import { waitBarmanCheck, waitFor } from "../support/workload";
 import { leader, log, stackFile, tearDown, waitNewLeader, waitRejoined } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
@@ -62,7 +62,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
     });
 
     it("after switch-wal the segment arrives through archive_command's rsync push", async () => {
-        const { segment, seconds } = await switchWalAndWait(barman, pg(d.outputs.superuserConnectionString));
+        const { segment, seconds } = await switchWalAndWait(barman);
         console.log(`      switch-wal (rsync): ${segment} archived in ${seconds.toFixed(1)} s`);
     });
 
@@ -144,7 +144,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
             const t0 = Date.now();
             const timeline = Number((await memberStatus(memberApiUrl(d.outputs, elected.name)!)).timeline);
             await waitFor("a segment of the new timeline archived", 300, async () => {
-                const { segment } = await switchWalAndWait(barman, pg(d.outputs.superuserConnectionString), 60);
+                const { segment } = await switchWalAndWait(barman, 60);
                 return parseInt(segment.slice(0, 8), 16) === timeline;
             });
             console.log(

@@ -106,7 +106,7 @@ describe("e2e: Barman follows the leader", function () {
     });
 
     it("1. after switch-wal the segment arrives in Barman, and barman check passes", async () => {
-        const { segment, seconds } = await switchWalAndWait(container, pg(d.outputs.superuserConnectionString));
+        const { segment, seconds } = await switchWalAndWait(container);
         console.log(`      switch-wal: ${segment} archived in ${seconds.toFixed(1)} s`);
         await waitBarmanCheck(container, 180);
     });
@@ -301,7 +301,7 @@ describe("e2e: Barman follows the leader", function () {
         } finally {
             await client.end();
         }
-        await switchWalAndWait(container, pg(su));
+        await switchWalAndWait(container);
         for (const [flags, expected] of [
             [
                 ["--target-xid", xid],
@@ -358,7 +358,7 @@ describe("e2e: Barman follows the leader", function () {
             const t0 = Date.now();
             let newTimeline = 0;
             await waitFor("a segment of the new timeline archived", 300, async () => {
-                const { segment } = await switchWalAndWait(container, pg(d.outputs.superuserConnectionString), 60);
+                const { segment } = await switchWalAndWait(container, 60);
                 newTimeline = parseInt(segment.slice(0, 8), 16);
                 return newTimeline > oldTimeline;
             });
@@ -384,7 +384,7 @@ describe("e2e: Barman follows the leader", function () {
 
     it("4b. PITR to a time after two failovers, from a backup on timeline 1", async () => {
         const { target, before } = await rowsAroundTarget(d, "pitr_after_failovers");
-        await switchWalAndWait(container, pg(d.outputs.superuserConnectionString));
+        await switchWalAndWait(container);
         const first = [...(await listBackups(container))].filter(b => b.status === "DONE").sort((a, b) => a.id.localeCompare(b.id))[0];
         assert.equal(first.timeline, 1);
         const result = await pitr(d.outputs, { time: target }, { backupId: first.id, log });
@@ -446,9 +446,8 @@ describe("e2e: Barman follows the leader", function () {
     });
 
     it("5b. a gap, if one happens, is reported by the health check, status and metrics; a new base backup makes PITR work again from then on", async () => {
-        const su = d.outputs.superuserConnectionString;
-        const lost = (await switchWalAndWait(container, pg(su))).segment;
-        await switchWalAndWait(container, pg(su));
+        const lost = (await switchWalAndWait(container)).segment;
+        await switchWalAndWait(container);
         // Simulate the loss (e.g. a damaged disk): remove one archived segment after the newest backup.
         await docker(["exec", container, "find", `${BARMAN_BACKUPS}/${BARMAN_SERVER}/wals`, "-name", lost, "-delete"]);
         assert.deepEqual((await archiveGaps(container)).sinceNewestBackup, [lost]);
@@ -473,7 +472,7 @@ describe("e2e: Barman follows the leader", function () {
         }).catch(() => assert.fail(healed.out));
         assert.match(healed.out, new RegExp(`older WAL gaps: ${lost}: backups before ${id} recover only up to them`));
         const { target, before } = await rowsAroundTarget(d, "pitr_after_gap");
-        await switchWalAndWait(container, pg(su));
+        await switchWalAndWait(container);
         const result = await pitr(d.outputs, { time: target }, { log });
         assert.equal(result.backupId, id, "the new backup, taken after the gap, is the one used");
         const rows = await query<{ id: number }>(result.connectionString, "SELECT id FROM pitr_after_gap ORDER BY id");

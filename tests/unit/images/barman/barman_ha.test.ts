@@ -242,6 +242,38 @@ describe("Barman helper: WAL gaps", () => {
         fs.rmSync(home, { recursive: true });
     });
 
+    it("switch-wal: a committed message, then the switch, as two transactions through Barman's conninfo; prints the segment", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "switch-"));
+        fs.writeFileSync(path.join(dir, "cluster.conf"), "[cluster]\nconninfo = host=10.0.0.2 user=barman dbname=postgres\n");
+        fs.writeFileSync(
+            path.join(dir, "psql"),
+            `#!/bin/sh\nfor a in "$@"; do echo "$a"; done > ${dir}/argv\necho 0/3000060\necho 000000010000000000000003\n`,
+            { mode: 0o755 },
+        );
+        const out = spawnSync(
+            PYTHON,
+            [
+                "-c",
+                `import importlib.util as u; s=u.spec_from_file_location("b", ${JSON.stringify(SCRIPT)}); m=u.module_from_spec(s); s.loader.exec_module(m); raise SystemExit(m.switch_wal("cluster", ${JSON.stringify(dir)}))`,
+            ],
+            {
+                encoding: "utf8",
+                env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+            },
+        );
+        assert.equal(out.status, 0, out.stderr);
+        assert.equal(out.stdout.trim(), "000000010000000000000003");
+        assert.deepEqual(fs.readFileSync(path.join(dir, "argv"), "utf8").trim().split("\n"), [
+            "host=10.0.0.2 user=barman dbname=postgres",
+            "-XAt",
+            "-c",
+            "SELECT pg_logical_emit_message(true, 'patroni-ha', 'switch-wal')",
+            "-c",
+            "SELECT pg_walfile_name(pg_switch_wal())",
+        ]);
+        fs.rmSync(dir, { recursive: true });
+    });
+
     it("metrics carry the CA certificate's end, read with openssl; none without a readable certificate", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-"));
         const ca = path.join(dir, "ca.pem");
