@@ -160,6 +160,8 @@ export interface ClusterSpec {
     prometheus: boolean;
     /** Data volumes survive `pulumi destroy` (retainOnDelete). */
     retainData: boolean;
+    /** The superuser may log in over TCP through HAProxy (superuserConnectionString); false: local socket only. */
+    superuserAccess: boolean;
     baseImage: string;
     /** Host IP of the write and read ports. */
     bindAddress: string;
@@ -483,6 +485,7 @@ interface Parsed {
     patroniNodes: number;
     etcdNodes: number;
     retainData: boolean;
+    superuserAccess: boolean;
     baseImage: string;
     bindAddress: string;
     adminBindAddress: string;

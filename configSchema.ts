@@ -165,6 +165,11 @@ export const SCHEMA: Record<string, Field> = {
         default: true,
         doc: "keep the data volumes (PostgreSQL, etcd, Barman's backups and catalogue, the WAL hand-off) when the stack is destroyed or a volume would be replaced; see [Destroying a stack](#destroying-a-stack)",
     },
+    superuserAccess: {
+        kind: "boolean",
+        default: true,
+        doc: "the superuser (`postgres`) may log in over TCP through the write port (`superuserConnectionString`); `false` closes that too (pg_hba rejects it from everywhere; the output is dropped), leaving it the nodes' local socket, what Patroni and `npm run patronictl` use. The operator commands need no superuser either way",
+    },
     baseImage: {
         kind: "text",
         default: "debian:bookworm-slim",

@@ -37,7 +37,8 @@ export function clusterOutputs(cluster: PatroniCluster) {
         caCertificateFile: caFile,
         writeConnectionString: uri(spec.app.user, cluster.secrets.app, writeEndpoint, spec.app.database),
         readConnectionString: uri(spec.app.user, cluster.secrets.app, readEndpoint, spec.app.database),
-        superuserConnectionString: uri("postgres", cluster.secrets.superuser, writeEndpoint, "postgres"),
+        /** Absent with superuserAccess: false (pg_hba rejects the superuser over TCP then). */
+        superuserConnectionString: spec.superuserAccess ? uri("postgres", cluster.secrets.superuser, writeEndpoint, "postgres") : undefined,
         superuserPassword: pulumi.secret(cluster.secrets.superuser),
         barmanContainer: cluster.barman.containerName,
         pitrEndpoint: hostPort(admin, spec.ports.pitr),

@@ -151,7 +151,11 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 apiPassword: this.secrets.api,
                 config: renderDynamicConfig({
                     patroni: spec.patroni,
-                    hba: { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address) },
+                    hba: {
+                        haproxy: spec.addresses.haproxy,
+                        members: spec.members.map(m => m.address),
+                        superuserAccess: spec.superuserAccess,
+                    },
                     ownedParameters: archiveParameters(mode),
                     slots: barmanSlots(mode),
                 }),

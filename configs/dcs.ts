@@ -49,6 +49,8 @@ export interface HbaSources {
     haproxy: string;
     /** Every Patroni node: replication and pg_rewind. */
     members: string[];
+    /** The superuser over TCP through HAProxy (config superuserAccess); false: rejected from everywhere. */
+    superuserAccess: boolean;
 }
 
 /** shared_preload_libraries always keeps pg_stat_statements, whatever the user adds. */
@@ -88,7 +90,7 @@ export function renderPgHba(from: HbaSources): string[] {
         ...only("replication", ROLES.replication, ["127.0.0.1/32", "::1/128", ...nodes]),
         ...only("replication", ROLES.streamingBarman, haproxy),
         "hostssl replication all all reject",
-        ...only("all", ROLES.superuser, haproxy),
+        ...only("all", ROLES.superuser, from.superuserAccess ? haproxy : []),
         ...only("all", ROLES.rewind, nodes),
         ...only("all", ROLES.barman, haproxy),
         ...only("all", ROLES.monitor, haproxy),

@@ -14,7 +14,8 @@ describe("e2e: two stacks side by side", function () {
     const EXPOSED = "127.0.0.2";
     const stacks = [
         { name: E2E_STACKS.blue.stack, config: { ports: E2E_STACKS.blue.ports } },
-        { name: E2E_STACKS.green.stack, config: { ports: E2E_STACKS.green.ports, bindAddress: EXPOSED } },
+        // green also closes the superuser's TCP login (superuserAccess: false).
+        { name: E2E_STACKS.green.stack, config: { ports: E2E_STACKS.green.ports, bindAddress: EXPOSED, superuserAccess: false } },
     ];
     after(async () => {
         for (const s of stacks) {
@@ -51,6 +52,14 @@ describe("e2e: two stacks side by side", function () {
             ]);
         }
         await onlyWriteAndReadExposed(stacks[1].name, E2E_STACKS.green.ports);
+        // superuserAccess: false: no superuser connection string, and the superuser's password through the
+        // write port is refused by pg_hba (blue, the default, still has both).
+        const green = deployed[1].outputs;
+        assert.equal(green.superuserConnectionString, undefined);
+        const asSuperuser = new URL(green.writeConnectionString);
+        [asSuperuser.username, asSuperuser.password, asSuperuser.pathname] = ["postgres", green.superuserPassword, "/postgres"];
+        await assert.rejects(query(asSuperuser.toString(), "SELECT 1"), /pg_hba\.conf rejects connection .*user "postgres"/);
+        assert.equal((await query<{ r: number }>(deployed[0].outputs.superuserConnectionString, "SELECT 1 AS r"))[0].r, 1);
         await destroyStack(stacks[0].name);
         const [r] = await query<{ n: string }>(deployed[1].outputs.writeConnectionString, "SELECT count(*) AS n FROM whoami");
         assert.equal(r.n, "1");

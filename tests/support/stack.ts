@@ -242,14 +242,23 @@ export async function waitForCluster(
             if (leaders.length !== 1 || !memberRunning(leaders[0])) {
                 throw new Error(`leaders: ${JSON.stringify(leaders)}`);
             }
-            const streaming = await query<{ n: string }>(
-                outputs.superuserConnectionString,
-                "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%'",
-            );
-            if (Number(streaming[0].n) !== expected - 1) {
-                throw new Error(`${streaming[0].n}/${expected - 1} replicas streaming`);
+            // The superuser sees pg_stat_replication whole; without it (superuserAccess: false) Patroni's view
+            // and the application's role tell the same.
+            const su = outputs.superuserConnectionString as string | undefined;
+            const streaming = su
+                ? Number(
+                      (
+                          await query<{ n: string }>(
+                              su,
+                              "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name LIKE 'db%'",
+                          )
+                      )[0].n,
+                  )
+                : members.filter(m => m.role !== "leader" && m.state === "streaming").length;
+            if (streaming !== expected - 1) {
+                throw new Error(`${streaming}/${expected - 1} replicas streaming`);
             }
-            const [w] = await query<{ r: boolean }>(outputs.superuserConnectionString, "SELECT pg_is_in_recovery() AS r");
+            const [w] = await query<{ r: boolean }>(su ?? outputs.writeConnectionString, "SELECT pg_is_in_recovery() AS r");
             if (w.r) {
                 throw new Error("write port reached a replica");
             }
@@ -264,8 +273,8 @@ export async function waitForCluster(
                 ) {
                     throw new Error("no synchronous standby yet");
                 }
-                const readSu = outputs.superuserConnectionString.replace(outputs.writeEndpoint, outputs.readEndpoint);
-                const [r] = await query<{ r: boolean }>(readSu, "SELECT pg_is_in_recovery() AS r");
+                const read = su ? su.replace(outputs.writeEndpoint, outputs.readEndpoint) : outputs.readConnectionString;
+                const [r] = await query<{ r: boolean }>(read, "SELECT pg_is_in_recovery() AS r");
                 if (!r.r) {
                     throw new Error("read port reached the primary");
                 }

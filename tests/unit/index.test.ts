@@ -741,6 +741,17 @@ describe("program: outputs", () => {
         }
     });
 
+    it("superuserAccess: false drops superuserConnectionString (and pg_hba rejects the superuser over TCP)", async () => {
+        const run = await runProgram({ superuserAccess: false }, "closed");
+        assert.equal(run.resolved.superuserConnectionString?.value, undefined);
+        assert.ok(run.resolved.writeConnectionString.value, "the application's strings stay");
+        const hba = (unwrap(dcsOf(run).inputs.config) as { postgresql: { pg_hba: string[] } }).postgresql.pg_hba;
+        assert.deepEqual(
+            hba.filter(l => / postgres /.test(l)),
+            ["hostssl all postgres all reject"],
+        );
+    });
+
     it("an invalid config declares nothing and names the key", async () => {
         await assert.rejects(
             runProgram({ patroniNodes: 0, ports: { wirte: 1 } }, "bad"),

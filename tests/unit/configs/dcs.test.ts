@@ -7,7 +7,7 @@ import { bootstrapPgHba, DEFAULT_PARAMETERS, renderDynamicConfig } from "../../.
 import { TLS_FILES, TLS_RUN } from "../../../configs/layout";
 
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
-const hba = { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address) };
+const hba = { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address), superuserAccess: true };
 
 describe("renderers: DCS configuration", () => {
     const dcs = renderDynamicConfig({ patroni: spec.patroni, hba }) as Record<string, any>;
@@ -141,6 +141,23 @@ describe("renderers: DCS configuration", () => {
         assert.ok(!lines.some(l => l.startsWith("host ")), "every TCP line is hostssl or hostnossl");
         assert.equal(lines[0], "local all all peer", "Patroni and the bootstrap script use the socket");
         assert.ok(!lines.some(l => /\b(trust|md5|password)\b/.test(l)), "no trust, md5 or clear-text lines");
+    });
+
+    it("superuserAccess: false rejects the superuser over TCP from everywhere, HAProxy included; every other role as before", () => {
+        const closed: string[] = (
+            renderDynamicConfig({ patroni: spec.patroni, hba: { ...hba, superuserAccess: false } }) as Record<string, any>
+        ).postgresql.pg_hba;
+        for (const from of ["10.9.8.2", "10.9.8.1", "10.9.8.21", "192.0.2.7"]) {
+            assert.equal(methodFor(closed, { role: "postgres", from }), "reject", from);
+        }
+        for (const [role, from, replication] of [
+            ["barman", "10.9.8.2", false],
+            ["replicator", "10.9.8.21", true],
+            ["app", "192.0.2.7", false],
+        ] as const) {
+            assert.equal(methodFor(closed, { role, from, replication }), "scram-sha-256", role);
+        }
+        assert.equal(closed[0], "local all all peer", "the socket stays open to Patroni and patronictl");
     });
 
     it("the initdb lines stay as first released (changing them would replace every node's container on upgrade)", () => {
