@@ -217,6 +217,23 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
         await waitBarmanCheck(barman, 240);
     });
 
+    it("Barman's two passwords rotated (`npm run rotate-password`, here --replace): set on the leader first, the nodes roll, Barman checks and backs up with the new ones", async () => {
+        const rotated = await deployStack(stackFile(STACK, CONFIG), {
+            log,
+            update: true,
+            replace: ["cluster-barman-password", "cluster-streaming-barman-password"],
+        });
+        assert.ok(
+            rotated.engine.actions.some(a => a.name === "cluster-barman-container" && a.action === "replace"),
+            "Barman runs with the new passwords",
+        );
+        await waitBarmanCheck(barman, 240);
+        const before = (await listBackups(barman)).length;
+        await takeBackup(barman);
+        assert.equal((await listBackups(barman)).length, before + 1);
+        d = rotated;
+    });
+
     it("teardown leaves nothing of the stack but the backups in barman.backupDir", async () => {
         await destroyStack(STACK);
         assert.equal(await docker(["ps", "-aq", "--filter", `label=patroni-ha.stack=${STACK}`]), "");
