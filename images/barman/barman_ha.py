@@ -114,8 +114,10 @@ def _read_wal(path):
 def clean_errors(server):
     """Remove an errors/ file only when its content (up to its last non-zero byte) is, byte for byte,
     the start of an archived segment with the same number on the same or a later timeline: a true
-    duplicate, or the old timeline's partial segment that the new timeline's first segment contains.
-    Anything else (e.g. WAL the old primary wrote but never replicated) stays for an operator."""
+    duplicate, or the old timeline's partial segment that the new timeline's first segment contains; or
+    when it differs from the archived copy only in pages that hold no WAL of their address (zeroed or
+    recycled: the two copies of a segment closed by a switch). Anything else (e.g. WAL the old primary
+    wrote but never replicated) stays for an operator."""
     errors = os.path.join(BARMAN_HOME, server, "errors")
     wals = os.path.join(BARMAN_HOME, server, "wals")
     removed = 0
@@ -144,6 +146,13 @@ def clean_errors(server):
                 removed += 1
                 print("barman-ha: removed errors/%s: its content is archived in %s" % (name, candidate_name), file=sys.stderr)
                 break
+        else:
+            segment_start = (int(m.group(2)[:8], 16) * 256 + int(m.group(2)[8:], 16)) * SEGMENT_SIZE
+            if os.path.exists(same) and _differs_only_in_stale_pages(_read_wal(same), _read_wal(path), segment_start, tli):
+                os.unlink(path)
+                removed += 1
+                print("barman-ha: removed errors/%s: where it differs from the archived copy it holds no WAL of that "
+                      "address (zeroed or recycled pages, e.g. past a WAL switch)" % name, file=sys.stderr)
     return 0 if removed >= 0 else 1
 
 
@@ -174,6 +183,31 @@ def _holds_wal_after(data, start, segment_start, tli):
         if page_tli == tli and page_addr == segment_start + offset and magic != 0:
             return True
     return False
+
+
+def _is_wal_page(page, tli, address):
+    """Whether `page` is a WAL page written at `address` on timeline `tli` (its header says so); a zeroed
+    page or a recycled one (an old page address) is not."""
+    if len(page) < 16 or page[:16] == bytes(16):
+        return False
+    magic, _info, page_tli, page_addr = struct.unpack("<HHIQ", page[:16])
+    return magic != 0 and page_tli == tli and page_addr == address
+
+
+def _differs_only_in_stale_pages(archived, duplicate, segment_start, tli):
+    """Two copies of one segment: the duplicate adds nothing when every page where they differ is, in the
+    duplicate, no WAL of that address on that timeline (zeroed, or recycled from an older segment), e.g.
+    the tail past a WAL switch that pg_receivewal zero-fills and pg_wal keeps recycled. A page of real WAL
+    that differs keeps the duplicate for an operator."""
+    if not duplicate.rstrip(b"\0"):
+        return False
+    for offset in range(0, max(len(archived), len(duplicate)), PAGE_SIZE):
+        mine, theirs = duplicate[offset:offset + PAGE_SIZE], archived[offset:offset + PAGE_SIZE]
+        if mine == theirs or not mine.rstrip(b"\0"):
+            continue
+        if _is_wal_page(mine, tli, segment_start + offset):
+            return False
+    return True
 
 
 def _same_up_to_end(archived, duplicate, segment, tli, end):

@@ -177,6 +177,60 @@ describe("Barman helper: the segment in which a timeline ended", () => {
     });
 });
 
+describe("Barman helper: the two copies of a segment closed by a WAL switch", () => {
+    // Segment 5 of timeline 2, no timeline end in it: pg_receivewal's copy is zero past the switch, the
+    // node's (archive_command's) keeps recycled pages there; whichever Barman archives first, the other is a
+    // "duplicate" that adds nothing.
+    const SEG = 5 * 16 * 1024 * 1024,
+        PAGE = 8192,
+        NAME = "000000020000000000000005";
+    const page = (tli: number, address: number, fill: number) => {
+        const p = Buffer.alloc(PAGE, fill);
+        p.writeUInt16LE(0xd110, 0);
+        p.writeUInt32LE(tli, 4);
+        p.writeBigUInt64LE(BigInt(address), 8);
+        return p;
+    };
+    const written = [page(2, SEG, 7), page(2, SEG + PAGE, 8)];
+    const zeroTail = Buffer.concat([...written, Buffer.alloc(2 * PAGE)]);
+    const recycledTail = Buffer.concat([...written, page(1, 0x1000000 + 2 * PAGE, 5), page(1, 0x1000000 + 3 * PAGE, 5)]);
+    let home: string;
+    const put = (rel: string, data: Buffer) => {
+        fs.mkdirSync(path.dirname(path.join(home, rel)), { recursive: true });
+        fs.writeFileSync(path.join(home, rel), data);
+    };
+    const cleanWith = (archived: Buffer, duplicate: Buffer) => {
+        put(`cluster/wals/0000000200000000/${NAME}`, zlib.gzipSync(archived));
+        put(`cluster/errors/${NAME}.20261127T175724Z.duplicate`, duplicate);
+        const r = spawnSync(PYTHON, [SCRIPT, "clean-errors", "cluster"], {
+            env: { ...process.env, BARMAN_HOME_OVERRIDE: home },
+            encoding: "utf8",
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return { left: fs.readdirSync(path.join(home, "cluster", "errors")), stderr: r.stderr };
+    };
+    beforeEach(() => (home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-"))));
+    afterEach(() => fs.rmSync(home, { recursive: true }));
+
+    it("drops the node's copy (recycled pages past the switch) when the zero-filled one is archived, and the other way round", () => {
+        const a = cleanWith(zeroTail, recycledTail);
+        assert.deepEqual(a.left, []);
+        assert.match(a.stderr, /holds no WAL of that address/);
+        assert.deepEqual(cleanWith(recycledTail, zeroTail).left, []);
+    });
+
+    it("drops a copy that only lacks pages the archived one has (zeros where it has WAL)", () => {
+        assert.deepEqual(cleanWith(zeroTail, Buffer.concat([Buffer.alloc(PAGE), written[1], Buffer.alloc(2 * PAGE)])).left, []);
+    });
+
+    it("keeps a copy with a page of real WAL that differs (something the archive does not have)", () => {
+        const other = Buffer.concat([written[0], page(2, SEG + PAGE, 9), Buffer.alloc(2 * PAGE)]);
+        assert.equal(cleanWith(zeroTail, other).left.length, 1);
+        const beyond = Buffer.concat([...written, page(2, SEG + 2 * PAGE, 4), Buffer.alloc(PAGE)]);
+        assert.equal(cleanWith(zeroTail, beyond).left.length, 1, "WAL past the archived copy's end");
+    });
+});
+
 describe("Barman helper: WAL gaps", () => {
     const names = [
         "000000010000000000000002",
