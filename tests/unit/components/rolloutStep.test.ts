@@ -115,6 +115,15 @@ describe("rollout step: what an update does", () => {
         assert.deepEqual(c.log, []);
     });
 
+    it("created on a running stack (an upgrade to a version with steps): acts as if every container changed; on a new node or stack: nothing", async () => {
+        await rolloutStepProvider.create!(state("db1", ["db2", "db3", "db1"], changed));
+        assert.deepEqual(c.log, ['switchover {"leader":"db1","candidate":"db3"} via db3']);
+        c.log = [];
+        c.members = c.members.filter(m => m.name !== "db1");
+        await rolloutStepProvider.create!({ ...state("db4", ["db2", "db3", "db4"], changed), timeoutSeconds: 1 });
+        assert.deepEqual(c.log, []);
+    });
+
     it("before a replica's container goes: no switchover", async () => {
         await runRolloutStep(old, state("db2", ["db2", "db3", "db1"], changed));
         assert.deepEqual(c.log, []);
