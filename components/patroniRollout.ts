@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { clusterMembers, MemberEndpoint } from "../lib/patroniApi";
+import { leaderName, MemberEndpoint } from "../lib/patroniApi";
 import { previousInOrder, rolloutOrder, RolloutStep } from "./rolloutStep";
 
 /** A node as the rollout sees it. */
@@ -32,18 +32,12 @@ export interface PatroniRolloutArgs {
 }
 
 /** The current leader from the first member that answers /cluster; undefined when none answers (a new stack). */
-export async function currentLeader(members: MemberEndpoint[], ca: string): Promise<string | undefined> {
-    try {
-        return (
-            await clusterMembers(
-                members.map(m => m.apiUrl),
-                2000,
-                ca,
-            )
-        ).find(m => m.role === "leader")?.name;
-    } catch {
-        return undefined;
-    }
+export function currentLeader(members: MemberEndpoint[], ca: string): Promise<string | undefined> {
+    return leaderName(
+        members.map(m => m.apiUrl),
+        2000,
+        ca,
+    ).catch(() => undefined);
 }
 
 /**

@@ -2,7 +2,7 @@
 // provider into its dynamic-provider process, so like dcsClient it imports only self-contained modules.
 import * as pulumi from "@pulumi/pulumi";
 import { dockerExecStdout, retry, statusOf, waitAllStreaming } from "./dcsClient";
-import { apiRequest, clusterMembers, MemberEndpoint, switchoverCandidates } from "../lib/patroniApi";
+import { apiRequest, clusterMembers, leaderName, MemberEndpoint, switchoverCandidates } from "../lib/patroniApi";
 
 export interface RolloutStepState {
     /** The node whose container this step comes before (`db2`); absent in the step after the last node. */
@@ -74,8 +74,7 @@ async function handOverIfLeaving(s: RolloutStepState, leaving: (leader: string) 
     const urls = s.members.map(m => m.apiUrl);
     let handedFrom: string | undefined;
     await retry(`switchover ${why}`, s.timeoutSeconds, async () => {
-        const view = await clusterMembers(urls, 3000, s.caCertificate);
-        const leader = view.find(m => m.role === "leader")?.name;
+        const leader = await leaderName(urls, 3000, s.caCertificate);
         if (leader === undefined || !leaving(leader)) {
             return; // the leader stays (or an earlier attempt went through)
         }
@@ -152,12 +151,11 @@ async function setRolePasswords(s: RolloutStepState, log: Log): Promise<void> {
         .map(([k, v]) => `${k}=${v}\n`)
         .join("");
     await retry("setting the new role passwords on the leader", s.timeoutSeconds, async () => {
-        const view = await clusterMembers(
+        const leader = await leaderName(
             s.members.map(m => m.apiUrl),
             3000,
             s.caCertificate,
         );
-        const leader = view.find(m => m.role === "leader")?.name;
         const container = leader === undefined ? undefined : s.containers?.[leader];
         if (container === undefined) {
             throw new Error(`no leader among the stack's nodes (${leader ?? "none"})`);
@@ -189,12 +187,12 @@ export const rolloutStepProvider: pulumi.dynamic.ResourceProvider = {
         // may replace: act as if every fingerprint had changed.
         const member = inputs.member;
         if (member !== undefined) {
-            const view = await clusterMembers(
+            const running = await clusterMembers(
                 inputs.members.map(m => m.apiUrl),
                 2000,
                 inputs.caCertificate,
             ).catch(() => []);
-            if (view.some(m => m.name === member)) {
+            if (running.some(m => m.name === member)) {
                 await runRolloutStep(Object.fromEntries(Object.keys(inputs.fingerprints).map(n => [n, "unknown"])), inputs);
             }
         }

@@ -147,6 +147,11 @@ export async function clusterMembers(apiUrls: string[], timeoutMs = 3000, ca?: s
     throw new Error(`no Patroni REST API answered (${errors.join("; ")})`);
 }
 
+/** The leader's name, from the first REST API that answers /cluster; undefined when no member leads. */
+export async function leaderName(apiUrls: string[], timeoutMs = 3000, ca?: string): Promise<string | undefined> {
+    return (await clusterMembers(apiUrls, timeoutMs, ca)).find(m => m.role === "leader")?.name;
+}
+
 /** A member's own /patroni status ({} when it does not answer). */
 export async function memberStatus(apiUrl: string, timeoutMs = 10000, ca?: string): Promise<Json> {
     return (await apiRequest("GET", `${apiUrl}/patroni`, { timeoutMs, ca }).catch(() => ({ json: {} }))).json;
