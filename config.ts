@@ -52,6 +52,8 @@ export interface PortsSpec {
 }
 
 export interface TlsSpec {
+    /** false: PostgreSQL's client roles may log in without TLS (loopback-only stacks); the stack's own hops keep it. */
+    enabled: boolean;
     /** Days every certificate of the stack (the CA's too) is valid. */
     validityDays: number;
 }
@@ -501,6 +503,12 @@ interface Parsed {
     resources: ClusterSpec["resources"];
 }
 
+/** `tls: false` (or true), a boolean where an object is declared, is short for `tls: {enabled: false}`. */
+function tlsShorthand(raw: Record<string, unknown>): Record<string, unknown> {
+    const t = raw.tls;
+    return typeof t === "boolean" || t === "true" || t === "false" ? { ...raw, tls: { enabled: String(t) === "true" } } : raw;
+}
+
 /** Every top-level key in schema order; defaults that depend on profile and patroniNodes see their parsed values. */
 function parseKeys(raw: Record<string, unknown>, stack: string, problems: Problems): Parsed {
     for (const k of Object.keys(raw)) {
@@ -508,6 +516,7 @@ function parseKeys(raw: Record<string, unknown>, stack: string, problems: Proble
             problems.push(`${k}: unknown key ${NAMESPACE}:${k}; known keys: ${Object.keys(SCHEMA).join(", ")}`);
         }
     }
+    const keys = tlsShorthand(raw);
     const out: Record<string, unknown> = {};
     const ctx: SchemaContext = {
         stack,
@@ -519,7 +528,7 @@ function parseKeys(raw: Record<string, unknown>, stack: string, problems: Proble
         },
     };
     for (const [k, field] of Object.entries(SCHEMA)) {
-        out[k] = parseField(k, field, raw[k], ctx, problems);
+        out[k] = parseField(k, field, keys[k], ctx, problems);
     }
     return out as unknown as Parsed;
 }
@@ -553,7 +562,7 @@ function exposure(
     if (net.isIP(bindAddress) && !isLoopback(bindAddress)) {
         warnings.push(
             `bindAddress is ${bindAddress}: the write port ${ports.write} and the read port ${ports.read} are reachable beyond this host ` +
-                `(password authentication, no TLS yet); firewall them to your applications.` +
+                `(SCRAM passwords over verified TLS); firewall them to your applications.` +
                 (isLoopback(adminBindAddress)
                     ? ` Every other port (nodes, REST API, etcd, stats, metrics) stays on adminBindAddress ${adminBindAddress}; earlier versions published them on bindAddress too.`
                     : ""),
@@ -574,6 +583,20 @@ function exposure(
         ];
         warnings.push(
             `adminBindAddress is ${adminBindAddress}: reachable beyond this host are ${exposed.join(", ")}. Keep it on 127.0.0.1.`,
+        );
+    }
+}
+
+/** Plain PostgreSQL logins (tls.enabled false) only where nobody beyond this host reaches a published port. */
+function plainClientsOnlyOnLoopback({ tls, bindAddress, adminBindAddress }: Parsed, problems: Problems): void {
+    if (tls.enabled) {
+        return;
+    }
+    const open = Object.entries({ bindAddress, adminBindAddress }).filter(([, ip]) => net.isIP(ip) && !isLoopback(ip));
+    if (open.length > 0) {
+        problems.push(
+            `tls.enabled: false lets clients log in without TLS, so it needs every published port on loopback; ` +
+                `${open.map(([k, ip]) => `${k} is ${ip}`).join(", ")} (set ${open.map(([k]) => k).join(" and ")} to 127.0.0.1, or keep TLS on)`,
         );
     }
 }
@@ -682,6 +705,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     evenEtcdCount(p, warnings);
     bindAddressIsIp(raw, problems);
     exposure(p, warnings);
+    plainClientsOnlyOnLoopback(p, problems);
     const at = subnetAddresses("subnet", p.subnet, p.patroniNodes, problems);
     publishedPortsDiffer(p, problems);
     patroniTimings(p, problems);

@@ -219,8 +219,13 @@ export const SCHEMA: Record<string, Field> = {
     },
     tls: {
         kind: "object",
-        doc: "TLS: the stack's own certificate authority (ECDSA P-256) and a certificate per part, from `@pulumi/tls`",
+        doc: "TLS: the stack's own certificate authority (ECDSA P-256) and a certificate per part, from `@pulumi/tls`. `tls: false` is short for `tls: {enabled: false}`",
         fields: {
+            enabled: {
+                kind: "boolean",
+                default: true,
+                doc: "`false`: PostgreSQL clients (the application's role, roles you create, the superuser through the write port) may connect without TLS and the connection strings drop `sslmode`; only with `bindAddress` and `adminBindAddress` on loopback. The control plane (etcd, the REST API) and every hop inside the stack keep verified TLS. See [Security](security.md#tls-false)",
+            },
             validityDays: {
                 kind: "integer",
                 min: 1,

@@ -14,8 +14,10 @@ export function clusterOutputs(cluster: PatroniCluster) {
     const readEndpoint = hostPort(host, spec.ports.read);
     // Verified TLS: libpq (psql, most drivers) reads the CA from this file, relative to where the client runs.
     const caFile = caCertificateFile(spec.stack);
+    // tls.enabled false (loopback only): no sslmode, libpq's default (prefer) needs no CA file.
+    const tlsParams = spec.tls.enabled ? { sslmode: "verify-full", sslrootcert: caFile } : undefined;
     const uri = (user: string, pw: pulumi.Output<string>, endpoint: string, db: string) =>
-        pulumi.secret(pw.apply(p => postgresUri(user, p, endpoint, db, { sslmode: "verify-full", sslrootcert: caFile })));
+        pulumi.secret(pw.apply(p => postgresUri(user, p, endpoint, db, tlsParams)));
     return {
         writeEndpoint,
         readEndpoint,

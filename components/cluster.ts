@@ -155,6 +155,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         haproxy: spec.addresses.haproxy,
                         members: spec.members.map(m => m.address),
                         superuserAccess: spec.superuserAccess,
+                        clientTls: spec.tls.enabled,
                     },
                     ownedParameters: archiveParameters(mode),
                     slots: barmanSlots(mode),

@@ -51,6 +51,8 @@ export interface HbaSources {
     members: string[];
     /** The superuser over TCP through HAProxy (config superuserAccess); false: rejected from everywhere. */
     superuserAccess: boolean;
+    /** config tls.enabled: false lets the client roles (application, operator's, superuser) log in without TLS. */
+    clientTls: boolean;
 }
 
 /** shared_preload_libraries always keeps pg_stat_statements, whatever the user adds. */
@@ -66,37 +68,40 @@ function preloadLibraries(value: PgValue | undefined): string {
 }
 
 /**
- * pg_hba, first match wins: each stack role only from where it is used, every TCP login over TLS and by SCRAM.
- * Replication and pg_rewind come from the nodes; the superuser, Barman and the exporter reach PostgreSQL
- * through HAProxy's write listener, so from its address (a node's published port, reached through
- * Docker's proxy, is not a way in for them); the application's role, and roles the operator creates,
- * from anywhere (the write and read ports and the nodes' published ports). Patroni itself uses the
- * socket (peer).
+ * pg_hba, first match wins: each stack role only from where it is used, every TCP login by SCRAM and, with
+ * clientTls, over TLS. Replication and pg_rewind come from the nodes; the superuser, Barman and the exporter
+ * reach PostgreSQL through HAProxy's write listener, so from its address (a node's published port, reached
+ * through Docker's proxy, is not a way in for them); the application's role, and roles the operator creates,
+ * from anywhere (the write and read ports and the nodes' published ports). Patroni itself uses the socket
+ * (peer). Without clientTls only the client roles (the application's, the operator's, the superuser) may
+ * log in without TLS; the stack's own roles keep it.
  */
 export function renderPgHba(from: HbaSources): string[] {
     const hosts = (addresses: string[]) => addresses.map(a => `${a}/32`);
-    const only = (database: string, role: string, sources: string[]) => [
-        ...sources.map(src => `hostssl ${database} ${role} ${src} scram-sha-256`),
-        `hostssl ${database} ${role} all reject`,
+    const client = from.clientTls ? "hostssl" : "host";
+    // `host ... reject` matches with and without TLS: a role's other sources, and its plain logins, end there.
+    const only = (database: string, role: string, sources: string[], type = "hostssl") => [
+        ...sources.map(src => `${type} ${database} ${role} ${src} scram-sha-256`),
+        `host ${database} ${role} all reject`,
     ];
     const nodes = hosts(from.members);
     const haproxy = hosts([from.haproxy]);
     return [
         "local all all peer",
         // TCP only over TLS (`all` does not match replication, hence two lines).
-        "hostnossl all all all reject",
+        ...(from.clientTls ? ["hostnossl all all all reject"] : []),
         "hostnossl replication all all reject",
         // Patroni checks a rewound node's timeline over a replication connection to loopback.
         ...only("replication", ROLES.replication, ["127.0.0.1/32", "::1/128", ...nodes]),
         ...only("replication", ROLES.streamingBarman, haproxy),
         "hostssl replication all all reject",
-        ...only("all", ROLES.superuser, from.superuserAccess ? haproxy : []),
+        ...only("all", ROLES.superuser, from.superuserAccess ? haproxy : [], client),
         ...only("all", ROLES.rewind, nodes),
         ...only("all", ROLES.barman, haproxy),
         ...only("all", ROLES.monitor, haproxy),
         ...only("all", ROLES.streamingBarman, haproxy),
         ...only("all", ROLES.replication, nodes),
-        "hostssl all all all scram-sha-256",
+        `${client} all all all scram-sha-256`,
     ];
 }
 

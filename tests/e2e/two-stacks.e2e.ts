@@ -4,8 +4,8 @@
 import { strict as assert } from "assert";
 import * as net from "net";
 import { docker } from "../support/docker";
-import { deployStack, destroyStack, query } from "../support/stack";
-import { log, stackFile } from "../support/helpers";
+import { Deployed, deployStack, destroyStack, query } from "../support/stack";
+import { directTo, log, stackFile } from "../support/helpers";
 import { E2E_STACKS } from "../support/e2eStacks";
 
 describe("e2e: two stacks side by side", function () {
@@ -13,7 +13,8 @@ describe("e2e: two stacks side by side", function () {
     // green's "network" address: any 127/8 address is this host's, and nothing else binds it.
     const EXPOSED = "127.0.0.2";
     const stacks = [
-        { name: E2E_STACKS.blue.stack, config: { ports: E2E_STACKS.blue.ports } },
+        // blue, all on loopback, lets its clients in without TLS (tls: false); the stack's own hops keep it.
+        { name: E2E_STACKS.blue.stack, config: { ports: E2E_STACKS.blue.ports, tls: false } },
         // green also closes the superuser's TCP login (superuserAccess: false).
         { name: E2E_STACKS.green.stack, config: { ports: E2E_STACKS.green.ports, bindAddress: EXPOSED, superuserAccess: false } },
     ];
@@ -51,6 +52,7 @@ describe("e2e: two stacks side by side", function () {
                 `${stacks[i].name}-sentinel`,
             ]);
         }
+        await plainClientsOnly(deployed[0], { ...stacks[0].config, profile: "fast", patroniNodes: 2, etcdNodes: 1 });
         await onlyWriteAndReadExposed(stacks[1].name, E2E_STACKS.green.ports);
         // superuserAccess: false: no superuser connection string, and the superuser's password through the
         // write port is refused by pg_hba (blue, the default, still has both).
@@ -65,6 +67,51 @@ describe("e2e: two stacks side by side", function () {
         assert.equal(r.n, "1");
     });
 });
+
+/** SSL state of this session, as PostgreSQL sees it. */
+const SSL = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+
+/**
+ * tls: false: the connection strings carry no sslmode and log in plain through the write and read ports and
+ * a node's published port (the superuser too, through the write port); every session of the stack's own
+ * roles on the leader (replicas, Barman, the exporter) is still encrypted.
+ */
+async function plainClientsOnly(d: Deployed, config: Record<string, unknown>): Promise<void> {
+    const o = d.outputs;
+    for (const [where, cs] of [
+        ["the write port", o.writeConnectionString],
+        ["the read port", o.readConnectionString],
+        ["db2's published port", directTo(d, config, 2)],
+        ["the write port as superuser", o.superuserConnectionString],
+    ]) {
+        assert.equal(new URL(cs).search, "", `${where}: no sslmode, no sslrootcert`);
+        const [r] = await query<{ ssl: boolean }>(cs, SSL);
+        assert.equal(r.ssl, false, `a plain login through ${where}`);
+    }
+    // libpq's default, prefer, would still encrypt: a client that asks for TLS gets it, verified.
+    const verified = new URL(o.writeConnectionString);
+    verified.search = `sslmode=verify-full&sslrootcert=${o.caCertificateFile}`; // the file deployStack saved
+    assert.equal((await query<{ ssl: boolean }>(verified.toString(), SSL))[0].ssl, true, "verify-full still works");
+    await metricsScrape(o);
+    const sessions = await query<{ who: string; ssl: boolean }>(
+        o.superuserConnectionString,
+        "SELECT a.backend_type || ':' || a.usename AS who, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) " +
+            "WHERE a.client_addr IS NOT NULL AND a.pid <> pg_backend_pid() AND a.usename <> 'app'",
+    );
+    const who = sessions.map(x => x.who);
+    assert.ok(who.includes("walsender:replicator"), `the replica streams: ${who.join(", ")}`);
+    assert.ok(who.includes("client backend:monitor"), `the exporter is connected: ${who.join(", ")}`);
+    assert.deepEqual(
+        sessions.filter(x => !x.ssl).map(x => x.who),
+        [],
+        `the stack's own sessions stay encrypted (${who.join(", ")})`,
+    );
+}
+
+/** One scrape of the PostgreSQL exporter, so that its session is open. */
+async function metricsScrape(o: Deployed["outputs"]): Promise<void> {
+    assert.match(await (await fetch(o.metricsUrls.postgres)).text(), /^pg_up 1$/m, "the exporter connects");
+}
 
 /** Every published binding of a stack's containers, read from the engine: "ip:port". */
 async function publishedBindings(stack: string): Promise<string[]> {

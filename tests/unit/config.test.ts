@@ -47,7 +47,7 @@ describe("config: defaults", () => {
             alertmanager: 9093,
             sentinelMetrics: 9781,
         });
-        assert.deepEqual(spec.tls, { validityDays: 365 });
+        assert.deepEqual(spec.tls, { enabled: true, validityDays: 365 });
         assert.deepEqual(
             spec.etcd.map(e => e.clientUrl),
             [undefined, undefined, undefined],
@@ -334,12 +334,33 @@ describe("config: every problem is reported, naming the key, the value and what 
         assert.equal(parseConfig({ adminBindAddress: "::" }, "t").spec.adminHost, "::1");
     });
 
+    it("tls: false (or tls.enabled: false) only with every published port on loopback; the error names the keys", () => {
+        for (const off of [{ tls: false }, { tls: "false" }, { tls: { enabled: false } }]) {
+            assert.equal(parseConfig(off, "t").spec.tls.enabled, false, JSON.stringify(off));
+            assert.equal(parseConfig({ ...off, bindAddress: "127.0.0.2", adminBindAddress: "::1" }, "t").spec.tls.enabled, false);
+        }
+        assert.deepEqual(parseConfig({ tls: true }, "t").spec.tls, { enabled: true, validityDays: 365 });
+        rejects({ tls: false, bindAddress: "0.0.0.0" }, "tls.enabled", "bindAddress is 0.0.0.0", "loopback");
+        const both = problems({ tls: { enabled: false, validityDays: 30 }, bindAddress: "10.0.0.5", adminBindAddress: "0.0.0.0" });
+        assert.equal(both.length, 1, both.join("\n"));
+        assert.match(
+            both[0],
+            /bindAddress is 10\.0\.0\.5, adminBindAddress is 0\.0\.0\.0 \(set bindAddress and adminBindAddress to 127\.0\.0\.1/,
+        );
+        rejects({ tls: { enabled: false }, adminBindAddress: "192.0.2.1" }, "tls.enabled", "adminBindAddress is 192.0.2.1");
+        assert.doesNotThrow(
+            () => parseConfig({ bindAddress: "0.0.0.0", adminBindAddress: "0.0.0.0" }, "t"),
+            "TLS on: a warning, not an error",
+        );
+        rejects({ tls: { enabled: "maybe" } }, "tls.enabled");
+    });
+
     it("admin ports stay on loopback by default, and anything published beyond it is a warning naming the ports", () => {
         const open = parseConfig({ bindAddress: "0.0.0.0" }, "t");
         assert.equal(open.spec.adminBindAddress, "127.0.0.1");
         assert.deepEqual(open.warnings, [
             "bindAddress is 0.0.0.0: the write port 5551 and the read port 5552 are reachable beyond this host " +
-                "(password authentication, no TLS yet); firewall them to your applications. Every other port (nodes, REST API, " +
+                "(SCRAM passwords over verified TLS); firewall them to your applications. Every other port (nodes, REST API, " +
                 "etcd, stats, metrics) stays on adminBindAddress 127.0.0.1; earlier versions published them on bindAddress too.",
         ]);
         for (const loopback of ["127.0.0.2", "::1"]) {

@@ -748,8 +748,23 @@ describe("program: outputs", () => {
         const hba = (unwrap(dcsOf(run).inputs.config) as { postgresql: { pg_hba: string[] } }).postgresql.pg_hba;
         assert.deepEqual(
             hba.filter(l => / postgres /.test(l)),
-            ["hostssl all postgres all reject"],
+            ["host all postgres all reject"],
         );
+    });
+
+    it("tls: false: the connection strings drop sslmode and the CA file; pg_hba admits the client roles without TLS", async () => {
+        const run = await runProgram({ tls: false }, "plain");
+        for (const key of ["writeConnectionString", "readConnectionString", "superuserConnectionString"]) {
+            const url = new URL(run.resolved[key].value as string);
+            assert.ok(run.resolved[key].secret, key);
+            assert.deepEqual([...url.searchParams.keys()], [], `${key}: ${url.search}`);
+        }
+        const hba = (unwrap(dcsOf(run).inputs.config) as { postgresql: { pg_hba: string[] } }).postgresql.pg_hba;
+        assert.equal(hba.at(-1), "host all all all scram-sha-256");
+        assert.ok(!hba.includes("hostnossl all all all reject"));
+        assert.ok(run.resolved.caCertificate.value, "the CA stays: the stack's own hops verify with it");
+        const tls = await runProgram({}, "dev");
+        assert.equal(new URL(tls.resolved.writeConnectionString.value as string).searchParams.get("sslmode"), "verify-full");
     });
 
     it("an invalid config declares nothing and names the key", async () => {
@@ -769,6 +784,7 @@ describe("program: the second `pulumi up`", () => {
         ["a restart-only PostgreSQL parameter", {}, { patroni: { postgresql: { max_connections: 200 } } }],
         ["ttl", { patroni: { ttl: 30 } }, { patroni: { ttl: 40 } }],
         ["synchronousMode", {}, { patroni: { synchronousMode: "off" } }],
+        ["tls.enabled", {}, { tls: false }],
     ] as const) {
         it(`changing ${what} changes no container's inputs, only the DCS configuration`, async () => {
             const before = await runProgram(a, "dev");

@@ -7,7 +7,7 @@ import { bootstrapPgHba, DEFAULT_PARAMETERS, renderDynamicConfig } from "../../.
 import { TLS_FILES, TLS_RUN } from "../../../configs/layout";
 
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
-const hba = { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address), superuserAccess: true };
+const hba = { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address), superuserAccess: true, clientTls: true };
 
 describe("renderers: DCS configuration", () => {
     const dcs = renderDynamicConfig({ patroni: spec.patroni, hba }) as Record<string, any>;
@@ -138,7 +138,10 @@ describe("renderers: DCS configuration", () => {
             expected.map(([role, from, replication]) => methodFor(lines, { role, from, replication, ssl: false })),
             expected.map(() => "reject"),
         );
-        assert.ok(!lines.some(l => l.startsWith("host ")), "every TCP line is hostssl or hostnossl");
+        assert.ok(
+            lines.every(l => !l.startsWith("host ") || l.endsWith(" reject")),
+            "every TCP line that lets a login in is hostssl (plain `host` lines only reject)",
+        );
         assert.equal(lines[0], "local all all peer", "Patroni and the bootstrap script use the socket");
         assert.ok(!lines.some(l => /\b(trust|md5|password)\b/.test(l)), "no trust, md5 or clear-text lines");
     });
@@ -158,6 +161,36 @@ describe("renderers: DCS configuration", () => {
             assert.equal(methodFor(closed, { role, from, replication }), "scram-sha-256", role);
         }
         assert.equal(closed[0], "local all all peer", "the socket stays open to Patroni and patronictl");
+    });
+
+    it("clientTls: false admits the client roles without TLS (application's, operator's, superuser through HAProxy); the stack's own roles keep TLS", () => {
+        const plain: string[] = (renderDynamicConfig({ patroni: spec.patroni, hba: { ...hba, clientTls: false } }) as Record<string, any>)
+            .postgresql.pg_hba;
+        const [haproxy, gateway, node] = ["10.9.8.2", "10.9.8.1", "10.9.8.21"];
+        for (const ssl of [false, true]) {
+            assert.equal(methodFor(plain, { role: "app", from: gateway, ssl }), "scram-sha-256", `app, ssl ${ssl}`);
+            assert.equal(methodFor(plain, { role: "someone_else", from: "192.0.2.7", ssl }), "scram-sha-256");
+            assert.equal(methodFor(plain, { role: "postgres", from: haproxy, ssl }), "scram-sha-256", `postgres, ssl ${ssl}`);
+            assert.equal(methodFor(plain, { role: "postgres", from: gateway, ssl }), "reject", "the superuser still only through HAProxy");
+        }
+        for (const [role, from, replication] of [
+            ["replicator", node, true],
+            ["replicator", node, false],
+            ["rewind_user", node, false],
+            ["barman", haproxy, false],
+            ["monitor", haproxy, false],
+            ["streaming_barman", haproxy, true],
+            ["app", gateway, true],
+        ] as const) {
+            assert.equal(methodFor(plain, { role, from, replication, ssl: false }), "reject", `${role} without TLS`);
+        }
+        assert.equal(methodFor(plain, { role: "replicator", from: node, replication: true }), "scram-sha-256", "over TLS as before");
+        assert.equal(methodFor(plain, { role: "monitor", from: haproxy }), "scram-sha-256");
+        // superuserAccess: false still closes the superuser, TLS or not.
+        const closed: string[] = (
+            renderDynamicConfig({ patroni: spec.patroni, hba: { ...hba, clientTls: false, superuserAccess: false } }) as Record<string, any>
+        ).postgresql.pg_hba;
+        assert.equal(methodFor(closed, { role: "postgres", from: haproxy, ssl: false }), "reject");
     });
 
     it("the initdb lines stay as first released (changing them would replace every node's container on upgrade)", () => {

@@ -9,7 +9,7 @@ import { canonicalJson } from "../../../configs/yaml";
 const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
 const etcdAddresses = spec.etcd.map(e => e.address);
 const servers = spec.members;
-const HBA = { haproxy: spec.addresses.haproxy, members: servers.map(m => m.address), superuserAccess: true };
+const HBA = { haproxy: spec.addresses.haproxy, members: servers.map(m => m.address), superuserAccess: true, clientTls: true };
 
 describe("renderers are deterministic", () => {
     it("the same input gives the same bytes, whatever the key order of the input", () => {
