@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MemberSpec, RoleResources } from "../config";
-import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, TLS_FILES, WAL_SHARE } from "../configs/layout";
+import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, SECRET_ENV, TLS_FILES, WAL_SHARE } from "../configs/layout";
 import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
@@ -17,7 +17,10 @@ import {
     stackNetwork,
 } from "./docker";
 
-/** Passwords a node needs; they reach the container as environment variables, never in a file or image. */
+/**
+ * Passwords a node needs; they reach the container in its secret file (SECRET_ENV, an upload only the
+ * container's user can read), never in its environment, an argv or an image.
+ */
 export interface PatroniSecrets {
     /** PostgreSQL superuser (`postgres`). */
     superuserPassword: pulumi.Input<string>;
@@ -130,9 +133,6 @@ export class PatroniNode extends pulumi.ComponentResource {
                     `PATRONI_REWIND_PASSWORD=${rewind}`,
                     `PATRONI_RESTAPI_USERNAME=${apiUser}`,
                     `PATRONI_RESTAPI_PASSWORD=${apiPassword}`,
-                    `PATRONICTL_CONFIG_FILE=${PATRONI_CONFIG}`,
-                    `APP_DATABASE=${args.app.database}`,
-                    `APP_USER=${args.app.user}`,
                     `APP_PASSWORD=${app}`,
                     `BARMAN_PASSWORD=${barman}`,
                     `STREAMING_BARMAN_PASSWORD=${streaming}`,
@@ -143,21 +143,29 @@ export class PatroniNode extends pulumi.ComponentResource {
             member.name,
             memberLeaf(member.name, this.containerName, member.address, args.certificateAddresses),
         );
-        const envs = pulumi.secret(
+        // Secrets as NAME=value lines in the secret file (`secret-env` exports them at start); the
+        // environment keeps only what is no secret.
+        const secretEnv = pulumi.secret(
             pulumi
                 .all([passwordEnvs, args.ssh ? sshEnvs(args.ssh) : [], tls.keyEnv])
-                .apply(([passwords, ssh, key]) => [...passwords, ...ssh, key]),
+                .apply(([passwords, ssh, key]) => [...passwords, ...ssh, key].join("\n") + "\n"),
         );
+        const envs = [`PATRONICTL_CONFIG_FILE=${PATRONI_CONFIG}`, `APP_DATABASE=${args.app.database}`, `APP_USER=${args.app.user}`];
         const containerArgs: docker.ContainerArgs = {
             ...commonContainerArgs(stack, "patroni", args.resources),
             name: this.containerName,
             hostname: member.name,
             image: args.image,
             user: "postgres",
-            // Writes the TLS key, starts sshd in rsync mode, then execs `patroni <config>`.
-            command: ["tls-key", "patroni-entrypoint", PATRONI_CONFIG],
+            // Exports the secret file, writes the TLS key, starts sshd in rsync mode, then execs `patroni <config>`.
+            command: ["secret-env", "tls-key", "patroni-entrypoint", PATRONI_CONFIG],
             envs,
-            uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, ...tls.uploads, ...(args.ssh?.files ?? [])],
+            uploads: [
+                { file: PATRONI_CONFIG, content: this.patroniYml },
+                { file: SECRET_ENV, content: secretEnv },
+                ...tls.uploads,
+                ...(args.ssh?.files ?? []),
+            ],
             networksAdvanced: stackNetwork(networkName, member.address, member.name),
             ports: [
                 { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },

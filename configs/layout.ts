@@ -85,6 +85,14 @@ export const SSH_RUN = "/run/ssh-ha";
  * to TLS_ETC (public); the private key arrives as TLS_KEY_B64 and `tls-key` (images/common/tls-key.sh)
  * writes it, 0600, to TLS_RUN, a tmpfs, before the service starts: it never reaches an image, an upload or a disk.
  */
+/**
+ * A node's secrets (role and REST API passwords, its TLS and SSH keys) as NAME=value lines: uploaded into
+ * SECRET_DIR, a directory only the container's user may enter, and exported by `secret-env`
+ * (images/common/secret-env.sh) at start and for `patronictl`. Not environment variables of the container,
+ * so `docker inspect` shows none of them.
+ */
+export const SECRET_DIR = "/etc/patroni-ha/secret";
+export const SECRET_ENV = `${SECRET_DIR}/env`;
 export const TLS_ETC = "/etc/patroni-ha/tls";
 export const TLS_RUN = "/run/patroni-ha-tls";
 export const TLS_FILES = { ca: `${TLS_ETC}/ca.pem`, cert: `${TLS_ETC}/cert.pem`, key: `${TLS_RUN}/key.pem` };
@@ -139,7 +147,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
         PG_VERSION: String(PG_VERSION),
     };
     const byRole: Record<string, Record<string, string>> = {
-        patroni: { ...shared, PG_PORT: String(PG_PORT), API_PORT: String(API_PORT), PG_HOME, PATRONI_CONFIG, TLS_ETC, TLS_RUN },
+        patroni: { ...shared, PG_PORT: String(PG_PORT), API_PORT: String(API_PORT), PG_HOME, PATRONI_CONFIG, TLS_ETC, TLS_RUN, SECRET_ENV },
         barman: {
             ...shared,
             BARMAN_HOME,

@@ -12,8 +12,8 @@ import { apiRequest, getJson, httpRequest, memberStatus } from "../../lib/patron
 import { memberEndpoints } from "../../ops/outputs";
 import { switchover } from "../../ops/switchover";
 import { parseConfig } from "../../config";
-import { API_PORT, PG_PORT, TLS_FILES } from "../../configs/layout";
-import { docker, run } from "../support/docker";
+import { API_PORT, PG_PORT, SECRET_DIR, SECRET_ENV, TLS_FILES } from "../../configs/layout";
+import { docker, dockerExec, run } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, pg, query } from "../support/stack";
 import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
@@ -151,8 +151,20 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             "no password variable at all",
         );
         for (let n = 1; n <= 4; n++) {
-            const mount = await docker(["exec", `${STACK}-db${n}`, "sh", "-c", "findmnt -no FSTYPE /tmp; stat -c %a /tmp/role-passwords"]);
+            const node = `${STACK}-db${n}`;
+            const mount = await docker(["exec", node, "sh", "-c", "findmnt -no FSTYPE /tmp; stat -c %a /tmp/role-passwords"]);
             assert.deepEqual(mount.split("\n"), ["tmpfs", "600"], `db${n}`);
+            // `docker inspect` shows the container's configuration, environment included: no password, no key.
+            const inspect = await docker(["inspect", node]);
+            for (const [name, value] of passwords) {
+                assert.ok(!inspect.includes(value), `${name} in docker inspect of db${n}`);
+            }
+            assert.doesNotMatch(inspect, /PASSWORD=|_KEY_B64=/, `db${n}: no secret variable in docker inspect`);
+            // The secret file: in a directory only postgres may enter.
+            const dir = await docker(["exec", node, "stat", "-c", "%a %U", SECRET_DIR]);
+            assert.equal(dir, "700 postgres", `db${n}: ${SECRET_DIR}`);
+            const other = await dockerExec(node, ["cat", SECRET_ENV], { user: "nobody", allowFail: true });
+            assert.notEqual(other.code, 0, `db${n}: another user read the secret file`);
         }
     });
 

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
-import { layoutBuildArgs } from "../../configs/layout";
+import { layoutBuildArgs, SECRET_ENV } from "../../configs/layout";
 import { byType, container, containers, isWrappedSecret, runProgram, unwrap } from "../support/program";
 
 const VOLUME = "docker:index/volume:Volume";
@@ -15,6 +15,20 @@ const fingerprintsOf = (run: Awaited<ReturnType<typeof runProgram>>) =>
 
 function envOf(c: { inputs: Record<string, unknown> }): Record<string, string> {
     return Object.fromEntries((unwrap(c.inputs.envs) as string[]).map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+/** The content of the secret file a node gets (SECRET_ENV) and whether the state holds it as a secret. */
+function secretFileOf(c: { inputs: Record<string, unknown> }): { content: string; secret: boolean } | undefined {
+    const raw = c.inputs.uploads;
+    // A secret element makes the whole list secret in the serialized inputs.
+    const uploads = (isWrappedSecret(raw) ? (raw as { value: unknown }).value : raw) as { file: string; content: unknown }[] | undefined;
+    const file = uploads?.find(u => u.file === SECRET_ENV);
+    return file && { content: unwrap(file.content) as string, secret: isWrappedSecret(raw) || isWrappedSecret(file.content) };
+}
+/** The container's environment and its secret file's NAME=value lines together (what its processes see). */
+function settingsOf(c: { inputs: Record<string, unknown> }): Record<string, string> {
+    const secrets = secretFileOf(c)?.content.split("\n").filter(Boolean) ?? [];
+    const env = c.inputs.envs === undefined ? [] : (unwrap(c.inputs.envs) as string[]);
+    return Object.fromEntries([...env, ...secrets].map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 }
 function upload(c: { inputs: Record<string, unknown> }, file: string): string {
     const u = (unwrap(c.inputs.uploads) as { file: string; content: string }[]).find(x => x.file === file);
@@ -127,7 +141,7 @@ describe("program: container inputs (dev stack)", () => {
                 { volumeName: "dev-wal", containerPath: "/var/lib/barman-wal" },
             ]);
             assert.equal(c.inputs.user, "postgres");
-            assert.deepEqual(c.inputs.command, ["tls-key", "patroni-entrypoint", "/etc/patroni/patroni.yml"]);
+            assert.deepEqual(c.inputs.command, ["secret-env", "tls-key", "patroni-entrypoint", "/etc/patroni/patroni.yml"]);
             assert.equal(c.inputs.stopSignal, "SIGTERM");
             assert.ok(Number(c.inputs.stopTimeout) >= 30);
             const yml = yaml.load(upload(c, "/etc/patroni/patroni.yml")) as Record<string, any>;
@@ -143,11 +157,37 @@ describe("program: container inputs (dev stack)", () => {
                 ["10.77.1.1", ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map(k => `10.77.1.${20 + k}`), "127.0.0.1"],
                 "unsafe endpoints: the gateway (host tools), every address a node may have (POST /failsafe), loopback",
             );
-            const env = envOf(c);
+            const env = settingsOf(c);
             assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-cluster-superuser-password");
             assert.equal(env.PATRONI_RESTAPI_PASSWORD, "pw-cluster-patroni-api-password");
             assert.equal(env.APP_DATABASE, "app");
             assert.match((c.inputs.healthcheck as { tests: string[] }).tests[1], /8001\/health/);
+        }
+    });
+
+    it("a node's environment holds no secret: passwords and keys are in its secret file, a secret upload read by secret-env", () => {
+        for (let n = 1; n <= 4; n++) {
+            const c = container(run, `dev-db${n}`);
+            assert.deepEqual(envOf(c), { PATRONICTL_CONFIG_FILE: "/etc/patroni/patroni.yml", APP_DATABASE: "app", APP_USER: "app" });
+            assert.ok(secretFileOf(c)?.secret, "the file's content is secret in the state");
+            assert.deepEqual(
+                Object.keys(settingsOf(c))
+                    .filter(k => !(k in envOf(c)))
+                    .sort(),
+                [
+                    "APP_PASSWORD",
+                    "BARMAN_PASSWORD",
+                    "MONITOR_PASSWORD",
+                    "PATRONI_REPLICATION_PASSWORD",
+                    "PATRONI_RESTAPI_PASSWORD",
+                    "PATRONI_RESTAPI_USERNAME",
+                    "PATRONI_REWIND_PASSWORD",
+                    "PATRONI_SUPERUSER_PASSWORD",
+                    "STREAMING_BARMAN_PASSWORD",
+                    "TLS_KEY_B64",
+                ],
+            );
+            assert.deepEqual((c.inputs.command as string[]).slice(0, 2), ["secret-env", "tls-key"], "secret-env runs first");
         }
     });
 
@@ -283,7 +323,7 @@ describe("program: container inputs (dev stack)", () => {
             DATA_SOURCE_NAME:
                 "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=verify-full&sslrootcert=/etc/patroni-ha/tls/ca.pem&application_name=exporter",
         });
-        assert.equal(envOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-cluster-monitor-password");
+        assert.equal(settingsOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-cluster-monitor-password");
     });
 
     it("images build from images/<role> on the configured base image, never pushed", async () => {
@@ -408,8 +448,12 @@ describe("program: secrets", () => {
             if (c.inputs.envs !== undefined && JSON.stringify(unwrap(c.inputs.envs)).includes("pw-")) {
                 assert.ok(isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)} envs not secret`);
             }
-            for (const u of (unwrap(c.inputs.uploads) as { content: string }[] | undefined) ?? []) {
-                assert.doesNotMatch(u.content, /pw-/, `${unwrap(c.inputs.name)} upload holds a password`);
+            for (const u of (unwrap(c.inputs.uploads) as { file: string; content: string }[] | undefined) ?? []) {
+                if (u.file === SECRET_ENV) {
+                    assert.ok(secretFileOf(c)?.secret, `${unwrap(c.inputs.name)}: the secret file is secret`);
+                } else {
+                    assert.doesNotMatch(u.content, /pw-/, `${unwrap(c.inputs.name)} upload holds a password`);
+                }
             }
         }
         for (const key of [
@@ -511,7 +555,11 @@ describe("program: the stack's certificate authority", () => {
 
     it("no private key in an upload, a plain variable or a plain output; the CA certificate is a plain output", () => {
         for (const c of containers(run)) {
-            for (const u of (unwrap(c.inputs.uploads) as { content: string }[] | undefined) ?? []) {
+            for (const u of (unwrap(c.inputs.uploads) as { file: string; content: string }[] | undefined) ?? []) {
+                if (u.file === SECRET_ENV) {
+                    assert.ok(secretFileOf(c)?.secret, `${unwrap(c.inputs.name)}: the secret file's content is secret`);
+                    continue;
+                }
                 assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/, `${unwrap(c.inputs.name)} upload`);
             }
             if (c.inputs.envs !== undefined && JSON.stringify(unwrap(c.inputs.envs)).includes("TLS_KEY_B64")) {
@@ -556,16 +604,16 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         const db = container(run, "rs-db1"),
             barman = container(run, "rs-barman");
         for (const c of [db, barman, container(run, "rs-db2")]) {
-            assert.ok(isWrappedSecret(c.inputs.envs));
-            const env = envOf(c);
+            assert.ok(c === barman ? isWrappedSecret(c.inputs.envs) : secretFileOf(c)?.secret);
+            const env = settingsOf(c);
             for (const v of ["SSH_HOST_KEY_B64", "SSH_CLIENT_KEY_B64"]) {
                 assert.match(Buffer.from(env[v], "base64").toString(), /^-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-/, v);
             }
-            for (const u of unwrap(c.inputs.uploads) as { content: string }[]) {
-                assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/);
+            for (const u of unwrap(c.inputs.uploads) as { file: string; content: string }[]) {
+                assert.ok(u.file === SECRET_ENV || !/PRIVATE KEY|secret-/.test(u.content), u.file);
             }
         }
-        const key = (c: typeof db, v: string) => Buffer.from(envOf(c)[v], "base64").toString();
+        const key = (c: typeof db, v: string) => Buffer.from(settingsOf(c)[v], "base64").toString();
         assert.match(key(db, "SSH_HOST_KEY_B64"), /secret-cluster-barman-ssh-node-host-key/);
         assert.match(key(db, "SSH_CLIENT_KEY_B64"), /secret-cluster-barman-ssh-archive-key/);
         assert.match(key(barman, "SSH_HOST_KEY_B64"), /secret-cluster-barman-ssh-barman-host-key/);
@@ -615,7 +663,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         assert.equal(byType(plain, "tls:index/privateKey:PrivateKey").filter(k => k.name.includes("-ssh-")).length, 0);
         assert.doesNotMatch(upload(container(plain, "st-haproxy"), "/etc/haproxy/haproxy.cfg"), /2222/);
         for (const c of containers(plain)) {
-            assert.ok(!("SSH_HOST_KEY_B64" in (c.inputs.envs ? envOf(c) : {})));
+            assert.ok(!("SSH_HOST_KEY_B64" in settingsOf(c)));
         }
     });
 });
