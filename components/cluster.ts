@@ -297,8 +297,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     placement,
                     image: image("prometheus"),
                     address: spec.addresses.prometheus,
+                    members: servers,
                     targets: {
-                        members: servers,
                         etcd: spec.etcd.map(e => ({ name: e.name, address: e.address })),
                         haproxyAddress: spec.addresses.haproxy,
                         exporterAddress: spec.addresses.exporter,
@@ -323,14 +323,6 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     placement,
                     image: image("volume-metrics"),
                     address: spec.addresses.volumeMetrics,
-                    volumes: [
-                        ...spec.members.map((m, i) => ({
-                            role: "patroni" as const,
-                            member: m.name,
-                            volumeName: this.nodes[i].dataVolumeName,
-                        })),
-                        ...spec.etcd.map(e => ({ role: "etcd" as const, member: e.name, volumeName: this.etcd.dataVolumeNames[e.name] })),
-                    ],
                     resources: spec.resources.haproxy,
                 },
                 { parent: this },

@@ -1,8 +1,16 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
-import { PROMETHEUS_CONFIG, PROMETHEUS_DATA, PROMETHEUS_PORT } from "../configs/layout";
-import { AlertRulesInput, PrometheusConfigInput, renderAlertRules, renderPrometheusYml, RULES_FILE } from "../configs/prometheus";
+import { PROMETHEUS_CONFIG, PROMETHEUS_DATA, PROMETHEUS_PATRONI_TARGETS, PROMETHEUS_PORT } from "../configs/layout";
+import {
+    AlertRulesInput,
+    PrometheusConfigInput,
+    renderAlertRules,
+    renderPatroniTargets,
+    renderPrometheusYml,
+    RULES_FILE,
+} from "../configs/prometheus";
+import { ContainerFile } from "./containerFile";
 import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackLabels, stackNetwork } from "./docker";
 import { FileUpload } from "./stackCa";
 
@@ -15,6 +23,8 @@ export interface PrometheusServerArgs {
     address: string;
     /** What to scrape (fixed addresses of the stack's parts). */
     targets: PrometheusConfigInput;
+    /** The Patroni members, by name and address: a targets file written into the running container. */
+    members: { name: string; address: string }[];
     /** Alert thresholds. */
     alerts: AlertRulesInput;
     /** Host port the web UI and API are published on. */
@@ -30,6 +40,8 @@ export class PrometheusServer extends pulumi.ComponentResource {
     public readonly container: docker.Container;
     public readonly config: string;
     public readonly rules: string;
+    /** The Patroni members' targets file inside the container (rewritten when the node count changes). */
+    public readonly patroniTargets: ContainerFile;
 
     constructor(name: string, args: PrometheusServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PrometheusServer", name, {}, opts);
@@ -59,6 +71,16 @@ export class PrometheusServer extends pulumi.ComponentResource {
                 stopTimeout: 30,
             },
             childOptions(this, "prometheus", { deleteBeforeReplace: true }),
+        );
+        this.patroniTargets = new ContainerFile(
+            `${name}-patroni-targets`,
+            {
+                container: this.container.name,
+                containerId: this.container.id,
+                path: PROMETHEUS_PATRONI_TARGETS,
+                content: renderPatroniTargets(args.members),
+            },
+            { parent: this },
         );
         this.registerOutputs({ container: this.container.name, config: this.config, rules: this.rules });
     }

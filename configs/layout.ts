@@ -117,6 +117,8 @@ export const CERTIFICATE_RENEW_DAYS = 30;
 /** Prometheus's configuration, data and the stack's alert rules inside its image. */
 export const PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml";
 export const PROMETHEUS_DATA = "/var/lib/prometheus";
+/** The Patroni members to scrape (file_sd), on Prometheus's volume: written by the stack into the running container. */
+export const PROMETHEUS_PATRONI_TARGETS = `${PROMETHEUS_DATA}/targets/patroni.json`;
 export const PROMETHEUS_RULES = "/etc/prometheus/rules.yml";
 /** The optional Alertmanager (Debian's prometheus-alertmanager). */
 export const ALERTMANAGER_PORT = 9093;
@@ -124,14 +126,14 @@ export const ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml";
 export const ALERTMANAGER_DATA = "/var/lib/prometheus/alertmanager";
 
 /**
- * The volume-metrics container (with Prometheus): Debian's node exporter, filesystem numbers only, for every
- * node's and etcd member's data volume, mounted read-only under VOLUMES_DIR/<role>/<member>. Its port is
- * not published: only Prometheus reads it, over the stack network.
+ * The volume-metrics container (with Prometheus): Debian's node exporter, filesystem numbers only, of the
+ * filesystem holding the stack's Docker volumes, seen through a probe volume of its own mounted read-only at
+ * VOLUMES_PROBE (the `mountpoint` label of its metrics). Its port is not published: only Prometheus reads it,
+ * over the stack network.
  */
 export const VOLUME_METRICS_PORT = 9100;
 export const VOLUMES_DIR = "/volumes";
-/** Where a data volume appears in the volume-metrics container (the `mountpoint` label of its metrics). */
-export const volumeMountPath = (role: "patroni" | "etcd", member: string) => `${VOLUMES_DIR}/${role}/${member}`;
+export const VOLUMES_PROBE = `${VOLUMES_DIR}/docker`;
 
 /**
  * The layout each image is built with (Docker build args, which its Dockerfile turns into ENV for the

@@ -6,6 +6,7 @@ import {
     ETCD_METRICS_PORT,
     EXPORTER_PORT,
     HAPROXY_STATS_PORT,
+    PROMETHEUS_PATRONI_TARGETS,
     PROMETHEUS_RULES,
     TLS_FILES,
     VOLUME_METRICS_PORT,
@@ -15,8 +16,6 @@ import { cronLongestGapSeconds } from "../lib/cron";
 import { dumpYaml } from "./yaml";
 
 export interface PrometheusConfigInput {
-    /** Patroni members by name and address. */
-    members: { name: string; address: string }[];
     /** etcd members by name and address (etcd serves /metrics on its client port). */
     etcd: { name: string; address: string }[];
     haproxyAddress: string;
@@ -30,7 +29,21 @@ export interface PrometheusConfigInput {
 
 export const RULES_FILE = PROMETHEUS_RULES;
 
-/** prometheus.yml: every metrics endpoint of the stack, by fixed address. */
+/**
+ * The Patroni members Prometheus scrapes, as a file_sd targets file (JSON): Prometheus re-reads it by itself,
+ * so adding or removing a node rewrites this file (components/containerFile.ts) and replaces no container.
+ */
+export function renderPatroniTargets(members: { name: string; address: string }[]): string {
+    return (
+        JSON.stringify(
+            members.map(m => ({ targets: [`${m.address}:${API_PORT}`], labels: { member: m.name } })),
+            null,
+            2,
+        ) + "\n"
+    );
+}
+
+/** prometheus.yml: every metrics endpoint of the stack, by fixed address; the Patroni members from PROMETHEUS_PATRONI_TARGETS. */
 export function renderPrometheusYml(input: PrometheusConfigInput): string {
     return dumpYaml({
         global: { scrape_interval: "15s", evaluation_interval: "15s" },
@@ -41,7 +54,8 @@ export function renderPrometheusYml(input: PrometheusConfigInput): string {
                 job_name: "patroni",
                 scheme: "https",
                 tls_config: { ca_file: TLS_FILES.ca },
-                static_configs: input.members.map(m => ({ targets: [`${m.address}:${API_PORT}`], labels: { member: m.name } })),
+                // Watched by Prometheus (and re-read every 30 s): the node count changes without a reload.
+                file_sd_configs: [{ files: [PROMETHEUS_PATRONI_TARGETS], refresh_interval: "30s" }],
             },
             {
                 // etcd's plain metrics listener: its client port takes only the stack's certificates.
@@ -185,7 +199,7 @@ export function renderAlertRules(input: AlertRulesInput): string {
                         "DataVolumeFilling",
                         `min by (mountpoint) (node_filesystem_avail_bytes{job="volumes",mountpoint=~"${VOLUMES_DIR}/.+"} / node_filesystem_size_bytes{job="volumes",mountpoint=~"${VOLUMES_DIR}/.+"}) < ${VOLUME_FREE_FRACTION}`,
                         "5m",
-                        `A data volume (${VOLUMES_DIR}/patroni/<member>: PostgreSQL with its pg_wal; ${VOLUMES_DIR}/etcd/<member>: the DCS) has less than ${VOLUME_FREE_FRACTION * 100}% free: PostgreSQL stops when pg_wal cannot grow, and etcd refuses writes (then no failover) when its disk is full.`,
+                        `The filesystem holding the stack's Docker volumes (every node's PostgreSQL with its pg_wal, etcd's data, Barman's) has less than ${VOLUME_FREE_FRACTION * 100}% free: PostgreSQL stops when pg_wal cannot grow, and etcd refuses writes (then no failover) when its disk is full.`,
                     ),
                     rule(
                         "VolumeMetricsDown",

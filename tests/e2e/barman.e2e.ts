@@ -12,7 +12,7 @@ import { archiveGaps, archivedWalNames, dockerExec, listBackups, switchWalAndWai
 import { pitr, removePitr } from "../../ops/pitr";
 import { BARMAN_SERVER } from "../../configs/barman";
 import { renderAlertRules } from "../../configs/prometheus";
-import { BARMAN_BACKUPS, PG_DATA, WAL_INCOMING } from "../../configs/layout";
+import { BARMAN_BACKUPS, ETCD_DATA, PG_DATA, VOLUMES_PROBE, WAL_INCOMING } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { Deployed, deployStack, pg, query } from "../support/stack";
 import { waitBarmanCheck, waitFor } from "../support/workload";
@@ -230,19 +230,21 @@ describe("e2e: Barman follows the leader", function () {
                 JSON.stringify(["barman", "etcd", "haproxy", "patroni", "patroni", "patroni", "postgres", "volumes"])
             );
         });
-        // Every node's and etcd member's data volume, and the same filesystem PostgreSQL sees (df in the node).
+        // The filesystem holding the stack's volumes, through volume-metrics' probe: the one every node's data
+        // volume and etcd's are on (df inside them).
         const sizes = (await (
             await fetch(`${url}api/v1/query?query=${encodeURIComponent('node_filesystem_size_bytes{job="volumes"}')}`)
         ).json()) as { data: { result: { metric: { mountpoint: string }; value: [number, string] }[] } };
         const byMount = Object.fromEntries(sizes.data.result.map(r => [r.metric.mountpoint, Number(r.value[1])]));
-        assert.deepEqual(Object.keys(byMount).sort(), [
-            "/volumes/etcd/etcd1",
-            "/volumes/patroni/db1",
-            "/volumes/patroni/db2",
-            "/volumes/patroni/db3",
-        ]);
-        const df = await docker(["exec", `${STACK}-db1`, "df", "-B1", "--output=size", PG_DATA]);
-        assert.equal(byMount["/volumes/patroni/db1"], Number(df.split("\n").pop()!.trim()), df);
+        assert.deepEqual(Object.keys(byMount), [VOLUMES_PROBE]);
+        for (const [part, dir] of [
+            [`${STACK}-db1`, PG_DATA],
+            [`${STACK}-db3`, PG_DATA],
+            [`${STACK}-etcd1`, ETCD_DATA],
+        ]) {
+            const df = await docker(["exec", part, "df", "-B1", "--output=size", dir]);
+            assert.equal(byMount[VOLUMES_PROBE], Number(df.split("\n").pop()!.trim()), `${part}: ${df}`);
+        }
         const rules = (await (await fetch(`${url}api/v1/rules`)).json()) as {
             data: { groups: { rules: { name: string; health: string }[] }[] };
         };
@@ -270,6 +272,35 @@ describe("e2e: Barman follows the leader", function () {
         await waitFor("barman_check_ok 1", 60, async () =>
             (await (await fetch(d.outputs.metricsUrls.barman)).text()).includes('barman_check_ok{server="cluster"} 1'),
         );
+    });
+
+    it("11i. a node added and removed with Prometheus on: Prometheus and volume-metrics keep their containers, the targets follow", async () => {
+        const url = d.outputs.prometheusUrl!;
+        const ids = async () => docker(["inspect", "-f", "{{.Id}}", `${STACK}-prometheus`, `${STACK}-volume-metrics`]);
+        const before = await ids();
+        const patroniTargets = async () => {
+            const t = (await (await fetch(`${url}api/v1/targets`)).json()) as {
+                data: { activeTargets: { labels: { job: string; member?: string }; health: string }[] };
+            };
+            return t.data.activeTargets
+                .filter(x => x.labels.job === "patroni" && x.health === "up")
+                .map(x => x.labels.member)
+                .sort()
+                .join(",");
+        };
+        const gateway = parseConfig(CONFIG, STACK).spec.addresses.gateway;
+        const deploy = (patroniNodes: number) =>
+            deployStack(stackFile(STACK, { ...CONFIG, patroniNodes, alertmanager: { webhookUrl: hook.url(gateway) } }), {
+                log,
+                update: true,
+            });
+        d = await deploy(4);
+        // Prometheus re-reads the targets file by itself (file_sd): no reload, no new container.
+        await waitFor("db4 scraped", 90, async () => (await patroniTargets()) === "db1,db2,db3,db4");
+        assert.equal(await ids(), before, "Prometheus's and volume-metrics' containers kept");
+        d = await deploy(3);
+        await waitFor("db4 no longer a target", 90, async () => (await patroniTargets()) === "db1,db2,db3");
+        assert.equal(await ids(), before, "kept on the way back too");
     });
 
     it("4a. PITR to a moment ago (SELECT now() as PostgreSQL prints it, no manual WAL switch): exactly the rows before it", async () => {

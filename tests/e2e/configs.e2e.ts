@@ -11,12 +11,13 @@ import {
     HAPROXY_STATS_PEM,
     layoutBuildArgs,
     PROMETHEUS_CONFIG,
+    PROMETHEUS_PATRONI_TARGETS,
     PROMETHEUS_RULES,
     TLS_FILES,
 } from "../../configs/layout";
 import { renderAlertmanagerYml } from "../../configs/alertmanager";
 import { renderPatroniYml } from "../../configs/patroni";
-import { renderAlertRules, renderPrometheusYml } from "../../configs/prometheus";
+import { renderAlertRules, renderPatroniTargets, renderPrometheusYml } from "../../configs/prometheus";
 import { renderSshdConfig } from "../../configs/ssh";
 import { cronProblem } from "../../lib/cron";
 import { CRON_SAMPLES } from "../support/cronSamples";
@@ -59,7 +60,6 @@ const CHECK_CA = CHECK_AUTHORITY.cert;
 /** The check stack's prometheus.yml, sending alerts to an Alertmanager at `alertmanagerAddress` when given. */
 const prometheusYml = (alertmanagerAddress?: string) =>
     renderPrometheusYml({
-        members: spec.members,
         etcd: spec.etcd,
         haproxyAddress: spec.addresses.haproxy,
         exporterAddress: spec.addresses.exporter,
@@ -260,13 +260,28 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
     it("promtool accepts prometheus.yml and the alert rules (and rejects a broken rule)", async () => {
         const yml = prometheusYml();
         const rules = renderAlertRules({ maximumLagOnFailover: 1048576, backupMaxAgeSeconds: 93600 });
+        const targets = renderPatroniTargets(spec.members);
         const good = await inImage(
             "prometheus",
-            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: rules, [TLS_FILES.ca]: CHECK_CA },
+            { [PROMETHEUS_CONFIG]: yml, [PROMETHEUS_RULES]: rules, [TLS_FILES.ca]: CHECK_CA, [PROMETHEUS_PATRONI_TARGETS]: targets },
             "promtool check config /etc/prometheus/prometheus.yml",
             "root",
         );
         assert.equal(good.code, 0, good.out);
+        // promtool reads the Patroni members' targets file too: a broken one fails the check.
+        assert.match(good.out, new RegExp(`${PROMETHEUS_PATRONI_TARGETS.replace(/\//g, "\\/")}`), good.out);
+        const badTargets = await inImage(
+            "prometheus",
+            {
+                [PROMETHEUS_CONFIG]: yml,
+                [PROMETHEUS_RULES]: rules,
+                [TLS_FILES.ca]: CHECK_CA,
+                [PROMETHEUS_PATRONI_TARGETS]: targets.slice(0, -4),
+            },
+            "promtool check config /etc/prometheus/prometheus.yml",
+            "root",
+        );
+        assert.notEqual(badTargets.code, 0, `a broken targets file must fail the check: ${badTargets.out}`);
         // Every rule the renderer writes is one promtool counts.
         const count = (rules.match(/^\s*- alert: /gm) ?? []).length;
         assert.ok(count >= 13, `rendered ${count} rules`);

@@ -13,6 +13,7 @@ import { applyDynamicConfig, DynamicConfigState } from "../../components/dcsClie
 import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
 import { rolloutStepProvider } from "../../components/rolloutStep";
 import { etcdRolloutStepProvider } from "../../components/etcdRolloutStep";
+import { containerFileProvider } from "../../components/containerFile";
 import { etcdMembershipProvider } from "../../components/etcdMembership";
 import { docker, waitHealthy } from "./docker";
 
@@ -104,7 +105,7 @@ export type Action = "same" | "create" | "replace" | "update" | "delete";
 
 const CONTAINER = "docker:index/container:Container";
 
-/** The program's dynamic resources, told apart by name: the etcd membership guard, the rollout steps, the DCS configuration. */
+/** The program's dynamic resources, told apart by name: the etcd membership guard, the rollout steps, Prometheus's targets file, the DCS configuration. */
 const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
     name.endsWith("-etcd-membership")
         ? etcdMembershipProvider
@@ -112,7 +113,9 @@ const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
           ? rolloutStepProvider
           : /-rollout-etcd\d+$/.test(name)
             ? etcdRolloutStepProvider
-            : dynamicConfigProvider;
+            : name.endsWith("-patroni-targets")
+              ? containerFileProvider
+              : dynamicConfigProvider;
 const canonical = (v: unknown): string =>
     JSON.stringify(v, (_k, x) =>
         x !== null && typeof x === "object" && !Array.isArray(x)

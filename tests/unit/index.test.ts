@@ -367,11 +367,22 @@ describe("program: the optional Prometheus", () => {
         assert.deepEqual(c.inputs.ports, [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 1);
         const cfg = yaml.load(upload(c, "/etc/prometheus/prometheus.yml")) as {
-            scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+            scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; file_sd_configs?: { files: string[] }[] }[];
         };
-        const targets = Object.fromEntries(cfg.scrape_configs.map(j => [j.job_name, j.static_configs.flatMap(sc => sc.targets)]));
+        // The Patroni members come from a targets file the stack writes into the running container.
+        const patroni = cfg.scrape_configs.find(j => j.job_name === "patroni")!;
+        assert.deepEqual(patroni.file_sd_configs?.[0].files, ["/var/lib/prometheus/targets/patroni.json"]);
+        const file = byType(run, DYNAMIC).find(r => r.name === "cluster-prometheus-patroni-targets")!;
+        assert.equal(file.inputs.path, "/var/lib/prometheus/targets/patroni.json");
+        assert.equal(file.inputs.container, "mon-prometheus");
+        assert.deepEqual(JSON.parse(file.inputs.content as string), [
+            { targets: ["10.77.2.21:8001"], labels: { member: "db1" } },
+            { targets: ["10.77.2.22:8001"], labels: { member: "db2" } },
+        ]);
+        const targets = Object.fromEntries(
+            cfg.scrape_configs.filter(j => j.static_configs).map(j => [j.job_name, j.static_configs!.flatMap(sc => sc.targets)]),
+        );
         assert.deepEqual(targets, {
-            patroni: ["10.77.2.21:8001", "10.77.2.22:8001"],
             haproxy: ["10.77.2.2:8404"],
             postgres: ["10.77.2.4:9187"],
             barman: ["10.77.2.3:9780"],
@@ -385,7 +396,7 @@ describe("program: the optional Prometheus", () => {
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-alertmanager").length, 0);
     });
 
-    it("with Prometheus, the volume-metrics container mounts every node's and etcd member's data volume read-only and publishes nothing", async () => {
+    it("with Prometheus, the volume-metrics container reads a probe volume of its own (no data volume mounted) and publishes nothing", async () => {
         const run = await runProgram({ prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2, etcdNodes: 3 }, "mon");
         const c = container(run, "mon-volume-metrics");
         assert.equal(c.inputs.image, "sha256:cluster-images-volume-metrics");
@@ -393,19 +404,10 @@ describe("program: the optional Prometheus", () => {
         assert.equal(c.inputs.ports, undefined, "only Prometheus reads it, over the stack network");
         assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.2.8");
         assert.deepEqual(unwrap(c.inputs.volumes), [
-            { volumeName: "mon-db1-data", containerPath: "/volumes/patroni/db1", readOnly: true },
-            { volumeName: "mon-db2-data", containerPath: "/volumes/patroni/db2", readOnly: true },
-            { volumeName: "mon-etcd1-data", containerPath: "/volumes/etcd/etcd1", readOnly: true },
-            { volumeName: "mon-etcd2-data", containerPath: "/volumes/etcd/etcd2", readOnly: true },
-            { volumeName: "mon-etcd3-data", containerPath: "/volumes/etcd/etcd3", readOnly: true },
+            { volumeName: "mon-volume-metrics-probe", containerPath: "/volumes/docker", readOnly: true },
         ]);
-        // Exactly the data volumes the nodes and etcd members use.
-        const used = containers(run)
-            .filter(x => /^mon-(db|etcd)\d+$/.test(String(unwrap(x.inputs.name))))
-            .flatMap(x => (unwrap(x.inputs.volumes) as { volumeName: string }[]).map(v => v.volumeName))
-            .filter(v => /-data$/.test(v))
-            .sort();
-        assert.deepEqual(used, ["mon-db1-data", "mon-db2-data", "mon-etcd1-data", "mon-etcd2-data", "mon-etcd3-data"]);
+        const probe = byType(run, "docker:index/volume:Volume").find(v => v.inputs.name === "mon-volume-metrics-probe");
+        assert.ok(probe, "the probe volume is the stack's own (kept or not on destroy: cluster.test.ts)");
     });
 
     it("alertmanager.webhookUrl adds Alertmanager: its image, container and URL, Prometheus sending to it, every alert to the webhook", async () => {
@@ -873,6 +875,21 @@ describe("program: the second `pulumi up`", () => {
             assert.equal(five[part], four[part], part);
             assert.equal(three[part], four[part], part);
         }
+        // With Prometheus: its container and volume-metrics' stay; only the targets file it re-reads changes.
+        const withPrometheus = async (patroniNodes: number) => {
+            const run = await runProgram({ patroniNodes, prometheus: true }, "dev");
+            const file = byType(run, DYNAMIC).find(r => r.name.endsWith("-patroni-targets"))!;
+            return { containers: containerInputs(run), targets: JSON.parse(file.inputs.content as string) as unknown[] };
+        };
+        const [p4, p5, p3] = [await withPrometheus(4), await withPrometheus(5), await withPrometheus(3)];
+        for (const part of ["dev-prometheus", "dev-volume-metrics"]) {
+            assert.equal(p5.containers[part], p4.containers[part], part);
+            assert.equal(p3.containers[part], p4.containers[part], part);
+        }
+        assert.deepEqual(
+            [p3, p4, p5].map(p => p.targets.length),
+            [3, 4, 5],
+        );
     });
 
     it("an unchanged config gives byte-identical inputs everywhere", async () => {
