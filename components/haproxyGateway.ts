@@ -4,6 +4,7 @@ import { HaproxySpec, RoleResources } from "../config";
 import { HaproxyServer, renderHaproxyCfg } from "../configs/haproxy";
 import { HAPROXY_CONFIG, HAPROXY_HEALTH_PORT, HAPROXY_READ_PORT, HAPROXY_STATS_PORT, HAPROXY_WRITE_PORT } from "../configs/layout";
 import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { ContainerFile } from "./containerFile";
 import { ContainerTls } from "./stackCa";
 
 export interface HaproxyGatewayArgs {
@@ -41,6 +42,8 @@ export class HaproxyGateway extends pulumi.ComponentResource {
     public readonly container: docker.Container;
     /** The rendered haproxy.cfg (credentials are read from the environment). */
     public readonly config: string;
+    /** haproxy.cfg inside the running container, applied by haproxy-apply-config (checked, then reloaded). */
+    public readonly configFile: ContainerFile;
 
     constructor(name: string, args: HaproxyGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:HaproxyGateway", name, {}, opts);
@@ -66,7 +69,8 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 user: "haproxy",
                 command: ["tls-key", "haproxy-start", HAPROXY_CONFIG],
                 envs,
-                uploads: [{ file: HAPROXY_CONFIG, content: this.config }, ...args.tls.uploads],
+                // haproxy.cfg is written into the running container (configFile below): not an input here.
+                uploads: args.tls.uploads,
                 tmpfs: args.tls.tmpfs,
                 networksAdvanced: stackNetwork(networkName, args.address, "haproxy"),
                 ports: [
@@ -79,6 +83,19 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 stopTimeout: 10,
             },
             childOptions(this, "haproxy", { deleteBeforeReplace: true }),
+        );
+        // A timing or lag change rewrites the file and reloads HAProxy seamlessly: the container, its
+        // listeners and the connections it holds stay. A replaced container gets the file again.
+        this.configFile = new ContainerFile(
+            `${name}-config`,
+            {
+                container: this.container.name,
+                containerId: this.container.id,
+                path: HAPROXY_CONFIG,
+                content: this.config,
+                command: ["haproxy-apply-config"],
+            },
+            { parent: this },
         );
         this.registerOutputs({ container: this.container.name, config: this.config });
     }

@@ -1,8 +1,10 @@
 import { HaproxySpec } from "../config";
 import {
     API_PORT,
+    HAPROXY_ADMIN_SOCKET,
     HAPROXY_HEALTH_PORT,
     HAPROXY_READ_PORT,
+    HAPROXY_SERVER_STATE,
     HAPROXY_SSH_PORT,
     HAPROXY_STATS_PEM,
     HAPROXY_STATS_PORT,
@@ -60,10 +62,14 @@ export function renderHaproxyCfg(input: HaproxyConfigInput): string {
         "global",
         "    log stdout format raw local0 info",
         "    maxconn 4096",
-        "    stats socket /run/haproxy/admin.sock mode 600 level admin",
+        `    stats socket ${HAPROXY_ADMIN_SOCKET} mode 600 level admin`,
+        // A reload (haproxy-apply-config) saves every server's state here first and the new worker starts
+        // from it: the leader stays the one UP server of the write pool, no replica is UP before its check.
+        `    server-state-file ${HAPROXY_SERVER_STATE}`,
         "",
         "defaults",
         "    mode tcp",
+        "    load-server-state-from-file global",
         "    log global",
         "    option dontlognull",
         "    retries 2",

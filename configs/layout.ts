@@ -18,7 +18,15 @@ export const PG_HOME = "/var/lib/postgresql";
 export const PG_DATA = `${PG_HOME}/${PG_VERSION}/data`;
 export const PG_BIN = `/usr/lib/postgresql/${PG_VERSION}/bin`;
 export const PATRONI_CONFIG = "/etc/patroni/patroni.yml";
-export const HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
+/**
+ * haproxy.cfg is not an upload: the stack writes it into the running container (haproxy-apply-config, through
+ * a ContainerFile), where haproxy-start waits for it, and a change reloads HAProxy without a new container.
+ * HAPROXY_SERVER_STATE carries the servers' UP/DOWN state across a reload; HAPROXY_PID names the master.
+ */
+export const HAPROXY_CONFIG = "/var/lib/haproxy-ha/haproxy.cfg";
+export const HAPROXY_SERVER_STATE = "/var/lib/haproxy-ha/server-state";
+export const HAPROXY_PID = "/run/haproxy/haproxy.pid";
+export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
 export const ETCD_DATA = "/var/lib/etcd";
 export const BARMAN_HOME = "/var/lib/barman";
 export const BARMAN_BACKUPS = "/data/pg-backup";
@@ -170,6 +178,9 @@ export function layoutBuildArgs(role: string): Record<string, string> {
         },
         haproxy: {
             HAPROXY_CONFIG,
+            HAPROXY_SERVER_STATE,
+            HAPROXY_PID,
+            HAPROXY_ADMIN_SOCKET,
             HAPROXY_WRITE_PORT: String(HAPROXY_WRITE_PORT),
             HAPROXY_READ_PORT: String(HAPROXY_READ_PORT),
             HAPROXY_STATS_PORT: String(HAPROXY_STATS_PORT),

@@ -586,7 +586,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         config = next;
     });
 
-    it("11d. a second deploy on the running stack applies only the difference: the same config touches no container; a HAProxy timing change replaces HAProxy alone; an etcdNodes change is refused", async () => {
+    it("11d. a second deploy on the running stack applies only the difference: the same config touches no container; a HAProxy timing change reloads HAProxy in place (no container, a held session survives, never two servers UP for writes); an etcdNodes change is refused", async () => {
         const ids = async () =>
             Object.fromEntries(
                 (await docker(["ps", "-a", "--filter", `label=patroni-ha.stack=${STACK}`, "--format", "{{.Names}} {{.ID}}"]))
@@ -604,22 +604,69 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.deepEqual(await ids(), before, "no container replaced");
         assert.equal(same.outputs.superuserPassword, d.outputs.superuserPassword, "generated passwords kept");
 
-        const next = { ...config, haproxy: { inter: 750 } };
+        // A HAProxy timing change: haproxy.cfg is rewritten inside the running container and HAProxy reloads
+        // (master and container kept, a new worker starting from the servers' saved states), under a writer
+        // and with a session held open through the write port.
+        const next = { ...config, haproxy: { inter: 750, rise: 2 } };
+        const inHaproxy = (script: string) => docker(["exec", `${STACK}-haproxy`, "sh", "-c", script]);
+        const workerPid = async () =>
+            (await inHaproxy('echo "show info" | socat stdio UNIX-CONNECT:$HAPROXY_ADMIN_SOCKET')).match(/^Pid: (\d+)$/m)![1];
+        const [masterBefore, workerBefore] = [await inHaproxy("cat $HAPROXY_PID"), await workerPid()];
+        const held = new Client(pg(d.outputs.writeConnectionString, { connectionTimeoutMillis: 5000 }));
+        held.on("error", () => undefined);
+        await held.connect();
+        const heldPid = (await held.query<{ p: number }>("SELECT pg_backend_pid() AS p")).rows[0].p;
+        await createTable(d.outputs.writeConnectionString, "reload");
+        const writer = startWriter(d.outputs.writeConnectionString, "reload");
+        // The write pool as HAProxy's stats show it, sampled throughout: never more than one server UP.
+        const auth = `Basic ${Buffer.from(`${d.outputs.statsUser}:${d.outputs.statsPassword}`).toString("base64")}`;
+        const upInWritePool: string[][] = [];
+        let sampling = true;
+        const sampler = (async () => {
+            while (sampling) {
+                const csv = await httpRequest("GET", `${d.outputs.statsUrl};csv`, { headers: { authorization: auth }, timeoutMs: 2000 })
+                    .then(r => r.text)
+                    .catch(() => "");
+                const up = csv
+                    .split("\n")
+                    .filter(l => l.startsWith("primary,db") && l.split(",")[17] === "UP")
+                    .map(l => l.split(",")[1]);
+                if (csv) {
+                    upInWritePool.push(up);
+                }
+                await new Promise(resolve => setTimeout(resolve, 100));
+            }
+        })();
+        const changeAt = Date.now();
         const changed = await deployStack(stackFile(STACK, next), { log, update: true });
-        assert.deepEqual(changedContainers(changed), ["cluster-haproxy-container replace"]);
-        const after = await ids();
-        assert.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
-        for (const [name, id] of Object.entries(after)) {
-            assert.equal(id !== before[name], name === `${STACK}-haproxy`, `${name}: replaced only if HAProxy`);
-        }
-        const cfg = await docker(["exec", `${STACK}-haproxy`, "cat", "/etc/haproxy/haproxy.cfg"]);
-        assert.match(cfg, /inter 750/);
-        await waitFor("the write port through the new HAProxy", 60, async () =>
-            query(changed.outputs.writeConnectionString, "SELECT 1").then(
-                () => true,
-                () => false,
-            ),
+        const doneAt = Date.now();
+        await writer.ackedAfter(doneAt, 30000);
+        sampling = false;
+        await sampler;
+        const result = await writer.stop();
+        log(
+            `HAProxy reload under a writer: ${result.failures}/${result.attempts} attempts failed, longest gap ${result.outageSeconds.toFixed(2)} s`,
         );
+        assert.deepEqual(changedContainers(changed), [], "no container replaced for a HAProxy timing");
+        assert.deepEqual(
+            changed.engine.actions.filter(a => a.action !== "same").map(a => `${a.name} ${a.action}`),
+            ["cluster-haproxy-config update"],
+        );
+        assert.deepEqual(await ids(), before, "every container kept");
+        assert.equal(await inHaproxy("cat $HAPROXY_PID"), masterBefore, "the same HAProxy master");
+        assert.notEqual(await workerPid(), workerBefore, "a new worker: HAProxy reloaded");
+        assert.match(await inHaproxy("cat $HAPROXY_CONFIG"), /default-server inter 750 .* rise 2 /);
+        assert.ok(upInWritePool.length > 10, `${upInWritePool.length} samples`);
+        assert.deepEqual(
+            upInWritePool.filter(up => up.length > 1),
+            [],
+            "never two servers UP in the write pool (the new worker starts from the saved states)",
+        );
+        // The session opened before the reload is still served (by the old worker) and still the same backend.
+        assert.equal((await held.query<{ p: number }>("SELECT pg_backend_pid() AS p")).rows[0].p, heldPid, "the held session survived");
+        await held.end();
+        assertAckedAround(result, changeAt, doneAt);
+        assert.deepEqual(await missingRows(d.outputs.writeConnectionString, "reload", result.acked), []);
         d = changed;
         config = next;
 

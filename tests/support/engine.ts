@@ -105,7 +105,7 @@ export type Action = "same" | "create" | "replace" | "update" | "delete";
 
 const CONTAINER = "docker:index/container:Container";
 
-/** The program's dynamic resources, told apart by name: the etcd membership guard, the rollout steps, Prometheus's targets file, the DCS configuration. */
+/** The program's dynamic resources, told apart by name: the etcd membership guard, the rollout steps, files written into containers (Prometheus's targets, haproxy.cfg), the DCS configuration. */
 const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
     name.endsWith("-etcd-membership")
         ? etcdMembershipProvider
@@ -113,7 +113,7 @@ const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
           ? rolloutStepProvider
           : /-rollout-etcd\d+$/.test(name)
             ? etcdRolloutStepProvider
-            : name.endsWith("-patroni-targets")
+            : /-(patroni-targets|haproxy-config)$/.test(name)
               ? containerFileProvider
               : dynamicConfigProvider;
 const canonical = (v: unknown): string =>

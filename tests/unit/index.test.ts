@@ -30,6 +30,14 @@ function settingsOf(c: { inputs: Record<string, unknown> }): Record<string, stri
     const env = c.inputs.envs === undefined ? [] : (unwrap(c.inputs.envs) as string[]);
     return Object.fromEntries([...env, ...secrets].map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 }
+/** haproxy.cfg as the stack writes it into the HAProxy container (its ContainerFile, applied by haproxy-apply-config). */
+function haproxyCfg(run: Awaited<ReturnType<typeof runProgram>>): string {
+    const file = byType(run, DYNAMIC).find(r => r.name === "cluster-haproxy-config");
+    assert.ok(file, "no cluster-haproxy-config");
+    assert.deepEqual(file.inputs.command, ["haproxy-apply-config"]);
+    assert.equal(file.inputs.path, "/var/lib/haproxy-ha/haproxy.cfg");
+    return file.inputs.content as string;
+}
 function upload(c: { inputs: Record<string, unknown> }, file: string): string {
     const u = (unwrap(c.inputs.uploads) as { file: string; content: string }[]).find(x => x.file === file);
     assert.ok(u, `no upload ${file}`);
@@ -69,6 +77,7 @@ describe("program: resources per topology", () => {
                 [
                     "cluster-dcs-config",
                     "cluster-etcd-membership",
+                    "cluster-haproxy-config",
                     ...Array.from({ length: patroniNodes }, (_, i) => `cluster-rollout-db${i + 1}`),
                     ...Array.from({ length: etcdNodes }, (_, i) => `cluster-etcd-rollout-etcd${i + 1}`),
                     "cluster-rollout-done",
@@ -87,9 +96,8 @@ describe("program: resources per topology", () => {
                 assert.equal(byType(run, `patroni-ha:index:${type}`).length, 1, type);
             }
             assert.equal(byType(run, "patroni-ha:index:PatroniNode").length, patroniNodes);
-            const haproxyCfg = upload(container(run, "topo-haproxy"), "/etc/haproxy/haproxy.cfg");
             // Every slot (db1 … db9 at .21 … .29) in both backends, whatever patroniNodes is.
-            const servers = haproxyCfg.match(/^\s+server db\d \S+/gm) ?? [];
+            const servers = haproxyCfg(run).match(/^\s+server db\d \S+/gm) ?? [];
             assert.equal(servers.length, 2 * 9);
             assert.match(servers[8], /server db9 10\.\d+\.\d+\.29:5431$/);
         });
@@ -228,8 +236,16 @@ describe("program: container inputs (dev stack)", () => {
         const { TLS_KEY_B64: key, ...env } = envOf(c);
         assert.deepEqual(env, { STATS_USER: "admin", STATS_PASSWORD: "pw-cluster-stats-password" });
         assert.match(Buffer.from(key, "base64").toString(), /cluster-ca-haproxy-key/);
-        assert.deepEqual(c.inputs.command, ["tls-key", "haproxy-start", "/etc/haproxy/haproxy.cfg"]);
-        assert.match(upload(c, "/etc/haproxy/haproxy.cfg"), /bind \*:8404 ssl crt \/run\/patroni-ha-tls\/stats\.pem/);
+        assert.deepEqual(c.inputs.command, ["tls-key", "haproxy-start", "/var/lib/haproxy-ha/haproxy.cfg"]);
+        // haproxy.cfg is no input of the container: the stack writes it into the running container.
+        assert.ok(!(unwrap(c.inputs.uploads) as { file: string }[]).some(u => u.file.endsWith("haproxy.cfg")));
+        const cfg = haproxyCfg(run);
+        assert.match(cfg, /bind \*:8404 ssl crt \/run\/patroni-ha-tls\/stats\.pem/);
+        // A reload keeps every server's state (no replica UP in the write pool before its first check).
+        assert.match(cfg, /^\s+server-state-file \/var\/lib\/haproxy-ha\/server-state$/m);
+        assert.match(cfg, /^\s+load-server-state-from-file global$/m);
+        const file = byType(run, DYNAMIC).find(r => r.name === "cluster-haproxy-config")!;
+        assert.equal(file.inputs.container, "dev-haproxy");
         assert.deepEqual(Object.keys(c.inputs.tmpfs as object), ["/run/patroni-ha-tls"]);
         assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.2");
     });
@@ -650,7 +666,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         assert.match(server, /^archiver = on$/m);
         assert.doesNotMatch(server, /slot_name|incoming_wals_directory/);
         const haproxy = container(run, "rs-haproxy");
-        const cfg = upload(haproxy, "/etc/haproxy/haproxy.cfg");
+        const cfg = haproxyCfg(run);
         assert.match(cfg, /frontend ssh_leader\n\s+bind \*:2222\n\s+default_backend ssh_primary/);
         assert.match(cfg, /backend ssh_primary\n\s+balance first\n\s+option httpchk OPTIONS \/primary/);
         assert.match(
@@ -663,7 +679,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
     it("streaming mode (the default) has none of it", async () => {
         const plain = await runProgram({ patroniNodes: 2 }, "st");
         assert.equal(byType(plain, "tls:index/privateKey:PrivateKey").filter(k => k.name.includes("-ssh-")).length, 0);
-        assert.doesNotMatch(upload(container(plain, "st-haproxy"), "/etc/haproxy/haproxy.cfg"), /2222/);
+        assert.doesNotMatch(haproxyCfg(plain), /2222/);
         for (const c of containers(plain)) {
             assert.ok(!("SSH_HOST_KEY_B64" in settingsOf(c)));
         }
@@ -845,6 +861,15 @@ describe("program: the second `pulumi up`", () => {
             assert.deepEqual(fingerprintsOf(after), fingerprintsOf(before));
         });
     }
+
+    it("changing HAProxy's timings or the read pool's lag limit changes no container's inputs, only haproxy.cfg (reloaded in place)", async () => {
+        const before = await runProgram({}, "dev");
+        for (const b of [{ haproxy: { inter: 900, rise: 3 } }, { patroni: { maximumLagOnFailover: 2097152 } }]) {
+            const after = await runProgram(b, "dev");
+            assert.deepEqual(containerInputs(after), containerInputs(before), JSON.stringify(b));
+            assert.notEqual(haproxyCfg(after), haproxyCfg(before), JSON.stringify(b));
+        }
+    });
 
     for (const [what, b] of [
         ["resources.patroni.memoryMb", { resources: { patroni: { memoryMb: 1024 } } }],
