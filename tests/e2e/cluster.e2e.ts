@@ -641,6 +641,8 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         const changed = await deployStack(stackFile(STACK, next), { log, update: true });
         const doneAt = Date.now();
         await writer.ackedAfter(doneAt, 30000);
+        // The new worker's first seconds are when a server would show UP before its first check.
+        await new Promise(resolve => setTimeout(resolve, 3000));
         sampling = false;
         await sampler;
         const result = await writer.stop();
