@@ -871,6 +871,17 @@ describe("program: the second `pulumi up`", () => {
         }
     });
 
+    it("changing the profile changes no container's inputs: Patroni's timings go to the DCS, HAProxy's to haproxy.cfg", async () => {
+        // sentinel set explicitly: its default follows the profile (on with fast, off with conservative).
+        const fast = await runProgram({ profile: "fast", sentinel: true }, "dev");
+        const conservative = await runProgram({ profile: "conservative", sentinel: true }, "dev");
+        assert.deepEqual(containerInputs(conservative), containerInputs(fast));
+        assert.deepEqual(fingerprintsOf(conservative), fingerprintsOf(fast));
+        assert.equal((unwrap(dcsOf(conservative).inputs.config) as { ttl: number }).ttl, 30);
+        assert.match(haproxyCfg(conservative), /default-server inter 2000 fastinter 1000 downinter 2000 rise 2 fall 3 /);
+        assert.match(haproxyCfg(fast), /default-server inter 500 /);
+    });
+
     for (const [what, b] of [
         ["resources.patroni.memoryMb", { resources: { patroni: { memoryMb: 1024 } } }],
         ["app", { app: { database: "shop", user: "shopper" } }],
