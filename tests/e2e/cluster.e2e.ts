@@ -637,6 +637,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
                 await new Promise(resolve => setTimeout(resolve, 100));
             }
         })();
+        await writer.ackedAfter(Date.now(), 30000);
         const changeAt = Date.now();
         const changed = await deployStack(stackFile(STACK, next), { log, update: true });
         const doneAt = Date.now();
