@@ -62,7 +62,9 @@ export function renderHaproxyCfg(input: HaproxyConfigInput): string {
         "global",
         "    log stdout format raw local0 info",
         "    maxconn 4096",
-        `    stats socket ${HAPROXY_ADMIN_SOCKET} mode 600 level admin`,
+        // expose-fd listeners: on a reload the master hands the listening sockets to the new worker (-x),
+        // so no connection arriving meanwhile is refused.
+        `    stats socket ${HAPROXY_ADMIN_SOCKET} mode 600 level admin expose-fd listeners`,
         // A reload (haproxy-apply-config) saves every server's state here first and the new worker starts
         // from it: the leader stays the one UP server of the write pool, no replica is UP before its check.
         `    server-state-file ${HAPROXY_SERVER_STATE}`,
