@@ -647,8 +647,8 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         sampling = false;
         await sampler;
         const result = await writer.stop();
-        log(
-            `HAProxy reload under a writer: ${result.failures}/${result.attempts} attempts failed, longest gap ${result.outageSeconds.toFixed(2)} s`,
+        console.log(
+            `      HAProxy reload under a writer: ${result.failures}/${result.attempts} attempts failed, longest gap ${result.outageSeconds.toFixed(2)} s`,
         );
         assert.deepEqual(changedContainers(changed), [], "no container replaced for a HAProxy timing");
         assert.deepEqual(
