@@ -4,7 +4,7 @@ import { BarmanSpec, RoleResources } from "../config";
 import { BARMAN_SERVER, renderBarmanConf, renderBarmanServer } from "../configs/barman";
 import { BARMAN_BACKUPS, BARMAN_CONFIG, BARMAN_HOME, BARMAN_METRICS_PORT, BARMAN_SERVER_DIR, WAL_SHARE } from "../configs/layout";
 import { SshSide, sshEnvs } from "./barmanSsh";
-import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dataVolume, dockerName, healthcheck, Placement, secretEnvUpload, stackNetwork } from "./docker";
 import { FileUpload } from "./stackCa";
 
 export interface BarmanServerArgs {
@@ -56,19 +56,22 @@ export class BarmanServer extends pulumi.ComponentResource {
             ? { hostPath: args.spec.backupDir, containerPath: BARMAN_BACKUPS }
             : { volumeName: volume("backups").name, containerPath: BARMAN_BACKUPS };
         const ssh = args.ssh ? sshEnvs(args.ssh) : pulumi.output([] as string[]);
-        const envs = pulumi.secret(
+        // Passwords and keys in the secret file (the entrypoint writes .pgpass from them); the rest plain.
+        const secrets = secretEnvUpload(
             pulumi
                 .all([args.barmanPassword, args.streamingBarmanPassword, ssh])
                 .apply(([barman, streaming, sshKeys]) => [
                     `BARMAN_PASSWORD=${barman}`,
                     `STREAMING_BARMAN_PASSWORD=${streaming}`,
-                    `BARMAN_SERVER=${BARMAN_SERVER}`,
-                    `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
-                    `RESTORE_DRILL_SCHEDULE=${args.spec.restoreDrillSchedule}`,
-                    `METRICS_PORT=${BARMAN_METRICS_PORT}`,
                     ...sshKeys,
                 ]),
         );
+        const envs = [
+            `BARMAN_SERVER=${BARMAN_SERVER}`,
+            `BACKUP_SCHEDULE=${args.spec.backupSchedule}`,
+            `RESTORE_DRILL_SCHEDULE=${args.spec.restoreDrillSchedule}`,
+            `METRICS_PORT=${BARMAN_METRICS_PORT}`,
+        ];
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -82,6 +85,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                     { file: `${BARMAN_SERVER_DIR}/${BARMAN_SERVER}.conf`, content: this.serverConfig },
                     ...(args.ssh?.files ?? []),
                     args.caUpload,
+                    secrets,
                 ],
                 networksAdvanced: stackNetwork(networkName, args.address, "barman"),
                 ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: adminBindAddress }],

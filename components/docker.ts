@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { RoleResources } from "../config";
+import { SECRET_ENV } from "../configs/layout";
 import { canonicalJson } from "../configs/yaml";
 
 /**
@@ -78,6 +79,15 @@ export function commonContainerArgs(stack: string, role: string, limits: RoleRes
 }
 
 /** A healthcheck that runs `command` in the container. */
+/**
+ * A container's secrets as its secret file (SECRET_ENV): NAME=value lines, secret in the state, uploaded into a
+ * directory only the container's user may enter and exported by `secret-env` (images/common/secret-env.sh), so
+ * they are in no environment `docker inspect` shows.
+ */
+export function secretEnvUpload(lines: pulumi.Input<pulumi.Input<string>[]>): docker.types.input.ContainerUpload {
+    return { file: SECRET_ENV, content: pulumi.secret(pulumi.output(lines).apply(l => l.join("\n") + "\n")) };
+}
+
 export function healthcheck(command: string, startPeriod = "30s"): docker.types.input.ContainerHealthcheck {
     return { tests: ["CMD-SHELL", command], interval: "5s", timeout: "4s", retries: 5, startPeriod };
 }

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
 import { EXPORTER_PORT, HAPROXY_WRITE_PORT, PG_VERIFIED_TLS, ROLES } from "../configs/layout";
-import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, secretEnvUpload, stackNetwork } from "./docker";
 import { FileUpload } from "./stackCa";
 
 export interface MetricsExporterArgs {
@@ -30,7 +30,8 @@ export class MetricsExporter extends pulumi.ComponentResource {
 
     constructor(name: string, args: MetricsExporterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:MetricsExporter", name, {}, opts);
-        const envs = pulumi.secret(
+        // The connection string holds the monitor role's password: in the secret file, not the environment.
+        const secrets = secretEnvUpload(
             pulumi
                 .output(args.monitorPassword)
                 .apply(pw => [
@@ -45,8 +46,7 @@ export class MetricsExporter extends pulumi.ComponentResource {
                 name: dockerName(stack, "exporter"),
                 hostname: "exporter",
                 image: args.image,
-                envs,
-                uploads: [args.caUpload],
+                uploads: [args.caUpload, secrets],
                 networksAdvanced: stackNetwork(networkName, args.address, "exporter"),
                 ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: adminBindAddress }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${EXPORTER_PORT}/metrics`, "10s"),

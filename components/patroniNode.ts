@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MemberSpec, RoleResources } from "../config";
-import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, SECRET_ENV, TLS_FILES, WAL_SHARE } from "../configs/layout";
+import { API_PORT, PATRONI_CONFIG, PG_HOME, PG_PORT, TLS_FILES, WAL_SHARE } from "../configs/layout";
 import { bootstrapPgHba } from "../configs/dcs";
 import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
@@ -14,6 +14,7 @@ import {
     dockerName,
     healthcheck,
     Placement,
+    secretEnvUpload,
     stackNetwork,
 } from "./docker";
 
@@ -145,10 +146,10 @@ export class PatroniNode extends pulumi.ComponentResource {
         );
         // Secrets as NAME=value lines in the secret file (`secret-env` exports them at start); the
         // environment keeps only what is no secret.
-        const secretEnv = pulumi.secret(
+        const secretEnv = secretEnvUpload(
             pulumi
                 .all([passwordEnvs, args.ssh ? sshEnvs(args.ssh) : [], tls.keyEnv])
-                .apply(([passwords, ssh, key]) => [...passwords, ...ssh, key].join("\n") + "\n"),
+                .apply(([passwords, ssh, key]) => [...passwords, ...ssh, key]),
         );
         const envs = [`PATRONICTL_CONFIG_FILE=${PATRONI_CONFIG}`, `APP_DATABASE=${args.app.database}`, `APP_USER=${args.app.user}`];
         const containerArgs: docker.ContainerArgs = {
@@ -160,12 +161,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             // Exports the secret file, writes the TLS key, starts sshd in rsync mode, then execs `patroni <config>`.
             command: ["secret-env", "tls-key", "patroni-entrypoint", PATRONI_CONFIG],
             envs,
-            uploads: [
-                { file: PATRONI_CONFIG, content: this.patroniYml },
-                { file: SECRET_ENV, content: secretEnv },
-                ...tls.uploads,
-                ...(args.ssh?.files ?? []),
-            ],
+            uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, secretEnv, ...tls.uploads, ...(args.ssh?.files ?? [])],
             networksAdvanced: stackNetwork(networkName, member.address, member.name),
             ports: [
                 { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },

@@ -167,6 +167,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             BARMAN_UID: String(BARMAN_UID),
             BARMAN_GID: String(BARMAN_GID),
             TLS_ETC,
+            SECRET_ENV,
         },
         etcd: {
             ETCD_DATA,
@@ -187,7 +188,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             TLS_ETC,
             TLS_RUN,
         },
-        exporter: { EXPORTER_PORT: String(EXPORTER_PORT), TLS_ETC },
+        exporter: { EXPORTER_PORT: String(EXPORTER_PORT), TLS_ETC, SECRET_ENV },
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA, TLS_ETC },
         sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN, TLS_ETC, TLS_RUN },
         alertmanager: { ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), ALERTMANAGER_CONFIG, ALERTMANAGER_DATA },

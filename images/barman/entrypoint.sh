@@ -1,5 +1,5 @@
 #!/bin/sh
-# Barman's main loop (no cron daemon): write .pgpass from the environment, create Barman's folders,
+# Barman's main loop (no cron daemon): write .pgpass from the environment (secret-env exported the secret file), create Barman's folders,
 # then every CRON_INTERVAL seconds run `barman cron`, clear true duplicates from errors/, take the first
 # base backup as soon as the cluster allows it, scheduled backups from BACKUP_SCHEDULE (UTC cron; a time
 # missed while the container was down is caught up once), verification of each new backup, restore
@@ -7,11 +7,14 @@
 set -u
 umask 077
 printf '*:*:*:barman:%s\n*:*:*:streaming_barman:%s\n' "$BARMAN_PASSWORD" "$STREAMING_BARMAN_PASSWORD" > "$HOME/.pgpass"
+# Everything Barman runs reads .pgpass: no password stays in the environment of its processes.
+unset BARMAN_PASSWORD STREAMING_BARMAN_PASSWORD
 server="${BARMAN_SERVER:-cluster}"
 interval="${CRON_INTERVAL:-15}"
 say() { echo "barman-loop: $*" >&2; }
 # barman.mode "rsync": sshd for archive_command pushes, and the key for rsync backups (no-op otherwise).
 ssh-start
+unset SSH_HOST_KEY_B64 SSH_CLIENT_KEY_B64
 # The shared WAL volume's folders (streaming mode), group-writable for the nodes' archive_command, before
 # `barman check` would create incoming/ with this umask.
 if [ -d "${WAL_SHARE:?}" ] && [ -w "$WAL_SHARE" ]; then

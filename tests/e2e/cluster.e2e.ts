@@ -166,6 +166,14 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             const other = await dockerExec(node, ["cat", SECRET_ENV], { user: "nobody", allowFail: true });
             assert.notEqual(other.code, 0, `db${n}: another user read the secret file`);
         }
+        // Barman and the exporter hold database passwords too: in their secret files, not in docker inspect.
+        for (const part of [`${STACK}-barman`, `${STACK}-exporter`]) {
+            const inspect = await docker(["inspect", part]);
+            for (const [name, value] of passwords) {
+                assert.ok(!inspect.includes(value), `${name} in docker inspect of ${part}`);
+            }
+            assert.doesNotMatch(inspect, /PASSWORD=|_KEY_B64=|DATA_SOURCE_NAME=/, `${part}: no secret variable in docker inspect`);
+        }
     });
 
     it("3f. etcd takes only the stack's certificates: no read or write without one or with another CA's, from the host or the stack network; its port is not published", async () => {

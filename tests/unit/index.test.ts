@@ -257,6 +257,11 @@ describe("program: container inputs (dev stack)", () => {
             ["dev-barman-home:/var/lib/barman", "dev-barman-backups:/data/pg-backup", "dev-wal:/var/lib/barman-wal"],
         );
         assert.match(upload(c, "/etc/barman.conf"), /retention_policy = RECOVERY WINDOW OF 1 DAYS/);
+        // Its passwords in the secret file (the entrypoint writes .pgpass from them), none in the environment.
+        assert.ok(secretFileOf(c)?.secret);
+        assert.equal(settingsOf(c).BARMAN_PASSWORD, "pw-cluster-barman-password");
+        assert.equal(settingsOf(c).STREAMING_BARMAN_PASSWORD, "pw-cluster-streaming-barman-password");
+        assert.deepEqual(Object.keys(envOf(c)).sort(), ["BACKUP_SCHEDULE", "BARMAN_SERVER", "METRICS_PORT", "RESTORE_DRILL_SCHEDULE"]);
         assert.match(upload(c, "/etc/barman.d/cluster.conf"), /host=10\.77\.1\.2 port=5431/);
         assert.deepEqual(c.inputs.ports, [{ internal: 9780, external: 9780, ip: "127.0.0.1" }]);
     });
@@ -334,8 +339,9 @@ describe("program: container inputs (dev stack)", () => {
     it("the PostgreSQL exporter reads the leader through HAProxy as the pg_monitor role, published on ports.metrics", () => {
         const c = container(run, "dev-exporter");
         assert.deepEqual(c.inputs.ports, [{ internal: 9187, external: 9187, ip: "127.0.0.1" }]);
-        assert.ok(isWrappedSecret(c.inputs.envs));
-        assert.deepEqual(envOf(c), {
+        assert.equal(c.inputs.envs, undefined, "no environment: the connection string is in the secret file");
+        assert.ok(secretFileOf(c)?.secret);
+        assert.deepEqual(settingsOf(c), {
             DATA_SOURCE_NAME:
                 "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=verify-full&sslrootcert=/etc/patroni-ha/tls/ca.pem&application_name=exporter",
         });
@@ -622,7 +628,8 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         const db = container(run, "rs-db1"),
             barman = container(run, "rs-barman");
         for (const c of [db, barman, container(run, "rs-db2")]) {
-            assert.ok(c === barman ? isWrappedSecret(c.inputs.envs) : secretFileOf(c)?.secret);
+            assert.ok(secretFileOf(c)?.secret, "keys in the secret file");
+            assert.doesNotMatch(JSON.stringify(unwrap(c.inputs.envs) ?? []), /KEY_B64|PASSWORD/, "none in the environment");
             const env = settingsOf(c);
             for (const v of ["SSH_HOST_KEY_B64", "SSH_CLIENT_KEY_B64"]) {
                 assert.match(Buffer.from(env[v], "base64").toString(), /^-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-/, v);
