@@ -5,6 +5,7 @@
                                          a slot missed while the container was down is caught up once
   barman-ha cron-check "<cron>"...       print true/false per expression: does croniter run it
   barman-ha clean-errors <server>        remove files in errors/ whose content is already archived
+  barman-ha explain-errors <server>      for each file left in errors/: which pages differ from the archived copy
   barman-ha gaps <server>                WAL segments missing from the archive, as JSON (see wal_gaps)
   barman-ha check <server>               `barman check`, and no WAL gap since the newest backup (health)
   barman-ha switch-wal <server>          close the primary's current WAL segment (as the barman role)
@@ -158,6 +159,48 @@ def clean_errors(server):
 
 SEGMENT_SIZE = 16 * 1024 * 1024
 PAGE_SIZE = 8192
+
+
+def _page_header(data, offset):
+    """A WAL page's header at `offset` as text: magic, timeline and page address (or zero / absent)."""
+    page = data[offset:offset + PAGE_SIZE]
+    if not page:
+        return "absent"
+    if not page.rstrip(b"\0"):
+        return "zero"
+    if len(page) < 16:
+        return "short"
+    magic, _info, tli, addr = struct.unpack("<HHIQ", page[:16])
+    return "magic %04X tli %d addr %X/%X" % (magic, tli, addr >> 32, addr & 0xFFFFFFFF)
+
+
+def explain_errors(server):
+    """What clean-errors sees in each errors/ file, for an operator deciding what to do with it: the archived
+    copy of the same segment, how many pages differ, and the first and last differing pages' headers in both."""
+    errors = os.path.join(BARMAN_HOME, server, "errors")
+    wals = os.path.join(BARMAN_HOME, server, "wals")
+    for path in sorted(glob.glob(os.path.join(errors, "*"))):
+        name = os.path.basename(path)
+        m = re.match(r"^([0-9A-F]{8})([0-9A-F]{16})", name)
+        if not m:
+            print("%s: not a WAL segment" % name)
+            continue
+        same = os.path.join(wals, name[:16], name[:24])
+        if not os.path.exists(same):
+            print("%s: no archived copy of %s" % (name, name[:24]))
+            continue
+        archived, duplicate = _read_wal(same), _read_wal(path)
+        segment_start = (int(m.group(2)[:8], 16) * 256 + int(m.group(2)[8:], 16)) * SEGMENT_SIZE
+        differing = [o for o in range(0, max(len(archived), len(duplicate)), PAGE_SIZE)
+                     if archived[o:o + PAGE_SIZE] != duplicate[o:o + PAGE_SIZE]]
+        print("%s: %d of %d pages differ from the archived copy (sizes %d and %d); timeline end: %s"
+              % (name, len(differing), (max(len(archived), len(duplicate)) + PAGE_SIZE - 1) // PAGE_SIZE,
+                 len(archived), len(duplicate), _timeline_end(wals, int(m.group(1), 16))))
+        for offset in (differing[:3] + differing[-2:]) if len(differing) > 5 else differing:
+            print("  page at %d (WAL %X/%X): archived %s; this copy %s" % (
+                offset, (segment_start + offset) >> 32, (segment_start + offset) & 0xFFFFFFFF,
+                _page_header(archived, offset), _page_header(duplicate, offset)))
+    return 0
 
 
 def _timeline_end(wals, tli):
@@ -649,6 +692,8 @@ def main(argv):
         return 0
     if len(argv) == 3 and argv[1] == "clean-errors":
         return clean_errors(argv[2])
+    if len(argv) == 3 and argv[1] == "explain-errors":
+        return explain_errors(argv[2])
     if len(argv) == 3 and argv[1] == "gaps":
         print(json.dumps(gaps_report(argv[2])))
         return 0

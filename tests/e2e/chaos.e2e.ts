@@ -164,7 +164,11 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         // Barman names a backup by its start time in UTC: YYYYMMDDTHHMMSS.
         const since = new Date(restartedAt).toISOString().replace(/[-:]/g, "").slice(0, 15);
         await waitFor("a finished backup begun after Barman's restart", 300, async () => (await ids()).some(id => id >= since));
-        await waitBarmanCheck(barman, 300);
+        await waitBarmanCheck(barman, 300).catch(async e => {
+            // Duplicates that clean-errors kept: say which pages differ, so the failure can be understood.
+            const why = await docker(["exec", barman, "barman-ha", "explain-errors", "cluster"]).catch(x => String(x));
+            throw new Error(`${e.message}\n${why}`);
+        });
         assert.deepEqual((await archiveGaps(barman)).sinceOldestBackup, [], "WAL written while Barman was down is archived, no gap");
         c.log(`Barman: caught up the ${new Date(missed).toISOString()} backup after its restart`);
     }

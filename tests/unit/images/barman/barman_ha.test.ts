@@ -226,6 +226,17 @@ describe("Barman helper: the two copies of a segment closed by a WAL switch", ()
     it("keeps a copy with a page of real WAL that differs (something the archive does not have)", () => {
         const other = Buffer.concat([written[0], page(2, SEG + PAGE, 9), Buffer.alloc(2 * PAGE)]);
         assert.equal(cleanWith(zeroTail, other).left.length, 1);
+        // explain-errors tells an operator which page differs and what each copy holds there.
+        const why = spawnSync(PYTHON, [SCRIPT, "explain-errors", "cluster"], {
+            env: { ...process.env, BARMAN_HOME_OVERRIDE: home },
+            encoding: "utf8",
+        });
+        assert.equal(why.status, 0, why.stderr);
+        assert.match(why.stdout, new RegExp(`^${NAME}\\.20261127T175724Z\\.duplicate: 1 of 4 pages differ from the archived copy`, "m"));
+        assert.match(
+            why.stdout,
+            /page at 8192 \(WAL 0\/5002000\): archived magic D110 tli 2 addr 0\/5002000; this copy magic D110 tli 2 addr 0\/5002000/,
+        );
         const beyond = Buffer.concat([...written, page(2, SEG + 2 * PAGE, 4), Buffer.alloc(PAGE)]);
         assert.equal(cleanWith(zeroTail, beyond).left.length, 1, "WAL past the archived copy's end");
     });
