@@ -133,11 +133,23 @@ def clean_errors(server):
         tli = int(m.group(1), 16)
         same = os.path.join(wals, name[:16], name[:24])
         end = _timeline_end(wals, tli)
-        if end is not None and os.path.exists(same) and _same_up_to_end(_read_wal(same), _read_wal(path), int(m.group(2)[:8], 16) * 256 + int(m.group(2)[8:], 16), tli, end):
+        segment = int(m.group(2)[:8], 16) * 256 + int(m.group(2)[8:], 16)
+        if end is not None and os.path.exists(same) and _same_up_to_end(_read_wal(same), _read_wal(path), segment, tli, end):
             os.unlink(path)
             removed += 1
             print("barman-ha: removed errors/%s: it matches the archived copy up to the end of timeline %d (%X/%X); "
                   "past it, it holds no WAL of that timeline" % (name, tli, end >> 32, end & 0xFFFFFFFF), file=sys.stderr)
+            continue
+        if end is not None and os.path.exists(same) and _same_up_to_end(_read_wal(same), _read_wal(path), segment, tli, end, diverged=True):
+            # WAL an old primary wrote on its timeline after the cluster had moved on (never acknowledged in
+            # synchronous mode, never part of the history any restore follows): kept, out of errors/.
+            diverged = os.path.join(BARMAN_HOME, server, "diverged")
+            os.makedirs(diverged, exist_ok=True)
+            os.replace(path, os.path.join(diverged, name))
+            removed += 1
+            print("barman-ha: moved errors/%s to diverged/: it matches the archived copy up to the end of timeline %d "
+                  "(%X/%X) and past it holds WAL an old primary wrote on that timeline after the failover; no restore "
+                  "replays it; kept for inspection" % (name, tli, end >> 32, end & 0xFFFFFFFF), file=sys.stderr)
             continue
         for later in range(tli, tli + 64):
             candidate_name = "%08X%s" % (later, m.group(2))
@@ -193,9 +205,14 @@ def explain_errors(server):
         segment_start = (int(m.group(2)[:8], 16) * 256 + int(m.group(2)[8:], 16)) * SEGMENT_SIZE
         differing = [o for o in range(0, max(len(archived), len(duplicate)), PAGE_SIZE)
                      if archived[o:o + PAGE_SIZE] != duplicate[o:o + PAGE_SIZE]]
+        end = _timeline_end(wals, int(m.group(1), 16))
+        inside = end is not None and segment_start <= end < segment_start + SEGMENT_SIZE
+        agree = "agree up to it" if inside and archived[:end - segment_start] == duplicate[:end - segment_start] else "differ before it"
         print("%s: %d of %d pages differ from the archived copy (sizes %d and %d); timeline end: %s"
               % (name, len(differing), (max(len(archived), len(duplicate)) + PAGE_SIZE - 1) // PAGE_SIZE,
-                 len(archived), len(duplicate), _timeline_end(wals, int(m.group(1), 16))))
+                 len(archived), len(duplicate),
+                 "%X/%X, in this segment, the copies %s" % (end >> 32, end & 0xFFFFFFFF, agree) if inside
+                 else "%X/%X" % (end >> 32, end & 0xFFFFFFFF) if end is not None else "none (the timeline goes on)"))
         for offset in (differing[:3] + differing[-2:]) if len(differing) > 5 else differing:
             print("  page at %d (WAL %X/%X): archived %s; this copy %s" % (
                 offset, (segment_start + offset) >> 32, (segment_start + offset) & 0xFFFFFFFF,
@@ -253,14 +270,16 @@ def _differs_only_in_stale_pages(archived, duplicate, segment_start, tli):
     return True
 
 
-def _same_up_to_end(archived, duplicate, segment, tli, end):
+def _same_up_to_end(archived, duplicate, segment, tli, end, diverged=False):
     """Two copies of the segment in which timeline `tli` ended at LSN `end`: harmless when they agree up to
-    `end` and the duplicate holds no WAL of that timeline past it (what is past the end is never replayed)."""
+    `end` and the duplicate holds no WAL of that timeline past it (what is past the end is never replayed).
+    With `diverged`: they agree up to `end` and the duplicate does hold WAL of that timeline past it (an old
+    primary's writes after the failover)."""
     segment_start = segment * SEGMENT_SIZE
     if not segment_start <= end < segment_start + SEGMENT_SIZE:
         return False
     cut = end - segment_start
-    return archived[:cut] == duplicate[:cut] and not _holds_wal_after(duplicate, cut, segment_start, tli)
+    return archived[:cut] == duplicate[:cut] and _holds_wal_after(duplicate, cut, segment_start, tli) == diverged
 
 
 WAL_NAME = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")

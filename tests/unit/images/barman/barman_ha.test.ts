@@ -162,10 +162,15 @@ describe("Barman helper: the segment in which a timeline ended", () => {
         assert.match(r.stderr, /up to the end of timeline 1 \(0\/3000100\)/);
     });
 
-    it("keeps a copy with WAL of that timeline past its end (what an old primary wrote and never replicated)", () => {
-        write("cluster/errors/000000010000000000000003.20261126T135917Z.duplicate", segment([page(PAGE, 1, SEG + PAGE, 5)]));
-        assert.equal(clean().status, 0);
-        assert.equal(fs.readdirSync(path.join(home, "cluster", "errors")).length, 1);
+    it("moves a copy with WAL of that timeline past its end (what an old primary wrote and never replicated) to diverged/, out of errors/", () => {
+        const name = "000000010000000000000003.20261126T135917Z.duplicate";
+        const copy = segment([page(PAGE, 1, SEG + PAGE, 5)]);
+        write(`cluster/errors/${name}`, copy);
+        const r = clean();
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(fs.readdirSync(path.join(home, "cluster", "errors")), [], "barman check no longer counts it");
+        assert.deepEqual(fs.readFileSync(path.join(home, "cluster", "diverged", name)), copy, "kept, byte for byte");
+        assert.match(r.stderr, /moved errors\/000000010000000000000003\S* to diverged\/: .*after the failover/);
     });
 
     it("keeps a copy that differs before the timeline's end", () => {
