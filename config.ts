@@ -103,7 +103,11 @@ export interface BarmanSpec {
     compression: "gzip" | "none";
 }
 
-/** Fixed addresses on the stack network, so parts refer to each other by address, never by DNS. */
+/**
+ * Fixed addresses on the service network (serviceSubnet), so parts refer to each other by address, never by
+ * DNS: everything that serves or watches the clients' side (HAProxy, Barman, the exporter, Prometheus, ...)
+ * lives only there; etcd is not on it (only its plain metrics port answers there).
+ */
 export interface Addresses {
     gateway: string;
     haproxy: string;
@@ -111,26 +115,37 @@ export interface Addresses {
     exporter: string;
     prometheus: string;
     alertmanager: string;
-    sentinel: string;
     volumeMetrics: string;
     /**
-     * Every address a Patroni node may ever have (db1 … db<max patroniNodes>), whatever patroniNodes is now:
-     * what the nodes' REST API allowlist names, so adding a node rewrites no other node's file.
-     */
-    memberBlock: string[];
-    /**
-     * The same block as name and address per slot (db1 … db<max>): HAProxy lists every slot, so adding or
-     * removing a node changes nothing of its configuration (an empty slot fails its checks and stays DOWN).
+     * Every node slot's service address by name (db1 … db<max patroniNodes>), whatever patroniNodes is now:
+     * HAProxy lists every slot, so adding or removing a node changes nothing of its configuration (an empty
+     * slot fails its checks and stays DOWN).
      */
     memberSlots: { name: string; address: string }[];
+}
+
+/**
+ * Fixed addresses on the stack network (subnet), which only etcd, the Patroni nodes and the sentinel join:
+ * the DCS, replication and the members' REST API calls to each other stay there.
+ */
+export interface ClusterAddresses {
+    gateway: string;
+    sentinel: string;
+    /**
+     * Every address a Patroni node may ever have there (db1 … db<max patroniNodes>), whatever patroniNodes is
+     * now: what the nodes' REST API allowlist names, so adding a node rewrites no other node's file.
+     */
+    memberBlock: string[];
 }
 
 /** One Patroni node, resolved once here; everything else takes these values instead of rebuilding them. */
 export interface MemberSpec {
     /** "db<n>": Patroni member name, container suffix, HAProxy server and replication application_name. */
     name: string;
-    /** Address on the stack network. */
+    /** Address on the stack network: Patroni's connect addresses (replication, the members' REST API calls). */
     address: string;
+    /** Address on the service network: HAProxy's checks and routes, Prometheus's scrapes. */
+    serviceAddress: string;
     /** Host port of its PostgreSQL (ports.postgresBase + n). */
     hostPostgresPort: number;
     /** Host port of its Patroni REST API (ports.apiBase + n). */
@@ -145,7 +160,10 @@ export interface MemberSpec {
 export interface EtcdMemberSpec {
     /** "etcd<n>". */
     name: string;
+    /** Address on the stack network: its client and peer ports listen there only. */
     address: string;
+    /** Address on the service network: only its plain metrics port answers there (Prometheus). */
+    serviceAddress: string;
     /** Host port of its client API (ports.etcdBase + n), when published (ports.publishEtcd). */
     hostClientPort?: number;
     /** Client URL from the Docker host (https), when published. */
@@ -173,7 +191,10 @@ export interface ClusterSpec {
     publicHost: string;
     /** Address the operator's tools on the Docker host use to reach the admin ports. */
     adminHost: string;
+    /** The stack network's CIDR (etcd, the nodes, the sentinel). */
     subnet: string;
+    /** The service network's CIDR (HAProxy, Barman, the exporter, Prometheus, ...; the nodes' second address). */
+    serviceSubnet: string;
     patroniNodes: number;
     etcdNodes: number;
     ports: PortsSpec;
@@ -186,6 +207,7 @@ export interface ClusterSpec {
     alertmanager: { webhookUrl: string };
     resources: { etcd: RoleResources; patroni: RoleResources; haproxy: RoleResources; barman: RoleResources };
     addresses: Addresses;
+    clusterAddresses: ClusterAddresses;
     /** Patroni nodes, db1 first. */
     members: MemberSpec[];
     /** etcd members, etcd1 first. */
@@ -383,6 +405,24 @@ export const memberName = (n: number) => `db${n}`;
 /** The etcd member name of member n (1-based). */
 export const etcdMemberName = (n: number) => `etcd${n}`;
 
+/** The two networks may not overlap: Docker refuses a second network over the same addresses. */
+function networksApart(p: Parsed, problems: Problems): void {
+    const range = (cidr: string) => {
+        const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
+        if (!m || !net.isIPv4(m[1])) {
+            return undefined;
+        }
+        const size = 2 ** (32 - Number(m[2]));
+        const start = ipToInt(m[1]) - (ipToInt(m[1]) % size);
+        return [start, start + size - 1];
+    };
+    const a = range(p.subnet),
+        b = range(p.serviceSubnet);
+    if (a && b && a[0] <= b[1] && b[0] <= a[1]) {
+        problems.push(`serviceSubnet: ${p.serviceSubnet} overlaps subnet ${p.subnet}; the two networks need separate ranges`);
+    }
+}
+
 /** Network addresses: singletons, then the etcd and Patroni blocks (n-th member at block + n). */
 function subnetAddresses(key: string, cidr: string, patroniNodes: number, problems: Problems): ((offset: number) => string) | undefined {
     const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
@@ -492,6 +532,7 @@ interface Parsed {
     bindAddress: string;
     adminBindAddress: string;
     subnet: string;
+    serviceSubnet: string;
     ports: PortsSpec;
     tls: TlsSpec;
     patroni: PatroniSpec;
@@ -707,6 +748,8 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     exposure(p, warnings);
     plainClientsOnlyOnLoopback(p, problems);
     const at = subnetAddresses("subnet", p.subnet, p.patroniNodes, problems);
+    const atService = subnetAddresses("serviceSubnet", p.serviceSubnet, p.patroniNodes, problems);
+    networksApart(p, problems);
     publishedPortsDiffer(p, problems);
     patroniTimings(p, problems);
     synchronousNeedsStandby(p, warnings);
@@ -714,25 +757,26 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     rsyncLimits(p, warnings);
     appNamesFree(p, problems);
     stackNameFitsDocker(stack, problems);
-    if (problems.length > 0 || !at) {
+    if (problems.length > 0 || !at || !atService) {
         throw new ConfigError(problems);
     }
     const publicHost = clientHost(p.bindAddress);
     const adminHost = clientHost(p.adminBindAddress);
+    const slots = Array.from({ length: (SCHEMA.patroniNodes as { max: number }).max }, (_, i) => i + 1);
     const addresses: Addresses = {
+        gateway: atService(OFFSETS.gateway),
+        haproxy: atService(OFFSETS.haproxy),
+        barman: atService(OFFSETS.barman),
+        exporter: atService(OFFSETS.exporter),
+        prometheus: atService(OFFSETS.prometheus),
+        alertmanager: atService(OFFSETS.alertmanager),
+        volumeMetrics: atService(OFFSETS.volumeMetrics),
+        memberSlots: slots.map(n => ({ name: memberName(n), address: atService(OFFSETS.db + n) })),
+    };
+    const clusterAddresses: ClusterAddresses = {
         gateway: at(OFFSETS.gateway),
-        haproxy: at(OFFSETS.haproxy),
-        barman: at(OFFSETS.barman),
-        exporter: at(OFFSETS.exporter),
-        prometheus: at(OFFSETS.prometheus),
-        alertmanager: at(OFFSETS.alertmanager),
         sentinel: at(OFFSETS.sentinel),
-        volumeMetrics: at(OFFSETS.volumeMetrics),
-        memberBlock: Array.from({ length: (SCHEMA.patroniNodes as { max: number }).max }, (_, i) => at(OFFSETS.db + i + 1)),
-        memberSlots: Array.from({ length: (SCHEMA.patroniNodes as { max: number }).max }, (_, i) => ({
-            name: memberName(i + 1),
-            address: at(OFFSETS.db + i + 1),
-        })),
+        memberBlock: slots.map(n => at(OFFSETS.db + n)),
     };
     const members: MemberSpec[] = Array.from({ length: p.patroniNodes }, (_, i) => {
         const n = i + 1,
@@ -741,6 +785,7 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
         return {
             name: memberName(n),
             address: at(OFFSETS.db + n),
+            serviceAddress: atService(OFFSETS.db + n),
             hostPostgresPort,
             hostApiPort,
             apiUrl: httpsUrl(adminHost, hostApiPort),
@@ -749,14 +794,23 @@ export function parseConfig(raw: Record<string, unknown>, stack: string): { spec
     });
     const etcd: EtcdMemberSpec[] = Array.from({ length: p.etcdNodes }, (_, i) => {
         const n = i + 1,
-            member = { name: etcdMemberName(n), address: at(OFFSETS.etcd + n) };
+            member = { name: etcdMemberName(n), address: at(OFFSETS.etcd + n), serviceAddress: atService(OFFSETS.etcd + n) };
         if (!p.ports.publishEtcd) {
             return member;
         }
         const hostClientPort = p.ports.etcdBase + n;
         return { ...member, hostClientPort, clientUrl: httpsUrl(adminHost, hostClientPort) };
     });
-    return { spec: { stack, ...p, publicHost, adminHost, addresses, members, etcd }, warnings };
+    return { spec: { stack, ...p, publicHost, adminHost, addresses, clusterAddresses, members, etcd }, warnings };
+}
+
+/**
+ * Who may call the nodes' REST API's unsafe endpoints (allowlist): the members (failsafe, each other's
+ * state) and the host through a published port (either network's gateway, whichever the engine forwards
+ * through). Nothing else on the service network needs to.
+ */
+export function restApiClients(spec: Pick<ClusterSpec, "addresses" | "clusterAddresses">): string[] {
+    return [spec.clusterAddresses.gateway, spec.addresses.gateway, ...spec.clusterAddresses.memberBlock];
 }
 
 /** The address a client on the Docker host dials for a port bound to `bindAddress` (a wildcard: loopback). */
@@ -773,7 +827,7 @@ export function rawFromPulumiConfig(all: Record<string, string>): Record<string,
         }
     }
     // Strings that must stay strings even when they look like JSON numbers.
-    for (const k of ["baseImage", "bindAddress", "subnet"]) {
+    for (const k of ["baseImage", "bindAddress", "subnet", "serviceSubnet"]) {
         const v = all[`${NAMESPACE}:${k}`];
         if (v !== undefined) {
             out[k] = v;

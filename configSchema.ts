@@ -191,8 +191,15 @@ export const SCHEMA: Record<string, Field> = {
         kind: "text",
         empty: "default",
         default: ctx => defaultSubnet(ctx.stack),
-        doc: "IPv4 CIDR of the stack network, at least a /27; containers get fixed addresses in it (gateway .1, HAProxy .2, Barman .3, exporter .4, Prometheus .5, Alertmanager .6, sentinel .7, volume metrics .8, etcd n .10+n, db n .20+n)",
+        doc: "IPv4 CIDR of the stack network, which only etcd, the Patroni nodes and the sentinel join (the DCS and replication), at least a /27; containers get fixed addresses in it and in `serviceSubnet`, at the same offsets (gateway .1, HAProxy .2, Barman .3, exporter .4, Prometheus .5, Alertmanager .6, sentinel .7, volume metrics .8, etcd n .10+n, db n .20+n)",
         defaultDoc: "derived from the stack name (`10.213.X.0/24`)",
+    },
+    serviceSubnet: {
+        kind: "text",
+        empty: "default",
+        default: ctx => defaultServiceSubnet(ctx.stack),
+        doc: "IPv4 CIDR of the service network, at least a /27 and apart from `subnet`: HAProxy, Barman, the exporter, Prometheus, Alertmanager and volume metrics live only there, the nodes and etcd (its metrics port only) have a second address there, at the same offsets. etcd's client and peer ports and replication stay on the stack network (`subnet`), which only etcd, the nodes and the sentinel join",
+        defaultDoc: "derived from the stack name (`10.214.X.0/24`, the X of `subnet`'s default)",
     },
     ports: {
         kind: "object",
@@ -366,6 +373,11 @@ export function defaultSubnet(stack: string): string {
         h = Math.imul(h ^ c, 0x01000193) >>> 0;
     }
     return `10.213.${h % 256}.0/24`;
+}
+
+/** The service network's default: the same hash as defaultSubnet one block over (10.214.X), so two stacks differ there too. */
+export function defaultServiceSubnet(stack: string): string {
+    return defaultSubnet(stack).replace(/^10\.213\./, "10.214.");
 }
 
 /** A field's default in a context (undefined for a sparse field without one). */

@@ -32,6 +32,7 @@ const config: Record<string, unknown> = {
     patroniNodes: 4,
     etcdNodes: 3,
     subnet: E2E_STACKS.bench.subnet,
+    serviceSubnet: E2E_STACKS.bench.serviceSubnet,
     ports: E2E_STACKS.bench.ports,
 };
 args.forEach((a, i) => {

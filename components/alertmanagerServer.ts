@@ -28,7 +28,7 @@ export class AlertmanagerServer extends pulumi.ComponentResource {
     constructor(name: string, args: AlertmanagerServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:AlertmanagerServer", name, {}, opts);
         this.config = renderAlertmanagerYml({ webhookUrl: args.webhookUrl });
-        const { stack, networkName, adminBindAddress } = args.placement;
+        const { stack, serviceNetworkName, adminBindAddress } = args.placement;
         // Silences and the notification log survive a container replacement.
         const data = new docker.Volume(
             `${name}-data`,
@@ -43,7 +43,7 @@ export class AlertmanagerServer extends pulumi.ComponentResource {
                 hostname: "alertmanager",
                 image: args.image,
                 uploads: [{ file: ALERTMANAGER_CONFIG, content: this.config }],
-                networksAdvanced: stackNetwork(networkName, args.address, "alertmanager"),
+                networksAdvanced: stackNetwork(serviceNetworkName, args.address, "alertmanager"),
                 ports: [{ internal: ALERTMANAGER_PORT, external: args.hostPort, ip: adminBindAddress }],
                 volumes: [{ volumeName: data.name, containerPath: ALERTMANAGER_DATA }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${ALERTMANAGER_PORT}/-/ready`, "30s"),

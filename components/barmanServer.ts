@@ -46,7 +46,7 @@ export class BarmanServer extends pulumi.ComponentResource {
     constructor(name: string, args: BarmanServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:BarmanServer", name, {}, opts);
         this.globalConfig = renderBarmanConf(args.spec);
-        const { stack, networkName, adminBindAddress } = args.placement;
+        const { stack, serviceNetworkName, adminBindAddress } = args.placement;
         this.serverConfig = renderBarmanServer({ stack, haproxyAddress: args.haproxyAddress, mode: args.spec.mode });
         this.containerName = dockerName(stack, "barman");
         const volume = (suffix: string) => dataVolume(this, `${name}-${suffix}`, `barman-${suffix}`, "barman", args.placement);
@@ -87,7 +87,7 @@ export class BarmanServer extends pulumi.ComponentResource {
                     args.caUpload,
                     secrets,
                 ],
-                networksAdvanced: stackNetwork(networkName, args.address, "barman"),
+                networksAdvanced: stackNetwork(serviceNetworkName, args.address, "barman"),
                 ports: [{ internal: BARMAN_METRICS_PORT, external: args.metricsHostPort, ip: adminBindAddress }],
                 volumes: [
                     { volumeName: home.name, containerPath: BARMAN_HOME },

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ClusterSpec } from "../config";
+import { ClusterSpec, restApiClients } from "../config";
 import { archiveParameters, barmanSlots } from "../configs/barman";
 import { renderDynamicConfig } from "../configs/dcs";
 import { DCS_NAMESPACE, dcsKey } from "../configs/layout";
@@ -37,7 +37,10 @@ function password(component: string, suffix: string, parent: pulumi.Resource): p
 /** The whole stack: network, images, secrets, etcd, the DCS configuration, Patroni nodes, HAProxy and Barman. */
 export class PatroniCluster extends pulumi.ComponentResource {
     public readonly spec: ClusterSpec;
+    /** The stack network (`<stack>-net`): etcd, the Patroni nodes and the sentinel only. */
     public readonly network: docker.Network;
+    /** The service network (`<stack>-services`): HAProxy, Barman, the exporter, Prometheus, ... and the nodes. */
+    public readonly serviceNetwork: docker.Network;
     /** The stack's certificate authority: etcd, the nodes and the sentinel hold certificates from it. */
     public readonly ca: StackCa;
     public readonly etcd: EtcdCluster;
@@ -89,14 +92,29 @@ export class PatroniCluster extends pulumi.ComponentResource {
             {
                 name: dockerName(spec.stack, "net"),
                 driver: "bridge",
-                ipamConfigs: [{ subnet: spec.subnet, gateway: spec.addresses.gateway }],
+                ipamConfigs: [{ subnet: spec.subnet, gateway: spec.clusterAddresses.gateway }],
                 labels: stackLabels(spec.stack, "network"),
             },
             child("network"),
         );
+        // Networks by role: etcd's client and peer ports are on the stack network only, which nothing but
+        // etcd, the nodes and the sentinel joins; everything on the clients' side meets the nodes here.
+        // Named to sort after `<stack>-net`: the engine forwards a two-network container's published ports
+        // to the network first by name.
+        this.serviceNetwork = new docker.Network(
+            named("service-network"),
+            {
+                name: dockerName(spec.stack, "services"),
+                driver: "bridge",
+                ipamConfigs: [{ subnet: spec.serviceSubnet, gateway: spec.addresses.gateway }],
+                labels: stackLabels(spec.stack, "service-network"),
+            },
+            { parent: this },
+        );
         const placement: Placement = {
             stack: spec.stack,
             networkName: this.network.name,
+            serviceNetworkName: this.serviceNetwork.name,
             bindAddress: spec.bindAddress,
             adminBindAddress: spec.adminBindAddress,
             retainData: spec.retainData,
@@ -177,7 +195,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                         member,
                         scope,
                         subnet: spec.subnet,
-                        apiClients: [spec.addresses.gateway, ...spec.addresses.memberBlock],
+                        apiClients: restApiClients(spec),
                         etcdAddresses,
                         ca: this.ca,
                         certificateAddresses: [spec.adminHost, spec.publicHost, spec.addresses.haproxy],
@@ -230,7 +248,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
         );
         openGates(this.rollout.steps);
         const nodeContainers = this.nodes.map(n => n.container);
-        const servers = spec.members.map(m => ({ name: m.name, address: m.address }));
+        const servers = spec.members.map(m => ({ name: m.name, address: m.serviceAddress }));
 
         this.haproxy = new HaproxyGateway(
             named("haproxy"),
@@ -299,7 +317,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     address: spec.addresses.prometheus,
                     members: servers,
                     targets: {
-                        etcd: spec.etcd.map(e => ({ name: e.name, address: e.address })),
+                        etcd: spec.etcd.map(e => ({ name: e.name, address: e.serviceAddress })),
                         haproxyAddress: spec.addresses.haproxy,
                         exporterAddress: spec.addresses.exporter,
                         barmanAddress: spec.addresses.barman,
@@ -349,7 +367,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 {
                     placement,
                     image: image("sentinel"),
-                    address: spec.addresses.sentinel,
+                    address: spec.clusterAddresses.sentinel,
                     etcdAddresses,
                     clusterPrefix: dcsKey(scope, ""),
                     // Plain names, not the containers' outputs: replacing a node never touches the sentinel; and
@@ -367,6 +385,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
 
         this.registerOutputs({
             network: this.network.name,
+            serviceNetwork: this.serviceNetwork.name,
             etcdEndpoints: this.etcd.endpoints,
             caCertificate: this.ca.certPem,
             nodes: nodeContainers.map(c => c.name),

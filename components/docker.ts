@@ -13,8 +13,10 @@ import { canonicalJson } from "../configs/yaml";
 export interface Placement {
     /** The cluster's identity (the stack name): prefix of Docker object names, value of the `patroni-ha.stack` label. */
     stack: string;
-    /** Name of the cluster's Docker network. */
+    /** Name of the stack network (`<stack>-net`): etcd, the Patroni nodes and the sentinel, nothing else. */
     networkName: pulumi.Input<string>;
+    /** Name of the service network (`<stack>-services`): every other container, and the nodes' second address. */
+    serviceNetworkName: pulumi.Input<string>;
     /** Host address the write and read ports bind to (config `bindAddress`). */
     bindAddress: string;
     /** Host address every other published port binds to (config `adminBindAddress`). */
@@ -78,7 +80,6 @@ export function commonContainerArgs(stack: string, role: string, limits: RoleRes
     };
 }
 
-/** A healthcheck that runs `command` in the container. */
 /**
  * A container's secrets as its secret file (SECRET_ENV): NAME=value lines, secret in the state, uploaded into a
  * directory only the container's user may enter and exported by `secret-env` (images/common/secret-env.sh), so
@@ -88,11 +89,12 @@ export function secretEnvUpload(lines: pulumi.Input<pulumi.Input<string>[]>): do
     return { file: SECRET_ENV, content: pulumi.secret(pulumi.output(lines).apply(l => l.join("\n") + "\n")) };
 }
 
+/** A healthcheck that runs `command` in the container. */
 export function healthcheck(command: string, startPeriod = "30s"): docker.types.input.ContainerHealthcheck {
     return { tests: ["CMD-SHELL", command], interval: "5s", timeout: "4s", retries: 5, startPeriod };
 }
 
-/** Attach to the stack network at a fixed address. */
+/** Attach to one network (the stack or the service network) at a fixed address. */
 export function stackNetwork(
     networkName: pulumi.Input<string>,
     address: string,

@@ -45,7 +45,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:EtcdCluster", name, {}, opts);
-        const { stack, networkName, adminBindAddress } = args.placement;
+        const { stack, networkName, serviceNetworkName, adminBindAddress } = args.placement;
         const token = `${stack}-etcd`;
         // Refuses a changed member list on a running stack before any member is touched.
         const membership = new EtcdMembership(
@@ -75,7 +75,12 @@ export class EtcdCluster extends pulumi.ComponentResource {
                 envs: tls.keyEnv.apply(e => [e]),
                 uploads: tls.uploads,
                 tmpfs: tls.tmpfs,
-                networksAdvanced: stackNetwork(networkName, member.address, member.name),
+                // On the service network only for Prometheus: the client and peer ports listen on the stack
+                // network's address (renderEtcdCommand), so there only the plain metrics port answers.
+                networksAdvanced: [
+                    ...stackNetwork(networkName, member.address, member.name),
+                    ...stackNetwork(serviceNetworkName, member.serviceAddress, member.name),
+                ],
                 ports:
                     member.hostClientPort !== undefined
                         ? [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: adminBindAddress }]

@@ -10,7 +10,7 @@ export interface FailoverSentinelArgs {
     placement: Placement;
     /** Sentinel image reference. */
     image: pulumi.Input<string>;
-    /** The sentinel's fixed address on the stack network. */
+    /** The sentinel's fixed address on the stack network (where etcd is; it needs nothing else). */
     address: string;
     /** etcd members' addresses on the stack network (the DCS the leader key lives in). */
     etcdAddresses: string[];

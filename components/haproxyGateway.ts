@@ -58,7 +58,7 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 .all([args.statsUser, args.statsPassword, args.tls.keyEnv])
                 .apply(([user, password, key]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`, key]),
         );
-        const { stack, networkName, bindAddress, adminBindAddress } = args.placement;
+        const { stack, serviceNetworkName, bindAddress, adminBindAddress } = args.placement;
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -72,7 +72,7 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 // haproxy.cfg is written into the running container (configFile below): not an input here.
                 uploads: args.tls.uploads,
                 tmpfs: args.tls.tmpfs,
-                networksAdvanced: stackNetwork(networkName, args.address, "haproxy"),
+                networksAdvanced: stackNetwork(serviceNetworkName, args.address, "haproxy"),
                 ports: [
                     { internal: HAPROXY_WRITE_PORT, external: args.ports.write, ip: bindAddress },
                     { internal: HAPROXY_READ_PORT, external: args.ports.read, ip: bindAddress },

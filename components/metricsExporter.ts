@@ -38,7 +38,7 @@ export class MetricsExporter extends pulumi.ComponentResource {
                     `DATA_SOURCE_NAME=postgresql://${ROLES.monitor}:${encodeURIComponent(pw)}@${args.haproxyAddress}:${HAPROXY_WRITE_PORT}/postgres?sslmode=${PG_VERIFIED_TLS.sslmode}&sslrootcert=${PG_VERIFIED_TLS.sslrootcert}&application_name=exporter`,
                 ]),
         );
-        const { stack, networkName, adminBindAddress } = args.placement;
+        const { stack, serviceNetworkName, adminBindAddress } = args.placement;
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -47,7 +47,7 @@ export class MetricsExporter extends pulumi.ComponentResource {
                 hostname: "exporter",
                 image: args.image,
                 uploads: [args.caUpload, secrets],
-                networksAdvanced: stackNetwork(networkName, args.address, "exporter"),
+                networksAdvanced: stackNetwork(serviceNetworkName, args.address, "exporter"),
                 ports: [{ internal: EXPORTER_PORT, external: args.hostPort, ip: adminBindAddress }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${EXPORTER_PORT}/metrics`, "10s"),
                 stopTimeout: 10,

@@ -101,7 +101,7 @@ export class PatroniNode extends pulumi.ComponentResource {
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
-        const { stack, networkName, adminBindAddress } = args.placement;
+        const { stack, networkName, serviceNetworkName, adminBindAddress } = args.placement;
         const member = args.member;
         this.containerName = dockerName(stack, member.name);
         this.patroniYml = renderPatroniYml({
@@ -142,7 +142,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         );
         const tls = args.ca.containerTls(
             member.name,
-            memberLeaf(member.name, this.containerName, member.address, args.certificateAddresses),
+            memberLeaf(member.name, this.containerName, member.address, [member.serviceAddress, ...args.certificateAddresses]),
         );
         // Secrets as NAME=value lines in the secret file (`secret-env` exports them at start); the
         // environment keeps only what is no secret.
@@ -162,7 +162,13 @@ export class PatroniNode extends pulumi.ComponentResource {
             command: ["secret-env", "tls-key", "patroni-entrypoint", PATRONI_CONFIG],
             envs,
             uploads: [{ file: PATRONI_CONFIG, content: this.patroniYml }, secretEnv, ...tls.uploads, ...(args.ssh?.files ?? [])],
-            networksAdvanced: stackNetwork(networkName, member.address, member.name),
+            // The stack network first: etcd and the other members are there (and the engine's sorting by
+            // name makes it the one the published ports forward to); HAProxy, Barman and Prometheus reach
+            // the node on the service network.
+            networksAdvanced: [
+                ...stackNetwork(networkName, member.address, member.name),
+                ...stackNetwork(serviceNetworkName, member.serviceAddress, member.name),
+            ],
             ports: [
                 { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },
                 { internal: API_PORT, external: member.hostApiPort, ip: adminBindAddress },

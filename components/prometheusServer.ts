@@ -23,7 +23,7 @@ export interface PrometheusServerArgs {
     address: string;
     /** What to scrape (fixed addresses of the stack's parts). */
     targets: PrometheusConfigInput;
-    /** The Patroni members, by name and address: a targets file written into the running container. */
+    /** The Patroni members, by name and service-network address: a targets file written into the running container. */
     members: { name: string; address: string }[];
     /** Alert thresholds. */
     alerts: AlertRulesInput;
@@ -47,7 +47,7 @@ export class PrometheusServer extends pulumi.ComponentResource {
         super("patroni-ha:index:PrometheusServer", name, {}, opts);
         this.config = renderPrometheusYml(args.targets);
         this.rules = renderAlertRules(args.alerts);
-        const { stack, networkName, adminBindAddress } = args.placement;
+        const { stack, serviceNetworkName, adminBindAddress } = args.placement;
         const data = new docker.Volume(
             `${name}-data`,
             {
@@ -64,7 +64,7 @@ export class PrometheusServer extends pulumi.ComponentResource {
                 hostname: "prometheus",
                 image: args.image,
                 uploads: [{ file: PROMETHEUS_CONFIG, content: this.config }, { file: RULES_FILE, content: this.rules }, args.caUpload],
-                networksAdvanced: stackNetwork(networkName, args.address, "prometheus"),
+                networksAdvanced: stackNetwork(serviceNetworkName, args.address, "prometheus"),
                 ports: [{ internal: PROMETHEUS_PORT, external: args.hostPort, ip: adminBindAddress }],
                 volumes: [{ volumeName: data.name, containerPath: PROMETHEUS_DATA }],
                 healthcheck: healthcheck(`curl -fsS -o /dev/null http://127.0.0.1:${PROMETHEUS_PORT}/-/ready`, "30s"),

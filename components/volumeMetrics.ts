@@ -27,7 +27,7 @@ export class VolumeMetrics extends pulumi.ComponentResource {
 
     constructor(name: string, args: VolumeMetricsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:VolumeMetrics", name, {}, opts);
-        const { stack, networkName } = args.placement;
+        const { stack, serviceNetworkName } = args.placement;
         // Empty, so not kept on destroy (unlike the data volumes).
         const probe = new docker.Volume(
             `${name}-probe`,
@@ -43,7 +43,7 @@ export class VolumeMetrics extends pulumi.ComponentResource {
                 image: args.image,
                 // The exporter writes nothing.
                 readOnly: true,
-                networksAdvanced: stackNetwork(networkName, args.address, "volume-metrics"),
+                networksAdvanced: stackNetwork(serviceNetworkName, args.address, "volume-metrics"),
                 volumes: [{ volumeName: probe.name, containerPath: VOLUMES_PROBE, readOnly: true }],
                 healthcheck: healthcheck(
                     `curl -fsS http://127.0.0.1:${VOLUME_METRICS_PORT}/metrics | grep -q '^node_filesystem_avail_bytes{.*mountpoint="${VOLUMES_PROBE}"'`,

@@ -3,7 +3,7 @@ import { ETCD_CLIENT_PORT, ETCD_DATA, ETCD_METRICS_PORT, ETCD_PEER_PORT, TLS_FIL
 export interface EtcdMember {
     /** Member name, e.g. "etcd1". */
     name: string;
-    /** Fixed address on the stack network. */
+    /** Fixed address on the stack network: the only one its client (besides loopback) and peer ports listen on. */
     address: string;
 }
 
@@ -16,8 +16,10 @@ export function initialCluster(members: EtcdMember[]): string {
  * The etcd command line for one member, started through `tls-key` (which writes the member's private key
  * first). Advertised URLs are addresses, never names: Patroni follows the member list etcd reports, and a
  * name would put DNS on the failover path. Clients and peers must present a certificate from the stack's
- * CA (client-cert-auth): whoever reaches the port without one can read and write nothing. Only /metrics
- * and /health are served without TLS, on their own port.
+ * CA (client-cert-auth): whoever reaches the port without one can read and write nothing. The client and
+ * peer ports listen on the member's stack-network address (and the client port on loopback, for etcdctl
+ * and etcd-v3 in the container) only, so from the service network the member is not reachable at all but
+ * for /metrics and /health, served without TLS on their own port (every address: Prometheus, healthcheck).
  */
 export function renderEtcdCommand(member: EtcdMember, members: EtcdMember[], clusterToken: string): string[] {
     return [
@@ -25,9 +27,9 @@ export function renderEtcdCommand(member: EtcdMember, members: EtcdMember[], clu
         "etcd",
         `--name=${member.name}`,
         `--data-dir=${ETCD_DATA}/data`,
-        `--listen-client-urls=https://0.0.0.0:${ETCD_CLIENT_PORT}`,
+        `--listen-client-urls=https://${member.address}:${ETCD_CLIENT_PORT},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
         `--advertise-client-urls=https://${member.address}:${ETCD_CLIENT_PORT}`,
-        `--listen-peer-urls=https://0.0.0.0:${ETCD_PEER_PORT}`,
+        `--listen-peer-urls=https://${member.address}:${ETCD_PEER_PORT}`,
         `--initial-advertise-peer-urls=https://${member.address}:${ETCD_PEER_PORT}`,
         `--listen-metrics-urls=http://0.0.0.0:${ETCD_METRICS_PORT}`,
         `--initial-cluster=${initialCluster(members)}`,

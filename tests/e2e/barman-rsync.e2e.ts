@@ -24,6 +24,7 @@ const CONFIG = {
     patroniNodes: 2,
     etcdNodes: 1,
     subnet: E2E_STACKS.rsync.subnet,
+    serviceSubnet: E2E_STACKS.rsync.serviceSubnet,
     barman: { mode: "rsync", backupDir: BACKUP_DIR },
     ports: E2E_STACKS.rsync.ports,
 };

@@ -28,6 +28,7 @@ const CONFIG = {
     patroniNodes: 3,
     etcdNodes: 1,
     subnet: E2E_STACKS.barman.subnet,
+    serviceSubnet: E2E_STACKS.barman.serviceSubnet,
     prometheus: true,
     ports: E2E_STACKS.barman.ports,
 };

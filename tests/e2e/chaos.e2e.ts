@@ -37,6 +37,7 @@ const CONFIG: Record<string, unknown> = {
     patroniNodes: 3,
     etcdNodes: 3,
     subnet: E2E_STACKS.chaos.subnet,
+    serviceSubnet: E2E_STACKS.chaos.serviceSubnet,
     // Limits on the etcd members (generous, so they change no timing): README says resources.* reach the containers.
     resources: { etcd: { memoryMb: 512, cpus: 1.5 } },
     // Frequent scheduled backups: they run under the faults, and Barman's outage spans one (caught up after).
@@ -179,9 +180,10 @@ describe("e2e chaos: faults under a writer and a split-brain sampler", function 
         const lagging = view.find(m => m.role === "replica");
         assert.ok(lagging, "a replica that is not the synchronous standby");
         const container = `${STACK}-${lagging.name}`;
-        const address = (member: string) => c.spec.members.find(m => m.name === member)!.address;
-        const leaderAddress = address(leaderName);
-        const laggingAddress = address(lagging.name);
+        const member = (name: string) => c.spec.members.find(m => m.name === name)!;
+        // Replication runs on the stack network; the read port reaches a replica at its service address.
+        const leaderAddress = member(leaderName).address;
+        const laggingAddress = member(lagging.name).serviceAddress;
         await partition(container, [leaderAddress], true);
         try {
             await query(c.d.outputs.writeConnectionString, "CREATE TABLE IF NOT EXISTS lagfill (id bigint, pad text)");

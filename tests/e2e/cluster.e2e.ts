@@ -51,6 +51,7 @@ const CONFIG: Record<string, unknown> = {
     patroniNodes: 4,
     etcdNodes: 3,
     subnet: E2E_STACKS.cluster.subnet,
+    serviceSubnet: E2E_STACKS.cluster.serviceSubnet,
     ports: E2E_STACKS.cluster.ports,
 };
 
@@ -307,6 +308,65 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         assert.notEqual(config0.ttl, 99, "the unauthenticated PATCH changed nothing");
     });
 
+    it("3i. networks by role: only etcd, the nodes and the sentinel join the stack network; from the service network etcd answers on its metrics port only", async () => {
+        const spec = parseConfig(config, STACK).spec;
+        const joined = async (container: string) =>
+            (await docker(["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}", container]))
+                .trim()
+                .split(" ")
+                .sort();
+        const stackNet = `${STACK}-net`,
+            serviceNet = `${STACK}-services`;
+        // The engine's view of every container.
+        for (const [role, address] of [
+            ["haproxy", spec.addresses.haproxy],
+            ["barman", spec.addresses.barman],
+            ["exporter", spec.addresses.exporter],
+        ]) {
+            assert.deepEqual(await joined(`${STACK}-${role}`), [`${serviceNet}=${address}`], role);
+        }
+        assert.deepEqual(await joined(`${STACK}-sentinel`), [`${stackNet}=${spec.clusterAddresses.sentinel}`], "sentinel");
+        for (const m of [...spec.etcd, ...spec.members]) {
+            assert.deepEqual(await joined(`${STACK}-${m.name}`), [`${stackNet}=${m.address}`, `${serviceNet}=${m.serviceAddress}`], m.name);
+        }
+        // Probes from a throw-away container on each network: curl's exit code tells a port that answers
+        // (TLS or HTTP errors: 35, 56, 60, 22, ... or 0) from one that is closed (7) or out of reach (28).
+        const etcdImage = await docker(["inspect", "-f", "{{.Config.Image}}", `${STACK}-etcd1`]);
+        const probe = async (network: string, urls: string[]) => {
+            const script = urls.map(u => `curl -ksS -o /dev/null --connect-timeout 3 --max-time 5 ${u} 2>/dev/null; echo $?`).join("; ");
+            const r = await run("docker", ["run", "--rm", "--network", network, "--entrypoint", "sh", etcdImage, "-c", script], {
+                allowFail: true,
+            });
+            return r.stdout.trim().split("\n").map(Number);
+        };
+        const unreachable = (code: number) => code === 7 || code === 28;
+        for (const e of spec.etcd) {
+            const fromService = await probe(serviceNet, [
+                `https://${e.serviceAddress}:2379/health`,
+                `https://${e.serviceAddress}:2380/`,
+                `https://${e.address}:2379/health`,
+                `http://${e.serviceAddress}:2381/metrics`,
+            ]);
+            log(
+                `${e.name} from the service network: client ${fromService[0]}, peer ${fromService[1]}, stack address ${fromService[2]}, metrics ${fromService[3]}`,
+            );
+            assert.ok(unreachable(fromService[0]), `${e.name}'s client port answers on the service network (curl ${fromService[0]})`);
+            assert.ok(unreachable(fromService[1]), `${e.name}'s peer port answers on the service network (curl ${fromService[1]})`);
+            assert.ok(
+                unreachable(fromService[2]),
+                `${e.name}'s stack-network address is reachable from the service network (curl ${fromService[2]})`,
+            );
+            assert.equal(fromService[3], 0, `${e.name}'s metrics on the service network (Prometheus's path)`);
+            // The same probe on the stack network reaches the client port (the TLS handshake fails without a
+            // client certificate, or the request does): the probe can tell the difference.
+            const fromStack = await probe(stackNet, [`https://${e.address}:2379/health`]);
+            assert.ok(!unreachable(fromStack[0]), `${e.name}'s client port on the stack network (curl ${fromStack[0]})`);
+        }
+        // The nodes' PostgreSQL and REST API answer on the service network (HAProxy's and Prometheus's path).
+        const [node] = await probe(serviceNet, [`https://${spec.members[0].serviceAddress}:${API_PORT}/health`]);
+        assert.ok(!unreachable(node), `db1's REST API on the service network (curl ${node})`);
+    });
+
     it("3h. PostgreSQL: TLS on every hop; plain connections and another CA's client certificate refused, through HAProxy and on a node", async () => {
         const o = d.outputs;
         // sslmode=disable, the right password: pg_hba's hostnossl line refuses it.
@@ -378,7 +438,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             refused,
             "replication from outside the nodes",
         );
-        // From another container on the stack network (Barman's): the superuser is refused, the application's role is not.
+        // From another container (Barman's, on the service network): the superuser is refused, the application's role is not.
         const psqlFromBarman = (user: string, password: string) =>
             run(
                 "docker",
@@ -388,7 +448,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
                     d.outputs.barmanContainer,
                     "sh",
                     "-c",
-                    `read -r PGPASSWORD; export PGPASSWORD; exec psql -X -qtA "host=${db1.address} port=${PG_PORT} user=${user} dbname=${user === "postgres" ? "postgres" : "app"} sslmode=verify-full sslrootcert=${TLS_FILES.ca}" -c "SELECT current_user"`,
+                    `read -r PGPASSWORD; export PGPASSWORD; exec psql -X -qtA "host=${db1.serviceAddress} port=${PG_PORT} user=${user} dbname=${user === "postgres" ? "postgres" : "app"} sslmode=verify-full sslrootcert=${TLS_FILES.ca}" -c "SELECT current_user"`,
                 ],
                 { input: `${password}\n`, allowFail: true },
             );

@@ -2,7 +2,7 @@
 // with a broken variant of each proving the check can fail.
 import { strict as assert } from "assert";
 import * as path from "path";
-import { parseConfig } from "../../config";
+import { parseConfig, restApiClients } from "../../config";
 import { renderBarmanConf, renderBarmanServer } from "../../configs/barman";
 import { renderHaproxyCfg } from "../../configs/haproxy";
 import { bootstrapPgHba } from "../../configs/dcs";
@@ -129,7 +129,7 @@ describe("e2e: rendered configs pass their own tools' checks", function () {
             address: spec.members[0].address,
             etcdAddresses: spec.etcd.map(e => e.address),
             pgHba: bootstrapPgHba(spec.subnet),
-            apiAllowlist: [spec.addresses.gateway, ...spec.addresses.memberBlock, "127.0.0.1"],
+            apiAllowlist: [...restApiClients(spec), "127.0.0.1"],
         });
         const env =
             "PATRONI_SUPERUSER_PASSWORD=x PATRONI_REPLICATION_PASSWORD=x PATRONI_REWIND_PASSWORD=x PATRONI_RESTAPI_USERNAME=u PATRONI_RESTAPI_PASSWORD=x";

@@ -11,7 +11,14 @@ import { assertAckedAround, createTable, missingRows, startWriter, waitBarmanChe
 import { E2E_STACKS } from "../support/e2eStacks";
 
 const STACK = E2E_STACKS.keep.stack;
-const CONFIG = { profile: "fast", patroniNodes: 2, etcdNodes: 1, subnet: E2E_STACKS.keep.subnet, ports: E2E_STACKS.keep.ports };
+const CONFIG = {
+    profile: "fast",
+    patroniNodes: 2,
+    etcdNodes: 1,
+    subnet: E2E_STACKS.keep.subnet,
+    serviceSubnet: E2E_STACKS.keep.serviceSubnet,
+    ports: E2E_STACKS.keep.ports,
+};
 
 describe("e2e: data kept across destroy", function () {
     this.timeout(E2E_STACKS.keep.timeoutMs);

@@ -214,7 +214,8 @@ export const freezeLeader: Fault = async (c, oldLeader, watch) => {
 /** Leader cut off from etcd and its peers for longer than ttl, then healed. */
 export const partitionLeader: Fault = async (c, oldLeader, watch) => {
     const name = containerName(c, oldLeader);
-    const peers = [...c.spec.etcd.map(e => e.address), ...c.spec.members.filter(m => m.name !== oldLeader).map(m => m.address)];
+    // Every address of etcd and of the other members, on both networks (HAProxy and the host still reach it).
+    const peers = [...c.spec.etcd, ...c.spec.members.filter(m => m.name !== oldLeader)].flatMap(m => [m.address, m.serviceAddress]);
     const cutAt = Date.now();
     await partition(name, peers, true);
     try {
@@ -324,7 +325,8 @@ export async function underFault(c: ChaosStack, scenario: string, fault: Fault):
     if (!oldLeader) {
         throw new Error("no leader before the fault");
     }
-    const oldAddress = c.spec.members[nodes.indexOf(oldLeader)].address;
+    // What inet_server_addr() says through HAProxy: the node's service-network address.
+    const oldAddress = c.spec.members[nodes.indexOf(oldLeader)].serviceAddress;
     const watch = new LeaderWatch(c);
     const writer = startWriter(c.d.outputs.writeConnectionString, table);
     const sampler = startSampler(

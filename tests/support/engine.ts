@@ -501,7 +501,11 @@ export class RealEngine implements pulumi.runtime.Mocks {
             args.push(i.image, ...(i.command ?? []));
             const id = await docker(args);
             for (const [n, net] of nets.slice(1).entries()) {
-                await docker(["network", "connect", ...(net.ipv4Address ? ["--ip", net.ipv4Address] : []), net.name, id]).catch(e => {
+                const options = [
+                    ...(net.ipv4Address ? ["--ip", net.ipv4Address] : []),
+                    ...(net.aliases ?? []).flatMap((a: string) => ["--alias", a]),
+                ];
+                await docker(["network", "connect", ...options, net.name, id]).catch(e => {
                     throw new Error(`network ${n}: ${e.message}`);
                 });
             }

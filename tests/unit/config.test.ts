@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { ConfigError, defaultSubnet, OWNED_PARAMETERS, parseConfig, PROFILES, rawFromPulumiConfig } from "../../config";
-import { defaultOf, renderConfigTable, SCHEMA } from "../../configSchema";
+import { defaultOf, defaultServiceSubnet, renderConfigTable, SCHEMA } from "../../configSchema";
 
 /** The problems parseConfig reports for a config (fails the test if it accepts it). */
 function problems(raw: Record<string, unknown>, stack = "test"): string[] {
@@ -71,23 +71,50 @@ describe("config: defaults", () => {
 
     it("derives a different subnet per stack name, and fixed addresses from it", () => {
         assert.notEqual(defaultSubnet("dev"), defaultSubnet("prod"));
-        const { spec } = parseConfig({ subnet: "10.50.0.0/24", patroniNodes: 3, etcdNodes: 5 }, "x");
-        assert.equal(spec.addresses.gateway, "10.50.0.1");
-        assert.equal(spec.addresses.haproxy, "10.50.0.2");
+        assert.notEqual(defaultServiceSubnet("dev"), defaultServiceSubnet("prod"));
+        assert.equal(parseConfig({}, "dev").spec.serviceSubnet, defaultServiceSubnet("dev"));
+        assert.equal(defaultServiceSubnet("dev"), defaultSubnet("dev").replace("10.213.", "10.214."));
+        const { spec } = parseConfig({ subnet: "10.50.0.0/24", serviceSubnet: "10.51.0.0/24", patroniNodes: 3, etcdNodes: 5 }, "x");
+        // The stack network: etcd, the nodes (and the sentinel); the service network: everything else.
+        assert.deepEqual(spec.clusterAddresses.gateway, "10.50.0.1");
+        assert.deepEqual(spec.clusterAddresses.sentinel, "10.50.0.7");
+        assert.equal(spec.addresses.gateway, "10.51.0.1");
+        assert.equal(spec.addresses.haproxy, "10.51.0.2");
+        assert.equal(spec.addresses.barman, "10.51.0.3");
         assert.deepEqual(
-            spec.etcd.map(e => e.address),
-            ["10.50.0.11", "10.50.0.12", "10.50.0.13", "10.50.0.14", "10.50.0.15"],
+            spec.etcd.map(e => [e.address, e.serviceAddress]),
+            [11, 12, 13, 14, 15].map(n => [`10.50.0.${n}`, `10.51.0.${n}`]),
         );
         assert.deepEqual(
-            spec.members.map(m => m.address),
-            ["10.50.0.21", "10.50.0.22", "10.50.0.23"],
+            spec.members.map(m => [m.address, m.serviceAddress]),
+            [21, 22, 23].map(n => [`10.50.0.${n}`, `10.51.0.${n}`]),
         );
+        assert.deepEqual(spec.clusterAddresses.memberBlock.slice(0, 2), ["10.50.0.21", "10.50.0.22"]);
+        assert.deepEqual(spec.addresses.memberSlots.slice(0, 2), [
+            { name: "db1", address: "10.51.0.21" },
+            { name: "db2", address: "10.51.0.22" },
+        ]);
+    });
+
+    it("the two networks must not overlap, and the service network is checked like the stack network", () => {
+        const rejects = (raw: Record<string, unknown>, re: RegExp) => assert.throws(() => parseConfig(raw, "x"), re);
+        rejects(
+            { subnet: "10.50.0.0/24", serviceSubnet: "10.50.0.0/24" },
+            /serviceSubnet: 10\.50\.0\.0\/24 overlaps subnet 10\.50\.0\.0\/24/,
+        );
+        rejects({ subnet: "10.50.0.0/16", serviceSubnet: "10.50.7.0/24" }, /serviceSubnet: .* overlaps subnet/);
+        rejects({ subnet: "10.50.7.0/24", serviceSubnet: "10.50.0.0/16" }, /serviceSubnet: .* overlaps subnet/);
+        rejects({ serviceSubnet: "10.51.0.0/29" }, /serviceSubnet: 10\.51\.0\.0\/29 is too small/);
+        rejects({ serviceSubnet: "10.51.0.1/24" }, /serviceSubnet: .* has host bits set/);
+        rejects({ serviceSubnet: "nope" }, /serviceSubnet: must be an IPv4 CIDR/);
+        assert.doesNotThrow(() => parseConfig({ subnet: "10.50.0.0/24", serviceSubnet: "10.50.1.0/24" }, "x"));
     });
 
     it("resolves every member once: names, addresses, host ports and URLs, IPv6 hosts bracketed", () => {
         const { spec } = parseConfig(
             {
                 subnet: "10.50.0.0/24",
+                serviceSubnet: "10.51.0.0/24",
                 patroniNodes: 2,
                 etcdNodes: 1,
                 adminBindAddress: "::1",
@@ -99,6 +126,7 @@ describe("config: defaults", () => {
             {
                 name: "db1",
                 address: "10.50.0.21",
+                serviceAddress: "10.51.0.21",
                 hostPostgresPort: 9101,
                 hostApiPort: 9001,
                 apiUrl: "https://[::1]:9001",
@@ -107,13 +135,16 @@ describe("config: defaults", () => {
             {
                 name: "db2",
                 address: "10.50.0.22",
+                serviceAddress: "10.51.0.22",
                 hostPostgresPort: 9102,
                 hostApiPort: 9002,
                 apiUrl: "https://[::1]:9002",
                 postgresEndpoint: "[::1]:9102",
             },
         ]);
-        assert.deepEqual(spec.etcd, [{ name: "etcd1", address: "10.50.0.11", hostClientPort: 9201, clientUrl: "https://[::1]:9201" }]);
+        assert.deepEqual(spec.etcd, [
+            { name: "etcd1", address: "10.50.0.11", serviceAddress: "10.51.0.11", hostClientPort: 9201, clientUrl: "https://[::1]:9201" },
+        ]);
         for (const url of [...spec.members.map(m => m.apiUrl), spec.etcd[0].clientUrl!]) {
             assert.equal(new URL(url).port !== "", true, url);
         }

@@ -68,7 +68,7 @@ describe("program: resources per topology", () => {
             assert.deepEqual(names, expected);
             // data per node and per etcd member, Barman's home and backups, the shared WAL volume
             assert.equal(byType(run, VOLUME).length, patroniNodes + etcdNodes + 3);
-            assert.equal(byType(run, NETWORK).length, 1);
+            assert.equal(byType(run, NETWORK).length, 2);
             assert.equal(byType(run, IMAGE).length, 6);
             assert.deepEqual(
                 byType(run, DYNAMIC)
@@ -107,7 +107,7 @@ describe("program: resources per topology", () => {
 describe("program: container inputs (dev stack)", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     before(async () => {
-        run = await runProgram({ subnet: "10.77.1.0/24" }, "dev");
+        run = await runProgram({ subnet: "10.77.1.0/24", serviceSubnet: "10.78.1.0/24" }, "dev");
     });
 
     it("every container: built image, restart policy, init, bounded logs, labels, healthcheck, fixed address", () => {
@@ -124,17 +124,41 @@ describe("program: container inputs (dev stack)", () => {
             );
             const hc = c.inputs.healthcheck as { tests: string[] };
             assert.equal(hc.tests[0], "CMD-SHELL", name);
-            const nets = c.inputs.networksAdvanced as { name: string; ipv4Address: string }[];
-            assert.equal(nets.length, 1);
-            assert.equal(nets[0].name, "dev-net");
-            assert.match(nets[0].ipv4Address, /^10\.77\.1\.\d+$/, name);
         }
     });
 
-    it("the network has the configured subnet and gateway", () => {
-        const net = byType(run, NETWORK)[0];
-        assert.equal(net.inputs.name, "dev-net");
-        assert.deepEqual(net.inputs.ipamConfigs, [{ subnet: "10.77.1.0/24", gateway: "10.77.1.1" }]);
+    it("networks by role: etcd, the nodes and the sentinel on the stack network; the rest only on the service network", () => {
+        const joined = Object.fromEntries(
+            containers(run).map(c => [
+                unwrap(c.inputs.name) as string,
+                (c.inputs.networksAdvanced as { name: string; ipv4Address: string }[]).map(n => `${n.name} ${n.ipv4Address}`),
+            ]),
+        );
+        const both = (offset: number) => [`dev-net 10.77.1.${offset}`, `dev-services 10.78.1.${offset}`];
+        assert.deepEqual(joined, {
+            ...Object.fromEntries([1, 2, 3].map(n => [`dev-etcd${n}`, both(10 + n)])),
+            ...Object.fromEntries([1, 2, 3, 4].map(n => [`dev-db${n}`, both(20 + n)])),
+            "dev-sentinel": ["dev-net 10.77.1.7"],
+            "dev-haproxy": ["dev-services 10.78.1.2"],
+            "dev-barman": ["dev-services 10.78.1.3"],
+            "dev-exporter": ["dev-services 10.78.1.4"],
+        });
+        // etcd's client and peer ports listen on its stack-network address (and loopback) only: on the service
+        // network only the plain metrics port answers.
+        for (const n of [1, 2, 3]) {
+            const cmd = container(run, `dev-etcd${n}`).inputs.command as string[];
+            assert.ok(cmd.includes(`--listen-client-urls=https://10.77.1.${10 + n}:2379,https://127.0.0.1:2379`), cmd.join(" "));
+            assert.ok(cmd.includes(`--listen-peer-urls=https://10.77.1.${10 + n}:2380`), cmd.join(" "));
+            assert.ok(cmd.includes("--listen-metrics-urls=http://0.0.0.0:2381"), cmd.join(" "));
+        }
+    });
+
+    it("the two networks have the configured subnets and gateways", () => {
+        const nets = Object.fromEntries(byType(run, NETWORK).map(n => [n.inputs.name as string, n.inputs.ipamConfigs]));
+        assert.deepEqual(nets, {
+            "dev-net": [{ subnet: "10.77.1.0/24", gateway: "10.77.1.1" }],
+            "dev-services": [{ subnet: "10.78.1.0/24", gateway: "10.78.1.1" }],
+        });
     });
 
     it("Patroni nodes: ports on bindAddress as in the seed, volume, env, patroni.yml", () => {
@@ -162,8 +186,8 @@ describe("program: container inputs (dev stack)", () => {
             assert.equal(yml.restapi.connect_address, `10.77.1.${20 + n}:8001`);
             assert.deepEqual(
                 yml.restapi.allowlist,
-                ["10.77.1.1", ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map(k => `10.77.1.${20 + k}`), "127.0.0.1"],
-                "unsafe endpoints: the gateway (host tools), every address a node may have (POST /failsafe), loopback",
+                ["10.77.1.1", "10.78.1.1", ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map(k => `10.77.1.${20 + k}`), "127.0.0.1"],
+                "unsafe endpoints: either gateway (host tools), every stack-network address a node may have (POST /failsafe), loopback",
             );
             const env = settingsOf(c);
             assert.equal(env.PATRONI_SUPERUSER_PASSWORD, "pw-cluster-superuser-password");
@@ -247,7 +271,7 @@ describe("program: container inputs (dev stack)", () => {
         const file = byType(run, DYNAMIC).find(r => r.name === "cluster-haproxy-config")!;
         assert.equal(file.inputs.container, "dev-haproxy");
         assert.deepEqual(Object.keys(c.inputs.tmpfs as object), ["/run/patroni-ha-tls"]);
-        assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.1.2");
+        assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.78.1.2");
     });
 
     it("Barman: three volumes, global and server configs, its metrics published", () => {
@@ -262,7 +286,7 @@ describe("program: container inputs (dev stack)", () => {
         assert.equal(settingsOf(c).BARMAN_PASSWORD, "pw-cluster-barman-password");
         assert.equal(settingsOf(c).STREAMING_BARMAN_PASSWORD, "pw-cluster-streaming-barman-password");
         assert.deepEqual(Object.keys(envOf(c)).sort(), ["BACKUP_SCHEDULE", "BARMAN_SERVER", "METRICS_PORT", "RESTORE_DRILL_SCHEDULE"]);
-        assert.match(upload(c, "/etc/barman.d/cluster.conf"), /host=10\.77\.1\.2 port=5431/);
+        assert.match(upload(c, "/etc/barman.d/cluster.conf"), /host=10\.78\.1\.2 port=5431/);
         assert.deepEqual(c.inputs.ports, [{ internal: 9780, external: 9780, ip: "127.0.0.1" }]);
     });
 
@@ -343,7 +367,7 @@ describe("program: container inputs (dev stack)", () => {
         assert.ok(secretFileOf(c)?.secret);
         assert.deepEqual(settingsOf(c), {
             DATA_SOURCE_NAME:
-                "postgresql://monitor:pw-cluster-monitor-password@10.77.1.2:5431/postgres?sslmode=verify-full&sslrootcert=/etc/patroni-ha/tls/ca.pem&application_name=exporter",
+                "postgresql://monitor:pw-cluster-monitor-password@10.78.1.2:5431/postgres?sslmode=verify-full&sslrootcert=/etc/patroni-ha/tls/ca.pem&application_name=exporter",
         });
         assert.equal(settingsOf(container(run, "dev-db1")).MONITOR_PASSWORD, "pw-cluster-monitor-password");
     });
@@ -384,7 +408,7 @@ describe("program: container inputs (dev stack)", () => {
 
 describe("program: the optional Prometheus", () => {
     it("prometheus: true adds its image, container, volume and URL, scraping every part by address", async () => {
-        const run = await runProgram({ prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2 }, "mon");
+        const run = await runProgram({ prometheus: true, subnet: "10.77.2.0/24", serviceSubnet: "10.78.2.0/24", patroniNodes: 2 }, "mon");
         const c = container(run, "mon-prometheus");
         assert.deepEqual(c.inputs.ports, [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-prometheus").length, 1);
@@ -398,18 +422,18 @@ describe("program: the optional Prometheus", () => {
         assert.equal(file.inputs.path, "/var/lib/prometheus/targets/patroni.json");
         assert.equal(file.inputs.container, "mon-prometheus");
         assert.deepEqual(JSON.parse(file.inputs.content as string), [
-            { targets: ["10.77.2.21:8001"], labels: { member: "db1" } },
-            { targets: ["10.77.2.22:8001"], labels: { member: "db2" } },
+            { targets: ["10.78.2.21:8001"], labels: { member: "db1" } },
+            { targets: ["10.78.2.22:8001"], labels: { member: "db2" } },
         ]);
         const targets = Object.fromEntries(
             cfg.scrape_configs.filter(j => j.static_configs).map(j => [j.job_name, j.static_configs!.flatMap(sc => sc.targets)]),
         );
         assert.deepEqual(targets, {
-            haproxy: ["10.77.2.2:8404"],
-            postgres: ["10.77.2.4:9187"],
-            barman: ["10.77.2.3:9780"],
-            etcd: ["10.77.2.11:2381", "10.77.2.12:2381", "10.77.2.13:2381"],
-            volumes: ["10.77.2.8:9100"],
+            haproxy: ["10.78.2.2:8404"],
+            postgres: ["10.78.2.4:9187"],
+            barman: ["10.78.2.3:9780"],
+            etcd: ["10.78.2.11:2381", "10.78.2.12:2381", "10.78.2.13:2381"],
+            volumes: ["10.78.2.8:9100"],
         });
         assert.match(upload(c, "/etc/prometheus/rules.yml"), /alert: PatroniNoLeader/);
         assert.equal(run.resolved.prometheusUrl.value, "http://127.0.0.1:9090/");
@@ -419,12 +443,15 @@ describe("program: the optional Prometheus", () => {
     });
 
     it("with Prometheus, the volume-metrics container reads a probe volume of its own (no data volume mounted) and publishes nothing", async () => {
-        const run = await runProgram({ prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2, etcdNodes: 3 }, "mon");
+        const run = await runProgram(
+            { prometheus: true, subnet: "10.77.2.0/24", serviceSubnet: "10.78.2.0/24", patroniNodes: 2, etcdNodes: 3 },
+            "mon",
+        );
         const c = container(run, "mon-volume-metrics");
         assert.equal(c.inputs.image, "sha256:cluster-images-volume-metrics");
         assert.equal(c.inputs.readOnly, true, "read-only root filesystem");
         assert.equal(c.inputs.ports, undefined, "only Prometheus reads it, over the stack network");
-        assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.2.8");
+        assert.equal((c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.78.2.8");
         assert.deepEqual(unwrap(c.inputs.volumes), [
             { volumeName: "mon-volume-metrics-probe", containerPath: "/volumes/docker", readOnly: true },
         ]);
@@ -435,12 +462,18 @@ describe("program: the optional Prometheus", () => {
     it("alertmanager.webhookUrl adds Alertmanager: its image, container and URL, Prometheus sending to it, every alert to the webhook", async () => {
         const hook = "https://hooks.example.com/pg?team=db";
         const run = await runProgram(
-            { prometheus: true, subnet: "10.77.2.0/24", patroniNodes: 2, alertmanager: { webhookUrl: hook } },
+            {
+                prometheus: true,
+                subnet: "10.77.2.0/24",
+                serviceSubnet: "10.78.2.0/24",
+                patroniNodes: 2,
+                alertmanager: { webhookUrl: hook },
+            },
             "mon",
         );
         const am = container(run, "mon-alertmanager");
         assert.deepEqual(am.inputs.ports, [{ internal: 9093, external: 9093, ip: "127.0.0.1" }]);
-        assert.deepEqual((am.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.77.2.6");
+        assert.deepEqual((am.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address, "10.78.2.6");
         assert.equal(byType(run, IMAGE).filter(i => i.name === "cluster-images-alertmanager").length, 1);
         const amCfg = yaml.load(upload(am, "/etc/prometheus/alertmanager.yml")) as {
             route: { receiver: string; group_wait: string };
@@ -451,7 +484,7 @@ describe("program: the optional Prometheus", () => {
         const prom = yaml.load(upload(container(run, "mon-prometheus"), "/etc/prometheus/prometheus.yml")) as {
             alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
         };
-        assert.deepEqual(prom.alerting.alertmanagers, [{ static_configs: [{ targets: ["10.77.2.6:9093"] }] }]);
+        assert.deepEqual(prom.alerting.alertmanagers, [{ static_configs: [{ targets: ["10.78.2.6:9093"] }] }]);
         assert.equal(run.resolved.alertmanagerUrl.value, "http://127.0.0.1:9093/");
     });
 
@@ -501,7 +534,7 @@ describe("program: secrets", () => {
 describe("program: the stack's certificate authority", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     before(async () => {
-        run = await runProgram({ subnet: "10.77.3.0/24", patroniNodes: 2, tls: { validityDays: 90 } }, "ca");
+        run = await runProgram({ subnet: "10.77.3.0/24", serviceSubnet: "10.78.3.0/24", patroniNodes: 2, tls: { validityDays: 90 } }, "ca");
     });
     const csr = (name: string) => byType(run, "tls:index/certRequest:CertRequest").find(r => r.name === name)!.inputs;
     const cert = (name: string) => byType(run, "tls:index/locallySignedCert:LocallySignedCert").find(r => r.name === name)!.inputs;
@@ -521,11 +554,18 @@ describe("program: the stack's certificate authority", () => {
 
     it("a node's certificate names the write and read ports' address and the admin address when they are not loopback", async () => {
         const exposed = await runProgram(
-            { subnet: "10.77.4.0/24", patroniNodes: 1, etcdNodes: 1, bindAddress: "192.0.2.10", adminBindAddress: "192.0.2.11" },
+            {
+                subnet: "10.77.4.0/24",
+                serviceSubnet: "10.78.4.0/24",
+                patroniNodes: 1,
+                etcdNodes: 1,
+                bindAddress: "192.0.2.10",
+                adminBindAddress: "192.0.2.11",
+            },
             "exposed",
         );
         const db1 = byType(exposed, "tls:index/certRequest:CertRequest").find(r => r.name === "cluster-ca-db1-csr")!.inputs;
-        assert.deepEqual(db1.ipAddresses, ["10.77.4.21", "127.0.0.1", "192.0.2.11", "192.0.2.10", "10.77.4.2"]);
+        assert.deepEqual(db1.ipAddresses, ["10.77.4.21", "127.0.0.1", "10.78.4.21", "192.0.2.11", "192.0.2.10", "10.78.4.2"]);
     });
 
     it("a short validity is due for renewal at half of it", async () => {
@@ -549,13 +589,13 @@ describe("program: the stack's certificate authority", () => {
         ]);
         assert.deepEqual(csr("cluster-ca-db1-csr").dnsNames, ["db1", "ca-db1", "localhost"]);
         // A node: also HAProxy's address (Barman and the exporter dial PostgreSQL through it; TLS passes through).
-        assert.deepEqual(csr("cluster-ca-db1-csr").ipAddresses, ["10.77.3.21", "127.0.0.1", "10.77.3.2"]);
+        assert.deepEqual(csr("cluster-ca-db1-csr").ipAddresses, ["10.77.3.21", "127.0.0.1", "10.78.3.21", "10.78.3.2"]);
         assert.deepEqual(cert("cluster-ca-db1-cert").allowedUses, ["digital_signature", "key_encipherment", "server_auth", "client_auth"]);
         assert.deepEqual(cert("cluster-ca-sentinel-cert").allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
         // HAProxy's stats page: server only, for its container, its address and the admin address.
         assert.deepEqual(cert("cluster-ca-haproxy-cert").allowedUses, ["digital_signature", "key_encipherment", "server_auth"]);
         assert.deepEqual(csr("cluster-ca-haproxy-csr").dnsNames, ["haproxy", "ca-haproxy", "localhost"]);
-        assert.deepEqual(csr("cluster-ca-haproxy-csr").ipAddresses, ["10.77.3.2", "127.0.0.1"]);
+        assert.deepEqual(csr("cluster-ca-haproxy-csr").ipAddresses, ["10.78.3.2", "127.0.0.1"]);
         for (const c of byType(run, "tls:index/locallySignedCert:LocallySignedCert")) {
             assert.equal(c.inputs.validityPeriodHours, 90 * 24, c.name);
             assert.equal(c.inputs.earlyRenewalHours, 30 * 24, c.name);
@@ -602,7 +642,7 @@ describe("program: the stack's certificate authority", () => {
 describe("program: barman.mode rsync (the seed's SSH design)", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     before(async () => {
-        run = await runProgram({ subnet: "10.77.2.0/24", patroniNodes: 2, barman: { mode: "rsync" } }, "rs");
+        run = await runProgram({ subnet: "10.77.2.0/24", serviceSubnet: "10.78.2.0/24", patroniNodes: 2, barman: { mode: "rsync" } }, "rs");
     });
     const KEYS = ["node-host-key", "barman-host-key", "archive-key", "backup-key"];
 
@@ -651,10 +691,10 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
             upload(barman, "/etc/ssh-ha/authorized_keys"),
             'command="/usr/bin/rrsync -wo /data/pg-backup/cluster/incoming",restrict ssh-ed25519 PUB-cluster-barman-ssh-archive-key wal-archive@rs\n',
         );
-        assert.equal(upload(db, "/etc/ssh-ha/known_hosts"), "[10.77.2.3]:2222 ssh-ed25519 PUB-cluster-barman-ssh-barman-host-key\n");
-        assert.equal(upload(barman, "/etc/ssh-ha/known_hosts"), "[10.77.2.2]:2222 ssh-ed25519 PUB-cluster-barman-ssh-node-host-key\n");
-        assert.match(upload(db, "/etc/ssh-ha/ssh_config"), /Host barman\n\s+HostName 10\.77\.2\.3\n\s+Port 2222\n\s+User barman\n/);
-        assert.match(upload(barman, "/etc/ssh-ha/ssh_config"), /Host leader\n\s+HostName 10\.77\.2\.2\n\s+Port 2222\n\s+User postgres\n/);
+        assert.equal(upload(db, "/etc/ssh-ha/known_hosts"), "[10.78.2.3]:2222 ssh-ed25519 PUB-cluster-barman-ssh-barman-host-key\n");
+        assert.equal(upload(barman, "/etc/ssh-ha/known_hosts"), "[10.78.2.2]:2222 ssh-ed25519 PUB-cluster-barman-ssh-node-host-key\n");
+        assert.match(upload(db, "/etc/ssh-ha/ssh_config"), /Host barman\n\s+HostName 10\.78\.2\.3\n\s+Port 2222\n\s+User barman\n/);
+        assert.match(upload(barman, "/etc/ssh-ha/ssh_config"), /Host leader\n\s+HostName 10\.78\.2\.2\n\s+Port 2222\n\s+User postgres\n/);
         assert.match(upload(db, "/etc/ssh-ha/sshd_config"), /^AllowUsers postgres$/m);
         assert.match(upload(barman, "/etc/ssh-ha/sshd_config"), /^AllowUsers barman$/m);
         for (const [key, { value, secret }] of Object.entries(run.resolved)) {
@@ -678,7 +718,7 @@ describe("program: barman.mode rsync (the seed's SSH design)", () => {
         assert.match(cfg, /backend ssh_primary\n\s+balance first\n\s+option httpchk OPTIONS \/primary/);
         assert.match(
             cfg,
-            /server db1 10\.77\.2\.21:2222 check port 8001 check-ssl .*\n\s+server db2 10\.77\.2\.22:2222 check port 8001 check-ssl /,
+            /server db1 10\.78\.2\.21:2222 check port 8001 check-ssl .*\n\s+server db2 10\.78\.2\.22:2222 check port 8001 check-ssl /,
         );
         assert.ok(!(haproxy.inputs.ports as { internal: number }[]).some(p => p.internal === 2222));
     });

@@ -6,7 +6,7 @@ import * as net from "net";
 import { bootstrapPgHba, DEFAULT_PARAMETERS, renderDynamicConfig } from "../../../configs/dcs";
 import { TLS_FILES, TLS_RUN } from "../../../configs/layout";
 
-const spec = parseConfig({ subnet: "10.9.8.0/24" }, "dev").spec;
+const spec = parseConfig({ subnet: "10.9.8.0/24", serviceSubnet: "10.9.9.0/24" }, "dev").spec;
 const hba = { haproxy: spec.addresses.haproxy, members: spec.members.map(m => m.address), superuserAccess: true, clientTls: true };
 
 describe("renderers: DCS configuration", () => {
@@ -91,21 +91,28 @@ describe("renderers: DCS configuration", () => {
 
     it("pg_hba admits each stack role only from where it is used, over TLS, by SCRAM; the application's role from anywhere", () => {
         const lines: string[] = dcs.postgresql.pg_hba;
-        const haproxy = "10.9.8.2",
+        // HAProxy, Barman and the exporter on the service network; replication on the stack network.
+        const haproxy = "10.9.9.2",
             gateway = "10.9.8.1", // the host, and Docker's proxy for published ports
-            barman = "10.9.8.3",
-            exporter = "10.9.8.4",
+            serviceGateway = "10.9.9.1",
+            barman = "10.9.9.3",
+            exporter = "10.9.9.4",
             node = "10.9.8.21",
+            nodeOnServiceNetwork = "10.9.9.21",
             outsider = "192.0.2.7";
         const expected: [string, string, boolean, string][] = [
             // role, from, replication connection, method
             ["postgres", haproxy, false, "scram-sha-256"],
             ["postgres", gateway, false, "reject"],
+            ["postgres", serviceGateway, false, "reject"],
+            ["postgres", "10.9.8.2", false, "reject"],
             ["postgres", node, false, "reject"],
             ["postgres", outsider, false, "reject"],
             ["postgres", node, true, "reject"],
             ["replicator", node, true, "scram-sha-256"],
             ["replicator", "127.0.0.1", true, "scram-sha-256"],
+            ["replicator", nodeOnServiceNetwork, true, "reject"],
+            ["rewind_user", nodeOnServiceNetwork, false, "reject"],
             ["replicator", haproxy, true, "reject"],
             ["replicator", gateway, true, "reject"],
             ["replicator", gateway, false, "reject"],
@@ -150,11 +157,11 @@ describe("renderers: DCS configuration", () => {
         const closed: string[] = (
             renderDynamicConfig({ patroni: spec.patroni, hba: { ...hba, superuserAccess: false } }) as Record<string, any>
         ).postgresql.pg_hba;
-        for (const from of ["10.9.8.2", "10.9.8.1", "10.9.8.21", "192.0.2.7"]) {
+        for (const from of ["10.9.9.2", "10.9.8.1", "10.9.8.21", "192.0.2.7"]) {
             assert.equal(methodFor(closed, { role: "postgres", from }), "reject", from);
         }
         for (const [role, from, replication] of [
-            ["barman", "10.9.8.2", false],
+            ["barman", "10.9.9.2", false],
             ["replicator", "10.9.8.21", true],
             ["app", "192.0.2.7", false],
         ] as const) {
@@ -166,7 +173,7 @@ describe("renderers: DCS configuration", () => {
     it("clientTls: false admits the client roles without TLS (application's, operator's, superuser through HAProxy); the stack's own roles keep TLS", () => {
         const plain: string[] = (renderDynamicConfig({ patroni: spec.patroni, hba: { ...hba, clientTls: false } }) as Record<string, any>)
             .postgresql.pg_hba;
-        const [haproxy, gateway, node] = ["10.9.8.2", "10.9.8.1", "10.9.8.21"];
+        const [haproxy, gateway, node] = ["10.9.9.2", "10.9.8.1", "10.9.8.21"];
         for (const ssl of [false, true]) {
             assert.equal(methodFor(plain, { role: "app", from: gateway, ssl }), "scram-sha-256", `app, ssl ${ssl}`);
             assert.equal(methodFor(plain, { role: "someone_else", from: "192.0.2.7", ssl }), "scram-sha-256");

@@ -5,7 +5,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parseConfig } from "../../../config";
-import { defaultSubnet } from "../../../configSchema";
+import { defaultServiceSubnet, defaultSubnet } from "../../../configSchema";
 import { CONFIG_CHECKS, E2E_STACKS, E2eStack } from "../../support/e2eStacks";
 
 /** Every host port a stack publishes with up to 4 nodes and 3 etcd members (the largest suite). */
@@ -17,16 +17,20 @@ function hostPorts(ports: Record<string, number>): number[] {
 describe("e2e harness: the stacks' table", () => {
     const stacks: E2eStack[] = Object.values(E2E_STACKS);
 
-    it("every stack's config is valid, and no two stacks share a subnet", () => {
-        const subnets = stacks.map(s => s.subnet ?? defaultSubnet(s.stack));
-        subnets.push(CONFIG_CHECKS.subnet);
+    it("every stack's config is valid, and no two stacks share a subnet (either network's)", () => {
+        const subnets = stacks.flatMap(s => [s.subnet ?? defaultSubnet(s.stack), s.serviceSubnet ?? defaultServiceSubnet(s.stack)]);
+        subnets.push(CONFIG_CHECKS.subnet, defaultServiceSubnet(CONFIG_CHECKS.tag));
         assert.deepEqual(
             subnets.filter((x, i) => subnets.indexOf(x) !== i),
             [],
         );
         for (const s of stacks) {
             assert.doesNotThrow(
-                () => parseConfig({ ports: s.ports, subnet: s.subnet ?? "", prometheus: true, patroniNodes: 4 }, s.stack),
+                () =>
+                    parseConfig(
+                        { ports: s.ports, subnet: s.subnet ?? "", serviceSubnet: s.serviceSubnet ?? "", prometheus: true, patroniNodes: 4 },
+                        s.stack,
+                    ),
                 s.stack,
             );
         }
