@@ -271,7 +271,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
                     usages: ["server"],
                 }),
             },
-            child("haproxy"),
+            // After the nodes' rolling replacement: a change that replaces HAProxy and the nodes together (a
+            // new network) then finds every node where the new HAProxy looks for it.
+            child("haproxy", { dependsOn: [this.rollout.done] }),
         );
 
         this.barman = new BarmanServer(

@@ -153,6 +153,13 @@ describe("program: container inputs (dev stack)", () => {
         }
     });
 
+    it("HAProxy is declared after the nodes' rolling replacement ends, so a change moving both (a new network) finds every node", () => {
+        const at = (name: string) => run.resources.findIndex(r => r.name === name);
+        const done = at("cluster-rollout-done");
+        assert.ok(done >= 0);
+        assert.ok(at("cluster-haproxy-container") > done, `HAProxy at ${at("cluster-haproxy-container")}, the rollout's end at ${done}`);
+    });
+
     it("the two networks have the configured subnets and gateways", () => {
         const nets = Object.fromEntries(byType(run, NETWORK).map(n => [n.inputs.name as string, n.inputs.ipamConfigs]));
         assert.deepEqual(nets, {
