@@ -14,6 +14,7 @@ import {
     dockerName,
     healthcheck,
     Placement,
+    secretEnvUpload,
     stackNetwork,
 } from "./docker";
 
@@ -72,8 +73,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
                 image: args.image,
                 user: "etcd",
                 command: renderEtcdCommand(member, args.members, token),
-                envs: tls.keyEnv.apply(e => [e]),
-                uploads: tls.uploads,
+                // Its TLS key in the secret file (secret-env, then tls-key moves it to the tmpfs).
+                uploads: [secretEnvUpload([tls.keyEnv]), ...tls.uploads],
                 tmpfs: tls.tmpfs,
                 // On the service network only for Prometheus: the client and peer ports listen on the stack
                 // network's address (renderEtcdCommand), so there only the plain metrics port answers.

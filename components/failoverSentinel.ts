@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RoleResources } from "../config";
 import { DOCKER_SOCKET, ETCD_CLIENT_PORT, SENTINEL_METRICS_PORT, SENTINEL_RUN, TLS_FILES, TLS_RUN } from "../configs/layout";
 import { StackCa } from "./stackCa";
-import { commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { commonContainerArgs, dockerName, healthcheck, Placement, secretEnvUpload, stackNetwork } from "./docker";
 
 export interface FailoverSentinelArgs {
     /** Network, host binding and Docker name prefix (the container is `<stack>-sentinel`). */
@@ -63,8 +63,10 @@ export class FailoverSentinel extends pulumi.ComponentResource {
                 name: dockerName(stack, "sentinel"),
                 hostname: "sentinel",
                 image: args.image,
-                envs: pulumi.secret(tls.keyEnv.apply(key => [...envs, key])),
-                uploads: tls.uploads,
+                // Its TLS key in the secret file: secret-env exports it for the entrypoint.
+                command: ["secret-env", "sentinel-entrypoint"],
+                envs,
+                uploads: [secretEnvUpload([tls.keyEnv]), ...tls.uploads],
                 tmpfs: tls.tmpfs,
                 // The container starts as root with two capabilities only, to start the filter as `dockerfilter` in
                 // the group of the engine's socket and the sentinel as `sentinel`; neither process keeps one.

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HaproxySpec, RoleResources } from "../config";
 import { HaproxyServer, renderHaproxyCfg } from "../configs/haproxy";
 import { HAPROXY_CONFIG, HAPROXY_HEALTH_PORT, HAPROXY_READ_PORT, HAPROXY_STATS_PORT, HAPROXY_WRITE_PORT } from "../configs/layout";
-import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, stackNetwork } from "./docker";
+import { childOptions, commonContainerArgs, dockerName, healthcheck, Placement, secretEnvUpload, stackNetwork } from "./docker";
 import { ContainerFile } from "./containerFile";
 import { ContainerTls } from "./stackCa";
 
@@ -53,10 +53,10 @@ export class HaproxyGateway extends pulumi.ComponentResource {
             timings: args.timings,
             sshRoute: args.sshRoute,
         });
-        const envs = pulumi.secret(
-            pulumi
-                .all([args.statsUser, args.statsPassword, args.tls.keyEnv])
-                .apply(([user, password, key]) => [`STATS_USER=${user}`, `STATS_PASSWORD=${password}`, key]),
+        // The stats password and the TLS key in the secret file (secret-env exports them for HAProxy, and for
+        // haproxy-apply-config's check of a new file), in no environment `docker inspect` shows.
+        const secretEnv = secretEnvUpload(
+            pulumi.all([args.statsPassword, args.tls.keyEnv]).apply(([password, key]) => [`STATS_PASSWORD=${password}`, key]),
         );
         const { stack, serviceNetworkName, bindAddress, adminBindAddress } = args.placement;
         this.container = new docker.Container(
@@ -67,10 +67,10 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 hostname: "haproxy",
                 image: args.image,
                 user: "haproxy",
-                command: ["tls-key", "haproxy-start", HAPROXY_CONFIG],
-                envs,
+                command: ["secret-env", "tls-key", "haproxy-start", HAPROXY_CONFIG],
+                envs: pulumi.output(args.statsUser).apply(user => [`STATS_USER=${user}`]),
                 // haproxy.cfg is written into the running container (configFile below): not an input here.
-                uploads: args.tls.uploads,
+                uploads: [secretEnv, ...args.tls.uploads],
                 tmpfs: args.tls.tmpfs,
                 networksAdvanced: stackNetwork(serviceNetworkName, args.address, "haproxy"),
                 ports: [
@@ -93,7 +93,7 @@ export class HaproxyGateway extends pulumi.ComponentResource {
                 containerId: this.container.id,
                 path: HAPROXY_CONFIG,
                 content: this.config,
-                command: ["haproxy-apply-config"],
+                command: ["secret-env", "haproxy-apply-config"],
             },
             { parent: this },
         );

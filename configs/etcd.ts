@@ -13,8 +13,8 @@ export function initialCluster(members: EtcdMember[]): string {
 }
 
 /**
- * The etcd command line for one member, started through `tls-key` (which writes the member's private key
- * first). Advertised URLs are addresses, never names: Patroni follows the member list etcd reports, and a
+ * The etcd command line for one member, started through `secret-env` (which exports the secret file) and
+ * `tls-key` (which writes the member's private key to the tmpfs first). Advertised URLs are addresses, never names: Patroni follows the member list etcd reports, and a
  * name would put DNS on the failover path. Clients and peers must present a certificate from the stack's
  * CA (client-cert-auth): whoever reaches the port without one can read and write nothing. The client and
  * peer ports listen on the member's stack-network address (and the client port on loopback, for etcdctl
@@ -23,6 +23,7 @@ export function initialCluster(members: EtcdMember[]): string {
  */
 export function renderEtcdCommand(member: EtcdMember, members: EtcdMember[], clusterToken: string): string[] {
     return [
+        "secret-env",
         "tls-key",
         "etcd",
         `--name=${member.name}`,

@@ -176,6 +176,7 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             ETCD_METRICS_PORT: String(ETCD_METRICS_PORT),
             TLS_ETC,
             TLS_RUN,
+            SECRET_ENV,
         },
         haproxy: {
             HAPROXY_CONFIG,
@@ -187,10 +188,11 @@ export function layoutBuildArgs(role: string): Record<string, string> {
             HAPROXY_STATS_PORT: String(HAPROXY_STATS_PORT),
             TLS_ETC,
             TLS_RUN,
+            SECRET_ENV,
         },
         exporter: { EXPORTER_PORT: String(EXPORTER_PORT), TLS_ETC, SECRET_ENV },
         prometheus: { PROMETHEUS_PORT: String(PROMETHEUS_PORT), PROMETHEUS_CONFIG, PROMETHEUS_DATA, TLS_ETC },
-        sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN, TLS_ETC, TLS_RUN },
+        sentinel: { SENTINEL_METRICS_PORT: String(SENTINEL_METRICS_PORT), DOCKER_SOCKET, SENTINEL_RUN, TLS_ETC, TLS_RUN, SECRET_ENV },
         alertmanager: { ALERTMANAGER_PORT: String(ALERTMANAGER_PORT), ALERTMANAGER_CONFIG, ALERTMANAGER_DATA },
         "volume-metrics": { VOLUME_METRICS_PORT: String(VOLUME_METRICS_PORT), VOLUMES_DIR },
     };

@@ -167,14 +167,31 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             const other = await dockerExec(node, ["cat", SECRET_ENV], { user: "nobody", allowFail: true });
             assert.notEqual(other.code, 0, `db${n}: another user read the secret file`);
         }
-        // Barman and the exporter hold database passwords too: in their secret files, not in docker inspect.
-        for (const part of [`${STACK}-barman`, `${STACK}-exporter`]) {
+        // Every other container of the stack (Barman, the exporter, HAProxy with its stats password, etcd and the
+        // sentinel with their TLS keys): secrets in their secret files, not in docker inspect.
+        const all = (await docker(["ps", "-a", "--filter", `label=patroni-ha.stack=${STACK}`, "--format", "{{.Names}}"])).split("\n");
+        const others = all.filter(c => !/-db\d+$/.test(c));
+        assert.deepEqual(others.map(c => c.replace(`${STACK}-`, "")).sort(), [
+            "barman",
+            "etcd1",
+            "etcd2",
+            "etcd3",
+            "exporter",
+            "haproxy",
+            "sentinel",
+        ]);
+        for (const part of others) {
             const inspect = await docker(["inspect", part]);
             for (const [name, value] of passwords) {
                 assert.ok(!inspect.includes(value), `${name} in docker inspect of ${part}`);
             }
-            assert.doesNotMatch(inspect, /PASSWORD=|_KEY_B64=|DATA_SOURCE_NAME=/, `${part}: no secret variable in docker inspect`);
+            assert.doesNotMatch(
+                inspect,
+                /PASSWORD=|_KEY_B64=|DATA_SOURCE_NAME=|PRIVATE KEY/,
+                `${part}: no secret variable in docker inspect`,
+            );
         }
+        // (Test 4 logs in to HAProxy's stats page with the password it now reads from its secret file.)
     });
 
     it("3f. etcd takes only the stack's certificates: no read or write without one or with another CA's, from the host or the stack network; its port is not published", async () => {

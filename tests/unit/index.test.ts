@@ -34,7 +34,7 @@ function settingsOf(c: { inputs: Record<string, unknown> }): Record<string, stri
 function haproxyCfg(run: Awaited<ReturnType<typeof runProgram>>): string {
     const file = byType(run, DYNAMIC).find(r => r.name === "cluster-haproxy-config");
     assert.ok(file, "no cluster-haproxy-config");
-    assert.deepEqual(file.inputs.command, ["haproxy-apply-config"]);
+    assert.deepEqual(file.inputs.command, ["secret-env", "haproxy-apply-config"]);
     assert.equal(file.inputs.path, "/var/lib/haproxy-ha/haproxy.cfg");
     return file.inputs.content as string;
 }
@@ -247,9 +247,11 @@ describe("program: container inputs (dev stack)", () => {
                 upload(c, "/etc/patroni-ha/tls/ca.pem"),
                 "-----BEGIN CERTIFICATE-----\ncluster-ca-cert\n-----END CERTIFICATE-----\n",
             );
-            assert.ok(isWrappedSecret(c.inputs.envs), "the key variable is secret");
+            assert.equal(c.inputs.envs, undefined, "no environment: the key is in the secret file");
+            assert.ok(secretFileOf(c)?.secret, "the secret file's content is secret");
+            assert.deepEqual((cmd as string[]).slice(0, 3), ["secret-env", "tls-key", "etcd"]);
             assert.equal(
-                Buffer.from(envOf(c).TLS_KEY_B64, "base64").toString(),
+                Buffer.from(settingsOf(c).TLS_KEY_B64, "base64").toString(),
                 `-----BEGIN EC PRIVATE KEY-----\nsecret-cluster-ca-etcd${n}-key\n-----END EC PRIVATE KEY-----\n`,
             );
             assert.deepEqual(c.inputs.tmpfs, { "/run/patroni-ha-tls": "rw,nosuid,nodev,noexec,size=1m" });
@@ -258,16 +260,18 @@ describe("program: container inputs (dev stack)", () => {
         }
     });
 
-    it("HAProxy: write/read/stats ports, stats credentials from env, the stats page's key through tls-key", () => {
+    it("HAProxy: write/read/stats ports, the stats user in its environment, the password and the stats page's key in its secret file", () => {
         const c = container(run, "dev-haproxy");
         assert.deepEqual(
             (c.inputs.ports as { external: number }[]).map(p => p.external),
             [5551, 5552, 5553],
         );
-        const { TLS_KEY_B64: key, ...env } = envOf(c);
-        assert.deepEqual(env, { STATS_USER: "admin", STATS_PASSWORD: "pw-cluster-stats-password" });
+        assert.deepEqual(envOf(c), { STATS_USER: "admin" });
+        const { TLS_KEY_B64: key, ...settings } = settingsOf(c);
+        assert.deepEqual(settings, { STATS_USER: "admin", STATS_PASSWORD: "pw-cluster-stats-password" });
         assert.match(Buffer.from(key, "base64").toString(), /cluster-ca-haproxy-key/);
-        assert.deepEqual(c.inputs.command, ["tls-key", "haproxy-start", "/var/lib/haproxy-ha/haproxy.cfg"]);
+        assert.ok(secretFileOf(c)?.secret);
+        assert.deepEqual(c.inputs.command, ["secret-env", "tls-key", "haproxy-start", "/var/lib/haproxy-ha/haproxy.cfg"]);
         // haproxy.cfg is no input of the container: the stack writes it into the running container.
         assert.ok(!(unwrap(c.inputs.uploads) as { file: string }[]).some(u => u.file.endsWith("haproxy.cfg")));
         const cfg = haproxyCfg(run);
@@ -335,11 +339,15 @@ describe("program: container inputs (dev stack)", () => {
             TLS_CA_FILE: "/etc/patroni-ha/tls/ca.pem",
             TLS_CERT_FILE: "/etc/patroni-ha/tls/cert.pem",
             TLS_RUN: "/run/patroni-ha-tls",
-            TLS_KEY_B64: Buffer.from(
-                "-----BEGIN EC PRIVATE KEY-----\nsecret-cluster-ca-sentinel-key\n-----END EC PRIVATE KEY-----\n",
-            ).toString("base64"),
         });
-        assert.ok(isWrappedSecret(c.inputs.envs));
+        assert.deepEqual(c.inputs.command, ["secret-env", "sentinel-entrypoint"]);
+        assert.ok(secretFileOf(c)?.secret);
+        assert.equal(
+            settingsOf(c).TLS_KEY_B64,
+            Buffer.from("-----BEGIN EC PRIVATE KEY-----\nsecret-cluster-ca-sentinel-key\n-----END EC PRIVATE KEY-----\n").toString(
+                "base64",
+            ),
+        );
         assert.equal(
             upload(c, "/etc/patroni-ha/tls/cert.pem"),
             "-----BEGIN CERTIFICATE-----\ncluster-ca-sentinel-cert\n-----END CERTIFICATE-----\n",
@@ -536,6 +544,46 @@ describe("program: secrets", () => {
             }
         }
     });
+
+    it("no container's environment holds a password, a key or a connection string, with every part on (rsync, Prometheus, Alertmanager)", async () => {
+        const run = await runProgram(
+            { prometheus: true, alertmanager: { webhookUrl: "http://192.0.2.1/hook" }, barman: { mode: "rsync" }, patroniNodes: 2 },
+            "all",
+        );
+        const names = containers(run).map(c => unwrap(c.inputs.name) as string);
+        assert.equal(names.length, 12, names.join(", "));
+        for (const c of containers(run)) {
+            const name = unwrap(c.inputs.name) as string;
+            const env = c.inputs.envs === undefined ? [] : (unwrap(c.inputs.envs) as string[]);
+            assert.deepEqual(
+                env.filter(e => /PASSWORD=|KEY_B64=|KEY=|DATA_SOURCE_NAME=|pw-|secret-|PRIVATE KEY/.test(e)),
+                [],
+                `${name}: a secret in its environment (docker inspect shows it)`,
+            );
+            // What is secret comes in the secret file, exported by secret-env before the container's program
+            // (the exporter's image CMD starts with it: images/exporter/Dockerfile).
+            if (secretFileOf(c)) {
+                assert.ok(secretFileOf(c)!.secret, name);
+                const command = c.inputs.command as string[] | undefined;
+                assert.ok(command === undefined || command[0] === "secret-env", `${name} starts through secret-env: ${command?.join(" ")}`);
+            }
+        }
+        const withSecrets = containers(run)
+            .filter(c => secretFileOf(c))
+            .map(c => unwrap(c.inputs.name) as string)
+            .sort();
+        assert.deepEqual(withSecrets, [
+            "all-barman",
+            "all-db1",
+            "all-db2",
+            "all-etcd1",
+            "all-etcd2",
+            "all-etcd3",
+            "all-exporter",
+            "all-haproxy",
+            "all-sentinel",
+        ]);
+    });
 });
 
 describe("program: the stack's certificate authority", () => {
@@ -633,9 +681,15 @@ describe("program: the stack's certificate authority", () => {
                 }
                 assert.doesNotMatch(u.content, /PRIVATE KEY|secret-/, `${unwrap(c.inputs.name)} upload`);
             }
-            if (c.inputs.envs !== undefined && JSON.stringify(unwrap(c.inputs.envs)).includes("TLS_KEY_B64")) {
-                assert.ok(isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)} envs not secret`);
-            }
+            // No secret in any container's environment (`docker inspect` shows it): keys and passwords are
+            // in the secret file.
+            const env = c.inputs.envs === undefined ? [] : (unwrap(c.inputs.envs) as string[]);
+            assert.deepEqual(
+                env.filter(e => /KEY_B64=|PASSWORD=|DATA_SOURCE_NAME=|secret-|pw-/.test(e)),
+                [],
+                `${unwrap(c.inputs.name)} environment`,
+            );
+            assert.ok(!isWrappedSecret(c.inputs.envs), `${unwrap(c.inputs.name)}: an environment that needs to be secret`);
         }
         for (const [key, { value, secret }] of Object.entries(run.resolved)) {
             if (!secret) {

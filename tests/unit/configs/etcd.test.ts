@@ -20,7 +20,11 @@ describe("renderers: etcd", () => {
     });
     it("clients and peers need a certificate from the stack's CA; only metrics and health are plain", () => {
         const cmd = renderEtcdCommand(etcdMembers[0], etcdMembers, "dev-etcd");
-        assert.deepEqual(cmd.slice(0, 2), ["tls-key", "etcd"], "the key is written before etcd starts");
+        assert.deepEqual(
+            cmd.slice(0, 3),
+            ["secret-env", "tls-key", "etcd"],
+            "the secret file is read and the key written before etcd starts",
+        );
         for (const flag of ["--client-cert-auth", "--peer-client-cert-auth"]) {
             assert.ok(cmd.includes(flag), flag);
         }
