@@ -20,6 +20,7 @@ import { VolumeMetrics } from "./volumeMetrics";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
 import { PatroniRollout } from "./patroniRollout";
+import { PidsLimit, pidsLimitFor } from "./pidsLimit";
 import { memberLeaf, StackCa } from "./stackCa";
 
 export interface PatroniClusterArgs {
@@ -382,6 +383,29 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 // After the nodes, so that `pulumi destroy` removes it first: it must not fail over a leader
                 // that the destroy itself kills. (dependsOn does not make it follow a node's replacement.)
                 { parent: this, dependsOn: [...this.etcd.containers, ...nodeContainers] },
+            );
+        }
+
+        // A pids limit on every container (a fork bomb stops there, not at the host's limit).
+        type Limited = [part: string, container: docker.Container, role: ImageRole];
+        const part = (name: string, role: ImageRole, c?: { container: docker.Container }): Limited[] =>
+            c ? [[name, c.container, role]] : [];
+        const limited: Limited[] = [
+            ...spec.etcd.map((e, i): Limited => [e.name, this.etcd.containers[i], "etcd"]),
+            ...spec.members.map((m, i): Limited => [m.name, this.nodes[i].container, "patroni"]),
+            ...part("haproxy", "haproxy", this.haproxy),
+            ...part("barman", "barman", this.barman),
+            ...part("exporter", "exporter", this.exporter),
+            ...part("prometheus", "prometheus", this.prometheus),
+            ...part("volume-metrics", "volume-metrics", this.volumeMetrics),
+            ...part("alertmanager", "alertmanager", this.alertmanager),
+            ...part("sentinel", "sentinel", this.sentinel),
+        ];
+        for (const [name, container, role] of limited) {
+            new PidsLimit(
+                named(`pids-${name}`),
+                { container: container.name, containerId: container.id, limit: pidsLimitFor(role, spec.patroni.postgresql) },
+                { parent: this },
             );
         }
 

@@ -12,6 +12,8 @@ import { apiRequest, getJson, httpRequest, memberStatus } from "../../lib/patron
 import { memberEndpoints } from "../../ops/outputs";
 import { switchover } from "../../ops/switchover";
 import { parseConfig } from "../../config";
+import { ImageRole } from "../../components/images";
+import { pidsLimitFor } from "../../components/pidsLimit";
 import { API_PORT, PG_PORT, SECRET_DIR, SECRET_ENV, TLS_FILES } from "../../configs/layout";
 import { docker, dockerExec, run } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, pg, query } from "../support/stack";
@@ -112,7 +114,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
         log(`row visible through the read port after ${seconds} s`);
     });
 
-    it("3c. every container runs with no Linux capabilities and no privilege escalation (the sentinel: two, to start its processes as their users)", async () => {
+    it("3c. every container runs with no Linux capabilities and no privilege escalation (the sentinel: two, to start its processes as their users), and with a pids limit", async () => {
         const names = (await docker(["ps", "--filter", `label=patroni-ha.stack=${STACK}`, "--format", "{{.Names}}"]))
             .split("\n")
             .filter(Boolean);
@@ -126,7 +128,32 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             assert.match(status, new RegExp(`CapBnd:\\s+${caps}$`, "m"), `${name}: ${status}`);
             assert.match(status, new RegExp(`CapEff:\\s+${caps}$`, "m"), `${name}: ${status}`);
             assert.match(status, /NoNewPrivs:\s+1/, `${name}: ${status}`);
+            // A pids limit for its role, in the engine's configuration and in the kernel's cgroup.
+            const [role, limit] = (
+                await docker(["inspect", "-f", '{{index .Config.Labels "patroni-ha.role"}} {{.HostConfig.PidsLimit}}', name])
+            ).split(" ");
+            assert.equal(
+                Number(limit),
+                pidsLimitFor(role as ImageRole, parseConfig(config, STACK).spec.patroni.postgresql),
+                `${name} (${role}): pids limit`,
+            );
+            const cgroup = await docker([
+                "exec",
+                name,
+                "sh",
+                "-c",
+                "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
+            ]);
+            assert.equal(Number(cgroup), Number(limit), `${name}: pids.max`);
         }
+        // The kernel enforces it: a fork loop in the exporter (256) stops short (its children end in 3 s).
+        const forks = await run(
+            "docker",
+            ["exec", `${STACK}-exporter`, "sh", "-c", "i=0; while [ $i -lt 400 ]; do sleep 3 & i=$((i+1)); done; echo $i"],
+            { allowFail: true },
+        );
+        assert.notEqual(forks.stdout.trim(), "400", "400 processes in a container limited to 256");
+        assert.match(forks.stderr, /fork|temporarily unavailable/i, forks.stderr);
     });
 
     it("3e. no password in the environment PostgreSQL gives its programs (read by SQL as the superuser); the role passwords on a tmpfs, 0600", async () => {

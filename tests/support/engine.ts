@@ -14,6 +14,7 @@ import { dynamicConfigProvider } from "../../components/patroniDynamicConfig";
 import { rolloutStepProvider } from "../../components/rolloutStep";
 import { etcdRolloutStepProvider } from "../../components/etcdRolloutStep";
 import { containerFileProvider } from "../../components/containerFile";
+import { pidsLimitProvider } from "../../components/pidsLimit";
 import { etcdMembershipProvider } from "../../components/etcdMembership";
 import { docker, waitHealthy } from "./docker";
 
@@ -105,7 +106,7 @@ export type Action = "same" | "create" | "replace" | "update" | "delete";
 
 const CONTAINER = "docker:index/container:Container";
 
-/** The program's dynamic resources, told apart by name: the etcd membership guard, the rollout steps, files written into containers (Prometheus's targets, haproxy.cfg), the DCS configuration. */
+/** The program's dynamic resources, told apart by name: the etcd membership guard, the rollout steps, files written into containers (Prometheus's targets, haproxy.cfg), pids limits, the DCS configuration. */
 const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
     name.endsWith("-etcd-membership")
         ? etcdMembershipProvider
@@ -115,7 +116,9 @@ const dynamicProvider = (name: string): pulumi.dynamic.ResourceProvider =>
             ? etcdRolloutStepProvider
             : /-(patroni-targets|haproxy-config)$/.test(name)
               ? containerFileProvider
-              : dynamicConfigProvider;
+              : /-pids-[a-z0-9-]+$/.test(name)
+                ? pidsLimitProvider
+                : dynamicConfigProvider;
 const canonical = (v: unknown): string =>
     JSON.stringify(v, (_k, x) =>
         x !== null && typeof x === "object" && !Array.isArray(x)

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { layoutBuildArgs, SECRET_ENV } from "../../configs/layout";
 import { byType, container, containers, isWrappedSecret, runProgram, unwrap } from "../support/program";
+import { pidsLimitFor } from "../../components/pidsLimit";
 
 const VOLUME = "docker:index/volume:Volume";
 const NETWORK = "docker:index/network:Network";
@@ -81,6 +82,8 @@ describe("program: resources per topology", () => {
                     ...Array.from({ length: patroniNodes }, (_, i) => `cluster-rollout-db${i + 1}`),
                     ...Array.from({ length: etcdNodes }, (_, i) => `cluster-etcd-rollout-etcd${i + 1}`),
                     "cluster-rollout-done",
+                    // A pids limit per container.
+                    ...names.map(n => n.replace(/^topo-/, "cluster-pids-")),
                 ].sort(),
             );
             assert.equal(byType(run, "random:index/randomPassword:RandomPassword").length, 9);
@@ -158,6 +161,35 @@ describe("program: container inputs (dev stack)", () => {
         const done = at("cluster-rollout-done");
         assert.ok(done >= 0);
         assert.ok(at("cluster-haproxy-container") > done, `HAProxy at ${at("cluster-haproxy-container")}, the rollout's end at ${done}`);
+    });
+
+    it("every container gets a pids limit for its role (set with docker update: the provider has no input for it)", () => {
+        const limits = Object.fromEntries(
+            byType(run, DYNAMIC)
+                .filter(r => /^cluster-pids-/.test(r.name))
+                .map(r => [r.inputs.container as string, [r.inputs.limit, r.inputs.containerId]]),
+        );
+        const expected: Record<string, number> = {
+            "dev-etcd1": 512,
+            "dev-etcd2": 512,
+            "dev-etcd3": 512,
+            "dev-db1": 2048,
+            "dev-db2": 2048,
+            "dev-db3": 2048,
+            "dev-db4": 2048,
+            "dev-haproxy": 256,
+            "dev-barman": 1024,
+            "dev-exporter": 256,
+            "dev-sentinel": 256,
+        };
+        assert.deepEqual(Object.fromEntries(Object.entries(limits).map(([k, [limit]]) => [k, limit])), expected);
+        for (const c of containers(run)) {
+            const name = unwrap(c.inputs.name) as string;
+            assert.match(String(limits[name][1]), /-id$/, `${name}: the limit follows its container's ID (a replacement gets it again)`);
+        }
+        // A node's limit grows with max_connections (one backend each).
+        assert.equal(pidsLimitFor("patroni", { max_connections: 3000 }), 6512);
+        assert.equal(pidsLimitFor("patroni", { max_connections: 500 }), 2048);
     });
 
     it("the two networks have the configured subnets and gateways", () => {

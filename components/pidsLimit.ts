@@ -1,0 +1,78 @@
+// The engine's pids limit on a container: @pulumi/docker 5.2 has no input for it (HostConfig.PidsLimit), so a
+// dynamic resource sets it with `docker update --pids-limit` once the container exists, and again when the
+// container is replaced or the limit changes; the engine keeps it across restarts. Pulumi serializes the
+// provider, so it imports only self-contained modules.
+import { execFile } from "child_process";
+import * as pulumi from "@pulumi/pulumi";
+import { PgValue } from "../config";
+import { DEFAULT_PARAMETERS } from "../configs/dcs";
+import { ImageRole } from "./images";
+
+export interface PidsLimitState {
+    /** Docker name of the container. */
+    container: string;
+    /** The container's ID: a replaced container gets the limit again. */
+    containerId: string;
+    /** Most processes and threads the container may hold at once (a fork bomb stops there). */
+    limit: number;
+}
+
+/**
+ * Each role's limit: several times what it runs (threads count too: etcd, Prometheus and the exporter are Go
+ * programs), so only a runaway reaches it. A Patroni node's grows with max_connections (one backend each).
+ */
+export function pidsLimitFor(role: ImageRole, postgresql: Record<string, PgValue> = {}): number {
+    const fixed: Record<Exclude<ImageRole, "patroni">, number> = {
+        etcd: 512,
+        haproxy: 256,
+        barman: 1024,
+        exporter: 256,
+        prometheus: 512,
+        alertmanager: 256,
+        sentinel: 256,
+        "volume-metrics": 256,
+    };
+    if (role !== "patroni") {
+        return fixed[role];
+    }
+    const maxConnections = Number(postgresql.max_connections ?? DEFAULT_PARAMETERS.max_connections);
+    return Math.max(2048, 2 * maxConnections + 512);
+}
+
+function setPidsLimit(s: PidsLimitState): Promise<void> {
+    return new Promise((resolve, reject) =>
+        execFile("docker", ["update", "--pids-limit", String(s.limit), s.container], { timeout: 30000 }, (err, _out, stderr) =>
+            // A plain Error: one with a numeric `.code` (as execFile gives) hangs the Pulumi SDK.
+            err ? reject(new Error(`docker update --pids-limit ${s.limit} ${s.container}: ${(stderr || err.message).trim()}`)) : resolve(),
+        ),
+    );
+}
+
+export const pidsLimitProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: PidsLimitState) {
+        await setPidsLimit(inputs);
+        return { id: inputs.container, outs: inputs };
+    },
+    async diff(_id: string, olds: PidsLimitState, news: PidsLimitState) {
+        const changed = (["container", "containerId", "limit"] as const).some(k => olds[k] !== news[k]);
+        return { changes: changed, replaces: [], deleteBeforeReplace: false };
+    },
+    async update(_id: string, _olds: PidsLimitState, news: PidsLimitState) {
+        await setPidsLimit(news);
+        return { outs: news };
+    },
+    async delete() {
+        // The limit goes with its container.
+    },
+};
+
+/** A container's pids limit (see pidsLimitProvider). */
+export class PidsLimit extends pulumi.dynamic.Resource {
+    constructor(
+        name: string,
+        args: { container: pulumi.Input<string>; containerId: pulumi.Input<string>; limit: number },
+        opts?: pulumi.CustomResourceOptions,
+    ) {
+        super(pidsLimitProvider, name, args, opts);
+    }
+}
