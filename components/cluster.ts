@@ -20,7 +20,8 @@ import { VolumeMetrics } from "./volumeMetrics";
 import { PatroniDynamicConfig } from "./patroniDynamicConfig";
 import { PatroniNode } from "./patroniNode";
 import { PatroniRollout } from "./patroniRollout";
-import { PidsLimit, pidsLimitFor } from "./pidsLimit";
+import { PidsLimit } from "./pidsLimit";
+import { pidsLimitFor } from "../configs/limits";
 import { memberLeaf, StackCa } from "./stackCa";
 
 export interface PatroniClusterArgs {

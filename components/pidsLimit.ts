@@ -4,9 +4,6 @@
 // provider, so it imports only self-contained modules.
 import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
-import { PgValue } from "../config";
-import { DEFAULT_PARAMETERS } from "../configs/dcs";
-import { ImageRole } from "./images";
 
 export interface PidsLimitState {
     /** Docker name of the container. */
@@ -15,28 +12,6 @@ export interface PidsLimitState {
     containerId: string;
     /** Most processes and threads the container may hold at once (a fork bomb stops there). */
     limit: number;
-}
-
-/**
- * Each role's limit: several times what it runs (threads count too: etcd, Prometheus and the exporter are Go
- * programs), so only a runaway reaches it. A Patroni node's grows with max_connections (one backend each).
- */
-export function pidsLimitFor(role: ImageRole, postgresql: Record<string, PgValue> = {}): number {
-    const fixed: Record<Exclude<ImageRole, "patroni">, number> = {
-        etcd: 512,
-        haproxy: 256,
-        barman: 1024,
-        exporter: 256,
-        prometheus: 512,
-        alertmanager: 256,
-        sentinel: 256,
-        "volume-metrics": 256,
-    };
-    if (role !== "patroni") {
-        return fixed[role];
-    }
-    const maxConnections = Number(postgresql.max_connections ?? DEFAULT_PARAMETERS.max_connections);
-    return Math.max(2048, 2 * maxConnections + 512);
 }
 
 function setPidsLimit(s: PidsLimitState): Promise<void> {

@@ -9,6 +9,7 @@ import { docker, execute } from "../lib/exec";
 import { errorText } from "../lib/errors";
 import { BARMAN_SERVER } from "../configs/barman";
 import { BARMAN_HOME, PG_BIN, PG_HOME, PG_VERSION } from "../configs/layout";
+import { pidsLimitFor } from "../configs/limits";
 import { archivedWalNames, barman, BackupInfo, lastArchived, listBackups, switchWalAndWait } from "./barman";
 import { COMMANDS, parseCommand, usage } from "./cli";
 import { readOutputs, runCommand, StackOutputs, UsageError } from "./outputs";
@@ -196,11 +197,13 @@ export async function pitr(
         "max-size=10m",
         "--shm-size",
         "256m",
-        // As the stack's own containers: an unprivileged user, no capabilities, no setuid escalation.
+        // As the stack's own containers: an unprivileged user, no capabilities, no setuid escalation, a pids limit.
         "--cap-drop",
         "ALL",
         "--security-opt",
         "no-new-privileges:true",
+        "--pids-limit",
+        String(pidsLimitFor("patroni")),
         "-p",
         `${host === "::1" ? "[::1]" : host}:${port}:5432`,
         "-v",

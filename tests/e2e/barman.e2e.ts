@@ -10,6 +10,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { archiveGaps, archivedWalNames, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
+import { pidsLimitFor } from "../../configs/limits";
 import { BARMAN_SERVER } from "../../configs/barman";
 import { renderAlertRules } from "../../configs/prometheus";
 import { BARMAN_BACKUPS, ETCD_DATA, PG_DATA, VOLUMES_PROBE, WAL_INCOMING } from "../../configs/layout";
@@ -312,6 +313,16 @@ describe("e2e: Barman follows the leader", function () {
         assert.deepEqual(
             rows.map(r => r.id),
             before,
+        );
+        // Confined as the stack's own containers: no capability, no escalation, a node's pids limit.
+        assert.equal(
+            await docker([
+                "inspect",
+                "-f",
+                "{{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}}",
+                `${STACK}-pitr`,
+            ]),
+            `[ALL] [no-new-privileges:true] ${pidsLimitFor("patroni")}`,
         );
         await removePitr(d.outputs);
         assert.equal(await docker(["ps", "-aq", "--filter", `name=^${STACK}-pitr$`]), "");

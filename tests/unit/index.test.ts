@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { layoutBuildArgs, SECRET_ENV } from "../../configs/layout";
 import { byType, container, containers, isWrappedSecret, runProgram, unwrap } from "../support/program";
-import { pidsLimitFor } from "../../components/pidsLimit";
+import { pidsLimitFor } from "../../configs/limits";
 
 const VOLUME = "docker:index/volume:Volume";
 const NETWORK = "docker:index/network:Network";
