@@ -20,6 +20,7 @@ import { plannedDynamicConfig, updateDynamicConfig } from "../support/update";
 import { assertAckedAround, createTable, missingRows, startWriter, waitFor } from "../support/workload";
 import { E2E_STACKS } from "../support/e2eStacks";
 import { foreignClientIdentity } from "../support/certificates";
+import { startArgvScan } from "../support/argvScan";
 import {
     containerIds,
     containerStarts,
@@ -60,9 +61,16 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
     this.timeout(E2E_STACKS.cluster.timeoutMs);
     let d: Deployed;
     let config = { ...CONFIG };
+    // Every command line on the host while the stack bootstraps (checked in 3j).
+    let bootstrapArgv: { commandLines: Set<string>; samples: number };
 
     before(async () => {
-        d = await deployStack(stackFile(STACK, config), { log });
+        const scan = startArgvScan();
+        try {
+            d = await deployStack(stackFile(STACK, config), { log });
+        } finally {
+            bootstrapArgv = scan.stop();
+        }
         log(`deployed in ${d.timings.healthy.toFixed(1)} s`);
     });
     after(async () => {
@@ -218,6 +226,27 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             );
         }
         // (Test 4 logs in to HAProxy's stats page with the password it now reads from its secret file.)
+    });
+
+    it("3j. no password or key in any process's argv, in any container, while the stack bootstraps", async () => {
+        const { commandLines, samples } = bootstrapArgv;
+        const secrets = Object.entries(d.outputs).filter(([k, v]) => /Password$/.test(k) && typeof v === "string") as [string, string][];
+        secrets.push(["app", decodeURIComponent(new URL(d.outputs.writeConnectionString).password)]);
+        assert.ok(secrets.length >= 4, `outputs with passwords: ${secrets.map(([k]) => k)}`);
+        // The bootstrap was seen: etcd, Patroni, PostgreSQL's postmaster and HAProxy in their containers.
+        for (const expected of [/^etcd --name=etcd1 /, /patroni \/etc\/patroni\/patroni\.yml/, /postgres -D /, /^haproxy /]) {
+            assert.ok(
+                [...commandLines].some(c => expected.test(c)),
+                `never saw ${expected} in ${samples} samples`,
+            );
+        }
+        log(`argv scan: ${samples} samples, ${commandLines.size} distinct command lines`);
+        for (const [name, value] of secrets) {
+            const hits = [...commandLines].filter(c => c.includes(value));
+            assert.deepEqual(hits, [], `${name} in a command line`);
+        }
+        const keys = [...commandLines].filter(c => /PRIVATE KEY|KEY_B64=|PASSWORD=/.test(c));
+        assert.deepEqual(keys, [], "a key or a password variable in a command line");
     });
 
     it("3f. etcd takes only the stack's certificates: no read or write without one or with another CA's, from the host or the stack network; its port is not published", async () => {
