@@ -6,6 +6,7 @@ import { memberApiUrl } from "../../ops/outputs";
 import { archiveGaps, archivedWalNames, check, dockerExec, listBackups, switchWalAndWait, takeBackup } from "../../ops/barman";
 import { pitr, removePitr } from "../../ops/pitr";
 import { BARMAN_SERVER } from "../../configs/barman";
+import { parseConfig } from "../../config";
 import { BARMAN_BACKUPS, BARMAN_GID, BARMAN_UID, PG_DATA, SSH_ETC } from "../../configs/layout";
 import * as fs from "fs";
 import * as os from "os";
@@ -28,7 +29,7 @@ const CONFIG = {
     barman: { mode: "rsync", backupDir: BACKUP_DIR },
     ports: E2E_STACKS.rsync.ports,
 };
-const BARMAN_ADDRESS = "10.213.243.3";
+const BARMAN_ADDRESS = parseConfig(CONFIG, STACK).spec.addresses.barman;
 
 /** backup.info's mode= line: how Barman took the backup. */
 async function backupMode(container: string, id: string): Promise<string> {
