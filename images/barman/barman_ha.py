@@ -6,6 +6,7 @@
   barman-ha cron-check "<cron>"...       print true/false per expression: does croniter run it
   barman-ha clean-errors <server>        remove files in errors/ whose content is already archived
   barman-ha explain-errors <server>      for each file left in errors/: which pages differ from the archived copy
+  barman-ha has-backup <server>          exit 0 when a finished backup exists (a STARTED or FAILED one does not count)
   barman-ha gaps <server>                WAL segments missing from the archive, as JSON (see wal_gaps)
   barman-ha check <server>               `barman check`, and no WAL gap since the newest backup (health)
   barman-ha switch-wal <server>          close the primary's current WAL segment (as the barman role)
@@ -327,6 +328,23 @@ def _done_backups(server):
         if fields.get("status") == "DONE" and fields.get("begin_wal"):
             out.append((os.path.basename(os.path.dirname(info)), fields["begin_wal"]))
     return out
+
+
+def has_backup(server):
+    """Exit 0 when the server has a finished backup (DONE, or WAITING_FOR_WALS: complete, its end WAL not yet
+    archived). A backup left STARTED (its process ended with the container) or FAILED does not count, so the
+    first backup is taken again instead of never; such a backup is named on stderr and kept."""
+    statuses = {}
+    for info in glob.glob(os.path.join(BARMAN_HOME, server, "base", "*", "backup.info")):
+        with open(info) as f:
+            for line in f:
+                if line.startswith("status="):
+                    statuses[os.path.basename(os.path.dirname(info))] = line.strip().partition("=")[2]
+    if any(status in ("DONE", "WAITING_FOR_WALS") for status in statuses.values()):
+        return 0
+    for backup_id, status in sorted(statuses.items()):
+        print("backup %s is %s: no finished backup yet" % (backup_id, status), file=sys.stderr)
+    return 1
 
 
 def gaps_report(server):
@@ -713,6 +731,8 @@ def main(argv):
         return clean_errors(argv[2])
     if len(argv) == 3 and argv[1] == "explain-errors":
         return explain_errors(argv[2])
+    if len(argv) == 3 and argv[1] == "has-backup":
+        return has_backup(argv[2])
     if len(argv) == 3 and argv[1] == "gaps":
         print(json.dumps(gaps_report(argv[2])))
         return 0

@@ -56,8 +56,10 @@ while :; do
         stuck=0
     fi
     barman-ha clean-errors "$server" || say "clean-errors failed"
-    if ! barman list-backups --minimal "$server" 2>/dev/null | grep -q .; then
-        say "no base backup yet: taking the first one"
+    # A finished one: a backup left STARTED by a container that stopped mid-backup, or FAILED, is no reason
+    # to wait for the schedule.
+    if ! barman-ha has-backup "$server"; then
+        say "no finished base backup yet: taking the first one"
         # Barman refuses a backup until some WAL has arrived: close the current segment rather than
         # wait up to archive_timeout for it.
         if barman check "$server" 2>/dev/null | grep -q "WAL archive: FAILED"; then

@@ -247,6 +247,31 @@ describe("Barman helper: the two copies of a segment closed by a WAL switch", ()
     });
 });
 
+describe("Barman helper: is there a finished backup", () => {
+    it("a backup left STARTED (the container stopped mid-backup) or FAILED does not count; DONE and WAITING_FOR_WALS do", () => {
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "barman-"));
+        const write = (id: string, status: string) => {
+            fs.mkdirSync(path.join(home, "cluster/base", id), { recursive: true });
+            fs.writeFileSync(path.join(home, "cluster/base", id, "backup.info"), `backup_id=${id}\nstatus=${status}\n`);
+        };
+        const hasBackup = () =>
+            spawnSync(PYTHON, [SCRIPT, "has-backup", "cluster"], { env: { ...process.env, BARMAN_HOME_OVERRIDE: home }, encoding: "utf8" });
+        assert.equal(hasBackup().status, 1, "no backup at all");
+        write("20261127T230917", "STARTED");
+        write("20261127T231000", "FAILED");
+        const r = hasBackup();
+        assert.equal(r.status, 1, "an interrupted and a failed backup are no finished one");
+        assert.match(r.stderr, /backup 20261127T230917 is STARTED: no finished backup yet/);
+        assert.match(r.stderr, /backup 20261127T231000 is FAILED/);
+        write("20261127T232000", "WAITING_FOR_WALS");
+        assert.equal(hasBackup().status, 0);
+        fs.rmSync(path.join(home, "cluster/base/20261127T232000"), { recursive: true });
+        write("20261127T233000", "DONE");
+        assert.equal(hasBackup().status, 0);
+        fs.rmSync(home, { recursive: true });
+    });
+});
+
 describe("Barman helper: WAL gaps", () => {
     const names = [
         "000000010000000000000002",
