@@ -89,30 +89,25 @@ export class PatroniCluster extends pulumi.ComponentResource {
             monitor: pw("monitor-password"),
         };
 
-        this.network = new docker.Network(
-            named("network"),
-            {
-                name: dockerName(spec.stack, "net"),
-                driver: "bridge",
-                ipamConfigs: [{ subnet: spec.subnet, gateway: spec.clusterAddresses.gateway }],
-                labels: stackLabels(spec.stack, "network"),
-            },
-            child("network"),
-        );
+        const bridge = (logical: string, part: string, subnet: string, gateway: string, role: string, opts: pulumi.CustomResourceOptions) =>
+            new docker.Network(
+                named(logical),
+                {
+                    name: dockerName(spec.stack, part),
+                    driver: "bridge",
+                    ipamConfigs: [{ subnet, gateway }],
+                    labels: stackLabels(spec.stack, role),
+                },
+                opts,
+            );
+        this.network = bridge("network", "net", spec.subnet, spec.clusterAddresses.gateway, "network", child("network"));
         // Networks by role: etcd's client and peer ports are on the stack network only, which nothing but
         // etcd, the nodes and the sentinel joins; everything on the clients' side meets the nodes here.
         // Named to sort after `<stack>-net`: the engine forwards a two-network container's published ports
         // to the network first by name.
-        this.serviceNetwork = new docker.Network(
-            named("service-network"),
-            {
-                name: dockerName(spec.stack, "services"),
-                driver: "bridge",
-                ipamConfigs: [{ subnet: spec.serviceSubnet, gateway: spec.addresses.gateway }],
-                labels: stackLabels(spec.stack, "service-network"),
-            },
-            { parent: this },
-        );
+        this.serviceNetwork = bridge("service-network", "services", spec.serviceSubnet, spec.addresses.gateway, "service-network", {
+            parent: this,
+        });
         const placement: Placement = {
             stack: spec.stack,
             networkName: this.network.name,
