@@ -29,7 +29,7 @@ const CONFIG = {
     barman: { mode: "rsync", backupDir: BACKUP_DIR },
     ports: E2E_STACKS.rsync.ports,
 };
-const BARMAN_ADDRESS = parseConfig(CONFIG, STACK).spec.addresses.barman;
+const { barman: BARMAN_ADDRESS, haproxy: HAPROXY_ADDRESS } = parseConfig(CONFIG, STACK).spec.addresses;
 
 /** backup.info's mode= line: how Barman took the backup. */
 async function backupMode(container: string, id: string): Promise<string> {
@@ -116,7 +116,7 @@ describe("e2e: barman.mode rsync (SSH with per-stack keys)", function () {
             "PreferredAuthentications=password,keyboard-interactive",
             "-p",
             "2222",
-            "postgres@10.213.243.2",
+            `postgres@${HAPROXY_ADDRESS}`,
             "true",
         ]);
         assert.equal(password.code, 255);
