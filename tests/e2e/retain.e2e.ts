@@ -2,7 +2,8 @@
 // deployed again starts on them: new generated passwords, old roles and data, the cluster whole again.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import { check } from "../../ops/barman";
+import { check, dockerExec } from "../../ops/barman";
+import { PG_HOME, WAL_SHARE } from "../../configs/layout";
 import { docker } from "../support/docker";
 import { containerIds, leader, log, reportRollingOutage, stackFile, streamingReplicas } from "../support/helpers";
 import { switchover } from "../../ops/switchover";
@@ -174,5 +175,25 @@ describe("e2e: data kept across destroy", function () {
         const target = (await leader(fourth.outputs)).name === "db1" ? "db2" : "db1";
         await switchover(fourth.outputs, target);
         assert.equal((await leader(fourth.outputs)).name, target);
+    });
+
+    // Last, as it leaves a planted name in the WAL share for a moment: nothing later depends on Barman.
+    it("11z. a symlink planted in the WAL share (from Barman's side) is not written through by a node's archive_command", async () => {
+        const name = "0000000100000000000000FE";
+        const victim = `${PG_HOME}/victim`;
+        const planted = `${WAL_SHARE}/incoming/${name}`;
+        const db1 = `${STACK}-db1`;
+        await docker(["exec", db1, "sh", "-c", `printf original > ${victim}`]);
+        await docker(["exec", `${STACK}-barman`, "ln", "-s", victim, planted]);
+        try {
+            const r = await dockerExec(db1, ["archive-wal", "/etc/hostname", name]);
+            assert.equal(r.code, 1, r.stderr);
+            assert.match(r.stderr, /incoming\/0000000100000000000000FE is there but not a regular file/);
+        } finally {
+            await docker(["exec", `${STACK}-barman`, "rm", "-f", planted]);
+        }
+        assert.equal(await docker(["exec", db1, "cat", victim]), "original", "the symlink's target was written");
+        // The share's temporary folder: sticky and group-shared, so one party cannot replace another's file.
+        assert.equal(await docker(["exec", db1, "stat", "-c", "%a", `${WAL_SHARE}/tmp`]), "3775");
     });
 });
