@@ -405,15 +405,21 @@ export const memberName = (n: number) => `db${n}`;
 /** The etcd member name of member n (1-based). */
 export const etcdMemberName = (n: number) => `etcd${n}`;
 
+/** An IPv4 CIDR as its first address and prefix length; undefined when it is not one. */
+function parseCidr(cidr: string): { base: number; prefix: number } | undefined {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
+    return m && net.isIPv4(m[1]) && Number(m[2]) <= 32 ? { base: ipToInt(m[1]), prefix: Number(m[2]) } : undefined;
+}
+
 /** The two networks may not overlap: Docker refuses a second network over the same addresses. */
 function networksApart(p: Parsed, problems: Problems): void {
     const range = (cidr: string) => {
-        const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
-        if (!m || !net.isIPv4(m[1])) {
+        const c = parseCidr(cidr);
+        if (!c) {
             return undefined;
         }
-        const size = 2 ** (32 - Number(m[2]));
-        const start = ipToInt(m[1]) - (ipToInt(m[1]) % size);
+        const size = 2 ** (32 - c.prefix);
+        const start = c.base - (c.base % size);
         return [start, start + size - 1];
     };
     const a = range(p.subnet),
@@ -425,14 +431,13 @@ function networksApart(p: Parsed, problems: Problems): void {
 
 /** Network addresses: singletons, then the etcd and Patroni blocks (n-th member at block + n). */
 function subnetAddresses(key: string, cidr: string, patroniNodes: number, problems: Problems): ((offset: number) => string) | undefined {
-    const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
-    if (!m || net.isIPv4(m[1]) === false || Number(m[2]) > 32) {
+    const c = parseCidr(cidr);
+    if (!c) {
         problems.push(`${key}: must be an IPv4 CIDR such as 10.213.7.0/24 (given ${show(cidr)})`);
         return undefined;
     }
-    const prefix = Number(m[2]);
+    const { base, prefix } = c;
     const size = 2 ** (32 - prefix);
-    const base = ipToInt(m[1]);
     if (base % size !== 0) {
         problems.push(`${key}: ${cidr} has host bits set; the network address is ${intToIp(base - (base % size))}/${prefix}`);
         return undefined;

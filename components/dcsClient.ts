@@ -63,10 +63,10 @@ export async function retry<T>(what: string, timeoutSeconds: number, fn: () => P
     }
 }
 
-/** `docker exec -i <container> <command...>` with `input` on stdin: its stdout. */
-export function dockerExecStdout(container: string, command: string[], input: string, timeoutMs: number): Promise<string> {
+/** `docker <args...>` with `input` on stdin: its stdout (for the dynamic providers, which run in Pulumi's process). */
+export function dockerStdout(args: string[], input: string, timeoutMs: number): Promise<string> {
     return new Promise((resolve, reject) => {
-        const child = execFile("docker", ["exec", "-i", container, ...command], { timeout: timeoutMs }, (err, stdout, stderr) => {
+        const child = execFile("docker", args, { timeout: timeoutMs }, (err, stdout, stderr) => {
             // A plain Error: one with a numeric `.code` (as execFile gives) hangs the Pulumi SDK.
             return err ? reject(new Error((stderr || err.message).trim().slice(-500))) : resolve(stdout);
         });
@@ -74,6 +74,11 @@ export function dockerExecStdout(container: string, command: string[], input: st
         child.stdin?.on("error", () => undefined);
         child.stdin?.end(input);
     });
+}
+
+/** `docker exec -i <container> <command...>` with `input` on stdin: its stdout. */
+export function dockerExecStdout(container: string, command: string[], input: string, timeoutMs: number): Promise<string> {
+    return dockerStdout(["exec", "-i", container, ...command], input, timeoutMs);
 }
 
 /** etcd v3 JSON gateway of the first member that answers, over TLS inside it (see etcdContainers). */

@@ -104,6 +104,19 @@ export function stackNetwork(
 }
 
 /**
+ * Attach to both networks at the same offset: the stack network first (etcd, the members), the service network
+ * second (HAProxy, Barman, Prometheus). For the nodes and the etcd members.
+ */
+export function bothNetworks(
+    placement: Placement,
+    address: string,
+    serviceAddress: string,
+    alias: string,
+): docker.types.input.ContainerNetworksAdvanced[] {
+    return [...stackNetwork(placement.networkName, address, alias), ...stackNetwork(placement.serviceNetworkName, serviceAddress, alias)];
+}
+
+/**
  * A digest of every input of a container (SHA-256 over its canonical JSON): it changes exactly when the
  * container's inputs do, i.e. when Pulumi replaces it, so a rollout step knows which containers go. Not
  * secret: the passwords and keys in the inputs are random, far out of reach of a search through digests.

@@ -7,6 +7,7 @@ import { EtcdMembership } from "./etcdMembership";
 import { EtcdRolloutStep } from "./etcdRolloutStep";
 import { memberLeaf, StackCa } from "./stackCa";
 import {
+    bothNetworks,
     childOptions,
     commonContainerArgs,
     containerFingerprint,
@@ -15,7 +16,6 @@ import {
     healthcheck,
     Placement,
     secretEnvUpload,
-    stackNetwork,
 } from "./docker";
 
 export interface EtcdClusterArgs {
@@ -46,7 +46,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:EtcdCluster", name, {}, opts);
-        const { stack, networkName, serviceNetworkName, adminBindAddress } = args.placement;
+        const { stack, adminBindAddress } = args.placement;
         const token = `${stack}-etcd`;
         // Refuses a changed member list on a running stack before any member is touched.
         const membership = new EtcdMembership(
@@ -78,10 +78,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
                 tmpfs: tls.tmpfs,
                 // On the service network only for Prometheus: the client and peer ports listen on the stack
                 // network's address (renderEtcdCommand), so there only the plain metrics port answers.
-                networksAdvanced: [
-                    ...stackNetwork(networkName, member.address, member.name),
-                    ...stackNetwork(serviceNetworkName, member.serviceAddress, member.name),
-                ],
+                networksAdvanced: bothNetworks(args.placement, member.address, member.serviceAddress, member.name),
                 ports:
                     member.hostClientPort !== undefined
                         ? [{ internal: ETCD_CLIENT_PORT, external: member.hostClientPort, ip: adminBindAddress }]

@@ -7,6 +7,7 @@ import { renderPatroniYml } from "../configs/patroni";
 import { SshSide, sshEnvs } from "./barmanSsh";
 import { memberLeaf, StackCa } from "./stackCa";
 import {
+    bothNetworks,
     childOptions,
     commonContainerArgs,
     containerFingerprint,
@@ -15,7 +16,6 @@ import {
     healthcheck,
     Placement,
     secretEnvUpload,
-    stackNetwork,
 } from "./docker";
 
 /**
@@ -101,7 +101,7 @@ export class PatroniNode extends pulumi.ComponentResource {
 
     constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("patroni-ha:index:PatroniNode", name, {}, opts);
-        const { stack, networkName, serviceNetworkName, adminBindAddress } = args.placement;
+        const { stack, adminBindAddress } = args.placement;
         const member = args.member;
         this.containerName = dockerName(stack, member.name);
         this.patroniYml = renderPatroniYml({
@@ -165,10 +165,7 @@ export class PatroniNode extends pulumi.ComponentResource {
             // The stack network first: etcd and the other members are there (and the engine's sorting by
             // name makes it the one the published ports forward to); HAProxy, Barman and Prometheus reach
             // the node on the service network.
-            networksAdvanced: [
-                ...stackNetwork(networkName, member.address, member.name),
-                ...stackNetwork(serviceNetworkName, member.serviceAddress, member.name),
-            ],
+            networksAdvanced: bothNetworks(args.placement, member.address, member.serviceAddress, member.name),
             ports: [
                 { internal: PG_PORT, external: member.hostPostgresPort, ip: adminBindAddress },
                 { internal: API_PORT, external: member.hostApiPort, ip: adminBindAddress },

@@ -2,8 +2,8 @@
 // dynamic resource sets it with `docker update --pids-limit` once the container exists, and again when the
 // container is replaced or the limit changes; the engine keeps it across restarts. Pulumi serializes the
 // provider, so it imports only self-contained modules.
-import { execFile } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
+import { dockerStdout } from "./dcsClient";
 
 export interface PidsLimitState {
     /** Docker name of the container. */
@@ -14,13 +14,10 @@ export interface PidsLimitState {
     limit: number;
 }
 
-function setPidsLimit(s: PidsLimitState): Promise<void> {
-    return new Promise((resolve, reject) =>
-        execFile("docker", ["update", "--pids-limit", String(s.limit), s.container], { timeout: 30000 }, (err, _out, stderr) =>
-            // A plain Error: one with a numeric `.code` (as execFile gives) hangs the Pulumi SDK.
-            err ? reject(new Error(`docker update --pids-limit ${s.limit} ${s.container}: ${(stderr || err.message).trim()}`)) : resolve(),
-        ),
-    );
+async function setPidsLimit(s: PidsLimitState): Promise<void> {
+    await dockerStdout(["update", "--pids-limit", String(s.limit), s.container], "", 30000).catch((e: Error) => {
+        throw new Error(`docker update --pids-limit ${s.limit} ${s.container}: ${e.message}`);
+    });
 }
 
 export const pidsLimitProvider: pulumi.dynamic.ResourceProvider = {

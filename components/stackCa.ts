@@ -30,7 +30,7 @@ export interface FileUpload {
 /** What a container with a certificate gets: the CA and its certificate as files, its key through `tls-key`. */
 export interface ContainerTls {
     uploads: FileUpload[];
-    /** `TLS_KEY_B64=...`, secret: `tls-key` writes it to a tmpfs at start (images/common/tls-key.sh). */
+    /** `TLS_KEY_B64=...`, secret, a line of the container's secret file: `tls-key` writes it to a tmpfs at start (images/common/tls-key.sh). */
     keyEnv: pulumi.Output<string>;
     tmpfs: Record<string, string>;
 }
@@ -94,7 +94,7 @@ export class StackCa extends pulumi.ComponentResource {
 
     /**
      * A certificate for `part` (its resources are named `<ca>-<part>-...`), signed by this CA, as a container
-     * gets it: the CA and the certificate as files, the key as a secret variable that `tls-key` writes to a tmpfs.
+     * gets it: the CA and the certificate as files, the key as a `TLS_KEY_B64=` line for the container's secret file, which `tls-key` writes to a tmpfs.
      */
     public containerTls(part: string, leaf: LeafSpec): ContainerTls {
         const prefix = `${this.name}-${part}`;

@@ -2,10 +2,7 @@ import { PgValue } from "../config";
 import type { ImageRole } from "../components/images";
 import { DEFAULT_PARAMETERS } from "./dcs";
 
-/** A container's role: its image (images/<role>), as its `patroni-ha.role` label names it. */
-export type ContainerRole = ImageRole;
-
-const FIXED_PIDS: Record<Exclude<ContainerRole, "patroni">, number> = {
+const FIXED_PIDS: Record<Exclude<ImageRole, "patroni">, number> = {
     etcd: 512,
     haproxy: 256,
     barman: 1024,
@@ -21,7 +18,7 @@ const FIXED_PIDS: Record<Exclude<ContainerRole, "patroni">, number> = {
  * times what its role runs, so only a runaway reaches it. A Patroni node's grows with max_connections (one
  * backend each); the PITR instance takes a node's.
  */
-export function pidsLimitFor(role: ContainerRole, postgresql: Record<string, PgValue> = {}): number {
+export function pidsLimitFor(role: ImageRole, postgresql: Record<string, PgValue> = {}): number {
     if (role !== "patroni") {
         return FIXED_PIDS[role];
     }

@@ -12,7 +12,8 @@ import { apiRequest, getJson, httpRequest, memberStatus } from "../../lib/patron
 import { memberEndpoints } from "../../ops/outputs";
 import { switchover } from "../../ops/switchover";
 import { parseConfig } from "../../config";
-import { ContainerRole, pidsLimitFor } from "../../configs/limits";
+import type { ImageRole } from "../../components/images";
+import { pidsLimitFor } from "../../configs/limits";
 import { API_PORT, PG_PORT, SECRET_DIR, SECRET_ENV, TLS_FILES } from "../../configs/layout";
 import { docker, dockerExec, run } from "../support/docker";
 import { clusterView, Deployed, deployedDcsInputs, deployStack, destroyStack, pg, query } from "../support/stack";
@@ -141,7 +142,7 @@ describe("e2e: a 4-node cluster with 3 etcd members on the real engine", functio
             ).split(" ");
             assert.equal(
                 Number(limit),
-                pidsLimitFor(role as ContainerRole, parseConfig(config, STACK).spec.patroni.postgresql),
+                pidsLimitFor(role as ImageRole, parseConfig(config, STACK).spec.patroni.postgresql),
                 `${name} (${role}): pids limit`,
             );
             const cgroup = await docker([
